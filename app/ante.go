@@ -1,0 +1,37 @@
+package app
+
+import (
+	errorsmod "cosmossdk.io/errors"
+	txsigning "cosmossdk.io/x/tx/signing"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
+	"github.com/cosmos/cosmos-sdk/x/auth/ante"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
+)
+
+// HandlerOptions are the dependencies of the healthd ante handler. It is its own
+// type (not the SDK's) so that healthd decorators — the permissioned validator set,
+// for one — can add their keepers here without touching the call site.
+type HandlerOptions struct {
+	AccountKeeper   ante.AccountKeeper
+	BankKeeper      authtypes.BankKeeper
+	FeegrantKeeper  ante.FeegrantKeeper
+	SignModeHandler *txsigning.HandlerMap
+}
+
+// NewAnteHandler returns the ante handler every transaction passes before its
+// messages run: the SDK's standard chain (fees, with fee grants so providers can
+// sponsor their patients' fees; signatures; sequences; gas for size and memo).
+func NewAnteHandler(opts HandlerOptions) (sdk.AnteHandler, error) {
+	if opts.AccountKeeper == nil || opts.BankKeeper == nil || opts.SignModeHandler == nil {
+		return nil, errorsmod.Wrap(sdkerrors.ErrLogic, "account keeper, bank keeper and sign mode handler are required")
+	}
+	return ante.NewAnteHandler(ante.HandlerOptions{
+		AccountKeeper:   opts.AccountKeeper,
+		BankKeeper:      opts.BankKeeper,
+		FeegrantKeeper:  opts.FeegrantKeeper,
+		SignModeHandler: opts.SignModeHandler,
+		SigGasConsumer:  ante.DefaultSigVerificationGasConsumer,
+	})
+}
