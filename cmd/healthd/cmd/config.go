@@ -10,16 +10,18 @@ import (
 	"github.com/healthd-chain/healthd/app"
 )
 
-// initCometBFTConfig returns the CometBFT defaults written by `healthd init`.
+// initCometBFTConfig returns the CometBFT defaults of a new node home.
+//
+// When the SDK writes a new config.toml it replaces CometBFT's 1 s timeout_commit
+// with 5 s, so `healthd init` writes DefaultTimeoutCommit back afterwards.
 func initCometBFTConfig() *cmtcfg.Config {
-	cfg := cmtcfg.DefaultConfig()
-	// A 1 s timeout_commit, set explicitly so that it does not depend on upstream
-	// defaults (5 s in many SDK chain templates), keeps a record write's commit
-	// latency near one block; the validators of a consortium are few and well
-	// connected, so the short wait costs no liveness.
-	cfg.Consensus.TimeoutCommit = time.Second
-	return cfg
+	return cmtcfg.DefaultConfig()
 }
+
+// DefaultTimeoutCommit is the timeout_commit `healthd init` writes. One second keeps
+// a record write's commit latency near one block; the validators of a consortium
+// are few and well connected, so the short wait costs no liveness.
+const DefaultTimeoutCommit = time.Second
 
 // initAppConfig returns the app.toml template and defaults written by `healthd init`.
 func initAppConfig() (string, any) {

@@ -68,7 +68,7 @@ func NewRootCmd() (*cobra.Command, error) {
 			cmd.SetOut(cmd.OutOrStdout())
 			cmd.SetErr(cmd.ErrOrStderr())
 
-			clientCtx := initClientCtx.WithCmdContext(cmd.Context())
+			clientCtx := initClientCtx.WithCmdContext(cmd.Context()).WithOutput(cmd.OutOrStdout())
 			clientCtx, err := client.ReadPersistentCommandFlags(clientCtx, cmd.Flags())
 			if err != nil {
 				return err
@@ -85,18 +85,20 @@ func NewRootCmd() (*cobra.Command, error) {
 		},
 	}
 
-	addCommands(rootCmd, tempApp)
+	txCmd := addCommands(rootCmd, tempApp)
 
 	autoCliOpts := tempApp.AutoCliOpts()
 	autoCliOpts.ClientCtx = initClientCtx
 	if err := autoCliOpts.EnhanceRootCommand(rootCmd); err != nil {
 		return nil, fmt.Errorf("autocli: %w", err)
 	}
-	failOnRejectedTx(rootCmd)
+	failOnRejectedTx(rootCmd, txCmd)
 	return rootCmd, nil
 }
 
-func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) {
+// addCommands adds the node, genesis, key, query and tx commands; it returns the
+// `tx` command, which AutoCLI fills with the modules' messages.
+func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) *cobra.Command {
 	basics := tempApp.BasicModuleManager
 	txConfig := tempApp.TxConfig()
 
@@ -108,13 +110,15 @@ func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) {
 		snapshot.Cmd(newApp),
 	)
 	server.AddCommandsWithStartCmdOptions(rootCmd, app.DefaultNodeHome, newApp, exportApp, server.StartCmdOptions{})
+	txCmd := txCommand()
 	rootCmd.AddCommand(
 		server.StatusCommand(),
 		genutilcli.Commands(txConfig, basics, app.DefaultNodeHome),
 		queryCommand(),
-		txCommand(),
+		txCmd,
 		keys.Commands(),
 	)
+	return txCmd
 }
 
 func queryCommand() *cobra.Command {
