@@ -1,0 +1,395 @@
+// Package network is the end-to-end test harness: it builds the healthd binary
+// once, starts real nodes in temporary homes on free loopback ports (built from the
+// repository's config.yml through internal/localnet), drives them with the CLI,
+// REST and gRPC, and always stops them — when the test ends, fails, or the test
+// binary dies (a child node is killed with its parent).
+package network
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cosmos/cosmos-sdk/codec"
+	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
+
+	"github.com/healthd-chain/healthd/internal/localnet"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// RepoRoot returns the repository root (the directory of go.mod).
+func RepoRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot locate the harness source file")
+	}
+	// this file is testutil/network/network.go
+	return filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Binary builds healthd once per test process (into a temporary directory) and
+// returns its path. The build stamps the git commit, as `make build` does.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "healthd-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "healthd")
+		commit, _ := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+		ldflags := "-X github.com/cosmos/cosmos-sdk/version.Name=healthd" +
+			" -X github.com/cosmos/cosmos-sdk/version.AppName=healthd" +
+			" -X github.com/cosmos/cosmos-sdk/version.Commit=" + strings.TrimSpace(string(commit))
+		cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", buildPath, "./cmd/healthd")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/healthd: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build healthd: %v", buildErr)
+	}
+	return buildPath
+}
+
+// Node is one running healthd node with its own home and ports.
+type Node struct {
+	t       testing.TB
+	Binary  string
+	Home    string
+	ChainID string
+	Config  *localnet.Config
+
+	// RPC and API are http:// base URLs; GRPC is host:port.
+	RPC, API, GRPC string
+
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan struct{}
+	waitErr error
+}
+
+// StartNode builds a single-validator chain from the repository's config.yml in a
+// temporary home, starts it, and waits for its first blocks. The node is stopped
+// when the test ends.
+func StartNode(t testing.TB) *Node {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := localnet.Load(filepath.Join(root, "config.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := Binary(t)
+
+	ports, err := freePorts(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcPort, p2pPort, apiPort, grpcPort := ports[0], ports[1], ports[2], ports[3]
+	n := &Node{
+		t:       t,
+		Binary:  bin,
+		Home:    filepath.Join(t.TempDir(), "node"),
+		ChainID: cfg.ChainID(),
+		Config:  cfg,
+		RPC:     fmt.Sprintf("http://127.0.0.1:%d", rpcPort),
+		API:     fmt.Sprintf("http://127.0.0.1:%d", apiPort),
+		GRPC:    fmt.Sprintf("127.0.0.1:%d", grpcPort),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err = localnet.Init(ctx, cfg, localnet.Options{
+		Binary: bin,
+		Home:   n.Home,
+		Config: map[string]any{
+			"rpc": map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort), "pprof_laddr": ""},
+			"p2p": map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)},
+		},
+		App: map[string]any{
+			"api":  map[string]any{"address": fmt.Sprintf("tcp://127.0.0.1:%d", apiPort)},
+			"grpc": map[string]any{"address": n.GRPC},
+		},
+		Client: map[string]any{"node": fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)},
+	})
+	if err != nil {
+		t.Fatalf("init node home: %v", err)
+	}
+	n.Start()
+	t.Cleanup(n.Stop)
+	n.WaitForHeight(2, time.Minute)
+	n.waitForHTTP(n.API+"/cosmos/base/tendermint/v1beta1/node_info", 30*time.Second)
+	return n
+}
+
+// Start starts (or restarts) the node process on its existing home.
+func (n *Node) Start() {
+	n.t.Helper()
+	if n.cmd != nil && n.exited != nil {
+		select {
+		case <-n.exited:
+		default:
+			n.t.Fatal("node is already running")
+		}
+	}
+	n.logPath = filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("node-%d.log", time.Now().UnixNano()))
+	logFile, err := os.Create(n.logPath)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cmd := exec.Command(n.Binary, "start", "--home", n.Home)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Own process group (so Stop reaches every child), and killed if the test
+	// binary dies without running its cleanups (a test timeout panics).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		n.t.Fatalf("start node: %v", err)
+	}
+	n.cmd = cmd
+	n.exited = make(chan struct{})
+	go func() {
+		n.waitErr = cmd.Wait()
+		_ = logFile.Close()
+		close(n.exited)
+	}()
+}
+
+// Stop stops the node: SIGTERM to its process group, SIGKILL after 20 s. On a
+// failed test it logs the end of the node's log.
+func (n *Node) Stop() {
+	if n.cmd == nil || n.exited == nil {
+		return
+	}
+	select {
+	case <-n.exited:
+	default:
+		_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-n.exited:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+			<-n.exited
+		}
+	}
+	if n.t.Failed() {
+		n.t.Logf("last lines of the node log %s:\n%s", n.logPath, tail(n.logPath, 40))
+	}
+}
+
+// Height returns the node's latest block height.
+func (n *Node) Height() (int64, error) {
+	var status struct {
+		Result struct {
+			SyncInfo struct {
+				LatestBlockHeight string `json:"latest_block_height"`
+			} `json:"sync_info"`
+		} `json:"result"`
+	}
+	if err := n.getJSON(n.RPC+"/status", &status); err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(status.Result.SyncInfo.LatestBlockHeight, 10, 64)
+}
+
+// WaitForHeight waits until the node has committed block h.
+func (n *Node) WaitForHeight(h int64, timeout time.Duration) {
+	n.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-n.exited:
+			n.t.Fatalf("node exited (%v) before height %d; log:\n%s", n.waitErr, h, tail(n.logPath, 40))
+		default:
+		}
+		got, err := n.Height()
+		if err == nil && got >= h {
+			return
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	n.t.Fatalf("height %d not reached in %s (last error: %v); log:\n%s", h, timeout, last, tail(n.logPath, 40))
+}
+
+func (n *Node) waitForHTTP(url string, timeout time.Duration) {
+	n.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url) //nolint:gosec // loopback URL built by the harness
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	n.t.Fatalf("%s did not answer in %s", url, timeout)
+}
+
+// Result is the outcome of one CLI invocation.
+type Result struct {
+	Stdout, Stderr string
+	ExitCode       int
+}
+
+// Exec runs `healthd ARGS --home HOME` and returns its output and exit code; it
+// fails the test only if the binary could not be run at all.
+func (n *Node) Exec(args ...string) Result {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, n.Binary, append(args, "--home", n.Home)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		res.ExitCode = exitErr.ExitCode()
+	default:
+		n.t.Fatalf("run healthd %s: %v", strings.Join(args, " "), err)
+	}
+	return res
+}
+
+// CLI runs a command that must succeed and returns its stdout.
+func (n *Node) CLI(args ...string) string {
+	n.t.Helper()
+	res := n.Exec(args...)
+	if res.ExitCode != 0 {
+		n.t.Fatalf("healthd %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.ExitCode, res.Stdout, res.Stderr)
+	}
+	return res.Stdout
+}
+
+// CLIJSON runs a command that must succeed and decodes its JSON output into out.
+func (n *Node) CLIJSON(out any, args ...string) {
+	n.t.Helper()
+	stdout := n.CLI(append(args, "--output", "json")...)
+	if err := json.Unmarshal([]byte(stdout), out); err != nil {
+		n.t.Fatalf("healthd %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, stdout)
+	}
+}
+
+// Address returns the address of a key in the node's test keyring.
+func (n *Node) Address(name string) string {
+	n.t.Helper()
+	return strings.TrimSpace(n.CLI("keys", "show", name, "-a", "--keyring-backend", localnet.KeyringBackend))
+}
+
+// GetJSON GETs a REST path (e.g. /cosmos/bank/v1beta1/balances/ADDR) and decodes
+// the JSON answer into out; a non-200 answer is an error.
+func (n *Node) GetJSON(path string, out any) error {
+	return n.getJSON(n.API+path, out)
+}
+
+func (n *Node) getJSON(url string, out any) error {
+	resp, err := http.Get(url) //nolint:gosec // loopback URL built by the harness
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	return json.Unmarshal(body, out)
+}
+
+// GRPCConn returns a gRPC connection to the node that encodes the SDK's gogoproto
+// messages; it is closed when the test ends.
+func (n *Node) GRPCConn() *grpc.ClientConn {
+	n.t.Helper()
+	cdc := codec.NewProtoCodec(codectypes.NewInterfaceRegistry())
+	conn, err := grpc.NewClient(n.GRPC,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(cdc.GRPCCodec())))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", path, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Main runs the tests of a package and then removes the binary Binary built. Use
+// it as the package's TestMain: func TestMain(m *testing.M) { network.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if buildPath != "" {
+		_ = os.RemoveAll(filepath.Dir(buildPath))
+	}
+	os.Exit(code)
+}
