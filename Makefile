@@ -37,8 +37,8 @@ localnet-init: build ## only build the local chain's home (no start)
 test: ## run every test: unit, integration and end-to-end (starts real nodes)
 	$(GO) test -count=1 -timeout 20m ./...
 
-test-unit: ## run the tests that start no node
-	$(GO) test -count=1 -short ./...
+test-unit: ## run the tests that start no node (everything but tests/e2e)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/e2e)
 
 test-e2e: ## run only the end-to-end tests (real healthd binaries)
 	$(GO) test -count=1 -timeout 20m ./tests/e2e/...

@@ -140,8 +140,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s (%s): set mnemonic or address, not both", where, a.Name)
 		case a.Mnemonic == "" && a.Address == "":
 			return fmt.Errorf("%s (%s): a mnemonic or an address is required", where, a.Name)
-		case a.Mnemonic != "" && !bip39.IsMnemonicValid(a.Mnemonic):
-			return fmt.Errorf("%s (%s): mnemonic is not a valid BIP-39 mnemonic", where, a.Name)
+		case a.Mnemonic != "":
+			// MnemonicToByteArray checks the words and the checksum (IsMnemonicValid
+			// checks only the words).
+			if _, err := bip39.MnemonicToByteArray(a.Mnemonic); err != nil {
+				return fmt.Errorf("%s (%s): mnemonic is not a valid BIP-39 mnemonic: %w", where, a.Name, err)
+			}
 		}
 		if _, err := a.ParsedCoins(); err != nil {
 			return fmt.Errorf("%s (%s).coins: %w", where, a.Name, err)

@@ -35,9 +35,9 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	buildMu  sync.Mutex
+	buildDir string
+	built    = map[string]string{} // package -> binary path
 )
 
 // RepoRoot returns the repository root (the directory of go.mod).
@@ -54,32 +54,39 @@ func RepoRoot() (string, error) {
 // returns its path. The build stamps the git commit, as `make build` does.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		root, err := RepoRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "healthd-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "healthd")
-		commit, _ := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
-		ldflags := "-X github.com/cosmos/cosmos-sdk/version.Name=healthd" +
-			" -X github.com/cosmos/cosmos-sdk/version.AppName=healthd" +
-			" -X github.com/cosmos/cosmos-sdk/version.Commit=" + strings.TrimSpace(string(commit))
-		cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", buildPath, "./cmd/healthd")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/healthd: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build healthd: %v", buildErr)
+	return Build(t, "./cmd/healthd")
+}
+
+// Build builds a main package of this repository (e.g. "./cmd/localnet") once per
+// test process and returns the binary's path.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if path, ok := built[pkg]; ok {
+		return path
 	}
-	return buildPath
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buildDir == "" {
+		if buildDir, err = os.MkdirTemp("", "healthd-e2e-bin-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(buildDir, filepath.Base(pkg))
+	commit, _ := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	ldflags := "-X github.com/cosmos/cosmos-sdk/version.Name=healthd" +
+		" -X github.com/cosmos/cosmos-sdk/version.AppName=healthd" +
+		" -X github.com/cosmos/cosmos-sdk/version.Commit=" + strings.TrimSpace(string(commit))
+	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", path, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	built[pkg] = path
+	return path
 }
 
 // Node is one running healthd node with its own home and ports.
@@ -384,12 +391,12 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Main runs the tests of a package and then removes the binary Binary built. Use
+// Main runs the tests of a package and then removes the binaries Build built. Use
 // it as the package's TestMain: func TestMain(m *testing.M) { network.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
-	if buildPath != "" {
-		_ = os.RemoveAll(filepath.Dir(buildPath))
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
 	}
 	os.Exit(code)
 }
