@@ -42,7 +42,9 @@ func TestParse(t *testing.T) {
 		{"bad account name", func(s string) string { return strings.Replace(s, "name: bob", "name: Bob!", 1) }, "use 1-32 lower-case"},
 		{"bad mnemonic", func(s string) string { return strings.Replace(s, "picnic slam", "picnic picnic", 1) }, "not a valid BIP-39 mnemonic"},
 		{"bad coins", func(s string) string { return strings.Replace(s, `["5uhealth"]`, `["five"]`, 1) }, "coins"},
-		{"no validator", func(s string) string { return strings.Replace(s, "  - name: validator\n    bonded", "  - name: nobody\n    bonded", 1) }, "no account of that name"},
+		{"no validator", func(s string) string {
+			return strings.Replace(s, "  - name: validator\n    bonded", "  - name: nobody\n    bonded", 1)
+		}, "no account of that name"},
 		{"validator without mnemonic", func(s string) string {
 			return strings.Replace(s, "  - name: validator\n    bonded", "  - name: bob\n    bonded", 1)
 		}, "needs a mnemonic"},
