@@ -23,7 +23,8 @@ SDK=$(moddir github.com/cosmos/cosmos-sdk)
 GOGO=$(moddir github.com/cosmos/gogoproto)
 COSMOS_PROTO=$(moddir github.com/cosmos/cosmos-proto)
 GATEWAY=$(moddir github.com/grpc-ecosystem/grpc-gateway)
-includes=(-I proto -I "$SDK/proto" -I "$GOGO" -I "$COSMOS_PROTO/proto" -I "$GATEWAY/third_party/googleapis")
+includes=(-I "$SDK/proto" -I "$GOGO" -I "$COSMOS_PROTO/proto" -I "$GATEWAY/third_party/googleapis")
+if [ -d proto ]; then includes=(-I proto "${includes[@]}"); fi
 
 # 1. Go code for healthd's protos, one package directory at a time.
 out=$(mktemp -d)

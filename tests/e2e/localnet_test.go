@@ -169,6 +169,15 @@ func TestLocalnet(t *testing.T) {
 		}
 	})
 
+	t.Run("HEALTHD_HOME stands for --home, keyring included", func(t *testing.T) {
+		cmd := exec.Command(n.Binary, "keys", "show", "bob", "-a")
+		cmd.Env = append(os.Environ(), "HEALTHD_HOME="+n.Home)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != bob {
+			t.Fatalf("keys show bob with HEALTHD_HOME = %q, %v; want %s", out, err, bob)
+		}
+	})
+
 	t.Run("version --long reports the commit", func(t *testing.T) {
 		var v struct {
 			Name   string `json:"name"`

@@ -17,6 +17,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/config"
 	"github.com/cosmos/cosmos-sdk/client/debug"
+	"github.com/cosmos/cosmos-sdk/client/flags"
 	"github.com/cosmos/cosmos-sdk/client/keys"
 	"github.com/cosmos/cosmos-sdk/client/pruning"
 	"github.com/cosmos/cosmos-sdk/client/rpc"
@@ -68,6 +69,14 @@ func NewRootCmd() (*cobra.Command, error) {
 			cmd.SetOut(cmd.OutOrStdout())
 			cmd.SetErr(cmd.ErrOrStderr())
 
+			// HEALTHD_HOME stands for --home. The SDK's client context reads the home
+			// only from an explicitly set flag, so without this the keyring and
+			// client.toml would come from ~/.healthd while the node used HEALTHD_HOME.
+			if home := os.Getenv("HEALTHD_HOME"); home != "" && !cmd.Flags().Changed(flags.FlagHome) {
+				if err := cmd.Flags().Set(flags.FlagHome, home); err != nil {
+					return err
+				}
+			}
 			clientCtx := initClientCtx.WithCmdContext(cmd.Context()).WithOutput(cmd.OutOrStdout())
 			clientCtx, err := client.ReadPersistentCommandFlags(clientCtx, cmd.Flags())
 			if err != nil {
