@@ -184,3 +184,40 @@ func TestZeroHeightExportStartsANewChain(t *testing.T) {
 		t.Fatalf("validators after restart = %+v, want one bonded, unjailed validator", vals)
 	}
 }
+
+func TestZeroHeightExportJailsValidatorsNotAllowed(t *testing.T) {
+	// given a running chain with one validator
+	a := newApp(t)
+	startChain(t, a, nil, 1)
+	vals, err := a.StakingKeeper.GetAllValidators(a.NewContext(true))
+	if err != nil || len(vals) != 1 {
+		t.Fatalf("validators = %v, %v", vals, err)
+	}
+	other := sdk.ValAddress(secp256k1.GenPrivKey().PubKey().Address())
+	otherAddr, err := a.StakingKeeper.ValidatorAddressCodec().BytesToString(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// when it is exported for zero height with an allow list that names another validator
+	exported, err := a.ExportAppStateAndValidators(true, []string{otherAddr}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// then the validator is jailed in the exported staking state
+	var gen map[string]json.RawMessage
+	if err := json.Unmarshal(exported.AppState, &gen); err != nil {
+		t.Fatal(err)
+	}
+	var staking stakingtypes.GenesisState
+	a.AppCodec().MustUnmarshalJSON(gen[stakingtypes.ModuleName], &staking)
+	if len(staking.Validators) != 1 || !staking.Validators[0].Jailed {
+		t.Fatalf("exported validators = %+v, want the one validator jailed", staking.Validators)
+	}
+
+	// and an allow list with a malformed address is refused
+	if _, err := a.ExportAppStateAndValidators(true, []string{"nonsense"}, nil); err == nil {
+		t.Fatal("a malformed jail-allowed address was accepted")
+	}
+}

@@ -6,8 +6,6 @@ import (
 
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 
-	storetypes "cosmossdk.io/store/types"
-
 	servertypes "github.com/cosmos/cosmos-sdk/server/types"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	slashingtypes "github.com/cosmos/cosmos-sdk/x/slashing/types"
@@ -62,50 +60,31 @@ func (app *HealthApp) ExportAppStateAndValidators(
 func (app *HealthApp) prepForZeroHeightGenesis(ctx sdk.Context, jailAllowedAddrs []string) error {
 	allowed := make(map[string]bool, len(jailAllowedAddrs))
 	for _, addr := range jailAllowedAddrs {
-		if _, err := sdk.ValAddressFromBech32(addr); err != nil {
+		if _, err := app.StakingKeeper.ValidatorAddressCodec().StringToBytes(addr); err != nil {
 			return fmt.Errorf("jail-allowed address %q: %w", addr, err)
 		}
 		allowed[addr] = true
 	}
-	valCodec := app.StakingKeeper.ValidatorAddressCodec()
+
+	validators, err := app.validatorOperators(ctx)
+	if err != nil {
+		return err
+	}
+	delegations, err := app.delegationPairs(ctx)
+	if err != nil {
+		return err
+	}
 
 	// Distribution: withdraw every commission and every delegator reward.
-	var iterErr error
-	err := app.StakingKeeper.IterateValidators(ctx, func(_ int64, val stakingtypes.ValidatorI) bool {
-		valBz, err := valCodec.StringToBytes(val.GetOperator())
-		if err != nil {
-			iterErr = err
-			return true
-		}
+	for _, val := range validators {
 		// A validator with no commission yet returns an error; nothing to withdraw.
-		_, _ = app.DistrKeeper.WithdrawValidatorCommission(ctx, valBz)
-		return false
-	})
-	if err != nil {
-		return err
+		_, _ = app.DistrKeeper.WithdrawValidatorCommission(ctx, val)
 	}
-	if iterErr != nil {
-		return iterErr
-	}
-
-	delegations, err := app.StakingKeeper.GetAllDelegations(ctx)
-	if err != nil {
-		return err
-	}
-	for _, del := range delegations {
-		valAddr, err := valCodec.StringToBytes(del.ValidatorAddress)
-		if err != nil {
-			return err
-		}
-		delAddr, err := app.AccountKeeper.AddressCodec().StringToBytes(del.DelegatorAddress)
-		if err != nil {
-			return err
-		}
-		if _, err := app.DistrKeeper.WithdrawDelegationRewards(ctx, delAddr, valAddr); err != nil {
-			return fmt.Errorf("withdraw rewards of %s: %w", del.DelegatorAddress, err)
+	for _, d := range delegations {
+		if _, err := app.DistrKeeper.WithdrawDelegationRewards(ctx, d.delegator, d.validator); err != nil {
+			return fmt.Errorf("withdraw rewards of %s: %w", sdk.AccAddress(d.delegator), err)
 		}
 	}
-
 	app.DistrKeeper.DeleteAllValidatorSlashEvents(ctx)
 	app.DistrKeeper.DeleteAllValidatorHistoricalRewards(ctx)
 
@@ -113,114 +92,84 @@ func (app *HealthApp) prepForZeroHeightGenesis(ctx sdk.Context, jailAllowedAddrs
 	// the outstanding rewards go to the community pool.
 	lastHeight := ctx.BlockHeight()
 	ctx = ctx.WithBlockHeight(0)
-	err = app.StakingKeeper.IterateValidators(ctx, func(_ int64, val stakingtypes.ValidatorI) bool {
-		valBz, err := valCodec.StringToBytes(val.GetOperator())
+	for _, val := range validators {
+		scraps, err := app.DistrKeeper.GetValidatorOutstandingRewardsCoins(ctx, val)
 		if err != nil {
-			iterErr = err
-			return true
-		}
-		scraps, err := app.DistrKeeper.GetValidatorOutstandingRewardsCoins(ctx, valBz)
-		if err != nil {
-			iterErr = err
-			return true
+			return err
 		}
 		feePool, err := app.DistrKeeper.FeePool.Get(ctx)
 		if err != nil {
-			iterErr = err
-			return true
+			return err
 		}
 		feePool.CommunityPool = feePool.CommunityPool.Add(scraps...)
 		if err := app.DistrKeeper.FeePool.Set(ctx, feePool); err != nil {
-			iterErr = err
-			return true
+			return err
 		}
-		if err := app.DistrKeeper.Hooks().AfterValidatorCreated(ctx, valBz); err != nil {
-			iterErr = err
-			return true
+		if err := app.DistrKeeper.Hooks().AfterValidatorCreated(ctx, val); err != nil {
+			return err
 		}
-		return false
-	})
-	if err != nil {
-		return err
 	}
-	if iterErr != nil {
-		return iterErr
-	}
-	for _, del := range delegations {
-		valAddr, err := valCodec.StringToBytes(del.ValidatorAddress)
-		if err != nil {
+	for _, d := range delegations {
+		if err := app.DistrKeeper.Hooks().BeforeDelegationCreated(ctx, d.delegator, d.validator); err != nil {
 			return err
 		}
-		delAddr, err := app.AccountKeeper.AddressCodec().StringToBytes(del.DelegatorAddress)
-		if err != nil {
-			return err
-		}
-		if err := app.DistrKeeper.Hooks().BeforeDelegationCreated(ctx, delAddr, valAddr); err != nil {
-			return err
-		}
-		if err := app.DistrKeeper.Hooks().AfterDelegationModified(ctx, delAddr, valAddr); err != nil {
+		if err := app.DistrKeeper.Hooks().AfterDelegationModified(ctx, d.delegator, d.validator); err != nil {
 			return err
 		}
 	}
 	ctx = ctx.WithBlockHeight(lastHeight)
 
 	// Staking: reset the creation heights of redelegation and unbonding entries.
-	err = app.StakingKeeper.IterateRedelegations(ctx, func(_ int64, red stakingtypes.Redelegation) bool {
+	redelegations, err := collect(func(f func(int64, stakingtypes.Redelegation) bool) error {
+		return app.StakingKeeper.IterateRedelegations(ctx, f)
+	})
+	if err != nil {
+		return err
+	}
+	for _, red := range redelegations {
 		for i := range red.Entries {
 			red.Entries[i].CreationHeight = 0
 		}
 		if err := app.StakingKeeper.SetRedelegation(ctx, red); err != nil {
-			iterErr = err
-			return true
+			return err
 		}
-		return false
+	}
+	unbondings, err := collect(func(f func(int64, stakingtypes.UnbondingDelegation) bool) error {
+		return app.StakingKeeper.IterateUnbondingDelegations(ctx, f)
 	})
 	if err != nil {
 		return err
 	}
-	if iterErr != nil {
-		return iterErr
-	}
-	err = app.StakingKeeper.IterateUnbondingDelegations(ctx, func(_ int64, ubd stakingtypes.UnbondingDelegation) bool {
+	for _, ubd := range unbondings {
 		for i := range ubd.Entries {
 			ubd.Entries[i].CreationHeight = 0
 		}
 		if err := app.StakingKeeper.SetUnbondingDelegation(ctx, ubd); err != nil {
-			iterErr = err
-			return true
+			return err
 		}
-		return false
-	})
-	if err != nil {
-		return err
-	}
-	if iterErr != nil {
-		return iterErr
 	}
 
 	// Staking: reset unbonding heights, and jail validators not on the allow list.
-	store := ctx.KVStore(app.GetKey(stakingtypes.StoreKey))
-	iter := storetypes.KVStoreReversePrefixIterator(store, stakingtypes.ValidatorsKey)
-	var vals []stakingtypes.Validator
-	for ; iter.Valid(); iter.Next() {
-		addr := sdk.ValAddress(stakingtypes.AddressFromValidatorsKey(iter.Key()))
-		val, err := app.StakingKeeper.GetValidator(ctx, addr)
+	// Jailing goes through the staking keeper, which also takes the validator out
+	// of the power index: a jailed validator left there makes the validator-set
+	// update below fail.
+	for _, valBz := range validators {
+		val, err := app.StakingKeeper.GetValidator(ctx, valBz)
 		if err != nil {
-			_ = iter.Close()
-			return fmt.Errorf("validator %s: %w", addr, err)
+			return err
 		}
-		vals = append(vals, val)
-	}
-	if err := iter.Close(); err != nil {
-		return err
-	}
-	for _, val := range vals {
 		val.UnbondingHeight = 0
-		if len(allowed) > 0 && !allowed[val.OperatorAddress] {
-			val.Jailed = true
-		}
 		if err := app.StakingKeeper.SetValidator(ctx, val); err != nil {
 			return err
+		}
+		if len(allowed) > 0 && !allowed[val.OperatorAddress] && !val.Jailed {
+			consAddr, err := val.GetConsAddr()
+			if err != nil {
+				return err
+			}
+			if err := app.StakingKeeper.Jail(ctx, consAddr); err != nil {
+				return fmt.Errorf("jail %s: %w", val.OperatorAddress, err)
+			}
 		}
 	}
 	if _, err := app.StakingKeeper.ApplyAndReturnValidatorSetUpdates(ctx); err != nil {
@@ -228,17 +177,81 @@ func (app *HealthApp) prepForZeroHeightGenesis(ctx sdk.Context, jailAllowedAddrs
 	}
 
 	// Slashing: signing windows start again at height 0.
+	type signingInfo struct {
+		addr sdk.ConsAddress
+		info slashingtypes.ValidatorSigningInfo
+	}
+	var infos []signingInfo
 	err = app.SlashingKeeper.IterateValidatorSigningInfos(ctx,
 		func(addr sdk.ConsAddress, info slashingtypes.ValidatorSigningInfo) bool {
-			info.StartHeight = 0
-			if err := app.SlashingKeeper.SetValidatorSigningInfo(ctx, addr, info); err != nil {
-				iterErr = err
-				return true
-			}
+			infos = append(infos, signingInfo{addr, info})
 			return false
 		})
 	if err != nil {
 		return err
 	}
-	return iterErr
+	for _, si := range infos {
+		si.info.StartHeight = 0
+		if err := app.SlashingKeeper.SetValidatorSigningInfo(ctx, si.addr, si.info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validatorOperators returns the operator address of every validator.
+func (app *HealthApp) validatorOperators(ctx sdk.Context) ([]sdk.ValAddress, error) {
+	vals, err := collect(func(f func(int64, stakingtypes.ValidatorI) bool) error {
+		return app.StakingKeeper.IterateValidators(ctx, f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sdk.ValAddress, len(vals))
+	for i, v := range vals {
+		bz, err := app.StakingKeeper.ValidatorAddressCodec().StringToBytes(v.GetOperator())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = bz
+	}
+	return out, nil
+}
+
+// delegationPair is one delegation's delegator and validator, decoded.
+type delegationPair struct {
+	delegator sdk.AccAddress
+	validator sdk.ValAddress
+}
+
+// delegationPairs returns every delegation, addresses decoded.
+func (app *HealthApp) delegationPairs(ctx sdk.Context) ([]delegationPair, error) {
+	dels, err := app.StakingKeeper.GetAllDelegations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]delegationPair, len(dels))
+	for i, d := range dels {
+		del, err := app.AccountKeeper.AddressCodec().StringToBytes(d.DelegatorAddress)
+		if err != nil {
+			return nil, err
+		}
+		val, err := app.StakingKeeper.ValidatorAddressCodec().StringToBytes(d.ValidatorAddress)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = delegationPair{delegator: del, validator: val}
+	}
+	return out, nil
+}
+
+// collect gathers everything an SDK iterator yields, so that state is written
+// after the iteration (writing while iterating a store is unsafe).
+func collect[T any](iterate func(func(int64, T) bool) error) ([]T, error) {
+	var out []T
+	err := iterate(func(_ int64, v T) bool {
+		out = append(out, v)
+		return false
+	})
+	return out, err
 }
