@@ -72,6 +72,9 @@ import (
 	stakingtypes "github.com/cosmos/cosmos-sdk/x/staking/types"
 
 	"github.com/healthd-chain/healthd/docs"
+	"github.com/healthd-chain/healthd/x/providers"
+	providerskeeper "github.com/healthd-chain/healthd/x/providers/keeper"
+	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
 
 var (
@@ -101,6 +104,9 @@ type HealthApp struct {
 	EvidenceKeeper        evidencekeeper.Keeper
 	FeeGrantKeeper        feegrantkeeper.Keeper
 	ConsensusParamsKeeper consensuskeeper.Keeper
+
+	// healthd modules.
+	ProvidersKeeper providerskeeper.Keeper
 
 	// ModuleManager runs the modules; BasicModuleManager serves genesis and CLI
 	// needs of the same modules without keepers.
@@ -155,6 +161,7 @@ func NewHealthApp(
 		distrtypes.StoreKey, slashingtypes.StoreKey, govtypes.StoreKey,
 		upgradetypes.StoreKey, evidencetypes.StoreKey, feegrant.StoreKey,
 		consensustypes.StoreKey,
+		providerstypes.StoreKey,
 	)
 
 	app := &HealthApp{
@@ -226,6 +233,12 @@ func NewHealthApp(
 		appCodec, runtime.NewKVStoreService(keys[evidencetypes.StoreKey]), app.StakingKeeper,
 		app.SlashingKeeper, accCodec, runtime.ProvideCometInfoService())
 
+	app.ProvidersKeeper, err = providerskeeper.NewKeeper(
+		appCodec, runtime.NewKVStoreService(keys[providerstypes.StoreKey]), accCodec, authority)
+	if err != nil {
+		return nil, fmt.Errorf("providers keeper: %w", err)
+	}
+
 	app.ModuleManager = module.NewManager(
 		genutil.NewAppModule(app.AccountKeeper, app.StakingKeeper, app, txConfig),
 		auth.NewAppModule(appCodec, app.AccountKeeper, nil, nil),
@@ -238,6 +251,7 @@ func NewHealthApp(
 		upgrade.NewAppModule(app.UpgradeKeeper, accCodec),
 		evidence.NewAppModule(app.EvidenceKeeper),
 		consensus.NewAppModule(appCodec, app.ConsensusParamsKeeper),
+		providers.NewAppModule(appCodec, app.ProvidersKeeper),
 	)
 
 	// The basic manager serves `init`, genesis validation and the CLI. genutil and

@@ -14,6 +14,8 @@ import (
 	govtypes "github.com/cosmos/cosmos-sdk/x/gov/types"
 	slashingtypes "github.com/cosmos/cosmos-sdk/x/slashing/types"
 	stakingtypes "github.com/cosmos/cosmos-sdk/x/staking/types"
+
+	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
 
 // moduleAccountPermissions lists every module account and what it may do with coins.
@@ -65,7 +67,9 @@ var endBlockers = []string{
 //   - slashing after staking: it reads the validator set.
 //   - genutil after staking and bank: the genesis transactions (gentx) create
 //     validators and need funded accounts.
-//   - upgrade and consensus last: no other module depends on them at genesis.
+//   - upgrade and consensus: no other module depends on them at genesis.
+//   - providers: depends on no module; the healthd modules that will check
+//     providers (consent, records) come after it.
 var genesisOrder = []string{
 	authtypes.ModuleName,
 	banktypes.ModuleName,
@@ -78,6 +82,7 @@ var genesisOrder = []string{
 	feegrant.ModuleName,
 	upgradetypes.ModuleName,
 	consensustypes.ModuleName,
+	providerstypes.ModuleName,
 }
 
 // BlockedAddresses returns the bech32 addresses of every module account: none of

@@ -1,0 +1,61 @@
+package types
+
+import (
+	"time"
+
+	"cosmossdk.io/core/address"
+	errorsmod "cosmossdk.io/errors"
+)
+
+const (
+	// DefaultMaxCredentialValidity is one year: credentials are re-checked yearly.
+	DefaultMaxCredentialValidity = 365 * 24 * time.Hour
+	// maxCredentialValidityLimit caps the parameter itself (ten years).
+	maxCredentialValidityLimit = 10 * 365 * 24 * time.Hour
+	// MaxRegistrars bounds the registrar list (it is read on every approval).
+	MaxRegistrars = 100
+)
+
+// DefaultParams returns the default parameters: no registrars (only governance
+// approves until registrars are named) and one-year credentials.
+func DefaultParams() Params {
+	return Params{MaxCredentialValidity: DefaultMaxCredentialValidity}
+}
+
+// Validate checks the parameters: registrars are distinct valid addresses, the
+// validity is positive and at most ten years.
+func (p Params) Validate(ac address.Codec) error {
+	if len(p.Registrars) > MaxRegistrars {
+		return errorsmod.Wrapf(ErrInvalidParams, "%d registrars, at most %d", len(p.Registrars), MaxRegistrars)
+	}
+	seen := make(map[string]bool, len(p.Registrars))
+	for _, r := range p.Registrars {
+		bz, err := ac.StringToBytes(r)
+		if err != nil {
+			return errorsmod.Wrapf(ErrInvalidParams, "registrar %q: %v", r, err)
+		}
+		// One spelling per address, so that IsRegistrar can compare strings.
+		if canonical, err := ac.BytesToString(bz); err != nil || canonical != r {
+			return errorsmod.Wrapf(ErrInvalidParams, "registrar %q: write it as %s", r, canonical)
+		}
+		if seen[r] {
+			return errorsmod.Wrapf(ErrInvalidParams, "registrar %s listed twice", r)
+		}
+		seen[r] = true
+	}
+	if p.MaxCredentialValidity <= 0 || p.MaxCredentialValidity > maxCredentialValidityLimit {
+		return errorsmod.Wrapf(ErrInvalidParams, "max_credential_validity %s: must be positive and at most %s",
+			p.MaxCredentialValidity, maxCredentialValidityLimit)
+	}
+	return nil
+}
+
+// IsRegistrar reports whether addr (canonical lower-case bech32) is a registrar.
+func (p Params) IsRegistrar(addr string) bool {
+	for _, r := range p.Registrars {
+		if r == addr {
+			return true
+		}
+	}
+	return false
+}
