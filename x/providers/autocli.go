@@ -48,8 +48,13 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Example: `healthd tx providers apply "Example Lab" laboratory LAB-0042 DE lab.key https://vault.example.org ` +
 						`$(sha256sum credential.pdf | cut -d" " -f1) --from lab`,
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
-						{ProtoField: "name"}, {ProtoField: "kind"}, {ProtoField: "license_id"}, {ProtoField: "jurisdiction"},
-						{ProtoField: "encryption_key"}, {ProtoField: "vault_endpoint"}, {ProtoField: "credential_hash"},
+						{ProtoField: "name"},
+						{ProtoField: "kind"},
+						{ProtoField: "license_id"},
+						{ProtoField: "jurisdiction"},
+						{ProtoField: "encryption_key"},
+						{ProtoField: "vault_endpoint"},
+						{ProtoField: "credential_hash"},
 					},
 				},
 				{

@@ -58,7 +58,9 @@ func (AppModule) Name() string { return types.ModuleName }
 func (AppModule) ConsensusVersion() uint64 { return ConsensusVersion }
 
 // RegisterLegacyAminoCodec registers the amino names of the messages.
-func (AppModule) RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) { types.RegisterLegacyAminoCodec(cdc) }
+func (AppModule) RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
+	types.RegisterLegacyAminoCodec(cdc)
+}
 
 // RegisterInterfaces registers the messages.
 func (AppModule) RegisterInterfaces(registry codectypes.InterfaceRegistry) {

@@ -212,7 +212,9 @@ func TestGenesisValidate(t *testing.T) {
 			gs.Providers[0].PreviousKeys = []types.RetiredKey{{Key: []byte{1}, RetiredAt: tk.GenesisTime}}
 		}, false},
 		{"updated before registered", func(gs *types.GenesisState) { gs.Providers[0].UpdatedAt = tk.GenesisTime.Add(-time.Hour) }, false},
-		{"duplicate registrar", func(gs *types.GenesisState) { gs.Params.Registrars = append(gs.Params.Registrars, tk.Address(registrar)) }, false},
+		{"duplicate registrar", func(gs *types.GenesisState) {
+			gs.Params.Registrars = append(gs.Params.Registrars, tk.Address(registrar))
+		}, false},
 		{"zero credential validity", func(gs *types.GenesisState) { gs.Params.MaxCredentialValidity = 0 }, false},
 	}
 	for _, tc := range cases {

@@ -260,8 +260,10 @@ func TestApproveProvider(t *testing.T) {
 		{name: "wrong signer: a registrar approving itself", setup: setProvider(registrar, types.PROVIDER_STATUS_PENDING), msg: approve(registrar, registrar, in90days), expErr: types.ErrSelfAction},
 		{name: "bad input: no expiry", setup: setProvider(prov, types.PROVIDER_STATUS_PENDING), msg: approve(registrar, prov, time.Time{}), expErr: types.ErrInvalidExpiry},
 		{name: "bad input: expiry at the block time", setup: setProvider(prov, types.PROVIDER_STATUS_PENDING), msg: approve(registrar, prov, tk.GenesisTime), expErr: types.ErrInvalidExpiry},
-		{name: "bad input: expiry beyond max_credential_validity", setup: setProvider(prov, types.PROVIDER_STATUS_PENDING),
-			msg: approve(registrar, prov, tk.GenesisTime.Add(types.DefaultMaxCredentialValidity+time.Second)), expErr: types.ErrInvalidExpiry},
+		{
+			name: "bad input: expiry beyond max_credential_validity", setup: setProvider(prov, types.PROVIDER_STATUS_PENDING),
+			msg: approve(registrar, prov, tk.GenesisTime.Add(types.DefaultMaxCredentialValidity+time.Second)), expErr: types.ErrInvalidExpiry,
+		},
 		{name: "bad input: malformed provider address", msg: func() *types.MsgApproveProvider {
 			return &types.MsgApproveProvider{Approver: tk.Address(registrar), Provider: "nope", CredentialExpiresAt: in90days}
 		}, expErr: types.ErrInvalidAddress},
@@ -300,38 +302,68 @@ func TestSetProviderStatus(t *testing.T) {
 		}
 	}
 	runMsgCases(t, []msgCase[*types.MsgSetProviderStatus]{
-		{name: "right signer: suspend an active provider", setup: setProvider(prov, active),
-			msg: setStatus(registrar, prov, suspended, types.STATUS_REASON_SECURITY_INCIDENT), check: expect(suspended, types.STATUS_REASON_SECURITY_INCIDENT, false)},
-		{name: "right signer: reinstate a suspended provider", setup: setProvider(prov, suspended),
-			msg: setStatus(registrar, prov, active, types.STATUS_REASON_ISSUE_RESOLVED), check: expect(active, types.STATUS_REASON_ISSUE_RESOLVED, true)},
-		{name: "right signer: revoke an active provider", setup: setProvider(prov, active),
-			msg: setStatus(registrar, prov, revoked, types.STATUS_REASON_MISCONDUCT), check: expect(revoked, types.STATUS_REASON_MISCONDUCT, false)},
-		{name: "right signer: revoke a pending application", setup: setProvider(prov, pending),
-			msg: setStatus(registrar, prov, revoked, types.STATUS_REASON_LICENSE_LAPSED), check: expect(revoked, types.STATUS_REASON_LICENSE_LAPSED, false)},
-		{name: "right signer: the authority revokes a suspended provider", setup: setProvider(prov, suspended),
+		{
+			name: "right signer: suspend an active provider", setup: setProvider(prov, active),
+			msg: setStatus(registrar, prov, suspended, types.STATUS_REASON_SECURITY_INCIDENT), check: expect(suspended, types.STATUS_REASON_SECURITY_INCIDENT, false),
+		},
+		{
+			name: "right signer: reinstate a suspended provider", setup: setProvider(prov, suspended),
+			msg: setStatus(registrar, prov, active, types.STATUS_REASON_ISSUE_RESOLVED), check: expect(active, types.STATUS_REASON_ISSUE_RESOLVED, true),
+		},
+		{
+			name: "right signer: revoke an active provider", setup: setProvider(prov, active),
+			msg: setStatus(registrar, prov, revoked, types.STATUS_REASON_MISCONDUCT), check: expect(revoked, types.STATUS_REASON_MISCONDUCT, false),
+		},
+		{
+			name: "right signer: revoke a pending application", setup: setProvider(prov, pending),
+			msg: setStatus(registrar, prov, revoked, types.STATUS_REASON_LICENSE_LAPSED), check: expect(revoked, types.STATUS_REASON_LICENSE_LAPSED, false),
+		},
+		{
+			name: "right signer: the authority revokes a suspended provider", setup: setProvider(prov, suspended),
 			msg: func() *types.MsgSetProviderStatus {
 				return &types.MsgSetProviderStatus{Authority: tk.Authority(), Provider: tk.Address(prov), Status: revoked, Reason: types.STATUS_REASON_MEMBERSHIP_ENDED}
-			}, check: expect(revoked, types.STATUS_REASON_MEMBERSHIP_ENDED, false)},
-		{name: "wrong signer: not a registrar", setup: setProvider(prov, active),
-			msg: setStatus(stranger, prov, suspended, types.STATUS_REASON_MISCONDUCT), expErr: types.ErrUnauthorized},
-		{name: "wrong signer: a provider suspending itself", setup: setProvider(prov, active),
-			msg: setStatus(prov, prov, suspended, types.STATUS_REASON_ADMINISTRATIVE_REVIEW), expErr: types.ErrSelfAction},
-		{name: "wrong signer: a registrar that is a provider reinstating itself", setup: setProvider(registrar, suspended),
-			msg: setStatus(registrar, registrar, active, types.STATUS_REASON_ISSUE_RESOLVED), expErr: types.ErrSelfAction},
-		{name: "bad input: pending is not a target status", setup: setProvider(prov, active),
-			msg: setStatus(registrar, prov, pending, types.STATUS_REASON_MISCONDUCT), expErr: types.ErrInvalidStatus},
-		{name: "bad input: no reason", setup: setProvider(prov, active),
-			msg: setStatus(registrar, prov, suspended, types.STATUS_REASON_UNSPECIFIED), expErr: types.ErrInvalidReason},
-		{name: "bad input: unknown reason", setup: setProvider(prov, active),
-			msg: setStatus(registrar, prov, suspended, 42), expErr: types.ErrInvalidReason},
-		{name: "wrong state: suspend a pending provider", setup: setProvider(prov, pending),
-			msg: setStatus(registrar, prov, suspended, types.STATUS_REASON_MISCONDUCT), expErr: types.ErrInvalidTransition},
-		{name: "wrong state: reinstate an active provider", setup: setProvider(prov, active),
-			msg: setStatus(registrar, prov, active, types.STATUS_REASON_ISSUE_RESOLVED), expErr: types.ErrInvalidTransition},
-		{name: "wrong state: reinstate a revoked provider (revocation is final)", setup: setProvider(prov, revoked),
-			msg: setStatus(registrar, prov, active, types.STATUS_REASON_ISSUE_RESOLVED), expErr: types.ErrRevoked},
-		{name: "wrong state: no such provider",
-			msg: setStatus(registrar, prov, suspended, types.STATUS_REASON_MISCONDUCT), expErr: types.ErrProviderNotFound},
+			}, check: expect(revoked, types.STATUS_REASON_MEMBERSHIP_ENDED, false),
+		},
+		{
+			name: "wrong signer: not a registrar", setup: setProvider(prov, active),
+			msg: setStatus(stranger, prov, suspended, types.STATUS_REASON_MISCONDUCT), expErr: types.ErrUnauthorized,
+		},
+		{
+			name: "wrong signer: a provider suspending itself", setup: setProvider(prov, active),
+			msg: setStatus(prov, prov, suspended, types.STATUS_REASON_ADMINISTRATIVE_REVIEW), expErr: types.ErrSelfAction,
+		},
+		{
+			name: "wrong signer: a registrar that is a provider reinstating itself", setup: setProvider(registrar, suspended),
+			msg: setStatus(registrar, registrar, active, types.STATUS_REASON_ISSUE_RESOLVED), expErr: types.ErrSelfAction,
+		},
+		{
+			name: "bad input: pending is not a target status", setup: setProvider(prov, active),
+			msg: setStatus(registrar, prov, pending, types.STATUS_REASON_MISCONDUCT), expErr: types.ErrInvalidStatus,
+		},
+		{
+			name: "bad input: no reason", setup: setProvider(prov, active),
+			msg: setStatus(registrar, prov, suspended, types.STATUS_REASON_UNSPECIFIED), expErr: types.ErrInvalidReason,
+		},
+		{
+			name: "bad input: unknown reason", setup: setProvider(prov, active),
+			msg: setStatus(registrar, prov, suspended, 42), expErr: types.ErrInvalidReason,
+		},
+		{
+			name: "wrong state: suspend a pending provider", setup: setProvider(prov, pending),
+			msg: setStatus(registrar, prov, suspended, types.STATUS_REASON_MISCONDUCT), expErr: types.ErrInvalidTransition,
+		},
+		{
+			name: "wrong state: reinstate an active provider", setup: setProvider(prov, active),
+			msg: setStatus(registrar, prov, active, types.STATUS_REASON_ISSUE_RESOLVED), expErr: types.ErrInvalidTransition,
+		},
+		{
+			name: "wrong state: reinstate a revoked provider (revocation is final)", setup: setProvider(prov, revoked),
+			msg: setStatus(registrar, prov, active, types.STATUS_REASON_ISSUE_RESOLVED), expErr: types.ErrRevoked,
+		},
+		{
+			name: "wrong state: no such provider",
+			msg:  setStatus(registrar, prov, suspended, types.STATUS_REASON_MISCONDUCT), expErr: types.ErrProviderNotFound,
+		},
 	}, func(f *tk.ProvidersFixture, m *types.MsgSetProviderStatus) (*types.MsgSetProviderStatusResponse, error) {
 		return f.Msg.SetProviderStatus(f.Ctx, m)
 	})
@@ -390,19 +422,31 @@ func TestUpdateProvider(t *testing.T) {
 			},
 		},
 		{name: "bad input: nothing to change", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE), msg: update(func(*types.MsgUpdateProvider) {}), expErr: types.ErrNoChange},
-		{name: "bad input: name over 128 characters", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
-			msg: update(func(m *types.MsgUpdateProvider) { m.Name = strings.Repeat("x", 200) }), expErr: types.ErrInvalidName},
-		{name: "bad input: malformed encryption key", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
-			msg: update(func(m *types.MsgUpdateProvider) { m.EncryptionKey = make([]byte, 32) }), expErr: types.ErrInvalidEncryptionKey},
-		{name: "bad input: ftp vault endpoint", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
-			msg: update(func(m *types.MsgUpdateProvider) { m.VaultEndpoint = "ftp://vault.example.org" }), expErr: types.ErrInvalidVaultEndpoint},
+		{
+			name: "bad input: name over 128 characters", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
+			msg: update(func(m *types.MsgUpdateProvider) { m.Name = strings.Repeat("x", 200) }), expErr: types.ErrInvalidName,
+		},
+		{
+			name: "bad input: malformed encryption key", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
+			msg: update(func(m *types.MsgUpdateProvider) { m.EncryptionKey = make([]byte, 32) }), expErr: types.ErrInvalidEncryptionKey,
+		},
+		{
+			name: "bad input: ftp vault endpoint", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
+			msg: update(func(m *types.MsgUpdateProvider) { m.VaultEndpoint = "ftp://vault.example.org" }), expErr: types.ErrInvalidVaultEndpoint,
+		},
 		{name: "wrong state: not registered", msg: update(func(m *types.MsgUpdateProvider) { m.Name = "X" }), expErr: types.ErrProviderNotFound},
-		{name: "wrong state: revoked", setup: setProvider(prov, types.PROVIDER_STATUS_REVOKED),
-			msg: update(func(m *types.MsgUpdateProvider) { m.Name = "X" }), expErr: types.ErrRevoked},
-		{name: "wrong state: renewal before approval", setup: setProvider(prov, types.PROVIDER_STATUS_PENDING),
-			msg: update(func(m *types.MsgUpdateProvider) { m.RequestRenewal = true }), expErr: types.ErrInvalidTransition},
-		{name: "wrong state: the values are already current", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
-			msg: update(func(m *types.MsgUpdateProvider) { m.Name = "Provider " + prov }), expErr: types.ErrNoChange},
+		{
+			name: "wrong state: revoked", setup: setProvider(prov, types.PROVIDER_STATUS_REVOKED),
+			msg: update(func(m *types.MsgUpdateProvider) { m.Name = "X" }), expErr: types.ErrRevoked,
+		},
+		{
+			name: "wrong state: renewal before approval", setup: setProvider(prov, types.PROVIDER_STATUS_PENDING),
+			msg: update(func(m *types.MsgUpdateProvider) { m.RequestRenewal = true }), expErr: types.ErrInvalidTransition,
+		},
+		{
+			name: "wrong state: the values are already current", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
+			msg: update(func(m *types.MsgUpdateProvider) { m.Name = "Provider " + prov }), expErr: types.ErrNoChange,
+		},
 		{name: "wrong state: too many retired keys", setup: func(t *testing.T, f *tk.ProvidersFixture) {
 			p := tk.ValidProvider(prov, types.PROVIDER_STATUS_ACTIVE)
 			for range types.MaxPreviousKeys {
@@ -420,7 +464,9 @@ func TestUpdateParams(t *testing.T) {
 	runMsgCases(t, []msgCase[*types.MsgUpdateParams]{
 		{
 			name: "right signer: governance replaces the params",
-			msg:  func() *types.MsgUpdateParams { return &types.MsgUpdateParams{Authority: tk.Authority(), Params: newParams} },
+			msg: func() *types.MsgUpdateParams {
+				return &types.MsgUpdateParams{Authority: tk.Authority(), Params: newParams}
+			},
 			check: func(t *testing.T, f *tk.ProvidersFixture) {
 				got, err := f.Keeper.Params.Get(f.Ctx)
 				if err != nil || len(got.Registrars) != 2 || got.MaxCredentialValidity != newParams.MaxCredentialValidity {
