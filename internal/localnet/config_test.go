@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/cosmos/cosmos-sdk/codec/address"
+	"github.com/cosmos/cosmos-sdk/crypto/hd"
 )
 
 const validMnemonic = "picnic slam curve decline use print secret feel impose gentle sleep either outer boat clown tape horn despair unit dwarf primary weapon goat luxury"
@@ -90,6 +93,46 @@ func TestRepositoryConfig(t *testing.T) {
 	if got := strings.Join(names, ","); got != "validator,registrar,hospital,lab,clinic,alice,bob" {
 		t.Fatalf("accounts = %s", got)
 	}
+
+	// The provider registry at genesis names the registrar and the three demo
+	// providers by the addresses their mnemonics derive, all active.
+	addr := map[string]string{}
+	for _, a := range cfg.Accounts {
+		addr[a.Name] = addressOf(t, a.Mnemonic)
+	}
+	appState, _ := cfg.Genesis["app_state"].(map[string]any)
+	registry, _ := appState["providers"].(map[string]any)
+	params, _ := registry["params"].(map[string]any)
+	if regs, _ := params["registrars"].([]any); len(regs) != 1 || regs[0] != addr["registrar"] {
+		t.Fatalf("registrars = %v, want [%s]", params["registrars"], addr["registrar"])
+	}
+	providers, _ := registry["providers"].([]any)
+	want := []string{"hospital", "lab", "clinic"}
+	if len(providers) != len(want) {
+		t.Fatalf("%d genesis providers, want %d", len(providers), len(want))
+	}
+	for i, p := range providers {
+		entry, _ := p.(map[string]any)
+		if entry["address"] != addr[want[i]] || entry["status"] != "PROVIDER_STATUS_ACTIVE" {
+			t.Errorf("genesis provider %d = %v %v, want %s (%s) active", i, entry["address"], entry["status"], want[i], addr[want[i]])
+		}
+	}
+}
+
+// addressOf derives the first account address (coin type 118) of a mnemonic, as
+// `healthd keys add --recover` does.
+func addressOf(t *testing.T, mnemonic string) string {
+	t.Helper()
+	derived, err := hd.Secp256k1.Derive()(mnemonic, "", hd.CreateHDPath(118, 0, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := hd.Secp256k1.Generate()(derived)
+	s, err := address.NewBech32Codec("health").BytesToString(priv.PubKey().Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestEditTOML(t *testing.T) {

@@ -161,7 +161,17 @@ func TestApplyProvider(t *testing.T) {
 				if f.Keeper.IsActive(f.Ctx, mustAcc(p.Address)) {
 					t.Fatal("a pending provider is active")
 				}
-				assertEvent(t, f, "healthd.providers.v1.EventProviderApplied")
+				// events carry addresses, kinds and codes only: not the name,
+				// licence, endpoint or key
+				e := assertEvent(t, f, "healthd.providers.v1.EventProviderApplied")
+				for _, a := range e.Attributes {
+					if a.Key != "address" && a.Key != "kind" && a.Key != "msg_index" {
+						t.Errorf("event attribute %s=%s", a.Key, a.Value)
+					}
+					if strings.Contains(a.Value, "Hospital") || strings.Contains(a.Value, "DE-HOSP") || strings.Contains(a.Value, "vault.example") {
+						t.Errorf("event leaks an entry field: %s=%s", a.Key, a.Value)
+					}
+				}
 			},
 		},
 		{
