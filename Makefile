@@ -53,10 +53,10 @@ proto-check: proto-gen ## fail if the generated files are not in sync with the .
 	  (echo "untracked generated files: run 'make proto-gen' and commit" >&2; git status --porcelain -- '*.pb.go' '*.pb.gw.go' docs/static >&2; exit 1)
 
 fmt: ## format the Go code (gofumpt)
-	$(GO) tool gofumpt -w $$(git ls-files '*.go' | grep -v -E '\.pb(\.gw)?\.go$$')
+	$(GO) tool gofumpt -w $$(git ls-files --cached --others --exclude-standard '*.go' | grep -v -E '\.pb(\.gw)?\.go$$')
 
 lint: ## check formatting (gofumpt) and run go vet
-	@out=$$($(GO) tool gofumpt -l $$(git ls-files '*.go' | grep -v -E '\.pb(\.gw)?\.go$$')); \
+	@out=$$($(GO) tool gofumpt -l $$(git ls-files --cached --others --exclude-standard '*.go' | grep -v -E '\.pb(\.gw)?\.go$$')); \
 	  test -z "$$out" || (echo "not gofumpt-formatted (run 'make fmt'):" >&2; echo "$$out" >&2; exit 1)
 	$(GO) vet ./...
 

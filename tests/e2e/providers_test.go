@@ -120,10 +120,14 @@ func TestProviderLifecycle(t *testing.T) {
 			name, want string
 			args       []string
 		}{
-			{"a non-registrar approving", `(code 2, codespace "providers"): failed to execute message; message index: 0: alice is neither a registrar nor the governance authority: signer is not allowed to do this`,
-				[]string{"tx", "providers", "approve", pharmacy, expires, "--from", "alice", "--yes"}},
-			{"a provider suspending itself", `(code 17, codespace "providers")`,
-				[]string{"tx", "providers", "set-status", pharmacy, "suspended", "misconduct", "--from", "pharmacy", "--yes"}},
+			{
+				"a non-registrar approving", `(code 2, codespace "providers"): failed to execute message; message index: 0: alice is neither a registrar nor the governance authority: signer is not allowed to do this`,
+				[]string{"tx", "providers", "approve", pharmacy, expires, "--from", "alice", "--yes"},
+			},
+			{
+				"a provider suspending itself", `(code 17, codespace "providers")`,
+				[]string{"tx", "providers", "set-status", pharmacy, "suspended", "misconduct", "--from", "pharmacy", "--yes"},
+			},
 			{"an over-long name", "invalid name", apply(strings.Repeat("n", 129), "clinic", keyFile, "https://vault.example.org")},
 			{"an over-long endpoint", "invalid vault endpoint", apply("Bob Clinic", "clinic", keyFile, "https://vault.example.org/"+strings.Repeat("p", 250))},
 			{"a malformed encryption key", "must be 1216 bytes (HPKE MLKEM768X25519 public key), got 100", apply("Bob Clinic", "clinic", shortKey, "https://vault.example.org")},
