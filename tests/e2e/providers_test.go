@@ -97,6 +97,12 @@ func TestProviderLifecycle(t *testing.T) {
 			v.Provider.StatusReason != "STATUS_REASON_SECURITY_INCIDENT" {
 			t.Fatalf("after suspend: %+v", v)
 		}
+		// and the CLI says so explicitly (a false is printed, not omitted)
+		var cli map[string]any
+		n.CLIJSON(&cli, "query", "providers", "provider", pharmacy)
+		if active, present := cli["is_active"]; !present || active != false {
+			t.Fatalf("CLI output is_active = %v (present %v), want false", active, present)
+		}
 
 		// when the registrar reinstates it
 		n.CLI("tx", "providers", "set-status", pharmacy, "active", "issue-resolved", "--from", "registrar", "--yes")
