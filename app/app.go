@@ -72,6 +72,9 @@ import (
 	stakingtypes "github.com/cosmos/cosmos-sdk/x/staking/types"
 
 	"github.com/healthd-chain/healthd/docs"
+	"github.com/healthd-chain/healthd/x/consent"
+	consentkeeper "github.com/healthd-chain/healthd/x/consent/keeper"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	"github.com/healthd-chain/healthd/x/providers"
 	providerskeeper "github.com/healthd-chain/healthd/x/providers/keeper"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
@@ -107,6 +110,7 @@ type HealthApp struct {
 
 	// healthd modules.
 	ProvidersKeeper providerskeeper.Keeper
+	ConsentKeeper   consentkeeper.Keeper
 
 	// ModuleManager runs the modules; BasicModuleManager serves genesis and CLI
 	// needs of the same modules without keepers.
@@ -162,6 +166,7 @@ func NewHealthApp(
 		upgradetypes.StoreKey, evidencetypes.StoreKey, feegrant.StoreKey,
 		consensustypes.StoreKey,
 		providerstypes.StoreKey,
+		consenttypes.StoreKey,
 	)
 
 	app := &HealthApp{
@@ -238,6 +243,13 @@ func NewHealthApp(
 	if err != nil {
 		return nil, fmt.Errorf("providers keeper: %w", err)
 	}
+	// x/consent asks x/providers whether a grantee is an active provider, and
+	// suspends a provider whose emergency access is judged abusive.
+	app.ConsentKeeper, err = consentkeeper.NewKeeper(
+		appCodec, runtime.NewKVStoreService(keys[consenttypes.StoreKey]), accCodec, authority, app.ProvidersKeeper)
+	if err != nil {
+		return nil, fmt.Errorf("consent keeper: %w", err)
+	}
 
 	app.ModuleManager = module.NewManager(
 		genutil.NewAppModule(app.AccountKeeper, app.StakingKeeper, app, txConfig),
@@ -252,6 +264,7 @@ func NewHealthApp(
 		evidence.NewAppModule(app.EvidenceKeeper),
 		consensus.NewAppModule(appCodec, app.ConsensusParamsKeeper),
 		providers.NewAppModule(appCodec, app.ProvidersKeeper),
+		consent.NewAppModule(appCodec, app.ConsentKeeper),
 	)
 
 	// The basic manager serves `init`, genesis validation and the CLI. genutil and

@@ -15,6 +15,7 @@ import (
 	slashingtypes "github.com/cosmos/cosmos-sdk/x/slashing/types"
 	stakingtypes "github.com/cosmos/cosmos-sdk/x/staking/types"
 
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
 
@@ -54,10 +55,13 @@ var beginBlockers = []string{
 //     validator-set update at the end of this block must already see.
 //   - staking returns the validator-set updates to CometBFT.
 //   - feegrant prunes expired allowances (bounded per block by the module).
+//   - consent marks ended consents expired (bounded by max_prunes_per_block);
+//     access is denied at the end time anyway, so its place is not critical.
 var endBlockers = []string{
 	govtypes.ModuleName,
 	stakingtypes.ModuleName,
 	feegrant.ModuleName,
+	consenttypes.ModuleName,
 }
 
 // genesisOrder is the order of InitGenesis and ExportGenesis.
@@ -68,8 +72,9 @@ var endBlockers = []string{
 //   - genutil after staking and bank: the genesis transactions (gentx) create
 //     validators and need funded accounts.
 //   - upgrade and consensus: no other module depends on them at genesis.
-//   - providers: depends on no module; the healthd modules that will check
+//   - providers: depends on no module; the healthd modules that check
 //     providers (consent, records) come after it.
+//   - consent after providers (its grantees are providers or patients).
 var genesisOrder = []string{
 	authtypes.ModuleName,
 	banktypes.ModuleName,
@@ -83,6 +88,7 @@ var genesisOrder = []string{
 	upgradetypes.ModuleName,
 	consensustypes.ModuleName,
 	providerstypes.ModuleName,
+	consenttypes.ModuleName,
 }
 
 // BlockedAddresses returns the bech32 addresses of every module account: none of

@@ -170,3 +170,45 @@ func (k Keeper) isRegistrarOrAuthority(ctx context.Context, addr sdk.AccAddress)
 	}
 	return params.IsRegistrar(canonical), nil
 }
+
+// IsProvider reports whether addr has a registry entry, whatever its status.
+func (k Keeper) IsProvider(ctx context.Context, addr sdk.AccAddress) (bool, error) {
+	return k.Providers.Has(ctx, addr)
+}
+
+// IsRegistrarOrAuthority reports whether addr is a registrar or the governance
+// authority: the accounts that judge providers (here and in x/consent reviews).
+func (k Keeper) IsRegistrarOrAuthority(ctx context.Context, addr sdk.AccAddress) (bool, error) {
+	return k.isRegistrarOrAuthority(ctx, addr)
+}
+
+// SuspendForEmergencyAbuse suspends provider after actor (a registrar or the
+// authority, checked by the caller) judged one of its emergency accesses abusive.
+// Only an active provider changes; a provider already suspended or revoked stays
+// as it is. It emits the same event as SetProviderStatus.
+func (k Keeper) SuspendForEmergencyAbuse(ctx context.Context, provider, actor sdk.AccAddress) error {
+	p, err := k.GetProvider(ctx, provider)
+	if err != nil {
+		return err
+	}
+	if p.Status != types.PROVIDER_STATUS_ACTIVE {
+		return nil
+	}
+	if provider.Equals(actor) {
+		return errorsmod.Wrapf(types.ErrSelfAction, "%s", actor)
+	}
+	actorStr, err := k.addressCodec.BytesToString(actor)
+	if err != nil {
+		return err
+	}
+	p.Status = types.PROVIDER_STATUS_SUSPENDED
+	p.StatusReason = types.STATUS_REASON_EMERGENCY_ACCESS_ABUSE
+	p.UpdatedAt = sdk.UnwrapSDKContext(ctx).BlockTime()
+	if err := k.Providers.Set(ctx, provider, p); err != nil {
+		return err
+	}
+	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventProviderStatusChanged{
+		Address: p.Address, Actor: actorStr, From: types.PROVIDER_STATUS_ACTIVE,
+		To: types.PROVIDER_STATUS_SUSPENDED, Reason: types.STATUS_REASON_EMERGENCY_ACCESS_ABUSE,
+	})
+}

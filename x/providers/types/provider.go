@@ -1,7 +1,6 @@
 package types
 
 import (
-	"crypto/hpke"
 	"net"
 	"net/url"
 	"regexp"
@@ -10,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	errorsmod "cosmossdk.io/errors"
+
+	"github.com/healthd-chain/healthd/crypto"
 )
 
 // Field limits of a registry entry.
@@ -17,9 +18,8 @@ const (
 	MaxNameLength          = 128
 	MaxLicenseIDLength     = 64
 	MaxVaultEndpointLength = 256
-	// EncryptionKeyLength is the size of an HPKE MLKEM768X25519 public key:
-	// an ML-KEM-768 encapsulation key (1184 bytes) and an X25519 key (32 bytes).
-	EncryptionKeyLength = 1216
+	// EncryptionKeyLength is the size of an HPKE MLKEM768X25519 public key.
+	EncryptionKeyLength = crypto.PublicKeySize
 	// CredentialHashLength is the size of a SHA-256 digest.
 	CredentialHashLength = 32
 	// MaxPreviousKeys bounds the retired keys kept per provider.
@@ -92,12 +92,8 @@ func ValidateReason(r StatusReason) error {
 
 // ValidateEncryptionKey checks that key is an HPKE MLKEM768X25519 public key.
 func ValidateEncryptionKey(key []byte) error {
-	if len(key) != EncryptionKeyLength {
-		return errorsmod.Wrapf(ErrInvalidEncryptionKey,
-			"must be %d bytes (HPKE MLKEM768X25519 public key), got %d", EncryptionKeyLength, len(key))
-	}
-	if _, err := hpke.MLKEM768X25519().NewPublicKey(key); err != nil {
-		return errorsmod.Wrapf(ErrInvalidEncryptionKey, "not an MLKEM768X25519 public key: %v", err)
+	if err := crypto.CheckPublicKey(key); err != nil {
+		return errorsmod.Wrap(ErrInvalidEncryptionKey, err.Error())
 	}
 	return nil
 }

@@ -1,0 +1,63 @@
+package keeper
+
+import (
+	"context"
+
+	"cosmossdk.io/collections"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/healthd-chain/healthd/x/consent/types"
+)
+
+// InitGenesis writes the genesis state (validated before) and rebuilds the
+// indexes and the expiry queue of the active consents.
+func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
+	if err := k.Params.Set(ctx, gs.Params); err != nil {
+		return err
+	}
+	for _, p := range gs.Patients {
+		addr, err := k.addressCodec.StringToBytes(p.Address)
+		if err != nil {
+			return err
+		}
+		if err := k.Patients.Set(ctx, addr, p); err != nil {
+			return err
+		}
+	}
+	for _, c := range gs.Consents {
+		if err := k.Consents.Set(ctx, c.Id, c); err != nil {
+			return err
+		}
+		if c.Status == types.CONSENT_STATUS_ACTIVE {
+			if err := k.ExpiryQueue.Set(ctx, collections.Join(c.Period.End, c.Id)); err != nil {
+				return err
+			}
+		}
+	}
+	return k.ConsentSeq.Set(ctx, gs.NextConsentId)
+}
+
+// ExportGenesis returns the params, patients (address order), consents (id order,
+// stored status) and the next consent id.
+func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) {
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gs := &types.GenesisState{Params: params, Patients: []types.PatientProfile{}, Consents: []types.Consent{}}
+	if err := k.Patients.Walk(ctx, nil, func(_ sdk.AccAddress, p types.PatientProfile) (bool, error) {
+		gs.Patients = append(gs.Patients, p)
+		return false, nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := k.Consents.Walk(ctx, nil, func(_ uint64, c types.Consent) (bool, error) {
+		gs.Consents = append(gs.Consents, c)
+		return false, nil
+	}); err != nil {
+		return nil, err
+	}
+	gs.NextConsentId, err = k.ConsentSeq.Peek(ctx)
+	return gs, err
+}

@@ -1,0 +1,497 @@
+package keeper
+
+import (
+	"context"
+	"slices"
+
+	"cosmossdk.io/collections"
+	errorsmod "cosmossdk.io/errors"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/healthd-chain/healthd/x/consent/types"
+)
+
+type msgServer struct {
+	Keeper
+}
+
+var _ types.MsgServer = msgServer{}
+
+// NewMsgServerImpl returns the Msg service of x/consent.
+func NewMsgServerImpl(k Keeper) types.MsgServer { return msgServer{Keeper: k} }
+
+// Every handler follows the same order: decode addresses → authorize the signer →
+// stateless checks → stateful checks → write → emit a typed event → respond.
+
+// RegisterPatient registers the signer as a patient.
+func (s msgServer) RegisterPatient(ctx context.Context, msg *types.MsgRegisterPatient) (*types.MsgRegisterPatientResponse, error) {
+	patient, err := s.decode(msg.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+	if has, err := s.Patients.Has(ctx, patient); err != nil {
+		return nil, err
+	} else if has {
+		return nil, errorsmod.Wrapf(types.ErrPatientExists, "%s; use update-patient to rotate the key", msg.Patient)
+	}
+	profile := types.PatientProfile{
+		Address: msg.Patient, EncryptionKey: msg.EncryptionKey, Delegates: []types.Delegate{}, RegisteredAt: blockTime(ctx),
+	}
+	if err := s.Patients.Set(ctx, patient, profile); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventPatientRegistered{Patient: msg.Patient}); err != nil {
+		return nil, err
+	}
+	return &types.MsgRegisterPatientResponse{}, nil
+}
+
+// UpdatePatient rotates the patient's encryption key.
+func (s msgServer) UpdatePatient(ctx context.Context, msg *types.MsgUpdatePatient) (*types.MsgUpdatePatientResponse, error) {
+	patient, err := s.decode(msg.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+	profile, err := s.GetPatient(ctx, patient)
+	if err != nil {
+		return nil, err
+	}
+	profile.EncryptionKey = msg.EncryptionKey
+	if err := s.Patients.Set(ctx, patient, profile); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventPatientKeyRotated{Patient: msg.Patient}); err != nil {
+		return nil, err
+	}
+	return &types.MsgUpdatePatientResponse{}, nil
+}
+
+// AddDelegate adds a delegate, or changes an existing delegate's expiry. Expired
+// delegations are dropped first, so they do not hold slots.
+func (s msgServer) AddDelegate(ctx context.Context, msg *types.MsgAddDelegate) (*types.MsgAddDelegateResponse, error) {
+	patient, err := s.decode(msg.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decode(msg.Delegate, "delegate"); err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+	profile, err := s.GetPatient(ctx, patient)
+	if err != nil {
+		return nil, err
+	}
+	now := blockTime(ctx)
+	if !msg.ExpiresAt.After(now) {
+		return nil, errorsmod.Wrap(types.ErrInvalidDelegate, "the expiry must be after the block time")
+	}
+	live := profile.Delegates[:0]
+	found := false
+	for _, d := range profile.Delegates {
+		if d.Address == msg.Delegate {
+			d.ExpiresAt = msg.ExpiresAt.UTC()
+			found = true
+		}
+		if now.Before(d.ExpiresAt) {
+			live = append(live, d)
+		}
+	}
+	if !found {
+		if len(live) >= types.MaxDelegates {
+			return nil, errorsmod.Wrapf(types.ErrTooManyDelegates, "at most %d live delegates", types.MaxDelegates)
+		}
+		live = append(live, types.Delegate{Address: msg.Delegate, ExpiresAt: msg.ExpiresAt.UTC()})
+	}
+	profile.Delegates = live
+	if err := s.Patients.Set(ctx, patient, profile); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventDelegateAdded{Patient: msg.Patient, Delegate: msg.Delegate, ExpiresAt: msg.ExpiresAt.UTC()}); err != nil {
+		return nil, err
+	}
+	return &types.MsgAddDelegateResponse{}, nil
+}
+
+// RemoveDelegate removes a delegate.
+func (s msgServer) RemoveDelegate(ctx context.Context, msg *types.MsgRemoveDelegate) (*types.MsgRemoveDelegateResponse, error) {
+	patient, err := s.decode(msg.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decode(msg.Delegate, "delegate"); err != nil {
+		return nil, err
+	}
+	profile, err := s.GetPatient(ctx, patient)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(profile.Delegates, func(d types.Delegate) bool { return d.Address == msg.Delegate })
+	if i < 0 {
+		return nil, errorsmod.Wrapf(types.ErrDelegateNotFound, "%s", msg.Delegate)
+	}
+	profile.Delegates = slices.Delete(profile.Delegates, i, i+1)
+	if err := s.Patients.Set(ctx, patient, profile); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventDelegateRemoved{Patient: msg.Patient, Delegate: msg.Delegate}); err != nil {
+		return nil, err
+	}
+	return &types.MsgRemoveDelegateResponse{}, nil
+}
+
+// GrantConsent grants a consent.
+func (s msgServer) GrantConsent(ctx context.Context, msg *types.MsgGrantConsent) (*types.MsgGrantConsentResponse, error) {
+	if _, err := s.decode(msg.Signer, "signer"); err != nil {
+		return nil, err
+	}
+	patientStr := msg.Patient
+	if patientStr == "" {
+		patientStr = msg.Signer
+	}
+	patient, err := s.decode(patientStr, "patient")
+	if err != nil {
+		return nil, err
+	}
+	grantee, err := s.decode(msg.Grantee, "grantee")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeForPatient(ctx, msg.Signer, patient); err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+
+	if patient.Equals(grantee) {
+		return nil, errorsmod.Wrap(types.ErrInvalidGrantee, "a patient does not need a consent for its own data")
+	}
+	if err := s.checkGrantee(ctx, grantee); err != nil {
+		return nil, err
+	}
+	params, err := s.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := blockTime(ctx)
+	start := msg.Start.UTC()
+	if msg.Start.IsZero() {
+		start = now
+	}
+	if start.Before(now) {
+		return nil, errorsmod.Wrap(types.ErrInvalidPeriod, "the start is before the block time (leave it empty to start now)")
+	}
+	if msg.Duration > params.MaxConsentDuration {
+		return nil, errorsmod.Wrapf(types.ErrInvalidPeriod, "duration %s exceeds max_consent_duration %s", msg.Duration, params.MaxConsentDuration)
+	}
+
+	id, err := s.ConsentSeq.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := types.Consent{
+		Id:          id,
+		Patient:     patientStr,
+		Grantee:     msg.Grantee,
+		Permissions: msg.Permissions,
+		DataClasses: msg.DataClasses,
+		Purposes:    msg.Purposes,
+		Period:      types.Period{Start: start, End: start.Add(msg.Duration)},
+		DataPeriod:  msg.DataPeriod,
+		Status:      types.CONSENT_STATUS_ACTIVE,
+		KeyGrants:   msg.KeyGrants,
+		CreatedAt:   now,
+		GrantedBy:   msg.Signer,
+	}
+	if err := s.insert(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventConsentGranted{
+		Id: id, Patient: c.Patient, Grantee: c.Grantee, Signer: msg.Signer, DataClasses: c.DataClasses, End: c.Period.End,
+	}); err != nil {
+		return nil, err
+	}
+	return &types.MsgGrantConsentResponse{Id: id}, nil
+}
+
+// RevokeConsent revokes a consent, optionally replacing the key grants of the
+// patient's other consents (key rotation).
+func (s msgServer) RevokeConsent(ctx context.Context, msg *types.MsgRevokeConsent) (*types.MsgRevokeConsentResponse, error) {
+	if _, err := s.decode(msg.Signer, "signer"); err != nil {
+		return nil, err
+	}
+	c, err := s.GetConsent(ctx, msg.ConsentId)
+	if err != nil {
+		return nil, err
+	}
+	patient, err := s.decode(c.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeForPatient(ctx, msg.Signer, patient); err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+
+	now := blockTime(ctx)
+	if c.Status != types.CONSENT_STATUS_ACTIVE || !now.Before(c.Period.End) {
+		return nil, errorsmod.Wrapf(types.ErrNotActive, "consent %d is %s", c.Id, view(c, now).Status)
+	}
+	rotated := make([]types.Consent, 0, len(msg.RotatedKeyGrants))
+	for _, r := range msg.RotatedKeyGrants {
+		other, err := s.GetConsent(ctx, r.ConsentId)
+		if err != nil {
+			return nil, err
+		}
+		// Key grants go to the patient's other consents still in force or to come.
+		if other.Patient != c.Patient || other.Status != types.CONSENT_STATUS_ACTIVE || !now.Before(other.Period.End) {
+			return nil, errorsmod.Wrapf(types.ErrInvalidKeyGrant, "consent %d is not a live consent of the same patient", r.ConsentId)
+		}
+		other.KeyGrants = r.KeyGrants
+		rotated = append(rotated, other)
+	}
+
+	if err := s.end(ctx, c, types.CONSENT_STATUS_REVOKED); err != nil {
+		return nil, err
+	}
+	for _, other := range rotated {
+		if err := s.Consents.Set(ctx, other.Id, other); err != nil {
+			return nil, err
+		}
+	}
+	if err := emit(ctx, &types.EventConsentRevoked{Id: c.Id, Patient: c.Patient, Grantee: c.Grantee, Signer: msg.Signer}); err != nil {
+		return nil, err
+	}
+	return &types.MsgRevokeConsentResponse{}, nil
+}
+
+// BreakGlass opens an emergency access: a consent for the provider, on every data
+// class, read and write, for ETREAT only, for at most max_emergency_duration.
+func (s msgServer) BreakGlass(ctx context.Context, msg *types.MsgBreakGlass) (*types.MsgBreakGlassResponse, error) {
+	provider, err := s.decode(msg.Provider, "provider")
+	if err != nil {
+		return nil, err
+	}
+	patient, err := s.decode(msg.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	if !s.providers.IsActive(ctx, provider) {
+		return nil, errorsmod.Wrapf(types.ErrProviderNotActive, "%s: only an active provider can break the glass", msg.Provider)
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.GetPatient(ctx, patient); err != nil {
+		return nil, err
+	}
+	params, err := s.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if msg.Duration > params.MaxEmergencyDuration {
+		return nil, errorsmod.Wrapf(types.ErrInvalidEmergency, "duration %s exceeds max_emergency_duration %s", msg.Duration, params.MaxEmergencyDuration)
+	}
+
+	id, err := s.ConsentSeq.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := blockTime(ctx)
+	c := types.Consent{
+		Id:              id,
+		Patient:         msg.Patient,
+		Grantee:         msg.Provider,
+		Permissions:     slices.Clone(types.Permissions),
+		DataClasses:     slices.Clone(types.DataClasses),
+		Purposes:        []string{types.PurposeEmergency},
+		Period:          types.Period{Start: now, End: now.Add(msg.Duration)},
+		Status:          types.CONSENT_STATUS_ACTIVE,
+		Emergency:       true,
+		CreatedAt:       now,
+		GrantedBy:       msg.Provider,
+		EmergencyReason: msg.Reason,
+		EmergencyNote:   msg.Note,
+		Review:          types.REVIEW_STATE_PENDING,
+	}
+	if err := s.insert(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventEmergencyAccessStarted{
+		Id: id, Patient: msg.Patient, Provider: msg.Provider, Reason: msg.Reason, End: c.Period.End,
+	}); err != nil {
+		return nil, err
+	}
+	return &types.MsgBreakGlassResponse{Id: id}, nil
+}
+
+// ReviewEmergencyAccess records the verdict on an emergency access. Abusive ends
+// the access at once and suspends the provider through x/providers.
+func (s msgServer) ReviewEmergencyAccess(ctx context.Context, msg *types.MsgReviewEmergencyAccess) (*types.MsgReviewEmergencyAccessResponse, error) {
+	reviewer, err := s.decode(msg.Reviewer, "reviewer")
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.providers.IsRegistrarOrAuthority(ctx, reviewer)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "%s is neither a registrar nor the governance authority", msg.Reviewer)
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := s.GetConsent(ctx, msg.ConsentId)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Emergency {
+		return nil, errorsmod.Wrapf(types.ErrNotEmergency, "consent %d", c.Id)
+	}
+	provider, err := s.decode(c.Grantee, "provider")
+	if err != nil {
+		return nil, err
+	}
+	if provider.Equals(reviewer) {
+		return nil, errorsmod.Wrap(types.ErrUnauthorized, "nobody reviews its own emergency access")
+	}
+	if c.Review != types.REVIEW_STATE_PENDING {
+		return nil, errorsmod.Wrapf(types.ErrAlreadyReviewed, "consent %d is %s", c.Id, c.Review)
+	}
+
+	c.Review = msg.Verdict
+	if msg.Verdict == types.REVIEW_STATE_ABUSIVE && c.Status == types.CONSENT_STATUS_ACTIVE && blockTime(ctx).Before(c.Period.End) {
+		if err := s.end(ctx, c, types.CONSENT_STATUS_REVOKED); err != nil {
+			return nil, err
+		}
+	} else if err := s.Consents.Set(ctx, c.Id, c); err != nil {
+		return nil, err
+	}
+	if msg.Verdict == types.REVIEW_STATE_ABUSIVE {
+		if err := s.providers.SuspendForEmergencyAbuse(ctx, provider, reviewer); err != nil {
+			return nil, err
+		}
+	}
+	if err := emit(ctx, &types.EventEmergencyAccessReviewed{Id: c.Id, Reviewer: msg.Reviewer, Provider: c.Grantee, Verdict: msg.Verdict}); err != nil {
+		return nil, err
+	}
+	return &types.MsgReviewEmergencyAccessResponse{}, nil
+}
+
+// UpdateParams replaces the parameters; governance only.
+func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams) (*types.MsgUpdateParamsResponse, error) {
+	authority, err := s.decode(msg.Authority, "authority")
+	if err != nil {
+		return nil, err
+	}
+	gov, err := s.addressCodec.StringToBytes(s.authority)
+	if err != nil {
+		return nil, err
+	}
+	if !authority.Equals(sdk.AccAddress(gov)) {
+		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "only the governance authority %s may change params", s.authority)
+	}
+	if err := msg.Params.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.Params.Set(ctx, msg.Params); err != nil {
+		return nil, err
+	}
+	return &types.MsgUpdateParamsResponse{}, nil
+}
+
+// insert stores a new active consent and queues its expiry.
+func (k Keeper) insert(ctx context.Context, c types.Consent) error {
+	if err := k.Consents.Set(ctx, c.Id, c); err != nil {
+		return err
+	}
+	return k.ExpiryQueue.Set(ctx, collections.Join(c.Period.End, c.Id))
+}
+
+// end moves an active consent to revoked or expired, takes it off the expiry
+// queue, and emits the stop event of an emergency access.
+func (k Keeper) end(ctx context.Context, c types.Consent, status types.ConsentStatus) error {
+	c.Status = status
+	if status == types.CONSENT_STATUS_REVOKED {
+		c.RevokedAt = blockTime(ctx)
+	}
+	if err := k.Consents.Set(ctx, c.Id, c); err != nil {
+		return err
+	}
+	if err := k.ExpiryQueue.Remove(ctx, collections.Join(c.Period.End, c.Id)); err != nil {
+		return err
+	}
+	if c.Emergency {
+		return emit(ctx, &types.EventEmergencyAccessEnded{Id: c.Id, Patient: c.Patient, Provider: c.Grantee, Status: status})
+	}
+	return nil
+}
+
+// authorizeForPatient checks that signer is the patient or a live delegate of the
+// (registered) patient.
+func (s msgServer) authorizeForPatient(ctx context.Context, signer string, patient sdk.AccAddress) error {
+	profile, err := s.GetPatient(ctx, patient)
+	if err != nil {
+		return err
+	}
+	signerBz, err := s.addressCodec.StringToBytes(signer)
+	if err != nil {
+		return err
+	}
+	if patient.Equals(sdk.AccAddress(signerBz)) {
+		return nil
+	}
+	canonical, err := s.addressCodec.BytesToString(signerBz)
+	if err != nil {
+		return err
+	}
+	if IsLiveDelegate(profile, canonical, blockTime(ctx)) {
+		return nil
+	}
+	return errorsmod.Wrapf(types.ErrUnauthorized, "%s is neither the patient nor a live delegate of it", signer)
+}
+
+// checkGrantee checks that grantee is an active provider or a registered patient.
+func (s msgServer) checkGrantee(ctx context.Context, grantee sdk.AccAddress) error {
+	isProvider, err := s.providers.IsProvider(ctx, grantee)
+	if err != nil {
+		return err
+	}
+	if isProvider {
+		if !s.providers.IsActive(ctx, grantee) {
+			return errorsmod.Wrapf(types.ErrInvalidGrantee, "%s is a provider that is not active", grantee)
+		}
+		return nil
+	}
+	if has, err := s.Patients.Has(ctx, grantee); err != nil {
+		return err
+	} else if !has {
+		return errorsmod.Wrapf(types.ErrInvalidGrantee, "%s is neither a provider nor a registered patient", grantee)
+	}
+	return nil
+}
+
+// decode turns a bech32 address into bytes, or returns ErrInvalidAddress.
+func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
+	bz, err := s.addressCodec.StringToBytes(addr)
+	if err != nil {
+		return nil, errorsmod.Wrapf(types.ErrInvalidAddress, "%s %q: %v", field, addr, err)
+	}
+	return bz, nil
+}
+
+func emit(ctx context.Context, ev sdk.Msg) error {
+	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(ev)
+}

@@ -1,0 +1,162 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+
+	"cosmossdk.io/collections"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	"github.com/healthd-chain/healthd/x/consent/types"
+)
+
+// queryServer holds the keeper as a named field: its Params method would
+// otherwise hide the keeper's Params collection.
+type queryServer struct {
+	k Keeper
+}
+
+var _ types.QueryServer = queryServer{}
+
+// NewQueryServerImpl returns the Query service of x/consent.
+func NewQueryServerImpl(k Keeper) types.QueryServer { return queryServer{k: k} }
+
+// Consent returns one consent, as it stands at the query height.
+func (q queryServer) Consent(ctx context.Context, req *types.QueryConsentRequest) (*types.QueryConsentResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	c, err := q.k.GetConsent(ctx, req.Id)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &types.QueryConsentResponse{Consent: view(c, blockTime(ctx))}, nil
+}
+
+// ConsentsByPatient lists a patient's consents from the (patient, status) index.
+func (q queryServer) ConsentsByPatient(ctx context.Context, req *types.QueryConsentsByPatientRequest) (*types.QueryConsentsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	return q.listByStatus(ctx, q.k.Consents.Indexes.ByPatient, req.Patient, req.Status, req.Pagination)
+}
+
+// ConsentsByGrantee lists the consents given to a grantee from the (grantee,
+// status) index.
+func (q queryServer) ConsentsByGrantee(ctx context.Context, req *types.QueryConsentsByGranteeRequest) (*types.QueryConsentsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	return q.listByStatus(ctx, q.k.Consents.Indexes.ByGrantee, req.Grantee, req.Status, req.Pagination)
+}
+
+// EmergencyAccesses lists a patient's break-glass accesses from the emergency index.
+func (q queryServer) EmergencyAccesses(ctx context.Context, req *types.QueryEmergencyAccessesRequest) (*types.QueryConsentsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	patient, err := q.k.addressCodec.StringToBytes(req.Patient)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", req.Patient, err)
+	}
+	prefix := collections.TripleSuperPrefix[sdk.AccAddress, bool, uint64](patient, true)
+	return page(ctx, q, q.k.Consents.Indexes.Emergency.keys, &prefix, req.Pagination,
+		func(k collections.Triple[sdk.AccAddress, bool, uint64]) uint64 { return k.K3() })
+}
+
+// CheckAccess applies the access rule at the query height.
+func (q queryServer) CheckAccess(ctx context.Context, req *types.QueryCheckAccessRequest) (*types.QueryCheckAccessResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	patient, err := q.k.addressCodec.StringToBytes(req.Patient)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", req.Patient, err)
+	}
+	grantee, err := q.k.addressCodec.StringToBytes(req.Grantee)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid grantee address %q: %v", req.Grantee, err)
+	}
+	d, err := q.k.CheckAccess(ctx, patient, grantee, req.DataClass, req.Permission, req.Purpose, req.AuthoredAt)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &types.QueryCheckAccessResponse{Allowed: d.Allowed, ConsentId: d.ConsentID, Reason: d.Reason, Emergency: d.Emergency}, nil
+}
+
+// Patient returns a patient profile.
+func (q queryServer) Patient(ctx context.Context, req *types.QueryPatientRequest) (*types.QueryPatientResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	addr, err := q.k.addressCodec.StringToBytes(req.Address)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid address %q: %v", req.Address, err)
+	}
+	p, err := q.k.GetPatient(ctx, addr)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &types.QueryPatientResponse{Patient: p}, nil
+}
+
+// Params returns the module parameters.
+func (q queryServer) Params(ctx context.Context, _ *types.QueryParamsRequest) (*types.QueryParamsResponse, error) {
+	params, err := q.k.Params.Get(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &types.QueryParamsResponse{Params: params}, nil
+}
+
+// listByStatus pages through an (address, status, id) index, with the status as
+// part of the prefix when one is given.
+func (q queryServer) listByStatus(ctx context.Context, idx *tripleIndex[sdk.AccAddress, int32, types.Consent],
+	address string, st types.ConsentStatus, pageReq *query.PageRequest,
+) (*types.QueryConsentsResponse, error) {
+	addr, err := q.k.addressCodec.StringToBytes(address)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid address %q: %v", address, err)
+	}
+	if _, known := types.ConsentStatus_name[int32(st)]; !known {
+		return nil, status.Errorf(codes.InvalidArgument, "unknown status %d", st)
+	}
+	prefix := collections.TriplePrefix[sdk.AccAddress, int32, uint64](addr)
+	if st != types.CONSENT_STATUS_UNSPECIFIED {
+		prefix = collections.TripleSuperPrefix[sdk.AccAddress, int32, uint64](addr, int32(st))
+	}
+	return page(ctx, q, idx.keys, &prefix, pageReq, func(k collections.Triple[sdk.AccAddress, int32, uint64]) uint64 { return k.K3() })
+}
+
+// page paginates an index key set under prefix and loads the consents it names.
+func page[K1, K2 any](ctx context.Context, q queryServer, keys collections.KeySet[collections.Triple[K1, K2, uint64]],
+	prefix *collections.Triple[K1, K2, uint64], pageReq *query.PageRequest, id func(collections.Triple[K1, K2, uint64]) uint64,
+) (*types.QueryConsentsResponse, error) {
+	now := blockTime(ctx)
+	consents, pageRes, err := query.CollectionPaginate(ctx, keys, pageReq,
+		func(k collections.Triple[K1, K2, uint64], _ collections.NoValue) (types.Consent, error) {
+			c, err := q.k.Consents.Get(ctx, id(k))
+			return view(c, now), err
+		},
+		func(o *query.CollectionsPaginateOptions[collections.Triple[K1, K2, uint64]]) { o.Prefix = prefix })
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &types.QueryConsentsResponse{Consents: consents, Pagination: pageRes}, nil
+}
+
+// grpcError maps the module's errors to gRPC status codes.
+func grpcError(err error) error {
+	switch {
+	case errors.Is(err, types.ErrConsentNotFound), errors.Is(err, types.ErrPatientNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, types.ErrInvalidAccessRequest):
+		return status.Error(codes.InvalidArgument, err.Error())
+	default:
+		return status.Error(codes.Internal, err.Error())
+	}
+}

@@ -1,0 +1,68 @@
+package types
+
+import (
+	"cosmossdk.io/core/address"
+	errorsmod "cosmossdk.io/errors"
+)
+
+// DefaultGenesis returns the default genesis: default params, nothing else.
+func DefaultGenesis() *GenesisState {
+	return &GenesisState{Params: DefaultParams(), Patients: []PatientProfile{}, Consents: []Consent{}, NextConsentId: 1}
+}
+
+// Validate checks the genesis state: params; patient profiles (addresses, keys,
+// delegates, no duplicates); consents (valid terms, known patient, ids unique
+// and below next_consent_id).
+func (gs GenesisState) Validate(ac address.Codec) error {
+	if err := gs.Params.Validate(); err != nil {
+		return err
+	}
+	patients := make(map[string]bool, len(gs.Patients))
+	for _, p := range gs.Patients {
+		if _, err := ac.StringToBytes(p.Address); err != nil {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "patient %q: %v", p.Address, err)
+		}
+		if patients[p.Address] {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "patient %s listed twice", p.Address)
+		}
+		patients[p.Address] = true
+		if err := ValidateEncryptionKey(p.EncryptionKey); err != nil {
+			return errorsmod.Wrapf(err, "patient %s", p.Address)
+		}
+		if len(p.Delegates) > MaxDelegates {
+			return errorsmod.Wrapf(ErrTooManyDelegates, "patient %s", p.Address)
+		}
+		seen := map[string]bool{}
+		for _, d := range p.Delegates {
+			if _, err := ac.StringToBytes(d.Address); err != nil || d.Address == p.Address || seen[d.Address] {
+				return errorsmod.Wrapf(ErrInvalidGenesis, "patient %s: delegate %q", p.Address, d.Address)
+			}
+			seen[d.Address] = true
+		}
+	}
+	if gs.NextConsentId == 0 {
+		return errorsmod.Wrap(ErrInvalidGenesis, "next_consent_id must be at least 1")
+	}
+	ids := make(map[uint64]bool, len(gs.Consents))
+	for _, c := range gs.Consents {
+		if ids[c.Id] || c.Id >= gs.NextConsentId {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "consent id %d duplicated or not below next_consent_id %d", c.Id, gs.NextConsentId)
+		}
+		ids[c.Id] = true
+		if !patients[c.Patient] {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "consent %d: patient %s is not registered", c.Id, c.Patient)
+		}
+		for _, a := range []string{c.Grantee, c.GrantedBy} {
+			if _, err := ac.StringToBytes(a); err != nil {
+				return errorsmod.Wrapf(ErrInvalidGenesis, "consent %d: address %q", c.Id, a)
+			}
+		}
+		if c.Grantee == c.Patient {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "consent %d: grantee is the patient", c.Id)
+		}
+		if err := c.Validate(); err != nil {
+			return errorsmod.Wrapf(err, "consent %d", c.Id)
+		}
+	}
+	return nil
+}
