@@ -189,18 +189,24 @@ func TestProviderLifecycle(t *testing.T) {
 		if v.IsActive || v.Provider.Status != "PROVIDER_STATUS_ACTIVE" {
 			t.Fatalf("after expiry: %+v", v)
 		}
-		var block struct {
-			Block struct {
-				Header struct {
-					Time time.Time `json:"time"`
-				} `json:"header"`
-			} `json:"block"`
-		}
-		if err := n.GetJSON("/cosmos/base/tendermint/v1beta1/blocks/latest", &block); err != nil {
-			t.Fatal(err)
-		}
-		if block.Block.Header.Time.Before(expiry) {
-			t.Fatalf("inactive at block time %s, before the expiry %s", block.Block.Header.Time, expiry)
+		if bt := latestBlockTime(t, n); bt.Before(expiry) {
+			t.Fatalf("inactive at block time %s, before the expiry %s", bt, expiry)
 		}
 	})
+}
+
+// latestBlockTime returns the time of the node's latest block, read over REST.
+func latestBlockTime(t *testing.T, n *network.Node) time.Time {
+	t.Helper()
+	var block struct {
+		Block struct {
+			Header struct {
+				Time time.Time `json:"time"`
+			} `json:"header"`
+		} `json:"block"`
+	}
+	if err := n.GetJSON("/cosmos/base/tendermint/v1beta1/blocks/latest", &block); err != nil {
+		t.Fatal(err)
+	}
+	return block.Block.Header.Time
 }

@@ -90,13 +90,7 @@ func (c Consent) Validate() error {
 	if c.Id == 0 {
 		return errorsmod.Wrap(ErrInvalidGenesis, "consent id 0")
 	}
-	if err := validateSet("permission", c.Permissions, ValidatePermission, ErrInvalidPermission); err != nil {
-		return err
-	}
-	if err := validateSet("data class", c.DataClasses, ValidateDataClass, ErrInvalidDataClass); err != nil {
-		return err
-	}
-	if err := validateSet("purpose", c.Purposes, ValidatePurpose, ErrInvalidPurpose); err != nil {
+	if err := ValidateTerms(c.Permissions, c.DataClasses, c.Purposes); err != nil {
 		return err
 	}
 	if err := c.Period.Validate(); err != nil {

@@ -37,13 +37,7 @@ func (m *MsgAddDelegate) Validate() error {
 
 // Validate runs the stateless checks.
 func (m *MsgGrantConsent) Validate() error {
-	if err := validateSet("permission", m.Permissions, ValidatePermission, ErrInvalidPermission); err != nil {
-		return err
-	}
-	if err := validateSet("data class", m.DataClasses, ValidateDataClass, ErrInvalidDataClass); err != nil {
-		return err
-	}
-	if err := validateSet("purpose", m.Purposes, ValidatePurpose, ErrInvalidPurpose); err != nil {
+	if err := ValidateTerms(m.Permissions, m.DataClasses, m.Purposes); err != nil {
 		return err
 	}
 	if m.Duration <= 0 {

@@ -85,3 +85,15 @@ func validateSet(field string, values []string, each func(string) error, none er
 	}
 	return nil
 }
+
+// ValidateTerms checks what a consent covers: non-empty, duplicate-free lists of
+// valid permissions, data classes and purposes.
+func ValidateTerms(permissions, dataClasses, purposes []string) error {
+	if err := validateSet("permission", permissions, ValidatePermission, ErrInvalidPermission); err != nil {
+		return err
+	}
+	if err := validateSet("data class", dataClasses, ValidateDataClass, ErrInvalidDataClass); err != nil {
+		return err
+	}
+	return validateSet("purpose", purposes, ValidatePurpose, ErrInvalidPurpose)
+}
