@@ -291,7 +291,8 @@ func httpGet(t *testing.T, url string) []byte {
 }
 
 // listGRPCServices lists the services the node announces through gRPC server
-// reflection, as `grpcurl -plaintext ADDR list` does.
+// reflection, as `grpcurl -plaintext ADDR list` does. It speaks the v1alpha
+// reflection protocol because that is the one the Cosmos SDK node serves.
 func listGRPCServices(t *testing.T, addr string) []string {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -28,7 +28,7 @@ func main() {
 
 func run(inputs []string, out string) error {
 	if len(inputs) == 0 || out == "" {
-		return errors.New("usage: openapi -out FILE SPEC.json...")
+		return errors.New("usage: openapi -out FILE SPEC.json [SPEC.json ...]")
 	}
 	paths := map[string]any{}
 	defs := map[string]any{}

@@ -2,7 +2,6 @@ package keeper
 
 import (
 	"context"
-	"time"
 
 	"cosmossdk.io/collections"
 
@@ -22,10 +21,10 @@ func (k Keeper) EndBlocker(ctx context.Context) error {
 	now := blockTime(ctx)
 
 	// Collect first, write after: never write a store while iterating it.
-	var due []collections.Pair[time.Time, uint64]
-	err = k.ExpiryQueue.Walk(ctx, nil, func(key collections.Pair[time.Time, uint64]) (bool, error) {
+	var due []collections.Pair[int64, uint64]
+	err = k.ExpiryQueue.Walk(ctx, nil, func(key collections.Pair[int64, uint64]) (bool, error) {
 		// A consent is valid while block time < end: due when end <= now.
-		if key.K1().After(now) || uint32(len(due)) >= params.MaxPrunesPerBlock {
+		if key.K1() > now.UnixNano() || uint32(len(due)) >= params.MaxPrunesPerBlock {
 			return true, nil
 		}
 		due = append(due, key)

@@ -104,8 +104,3 @@ func view(c types.Consent, t time.Time) types.Consent {
 	}
 	return c
 }
-
-// isLive reports whether a consent is in force at t.
-func isLive(c types.Consent, t time.Time) bool {
-	return c.Status == types.CONSENT_STATUS_ACTIVE && c.Period.Contains(t)
-}

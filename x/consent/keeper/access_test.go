@@ -15,8 +15,8 @@ import (
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
 
-func joinEnd(c types.Consent) collections.Pair[time.Time, uint64] {
-	return collections.Join(c.Period.End, c.Id)
+func joinEnd(c types.Consent) collections.Pair[int64, uint64] {
+	return collections.Join(c.Period.End.UnixNano(), c.Id)
 }
 
 func TestCheckAccess(t *testing.T) {
@@ -241,7 +241,7 @@ func TestMassExpiry(t *testing.T) {
 	if blocks != n/cap {
 		t.Fatalf("took %d blocks, want %d", blocks, n/cap)
 	}
-	if has, _ := f.Consent.ExpiryQueue.Has(f.Ctx, collections.Join(end, uint64(n))); has {
+	if has, _ := f.Consent.ExpiryQueue.Has(f.Ctx, collections.Join(end.UnixNano(), uint64(n))); has {
 		t.Fatal("the queue still holds consents")
 	}
 }

@@ -3,8 +3,6 @@ package keeper
 import (
 	"context"
 
-	"cosmossdk.io/collections"
-
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/healthd-chain/healthd/x/consent/types"
@@ -30,7 +28,7 @@ func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
 			return err
 		}
 		if c.Status == types.CONSENT_STATUS_ACTIVE {
-			if err := k.ExpiryQueue.Set(ctx, collections.Join(c.Period.End, c.Id)); err != nil {
+			if err := k.ExpiryQueue.Set(ctx, queueKey(c)); err != nil {
 				return err
 			}
 		}

@@ -98,12 +98,15 @@ type Keeper struct {
 	authority    string
 	providers    types.ProvidersKeeper
 
-	Schema      collections.Schema
-	Params      collections.Item[types.Params]
-	Patients    collections.Map[sdk.AccAddress, types.PatientProfile]
-	ConsentSeq  collections.Sequence
-	Consents    *collections.IndexedMap[uint64, types.Consent, ConsentIndexes]
-	ExpiryQueue collections.KeySet[collections.Pair[time.Time, uint64]]
+	Schema     collections.Schema
+	Params     collections.Item[types.Params]
+	Patients   collections.Map[sdk.AccAddress, types.PatientProfile]
+	ConsentSeq collections.Sequence
+	Consents   *collections.IndexedMap[uint64, types.Consent, ConsentIndexes]
+	// ExpiryQueue holds (end as Unix nanoseconds, id) of active consents. Unix
+	// nanoseconds order like times and cover years 1678-2262; the SDK's time key
+	// codec is deprecated for new keys and collections v1.3 has none.
+	ExpiryQueue collections.KeySet[collections.Pair[int64, uint64]]
 }
 
 // NewKeeper returns the consent keeper. authority is the governance module
@@ -154,7 +157,7 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 		Consents: collections.NewIndexedMap(sb, types.ConsentsKey, "consents", collections.Uint64Key,
 			codec.CollValue[types.Consent](cdc), idx),
 		ExpiryQueue: collections.NewKeySet(sb, types.ExpiryQueueKey, "expiry_queue",
-			collections.PairKeyCodec(sdk.TimeKey, collections.Uint64Key)),
+			collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
 	}
 	schema, err := sb.Build()
 	if err != nil {

@@ -417,7 +417,7 @@ func (k Keeper) insert(ctx context.Context, c types.Consent) error {
 	if err := k.Consents.Set(ctx, c.Id, c); err != nil {
 		return err
 	}
-	return k.ExpiryQueue.Set(ctx, collections.Join(c.Period.End, c.Id))
+	return k.ExpiryQueue.Set(ctx, queueKey(c))
 }
 
 // end moves an active consent to revoked or expired, takes it off the expiry
@@ -430,7 +430,7 @@ func (k Keeper) end(ctx context.Context, c types.Consent, status types.ConsentSt
 	if err := k.Consents.Set(ctx, c.Id, c); err != nil {
 		return err
 	}
-	if err := k.ExpiryQueue.Remove(ctx, collections.Join(c.Period.End, c.Id)); err != nil {
+	if err := k.ExpiryQueue.Remove(ctx, queueKey(c)); err != nil {
 		return err
 	}
 	if c.Emergency {
@@ -494,4 +494,9 @@ func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
 
 func emit(ctx context.Context, ev sdk.Msg) error {
 	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(ev)
+}
+
+// queueKey is a consent's key in the expiry queue.
+func queueKey(c types.Consent) collections.Pair[int64, uint64] {
+	return collections.Join(c.Period.End.UnixNano(), c.Id)
 }
