@@ -23,8 +23,9 @@ func (k Keeper) EndBlocker(ctx context.Context) error {
 	// Collect first, write after: never write a store while iterating it.
 	var due []collections.Pair[int64, uint64]
 	err = k.ExpiryQueue.Walk(ctx, nil, func(key collections.Pair[int64, uint64]) (bool, error) {
-		// A consent is valid while block time < end: due when end <= now.
-		if key.K1() > now.UnixNano() || uint32(len(due)) >= params.MaxPrunesPerBlock {
+		// A consent is valid while block time < end; its key is the end rounded
+		// up to the second, so key <= now (in whole seconds) means end <= now.
+		if key.K1() > now.Unix() || uint32(len(due)) >= params.MaxPrunesPerBlock {
 			return true, nil
 		}
 		due = append(due, key)

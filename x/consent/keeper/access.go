@@ -12,14 +12,6 @@ import (
 	"github.com/healthd-chain/healthd/x/consent/types"
 )
 
-// Decision is the outcome of CheckAccess.
-type Decision struct {
-	Allowed   bool
-	ConsentID uint64
-	Reason    types.AccessReason
-	Emergency bool
-}
-
 // CheckAccess is the access rule, and the only place it lives. grantee may use
 // permission on a record of dataClass belonging to patient, for purpose, if
 //   - grantee is the patient; or
@@ -33,38 +25,40 @@ type Decision struct {
 // arguments are an error (ErrInvalidAccessRequest), not a denial.
 func (k Keeper) CheckAccess(ctx context.Context, patient, grantee sdk.AccAddress,
 	dataClass, permission, purpose string, authoredAt time.Time,
-) (Decision, error) {
+) (types.AccessDecision, error) {
 	if err := types.ValidateDataClass(dataClass); err != nil {
-		return Decision{}, errorsmod.Wrap(types.ErrInvalidAccessRequest, err.Error())
+		return types.AccessDecision{}, errorsmod.Wrap(types.ErrInvalidAccessRequest, err.Error())
 	}
 	if err := types.ValidatePermission(permission); err != nil {
-		return Decision{}, errorsmod.Wrap(types.ErrInvalidAccessRequest, err.Error())
+		return types.AccessDecision{}, errorsmod.Wrap(types.ErrInvalidAccessRequest, err.Error())
 	}
 	if err := types.ValidatePurpose(purpose); err != nil {
-		return Decision{}, errorsmod.Wrap(types.ErrInvalidAccessRequest, err.Error())
+		return types.AccessDecision{}, errorsmod.Wrap(types.ErrInvalidAccessRequest, err.Error())
 	}
 	if patient.Equals(grantee) {
-		return Decision{Allowed: true, Reason: types.ACCESS_REASON_PATIENT}, nil
+		return types.AccessDecision{Allowed: true, Reason: types.ACCESS_REASON_PATIENT}, nil
 	}
 	isProvider, err := k.providers.IsProvider(ctx, grantee)
 	if err != nil {
-		return Decision{}, err
+		return types.AccessDecision{}, err
 	}
 	if isProvider && !k.providers.IsActive(ctx, grantee) {
-		return Decision{Reason: types.ACCESS_REASON_PROVIDER_INACTIVE}, nil
+		return types.AccessDecision{Reason: types.ACCESS_REASON_PROVIDER_INACTIVE}, nil
 	}
 
 	now := blockTime(ctx)
 	if authoredAt.IsZero() {
 		authoredAt = now
 	}
-	// The pair index holds every consent this patient gave this grantee (a
-	// handful), in id order, so the decision is deterministic. When nothing
-	// allows, the reason comes from the newest consent that covers the request
-	// (revoked, expired, not started), else "not covered", else "no consent".
-	decision := Decision{Reason: types.ACCESS_REASON_NO_CONSENT}
+	// The pair index holds every consent this patient gave this grantee, read
+	// newest first (live consents are the recent ones, so an allowed request
+	// usually stops at the first), in a fixed order, so the decision is
+	// deterministic. When nothing allows, the reason comes from the newest
+	// consent that covers the request (revoked, expired, not started), else "not
+	// covered", else "no consent".
+	decision := types.AccessDecision{Reason: types.ACCESS_REASON_NO_CONSENT}
 	coveredReason := types.ACCESS_REASON_UNSPECIFIED
-	rng := collections.NewSuperPrefixedTripleRange[sdk.AccAddress, sdk.AccAddress, uint64](patient, grantee)
+	rng := collections.NewSuperPrefixedTripleRangeReversed[sdk.AccAddress, sdk.AccAddress, uint64](patient, grantee)
 	err = k.Consents.Indexes.ByPair.keys.Walk(ctx, rng, func(key collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64]) (bool, error) {
 		c, err := k.Consents.Get(ctx, key.K3())
 		if err != nil {
@@ -74,21 +68,25 @@ func (k Keeper) CheckAccess(ctx context.Context, patient, grantee sdk.AccAddress
 			decision.Reason = types.ACCESS_REASON_NOT_COVERED
 			return false, nil
 		}
+		reason := types.ACCESS_REASON_UNSPECIFIED
 		switch {
 		case c.Status == types.CONSENT_STATUS_REVOKED:
-			coveredReason = types.ACCESS_REASON_REVOKED
+			reason = types.ACCESS_REASON_REVOKED
 		case c.Status == types.CONSENT_STATUS_EXPIRED || !now.Before(c.Period.End):
-			coveredReason = types.ACCESS_REASON_EXPIRED
+			reason = types.ACCESS_REASON_EXPIRED
 		case now.Before(c.Period.Start):
-			coveredReason = types.ACCESS_REASON_NOT_STARTED
+			reason = types.ACCESS_REASON_NOT_STARTED
 		default:
-			decision = Decision{Allowed: true, ConsentID: c.Id, Reason: types.ACCESS_REASON_CONSENT, Emergency: c.Emergency}
+			decision = types.AccessDecision{Allowed: true, ConsentID: c.Id, Reason: types.ACCESS_REASON_CONSENT, Emergency: c.Emergency}
 			return true, nil
+		}
+		if coveredReason == types.ACCESS_REASON_UNSPECIFIED {
+			coveredReason = reason // the newest covering consent's reason
 		}
 		return false, nil
 	})
 	if err != nil {
-		return Decision{}, err
+		return types.AccessDecision{}, err
 	}
 	if !decision.Allowed && coveredReason != types.ACCESS_REASON_UNSPECIFIED {
 		decision.Reason = coveredReason

@@ -11,13 +11,12 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	tk "github.com/healthd-chain/healthd/testutil/keeper"
+	"github.com/healthd-chain/healthd/x/consent/keeper"
 	"github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
 
-func joinEnd(c types.Consent) collections.Pair[int64, uint64] {
-	return collections.Join(c.Period.End.UnixNano(), c.Id)
-}
+func joinEnd(c types.Consent) collections.Pair[int64, uint64] { return keeper.QueueKey(c) }
 
 func TestCheckAccess(t *testing.T) {
 	// consent 1 (from setup): alice → hospital, read, lab-result, TREAT,
@@ -241,7 +240,7 @@ func TestMassExpiry(t *testing.T) {
 	if blocks != n/cap {
 		t.Fatalf("took %d blocks, want %d", blocks, n/cap)
 	}
-	if has, _ := f.Consent.ExpiryQueue.Has(f.Ctx, collections.Join(end.UnixNano(), uint64(n))); has {
+	if has, _ := f.Consent.ExpiryQueue.Has(f.Ctx, keeper.QueueKey(types.Consent{Id: n, Period: types.Period{End: end}})); has {
 		t.Fatal("the queue still holds consents")
 	}
 }

@@ -28,7 +28,7 @@ func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
 			return err
 		}
 		if c.Status == types.CONSENT_STATUS_ACTIVE {
-			if err := k.ExpiryQueue.Set(ctx, queueKey(c)); err != nil {
+			if err := k.ExpiryQueue.Set(ctx, QueueKey(c)); err != nil {
 				return err
 			}
 		}

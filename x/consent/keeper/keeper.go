@@ -103,9 +103,9 @@ type Keeper struct {
 	Patients   collections.Map[sdk.AccAddress, types.PatientProfile]
 	ConsentSeq collections.Sequence
 	Consents   *collections.IndexedMap[uint64, types.Consent, ConsentIndexes]
-	// ExpiryQueue holds (end as Unix nanoseconds, id) of active consents. Unix
-	// nanoseconds order like times and cover years 1678-2262; the SDK's time key
-	// codec is deprecated for new keys and collections v1.3 has none.
+	// ExpiryQueue holds (end in Unix seconds rounded up, id) of active consents
+	// (see QueueKey). The SDK's time key codec is deprecated for new keys and
+	// collections v1.3 has none.
 	ExpiryQueue collections.KeySet[collections.Pair[int64, uint64]]
 }
 
@@ -204,3 +204,25 @@ func IsLiveDelegate(p types.PatientProfile, delegate string, now time.Time) bool
 
 // blockTime is the only clock of the state machine.
 func blockTime(ctx context.Context) time.Time { return sdk.UnwrapSDKContext(ctx).BlockTime() }
+
+// IsPatient reports whether addr is a registered patient.
+func (k Keeper) IsPatient(ctx context.Context, addr sdk.AccAddress) (bool, error) {
+	return k.Patients.Has(ctx, addr)
+}
+
+// IsPatientOrLiveDelegate reports whether signer is the (registered) patient or a
+// live delegate of it at the block time.
+func (k Keeper) IsPatientOrLiveDelegate(ctx context.Context, patient, signer sdk.AccAddress) (bool, error) {
+	profile, err := k.GetPatient(ctx, patient)
+	if err != nil {
+		return false, err
+	}
+	if patient.Equals(signer) {
+		return true, nil
+	}
+	canonical, err := k.addressCodec.BytesToString(signer)
+	if err != nil {
+		return false, err
+	}
+	return IsLiveDelegate(profile, canonical, blockTime(ctx)), nil
+}

@@ -3,12 +3,14 @@ package keeper
 import (
 	"context"
 	"slices"
+	"time"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/healthd-chain/healthd/internal/addrs"
 	"github.com/healthd-chain/healthd/x/consent/types"
 )
 
@@ -150,7 +152,8 @@ func (s msgServer) RemoveDelegate(ctx context.Context, msg *types.MsgRemoveDeleg
 
 // GrantConsent grants a consent.
 func (s msgServer) GrantConsent(ctx context.Context, msg *types.MsgGrantConsent) (*types.MsgGrantConsentResponse, error) {
-	if _, err := s.decode(msg.Signer, "signer"); err != nil {
+	signer, err := s.decode(msg.Signer, "signer")
+	if err != nil {
 		return nil, err
 	}
 	patientStr := msg.Patient
@@ -190,8 +193,28 @@ func (s msgServer) GrantConsent(ctx context.Context, msg *types.MsgGrantConsent)
 	if start.Before(now) {
 		return nil, errorsmod.Wrap(types.ErrInvalidPeriod, "the start is before the block time (leave it empty to start now)")
 	}
+	if start.After(now.Add(params.MaxConsentDuration)) {
+		return nil, errorsmod.Wrapf(types.ErrInvalidPeriod, "the start is more than max_consent_duration %s ahead", params.MaxConsentDuration)
+	}
 	if msg.Duration > params.MaxConsentDuration {
 		return nil, errorsmod.Wrapf(types.ErrInvalidPeriod, "duration %s exceeds max_consent_duration %s", msg.Duration, params.MaxConsentDuration)
+	}
+	end := start.Add(msg.Duration)
+	if !patient.Equals(signer) {
+		// A delegate acts for the patient only while the delegation lasts, and
+		// never to its own benefit.
+		if grantee.Equals(signer) {
+			return nil, errorsmod.Wrap(types.ErrUnauthorized, "a delegate cannot grant a consent to itself")
+		}
+		profile, err := s.GetPatient(ctx, patient)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range profile.Delegates {
+			if d.Address == msg.Signer && end.After(d.ExpiresAt) {
+				return nil, errorsmod.Wrapf(types.ErrInvalidPeriod, "a delegate's grant must end by the delegation's expiry %s", d.ExpiresAt.Format(time.RFC3339))
+			}
+		}
 	}
 
 	id, err := s.ConsentSeq.Next(ctx)
@@ -205,7 +228,7 @@ func (s msgServer) GrantConsent(ctx context.Context, msg *types.MsgGrantConsent)
 		Permissions: msg.Permissions,
 		DataClasses: msg.DataClasses,
 		Purposes:    msg.Purposes,
-		Period:      types.Period{Start: start, End: start.Add(msg.Duration)},
+		Period:      types.Period{Start: start, End: end},
 		DataPeriod:  msg.DataPeriod,
 		Status:      types.CONSENT_STATUS_ACTIVE,
 		KeyGrants:   msg.KeyGrants,
@@ -376,6 +399,9 @@ func (s msgServer) ReviewEmergencyAccess(ctx context.Context, msg *types.MsgRevi
 		if err := s.end(ctx, c, types.CONSENT_STATUS_REVOKED); err != nil {
 			return nil, err
 		}
+		if err := emit(ctx, &types.EventConsentRevoked{Id: c.Id, Patient: c.Patient, Grantee: c.Grantee, Signer: msg.Reviewer}); err != nil {
+			return nil, err
+		}
 	} else if err := s.Consents.Set(ctx, c.Id, c); err != nil {
 		return nil, err
 	}
@@ -417,7 +443,7 @@ func (k Keeper) insert(ctx context.Context, c types.Consent) error {
 	if err := k.Consents.Set(ctx, c.Id, c); err != nil {
 		return err
 	}
-	return k.ExpiryQueue.Set(ctx, queueKey(c))
+	return k.ExpiryQueue.Set(ctx, QueueKey(c))
 }
 
 // end moves an active consent to revoked or expired, takes it off the expiry
@@ -430,7 +456,7 @@ func (k Keeper) end(ctx context.Context, c types.Consent, status types.ConsentSt
 	if err := k.Consents.Set(ctx, c.Id, c); err != nil {
 		return err
 	}
-	if err := k.ExpiryQueue.Remove(ctx, queueKey(c)); err != nil {
+	if err := k.ExpiryQueue.Remove(ctx, QueueKey(c)); err != nil {
 		return err
 	}
 	if c.Emergency {
@@ -485,7 +511,7 @@ func (s msgServer) checkGrantee(ctx context.Context, grantee sdk.AccAddress) err
 
 // decode turns a bech32 address into bytes, or returns ErrInvalidAddress.
 func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
-	bz, err := s.addressCodec.StringToBytes(addr)
+	bz, err := addrs.Decode(s.addressCodec, addr)
 	if err != nil {
 		return nil, errorsmod.Wrapf(types.ErrInvalidAddress, "%s %q: %v", field, addr, err)
 	}
@@ -496,7 +522,14 @@ func emit(ctx context.Context, ev sdk.Msg) error {
 	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(ev)
 }
 
-// queueKey is a consent's key in the expiry queue.
-func queueKey(c types.Consent) collections.Pair[int64, uint64] {
-	return collections.Join(c.Period.End.UnixNano(), c.Id)
+// QueueKey is a consent's key in the expiry queue: its end rounded up to the
+// whole second (Unix seconds never overflow; nanoseconds would after 2262), so a
+// consent is never marked expired before its end. Between the end and the next
+// whole second CheckAccess already denies it.
+func QueueKey(c types.Consent) collections.Pair[int64, uint64] {
+	end := c.Period.End.Unix()
+	if c.Period.End.Nanosecond() > 0 {
+		end++
+	}
+	return collections.Join(end, c.Id)
 }

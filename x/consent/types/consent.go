@@ -117,6 +117,9 @@ func (c Consent) Validate() error {
 		if err := ValidateEmergencyNote(c.EmergencyNote); err != nil {
 			return err
 		}
+		if _, ok := EmergencyReason_name[int32(c.EmergencyReason)]; !ok || c.EmergencyReason == EMERGENCY_REASON_UNSPECIFIED {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "emergency consent %d: reason %d", c.Id, c.EmergencyReason)
+		}
 		if c.Review == REVIEW_STATE_UNSPECIFIED {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "emergency consent %d: no review state", c.Id)
 		}

@@ -3,6 +3,8 @@ package types
 import (
 	"cosmossdk.io/core/address"
 	errorsmod "cosmossdk.io/errors"
+
+	"github.com/healthd-chain/healthd/internal/addrs"
 )
 
 // DefaultGenesis returns the default genesis: default params, nothing else.
@@ -19,7 +21,7 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 	}
 	patients := make(map[string]bool, len(gs.Patients))
 	for _, p := range gs.Patients {
-		if _, err := ac.StringToBytes(p.Address); err != nil {
+		if _, err := addrs.Decode(ac, p.Address); err != nil {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "patient %q: %v", p.Address, err)
 		}
 		if patients[p.Address] {
@@ -34,7 +36,7 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 		}
 		seen := map[string]bool{}
 		for _, d := range p.Delegates {
-			if _, err := ac.StringToBytes(d.Address); err != nil || d.Address == p.Address || seen[d.Address] {
+			if _, err := addrs.Decode(ac, d.Address); err != nil || d.Address == p.Address || seen[d.Address] || d.ExpiresAt.IsZero() {
 				return errorsmod.Wrapf(ErrInvalidGenesis, "patient %s: delegate %q", p.Address, d.Address)
 			}
 			seen[d.Address] = true
@@ -53,7 +55,7 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "consent %d: patient %s is not registered", c.Id, c.Patient)
 		}
 		for _, a := range []string{c.Grantee, c.GrantedBy} {
-			if _, err := ac.StringToBytes(a); err != nil {
+			if _, err := addrs.Decode(ac, a); err != nil {
 				return errorsmod.Wrapf(ErrInvalidGenesis, "consent %d: address %q", c.Id, a)
 			}
 		}

@@ -97,3 +97,15 @@ func ValidateTerms(permissions, dataClasses, purposes []string) error {
 	}
 	return validateSet("purpose", purposes, ValidatePurpose, ErrInvalidPurpose)
 }
+
+// AccessDecision is the outcome of the access rule (keeper.CheckAccess).
+type AccessDecision struct {
+	// Allowed is the decision.
+	Allowed bool
+	// ConsentID is the consent that allows it (0 if none, or for the patient).
+	ConsentID uint64
+	// Reason explains the decision.
+	Reason AccessReason
+	// Emergency is true if a break-glass access allows it.
+	Emergency bool
+}

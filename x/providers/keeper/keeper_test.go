@@ -2,6 +2,7 @@ package keeper_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,4 +290,17 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestUpperCaseAddressesAreRefused(t *testing.T) {
+	f := tk.NewProvidersFixture(t)
+	m := validApply(applicant)
+	m.Applicant = strings.ToUpper(m.Applicant)
+	_, err := f.Msg.ApplyProvider(f.Ctx, m)
+	assertRegisteredError(t, err, types.ErrInvalidAddress)
+	gs := types.GenesisState{Params: types.DefaultParams(), Providers: []types.Provider{tk.ValidProvider("p1", types.PROVIDER_STATUS_ACTIVE)}}
+	gs.Providers[0].Address = strings.ToUpper(gs.Providers[0].Address)
+	if err := gs.Validate(tk.AddressCodec); err == nil {
+		t.Fatal("genesis with an upper-case provider address accepted")
+	}
 }

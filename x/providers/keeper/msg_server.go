@@ -10,6 +10,7 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/healthd-chain/healthd/internal/addrs"
 	"github.com/healthd-chain/healthd/x/providers/types"
 )
 
@@ -253,7 +254,7 @@ func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 
 // decode turns a bech32 address into bytes, or returns ErrInvalidAddress.
 func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
-	bz, err := s.addressCodec.StringToBytes(addr)
+	bz, err := addrs.Decode(s.addressCodec, addr)
 	if err != nil {
 		return nil, errorsmod.Wrapf(types.ErrInvalidAddress, "%s %q: %v", field, addr, err)
 	}

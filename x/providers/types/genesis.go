@@ -3,6 +3,8 @@ package types
 import (
 	"cosmossdk.io/core/address"
 	errorsmod "cosmossdk.io/errors"
+
+	"github.com/healthd-chain/healthd/internal/addrs"
 )
 
 // DefaultGenesis returns the default genesis: default params, no providers.
@@ -18,7 +20,7 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 	}
 	seen := make(map[string]bool, len(gs.Providers))
 	for i, p := range gs.Providers {
-		if _, err := ac.StringToBytes(p.Address); err != nil {
+		if _, err := addrs.Decode(ac, p.Address); err != nil {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "providers[%d] address %q: %v", i, p.Address, err)
 		}
 		if seen[p.Address] {

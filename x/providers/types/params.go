@@ -5,6 +5,8 @@ import (
 
 	"cosmossdk.io/core/address"
 	errorsmod "cosmossdk.io/errors"
+
+	"github.com/healthd-chain/healthd/internal/addrs"
 )
 
 const (
@@ -30,13 +32,9 @@ func (p Params) Validate(ac address.Codec) error {
 	}
 	seen := make(map[string]bool, len(p.Registrars))
 	for _, r := range p.Registrars {
-		bz, err := ac.StringToBytes(r)
-		if err != nil {
-			return errorsmod.Wrapf(ErrInvalidParams, "registrar %q: %v", r, err)
-		}
 		// One spelling per address, so that IsRegistrar can compare strings.
-		if canonical, err := ac.BytesToString(bz); err != nil || canonical != r {
-			return errorsmod.Wrapf(ErrInvalidParams, "registrar %q: write it as %s", r, canonical)
+		if _, err := addrs.Decode(ac, r); err != nil {
+			return errorsmod.Wrapf(ErrInvalidParams, "registrar %q: %v", r, err)
 		}
 		if seen[r] {
 			return errorsmod.Wrapf(ErrInvalidParams, "registrar %s listed twice", r)

@@ -1,0 +1,88 @@
+// Package collidx is a secondary index for collections.IndexedMap whose key set
+// is reachable, so that list queries can paginate it with a prefix, and the
+// pagination helper that does so.
+//
+// collections' own indexes.Multi keeps its key set private, and the SDK's
+// query.CollectionPaginate needs raw iteration over it; healthd's list queries
+// (by patient, by grantee, by author, with an optional status or class) are
+// prefixes of composite keys, so each index is a KeySet[K] of composite keys
+// computed from the primary key (a uint64 sequence id) and the value.
+package collidx
+
+import (
+	"context"
+	"errors"
+
+	"cosmossdk.io/collections"
+	collcodec "cosmossdk.io/collections/codec"
+
+	"github.com/cosmos/cosmos-sdk/types/query"
+)
+
+// Index indexes values of an IndexedMap[uint64, V] under composite keys K
+// (typically a Pair or Triple ending with the primary key).
+type Index[K, V any] struct {
+	keys collections.KeySet[K]
+	key  func(pk uint64, v V) (K, error)
+}
+
+// New returns an index stored under prefix. key computes the index key of a
+// value; it must be a pure function of (pk, v).
+func New[K, V any](sb *collections.SchemaBuilder, prefix collections.Prefix, name string,
+	codec collcodec.KeyCodec[K], key func(pk uint64, v V) (K, error),
+) *Index[K, V] {
+	return &Index[K, V]{
+		keys: collections.NewKeySet(sb, prefix, name, codec, collections.WithKeySetSecondaryIndex()),
+		key:  key,
+	}
+}
+
+// Keys is the index's key set, for iteration and pagination.
+func (i *Index[K, V]) Keys() collections.KeySet[K] { return i.keys }
+
+// Reference implements collections.Index: it moves the entry when the indexed
+// fields of the value change.
+func (i *Index[K, V]) Reference(ctx context.Context, pk uint64, v V, lazyOld func() (V, error)) error {
+	old, err := lazyOld()
+	switch {
+	case err == nil:
+		oldKey, err := i.key(pk, old)
+		if err != nil {
+			return err
+		}
+		if err := i.keys.Remove(ctx, oldKey); err != nil {
+			return err
+		}
+	case !errors.Is(err, collections.ErrNotFound):
+		return err
+	}
+	k, err := i.key(pk, v)
+	if err != nil {
+		return err
+	}
+	return i.keys.Set(ctx, k)
+}
+
+// Unreference implements collections.Index.
+func (i *Index[K, V]) Unreference(ctx context.Context, pk uint64, lazyOld func() (V, error)) error {
+	old, err := lazyOld()
+	if err != nil {
+		return err
+	}
+	k, err := i.key(pk, old)
+	if err != nil {
+		return err
+	}
+	return i.keys.Remove(ctx, k)
+}
+
+// Page paginates the index keys under prefix (nil: all) and loads the value of
+// each with load (given the primary key extracted with pk). It returns the
+// values in key order and the page response.
+func Page[K, T any](ctx context.Context, keys collections.KeySet[K], prefix *K, req *query.PageRequest,
+	pk func(K) uint64, load func(id uint64) (T, error),
+) ([]T, *query.PageResponse, error) {
+	return query.CollectionPaginate(ctx, keys, req,
+		func(k K, _ collections.NoValue) (T, error) { return load(pk(k)) },
+		func(o *query.CollectionsPaginateOptions[K]) { o.Prefix = prefix })
+}

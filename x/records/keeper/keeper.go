@@ -1,0 +1,167 @@
+// Package keeper holds the records data plane: record commitments, their
+// amendments and erasures, and an access receipt for every read.
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"cosmossdk.io/collections"
+	"cosmossdk.io/collections/indexes"
+	"cosmossdk.io/core/address"
+	corestore "cosmossdk.io/core/store"
+	errorsmod "cosmossdk.io/errors"
+
+	"github.com/cosmos/cosmos-sdk/codec"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/healthd-chain/healthd/internal/collidx"
+	"github.com/healthd-chain/healthd/x/records/types"
+)
+
+type (
+	triple = collections.Triple[sdk.AccAddress, string, uint64]
+	pair   = collections.Pair[sdk.AccAddress, uint64]
+)
+
+// RecordIndexes are the secondary indexes of records: every list filter is a
+// prefix of one of them.
+type RecordIndexes struct {
+	// ByPatient is (patient, id): a patient's records in creation order.
+	ByPatient *collidx.Index[pair, types.Record]
+	// ByPatientClass is (patient, data class, id).
+	ByPatientClass *collidx.Index[triple, types.Record]
+	// ByPatientStatus is (patient, status, id); the status as its decimal number.
+	ByPatientStatus *collidx.Index[triple, types.Record]
+	// ByPatientClassStatus is (patient, "class/status", id), for both filters.
+	ByPatientClassStatus *collidx.Index[triple, types.Record]
+	// ByAuthor is (author, id).
+	ByAuthor *collidx.Index[pair, types.Record]
+	// ByHash is (content hash, id).
+	ByHash *indexes.Multi[[]byte, uint64, types.Record]
+}
+
+// IndexesList implements collections.Indexes.
+func (i RecordIndexes) IndexesList() []collections.Index[uint64, types.Record] {
+	return []collections.Index[uint64, types.Record]{i.ByPatient, i.ByPatientClass, i.ByPatientStatus, i.ByPatientClassStatus, i.ByAuthor, i.ByHash}
+}
+
+// ReceiptIndexes are the secondary indexes of access receipts.
+type ReceiptIndexes struct {
+	// ByPatient is (patient, id): the accounting of disclosures.
+	ByPatient *collidx.Index[pair, types.AccessReceipt]
+	// ByRecord is (record id, id).
+	ByRecord *collidx.Index[collections.Pair[uint64, uint64], types.AccessReceipt]
+}
+
+// IndexesList implements collections.Indexes.
+func (i ReceiptIndexes) IndexesList() []collections.Index[uint64, types.AccessReceipt] {
+	return []collections.Index[uint64, types.AccessReceipt]{i.ByPatient, i.ByRecord}
+}
+
+// Keeper is the records keeper.
+type Keeper struct {
+	cdc          codec.BinaryCodec
+	addressCodec address.Codec
+	authority    string
+	consent      types.ConsentKeeper
+	providers    types.ProvidersKeeper
+
+	Schema     collections.Schema
+	Params     collections.Item[types.Params]
+	RecordSeq  collections.Sequence
+	Records    *collections.IndexedMap[uint64, types.Record, RecordIndexes]
+	ReceiptSeq collections.Sequence
+	Receipts   *collections.IndexedMap[uint64, types.AccessReceipt, ReceiptIndexes]
+}
+
+// statusKey is the index form of a status ("1", "2", "3").
+func statusKey(s types.RecordStatus) string { return strconv.Itoa(int(s)) }
+
+// classStatusKey is the index form of (class, status).
+func classStatusKey(class string, s types.RecordStatus) string { return class + "/" + statusKey(s) }
+
+// NewKeeper returns the records keeper. authority is the governance module
+// account (bech32).
+func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac address.Codec, authority string,
+	consent types.ConsentKeeper, providers types.ProvidersKeeper,
+) (Keeper, error) {
+	if _, err := ac.StringToBytes(authority); err != nil {
+		return Keeper{}, fmt.Errorf("invalid authority address %q: %w", authority, err)
+	}
+	sb := collections.NewSchemaBuilder(storeService)
+	tripleCodec := collections.TripleKeyCodec(sdk.AccAddressKey, collections.StringKey, collections.Uint64Key)
+	pairCodec := collections.PairKeyCodec(sdk.AccAddressKey, collections.Uint64Key)
+	byPatient := func(second func(types.Record) string) func(uint64, types.Record) (triple, error) {
+		return func(id uint64, r types.Record) (triple, error) {
+			p, err := ac.StringToBytes(r.Patient)
+			return collections.Join3(sdk.AccAddress(p), second(r), id), err
+		}
+	}
+	recordIdx := RecordIndexes{
+		ByPatient: collidx.New(sb, types.RecordsByPatientKey, "records_by_patient", pairCodec,
+			func(id uint64, r types.Record) (pair, error) {
+				p, err := ac.StringToBytes(r.Patient)
+				return collections.Join(sdk.AccAddress(p), id), err
+			}),
+		ByPatientClass: collidx.New(sb, types.RecordsByPatientClassKey, "records_by_patient_class", tripleCodec,
+			byPatient(func(r types.Record) string { return r.DataClass })),
+		ByPatientStatus: collidx.New(sb, types.RecordsByPatientStatusKey, "records_by_patient_status", tripleCodec,
+			byPatient(func(r types.Record) string { return statusKey(r.Status) })),
+		ByPatientClassStatus: collidx.New(sb, types.RecordsByPatientClassStKey, "records_by_patient_class_status", tripleCodec,
+			byPatient(func(r types.Record) string { return classStatusKey(r.DataClass, r.Status) })),
+		ByAuthor: collidx.New(sb, types.RecordsByAuthorKey, "records_by_author", pairCodec,
+			func(id uint64, r types.Record) (pair, error) {
+				a, err := ac.StringToBytes(r.Author)
+				return collections.Join(sdk.AccAddress(a), id), err
+			}),
+		ByHash: indexes.NewMulti(sb, types.RecordsByHashKey, "records_by_hash", collections.BytesKey, collections.Uint64Key,
+			func(_ uint64, r types.Record) ([]byte, error) { return r.ContentHash, nil }),
+	}
+	receiptIdx := ReceiptIndexes{
+		ByPatient: collidx.New(sb, types.ReceiptsByPatientKey, "receipts_by_patient", pairCodec,
+			func(id uint64, r types.AccessReceipt) (pair, error) {
+				p, err := ac.StringToBytes(r.Patient)
+				return collections.Join(sdk.AccAddress(p), id), err
+			}),
+		ByRecord: collidx.New(sb, types.ReceiptsByRecordKey, "receipts_by_record",
+			collections.PairKeyCodec(collections.Uint64Key, collections.Uint64Key),
+			func(id uint64, r types.AccessReceipt) (collections.Pair[uint64, uint64], error) {
+				return collections.Join(r.RecordId, id), nil
+			}),
+	}
+	k := Keeper{
+		cdc:          cdc,
+		addressCodec: ac,
+		authority:    authority,
+		consent:      consent,
+		providers:    providers,
+		Params:       collections.NewItem(sb, types.ParamsKey, "params", codec.CollValue[types.Params](cdc)),
+		RecordSeq:    collections.NewSequence(sb, types.RecordSeqKey, "record_seq"),
+		Records: collections.NewIndexedMap(sb, types.RecordsKey, "records", collections.Uint64Key,
+			codec.CollValue[types.Record](cdc), recordIdx),
+		ReceiptSeq: collections.NewSequence(sb, types.ReceiptSeqKey, "receipt_seq"),
+		Receipts: collections.NewIndexedMap(sb, types.ReceiptsKey, "receipts", collections.Uint64Key,
+			codec.CollValue[types.AccessReceipt](cdc), receiptIdx),
+	}
+	schema, err := sb.Build()
+	if err != nil {
+		return Keeper{}, err
+	}
+	k.Schema = schema
+	return k, nil
+}
+
+// AddressCodec returns the account address codec.
+func (k Keeper) AddressCodec() address.Codec { return k.addressCodec }
+
+// GetRecord returns a record or ErrRecordNotFound.
+func (k Keeper) GetRecord(ctx context.Context, id uint64) (types.Record, error) {
+	r, err := k.Records.Get(ctx, id)
+	if errors.Is(err, collections.ErrNotFound) {
+		return r, errorsmod.Wrapf(types.ErrRecordNotFound, "%d", id)
+	}
+	return r, err
+}

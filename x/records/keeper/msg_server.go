@@ -1,0 +1,343 @@
+package keeper
+
+import (
+	"context"
+	"encoding/hex"
+
+	errorsmod "cosmossdk.io/errors"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/healthd-chain/healthd/internal/addrs"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	"github.com/healthd-chain/healthd/x/records/types"
+)
+
+type msgServer struct {
+	Keeper
+}
+
+var _ types.MsgServer = msgServer{}
+
+// NewMsgServerImpl returns the Msg service of x/records.
+func NewMsgServerImpl(k Keeper) types.MsgServer { return msgServer{Keeper: k} }
+
+// Every handler follows the same order: decode addresses → authorize the signer →
+// stateless checks → stateful checks → write → emit a typed event → respond.
+
+// CreateRecords commits a batch for one patient, all or nothing: every entry is
+// checked before the first is written.
+func (s msgServer) CreateRecords(ctx context.Context, msg *types.MsgCreateRecords) (*types.MsgCreateRecordsResponse, error) {
+	author, err := s.decode(msg.Author, "author")
+	if err != nil {
+		return nil, err
+	}
+	patient := author
+	if msg.Patient != "" {
+		if patient, err = s.decode(msg.Patient, "patient"); err != nil {
+			return nil, err
+		}
+	}
+	// Addresses are stored in canonical (lower-case) form, so that string
+	// comparisons elsewhere are sound.
+	patientStr, authorStr := s.canonical(patient), s.canonical(author)
+	params, err := s.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(params); err != nil {
+		return nil, err
+	}
+	if err := s.requirePatient(ctx, patient); err != nil {
+		return nil, err
+	}
+	for i, e := range msg.Entries {
+		if err := s.authorizeWrite(ctx, patient, author, e.DataClass, msg.Purpose); err != nil {
+			return nil, errorsmod.Wrapf(err, "entry %d", i)
+		}
+	}
+
+	ids := make([]uint64, len(msg.Entries))
+	for i, e := range msg.Entries {
+		r, err := s.newRecord(ctx, patientStr, authorStr, e)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Records.Set(ctx, r.Id, r); err != nil {
+			return nil, err
+		}
+		ids[i] = r.Id
+		if err := emit(ctx, &types.EventRecordCreated{
+			Id: r.Id, Patient: r.Patient, Author: r.Author, DataClass: r.DataClass, ContentHash: hex.EncodeToString(r.ContentHash),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return &types.MsgCreateRecordsResponse{Ids: ids}, nil
+}
+
+// AmendRecord creates a new version of an active record; the old one is kept,
+// marked superseded. The original author or the patient may amend; a provider
+// author still needs a live write consent for the class.
+func (s msgServer) AmendRecord(ctx context.Context, msg *types.MsgAmendRecord) (*types.MsgAmendRecordResponse, error) {
+	author, err := s.decode(msg.Author, "author")
+	if err != nil {
+		return nil, err
+	}
+	old, err := s.GetRecord(ctx, msg.RecordId)
+	if err != nil {
+		return nil, err
+	}
+	patient, err := s.decode(old.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	oldAuthor, err := s.decode(old.Author, "author")
+	if err != nil {
+		return nil, err
+	}
+	if !oldAuthor.Equals(author) && !patient.Equals(author) {
+		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "only the original author or the patient may amend record %d", old.Id)
+	}
+	params, err := s.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(params); err != nil {
+		return nil, err
+	}
+	if old.Status != types.RECORD_STATUS_ACTIVE {
+		return nil, errorsmod.Wrapf(types.ErrNotActive, "record %d is %s", old.Id, old.Status)
+	}
+	if msg.Entry.DataClass != old.DataClass {
+		return nil, errorsmod.Wrapf(types.ErrClassChange, "record %d is %s", old.Id, old.DataClass)
+	}
+	if err := s.authorizeWrite(ctx, patient, author, old.DataClass, msg.Purpose); err != nil {
+		return nil, err
+	}
+
+	r, err := s.newRecord(ctx, old.Patient, s.canonical(author), msg.Entry)
+	if err != nil {
+		return nil, err
+	}
+	r.Supersedes = old.Id
+	old.Status = types.RECORD_STATUS_SUPERSEDED
+	old.SupersededBy = r.Id
+	if err := s.Records.Set(ctx, old.Id, old); err != nil {
+		return nil, err
+	}
+	if err := s.Records.Set(ctx, r.Id, r); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventRecordAmended{
+		Id: r.Id, Supersedes: old.Id, Patient: r.Patient, Author: r.Author, ContentHash: hex.EncodeToString(r.ContentHash),
+	}); err != nil {
+		return nil, err
+	}
+	return &types.MsgAmendRecordResponse{Id: r.Id}, nil
+}
+
+// EraseRecord erases a record: its URI and key envelope leave state (the data key
+// is gone: crypto-shredding), its hash stays as a tombstone, and the event tells
+// vaults to delete the blob. The patient or a live delegate signs.
+func (s msgServer) EraseRecord(ctx context.Context, msg *types.MsgEraseRecord) (*types.MsgEraseRecordResponse, error) {
+	signer, err := s.decode(msg.Signer, "signer")
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.GetRecord(ctx, msg.RecordId)
+	if err != nil {
+		return nil, err
+	}
+	patient, err := s.decode(r.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.consent.IsPatientOrLiveDelegate(ctx, patient, signer)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "only the patient or a live delegate may erase record %d", r.Id)
+	}
+	if r.Status == types.RECORD_STATUS_ERASED {
+		return nil, errorsmod.Wrapf(types.ErrRecordErased, "record %d", r.Id)
+	}
+
+	r.Status = types.RECORD_STATUS_ERASED
+	r.StorageUri = ""
+	r.KeyEnvelope = nil
+	if err := s.Records.Set(ctx, r.Id, r); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventRecordErased{Id: r.Id, Patient: r.Patient, ContentHash: hex.EncodeToString(r.ContentHash)}); err != nil {
+		return nil, err
+	}
+	return &types.MsgEraseRecordResponse{}, nil
+}
+
+// AccessRecord applies the access rule for a read and, if allowed, stores an
+// access receipt. The patient and the author need no consent; their reads get
+// receipts too. Denied: a registered error, nothing stored.
+func (s msgServer) AccessRecord(ctx context.Context, msg *types.MsgAccessRecord) (*types.MsgAccessRecordResponse, error) {
+	accessor, err := s.decode(msg.Accessor, "accessor")
+	if err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+	r, err := s.GetRecord(ctx, msg.RecordId)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status == types.RECORD_STATUS_ERASED {
+		return nil, errorsmod.Wrapf(types.ErrRecordErased, "record %d", r.Id)
+	}
+	patient, err := s.decode(r.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+
+	recordAuthor, err := s.decode(r.Author, "author")
+	if err != nil {
+		return nil, err
+	}
+	accessorStr := s.canonical(accessor)
+	var decision consenttypes.AccessDecision
+	if recordAuthor.Equals(accessor) && !patient.Equals(accessor) {
+		// The author reads what it wrote, if it may still act (a suspended
+		// provider may not).
+		if err := s.requireActiveIfProvider(ctx, accessor); err != nil {
+			return nil, err
+		}
+		decision = consenttypes.AccessDecision{Allowed: true}
+	} else {
+		decision, err = s.consent.CheckAccess(ctx, patient, accessor, r.DataClass, consenttypes.PermissionRead, msg.Purpose, r.CreatedAt)
+		if err != nil {
+			return nil, err
+		}
+		if !decision.Allowed {
+			return nil, errorsmod.Wrapf(types.ErrAccessDenied, "%s may not read record %d for %s: %s",
+				accessorStr, r.Id, msg.Purpose, decision.Reason)
+		}
+	}
+
+	id, err := s.ReceiptSeq.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sdkCtx := sdk.UnwrapSDKContext(ctx)
+	receipt := types.AccessReceipt{
+		Id: id, RecordId: r.Id, Patient: r.Patient, Accessor: accessorStr, Purpose: msg.Purpose,
+		ConsentId: decision.ConsentID, Emergency: decision.Emergency, Time: sdkCtx.BlockTime(), Height: sdkCtx.BlockHeight(),
+	}
+	if err := s.Receipts.Set(ctx, id, receipt); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventRecordAccessed{
+		ReceiptId: id, RecordId: r.Id, Patient: r.Patient, Accessor: accessorStr, Purpose: msg.Purpose,
+		ConsentId: decision.ConsentID, DataClass: r.DataClass, ContentHash: hex.EncodeToString(r.ContentHash),
+	}); err != nil {
+		return nil, err
+	}
+	return &types.MsgAccessRecordResponse{ReceiptId: id, ConsentId: decision.ConsentID}, nil
+}
+
+// UpdateParams replaces the parameters; governance only.
+func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams) (*types.MsgUpdateParamsResponse, error) {
+	authority, err := s.decode(msg.Authority, "authority")
+	if err != nil {
+		return nil, err
+	}
+	gov, err := s.addressCodec.StringToBytes(s.authority)
+	if err != nil {
+		return nil, err
+	}
+	if !authority.Equals(sdk.AccAddress(gov)) {
+		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "only the governance authority %s may change params", s.authority)
+	}
+	if err := msg.Params.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.Params.Set(ctx, msg.Params); err != nil {
+		return nil, err
+	}
+	return &types.MsgUpdateParamsResponse{}, nil
+}
+
+// authorizeWrite is the write rule: the author is the patient, or an active
+// provider that CheckAccess allows to write this class for this purpose.
+func (s msgServer) authorizeWrite(ctx context.Context, patient, author sdk.AccAddress, class, purpose string) error {
+	if patient.Equals(author) {
+		return nil
+	}
+	if !s.providers.IsActive(ctx, author) {
+		return errorsmod.Wrapf(types.ErrUnauthorized, "%s is neither the patient nor an active provider", author)
+	}
+	d, err := s.consent.CheckAccess(ctx, patient, author, class, consenttypes.PermissionWrite, purpose, sdk.UnwrapSDKContext(ctx).BlockTime())
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return errorsmod.Wrapf(types.ErrAccessDenied, "no write consent for %s, purpose %s: %s", class, purpose, d.Reason)
+	}
+	return nil
+}
+
+// requireActiveIfProvider refuses an author that is a provider no longer active.
+func (s msgServer) requireActiveIfProvider(ctx context.Context, addr sdk.AccAddress) error {
+	isPatient, err := s.consent.IsPatient(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if !isPatient && !s.providers.IsActive(ctx, addr) {
+		return errorsmod.Wrapf(types.ErrAccessDenied, "%s is a provider that is not active", addr)
+	}
+	return nil
+}
+
+func (s msgServer) requirePatient(ctx context.Context, patient sdk.AccAddress) error {
+	ok, err := s.consent.IsPatient(ctx, patient)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errorsmod.Wrapf(types.ErrPatientNotFound, "%s", patient)
+	}
+	return nil
+}
+
+// newRecord builds an active record with the next id, at this block.
+func (s msgServer) newRecord(ctx context.Context, patient, author string, e types.RecordEntry) (types.Record, error) {
+	id, err := s.RecordSeq.Next(ctx)
+	if err != nil {
+		return types.Record{}, err
+	}
+	sdkCtx := sdk.UnwrapSDKContext(ctx)
+	return types.Record{
+		Id: id, Patient: patient, Author: author, DataClass: e.DataClass, FhirResourceType: e.FhirResourceType,
+		ContentHash: e.ContentHash, Size_: e.Size_, StorageUri: e.StorageUri, KeyEnvelope: e.KeyEnvelope,
+		KeyEpoch: e.KeyEpoch, Status: types.RECORD_STATUS_ACTIVE, CreatedAt: sdkCtx.BlockTime(), Height: sdkCtx.BlockHeight(),
+	}, nil
+}
+
+// canonical returns the lower-case bech32 form of a decoded address (encoding
+// bytes that were just decoded cannot fail).
+func (s msgServer) canonical(addr sdk.AccAddress) string {
+	str, _ := s.addressCodec.BytesToString(addr)
+	return str
+}
+
+// decode turns a bech32 address into bytes, or returns ErrInvalidAddress.
+func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
+	bz, err := addrs.Decode(s.addressCodec, addr)
+	if err != nil {
+		return nil, errorsmod.Wrapf(types.ErrInvalidAddress, "%s %q: %v", field, addr, err)
+	}
+	return bz, nil
+}
+
+func emit(ctx context.Context, ev sdk.Msg) error {
+	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(ev)
+}

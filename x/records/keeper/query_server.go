@@ -1,0 +1,210 @@
+package keeper
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+
+	"cosmossdk.io/collections"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	"github.com/healthd-chain/healthd/internal/collidx"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	"github.com/healthd-chain/healthd/x/records/types"
+)
+
+// queryServer holds the keeper as a named field: its Params method would
+// otherwise hide the keeper's Params collection.
+type queryServer struct {
+	k Keeper
+}
+
+var _ types.QueryServer = queryServer{}
+
+// NewQueryServerImpl returns the Query service of x/records.
+func NewQueryServerImpl(k Keeper) types.QueryServer { return queryServer{k: k} }
+
+// Record returns one record.
+func (q queryServer) Record(ctx context.Context, req *types.QueryRecordRequest) (*types.QueryRecordResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	r, err := q.k.GetRecord(ctx, req.Id)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &types.QueryRecordResponse{Record: r}, nil
+}
+
+// RecordsByPatient lists a patient's records from the index matching the
+// filters: (patient, id), (patient, class), (patient, status) or
+// (patient, class/status). Within a filter, records come in id order.
+func (q queryServer) RecordsByPatient(ctx context.Context, req *types.QueryRecordsByPatientRequest) (*types.QueryRecordsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	patient, err := q.k.addressCodec.StringToBytes(req.Patient)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", req.Patient, err)
+	}
+	if req.DataClass != "" {
+		if err := consenttypes.ValidateDataClass(req.DataClass); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if _, known := types.RecordStatus_name[int32(req.Status)]; !known {
+		return nil, status.Errorf(codes.InvalidArgument, "unknown status %d", req.Status)
+	}
+	idx := q.k.Records.Indexes
+	var (
+		keys   collections.KeySet[triple]
+		second string
+	)
+	switch {
+	case req.DataClass != "" && req.Status != types.RECORD_STATUS_UNSPECIFIED:
+		keys, second = idx.ByPatientClassStatus.Keys(), classStatusKey(req.DataClass, req.Status)
+	case req.DataClass != "":
+		keys, second = idx.ByPatientClass.Keys(), req.DataClass
+	case req.Status != types.RECORD_STATUS_UNSPECIFIED:
+		keys, second = idx.ByPatientStatus.Keys(), statusKey(req.Status)
+	default:
+		prefix := collections.PairPrefix[sdk.AccAddress, uint64](patient)
+		return q.records(ctx, idx.ByPatient.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() })
+	}
+	prefix := collections.TripleSuperPrefix[sdk.AccAddress, string, uint64](patient, second)
+	return q.records(ctx, keys, &prefix, req.Pagination, func(k triple) uint64 { return k.K3() })
+}
+
+// RecordsByAuthor lists an author's records in id order.
+func (q queryServer) RecordsByAuthor(ctx context.Context, req *types.QueryRecordsByAuthorRequest) (*types.QueryRecordsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	author, err := q.k.addressCodec.StringToBytes(req.Author)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid author address %q: %v", req.Author, err)
+	}
+	prefix := collections.PairPrefix[sdk.AccAddress, uint64](author)
+	return q.records(ctx, q.k.Records.Indexes.ByAuthor.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() })
+}
+
+// RecordByHash returns the records committed with a content hash (normally one).
+func (q queryServer) RecordByHash(ctx context.Context, req *types.QueryRecordByHashRequest) (*types.QueryRecordsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	hash, err := hex.DecodeString(req.ContentHash)
+	if err != nil || len(hash) != types.HashLength {
+		return nil, status.Errorf(codes.InvalidArgument, "content hash %q: want %d hex characters", req.ContentHash, 2*types.HashLength)
+	}
+	// Few records share a hash: the index's exact match is read whole, capped.
+	iter, err := q.k.Records.Indexes.ByHash.MatchExact(ctx, hash)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	defer iter.Close()
+	var records []types.Record
+	for ; iter.Valid() && len(records) < 100; iter.Next() {
+		id, err := iter.PrimaryKey()
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		r, err := q.k.Records.Get(ctx, id)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		records = append(records, r)
+	}
+	if len(records) == 0 {
+		return nil, status.Errorf(codes.NotFound, "no record with content hash %s", req.ContentHash)
+	}
+	return &types.QueryRecordsResponse{Records: records}, nil
+}
+
+// Receipt returns one access receipt.
+func (q queryServer) Receipt(ctx context.Context, req *types.QueryReceiptRequest) (*types.QueryReceiptResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	r, err := q.k.Receipts.Get(ctx, req.Id)
+	if errors.Is(err, collections.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "receipt %d not found", req.Id)
+	} else if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &types.QueryReceiptResponse{Receipt: r}, nil
+}
+
+// ReceiptsByPatient lists every read of a patient's records, oldest first.
+func (q queryServer) ReceiptsByPatient(ctx context.Context, req *types.QueryReceiptsByPatientRequest) (*types.QueryReceiptsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	patient, err := q.k.addressCodec.StringToBytes(req.Patient)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", req.Patient, err)
+	}
+	prefix := collections.PairPrefix[sdk.AccAddress, uint64](patient)
+	receipts, pageRes, err := collidx.Page(ctx, q.k.Receipts.Indexes.ByPatient.Keys(), &prefix, req.Pagination,
+		func(k pair) uint64 { return k.K2() }, func(id uint64) (types.AccessReceipt, error) { return q.k.Receipts.Get(ctx, id) })
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &types.QueryReceiptsResponse{Receipts: receipts, Pagination: pageRes}, nil
+}
+
+// ReceiptsByRecord lists every read of one record, oldest first.
+func (q queryServer) ReceiptsByRecord(ctx context.Context, req *types.QueryReceiptsByRecordRequest) (*types.QueryReceiptsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	prefix := collections.PairPrefix[uint64, uint64](req.RecordId)
+	receipts, pageRes, err := collidx.Page(ctx, q.k.Receipts.Indexes.ByRecord.Keys(), &prefix, req.Pagination,
+		func(k collections.Pair[uint64, uint64]) uint64 { return k.K2() },
+		func(id uint64) (types.AccessReceipt, error) { return q.k.Receipts.Get(ctx, id) })
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &types.QueryReceiptsResponse{Receipts: receipts, Pagination: pageRes}, nil
+}
+
+// Params returns the module parameters.
+func (q queryServer) Params(ctx context.Context, _ *types.QueryParamsRequest) (*types.QueryParamsResponse, error) {
+	params, err := q.k.Params.Get(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &types.QueryParamsResponse{Params: params}, nil
+}
+
+// records pages an index and loads the records it names.
+func (q queryServer) records(ctx context.Context, keys any, prefix any, req *query.PageRequest, pk any) (*types.QueryRecordsResponse, error) {
+	load := func(id uint64) (types.Record, error) { return q.k.Records.Get(ctx, id) }
+	var (
+		records []types.Record
+		pageRes *query.PageResponse
+		err     error
+	)
+	switch ks := keys.(type) {
+	case collections.KeySet[triple]:
+		records, pageRes, err = collidx.Page(ctx, ks, prefix.(*triple), req, pk.(func(triple) uint64), load)
+	case collections.KeySet[pair]:
+		records, pageRes, err = collidx.Page(ctx, ks, prefix.(*pair), req, pk.(func(pair) uint64), load)
+	}
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &types.QueryRecordsResponse{Records: records, Pagination: pageRes}, nil
+}
+
+// grpcError maps the module's errors to gRPC status codes.
+func grpcError(err error) error {
+	if errors.Is(err, types.ErrRecordNotFound) {
+		return status.Error(codes.NotFound, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}

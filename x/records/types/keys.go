@@ -1,0 +1,30 @@
+// Package types holds the x/records types: records, access receipts, messages,
+// genesis, params, events (generated from proto/healthd/records/v1) and their
+// validation.
+package types
+
+import "cosmossdk.io/collections"
+
+const (
+	// ModuleName is the name of the module.
+	ModuleName = "records"
+	// StoreKey is the KV store key of the module.
+	StoreKey = ModuleName
+)
+
+// Collection prefixes. Each is used once, never reused for another collection.
+var (
+	ParamsKey                  = collections.NewPrefix(0)
+	RecordSeqKey               = collections.NewPrefix(1)
+	RecordsKey                 = collections.NewPrefix(2)
+	RecordsByPatientClassKey   = collections.NewPrefix(3) // (patient, class, id)
+	RecordsByPatientStatusKey  = collections.NewPrefix(4) // (patient, status, id)
+	RecordsByPatientClassStKey = collections.NewPrefix(5) // (patient, class/status, id)
+	RecordsByAuthorKey         = collections.NewPrefix(6) // (author, id)
+	RecordsByHashKey           = collections.NewPrefix(7) // (hash, id)
+	ReceiptSeqKey              = collections.NewPrefix(8)
+	ReceiptsKey                = collections.NewPrefix(9)
+	ReceiptsByPatientKey       = collections.NewPrefix(10) // (patient, id)
+	ReceiptsByRecordKey        = collections.NewPrefix(11) // (record id, id)
+	RecordsByPatientKey        = collections.NewPrefix(12) // (patient, id)
+)
