@@ -78,6 +78,9 @@ import (
 	"github.com/healthd-chain/healthd/x/providers"
 	providerskeeper "github.com/healthd-chain/healthd/x/providers/keeper"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
+	"github.com/healthd-chain/healthd/x/records"
+	recordskeeper "github.com/healthd-chain/healthd/x/records/keeper"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
 
 var (
@@ -111,6 +114,7 @@ type HealthApp struct {
 	// healthd modules.
 	ProvidersKeeper providerskeeper.Keeper
 	ConsentKeeper   consentkeeper.Keeper
+	RecordsKeeper   recordskeeper.Keeper
 
 	// ModuleManager runs the modules; BasicModuleManager serves genesis and CLI
 	// needs of the same modules without keepers.
@@ -167,6 +171,7 @@ func NewHealthApp(
 		consensustypes.StoreKey,
 		providerstypes.StoreKey,
 		consenttypes.StoreKey,
+		recordstypes.StoreKey,
 	)
 
 	app := &HealthApp{
@@ -250,6 +255,13 @@ func NewHealthApp(
 	if err != nil {
 		return nil, fmt.Errorf("consent keeper: %w", err)
 	}
+	// x/records applies x/consent's access rule to every write and read.
+	app.RecordsKeeper, err = recordskeeper.NewKeeper(
+		appCodec, runtime.NewKVStoreService(keys[recordstypes.StoreKey]), accCodec, authority,
+		app.ConsentKeeper, app.ProvidersKeeper)
+	if err != nil {
+		return nil, fmt.Errorf("records keeper: %w", err)
+	}
 
 	app.ModuleManager = module.NewManager(
 		genutil.NewAppModule(app.AccountKeeper, app.StakingKeeper, app, txConfig),
@@ -265,6 +277,7 @@ func NewHealthApp(
 		consensus.NewAppModule(appCodec, app.ConsensusParamsKeeper),
 		providers.NewAppModule(appCodec, app.ProvidersKeeper),
 		consent.NewAppModule(appCodec, app.ConsentKeeper),
+		records.NewAppModule(appCodec, app.RecordsKeeper),
 	)
 
 	// The basic manager serves `init`, genesis validation and the CLI. genutil and

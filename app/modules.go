@@ -17,6 +17,7 @@ import (
 
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
 
 // moduleAccountPermissions lists every module account and what it may do with coins.
@@ -75,6 +76,7 @@ var endBlockers = []string{
 //   - providers: depends on no module; the healthd modules that check
 //     providers (consent, records) come after it.
 //   - consent after providers (its grantees are providers or patients).
+//   - records last: its records belong to consent's patients.
 var genesisOrder = []string{
 	authtypes.ModuleName,
 	banktypes.ModuleName,
@@ -89,6 +91,7 @@ var genesisOrder = []string{
 	consensustypes.ModuleName,
 	providerstypes.ModuleName,
 	consenttypes.ModuleName,
+	recordstypes.ModuleName,
 }
 
 // BlockedAddresses returns the bech32 addresses of every module account: none of
