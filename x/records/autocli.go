@@ -51,15 +51,15 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 			Service: types.Msg_serviceDesc.ServiceName,
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
 				{
-					RpcMethod: "CreateRecords", Use: "create [purpose] [entries-json]",
+					RpcMethod: "CreateRecords", Use: "create [purpose] [entry-json]...",
 					Short: "Commit already encrypted and uploaded records for a patient (integrations; all or nothing)",
-					Long: "entries-json is a JSON list of {data_class, fhir_resource_type, content_hash (base64 SHA-256 of the " +
-						"ciphertext), size, storage_uri, key_envelope (base64), key_epoch}, at most max_batch_size entries. " +
+					Long: "Each entry-json is one JSON object {data_class, fhir_resource_type, content_hash (base64 SHA-256 of " +
+						"the ciphertext), size, storage_uri, key_envelope (base64), key_epoch}; at most max_batch_size entries. " +
 						"--patient names the patient (default: the signer). A provider needs the patient's write consent for " +
 						"each class and the purpose.",
-					Example: `healthd tx records create TREAT '[{"data_class":"lab-result","fhir_resource_type":"Observation",` +
+					Example: `healthd tx records create TREAT '{"data_class":"lab-result","fhir_resource_type":"Observation",` +
 						`"content_hash":"n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=","size":"2048","storage_uri":"vault://hospital/9f86d0",` +
-						`"key_envelope":"AQID","key_epoch":"1"}]' --patient health1… --from hospital`,
+						`"key_envelope":"AQID","key_epoch":"1"}' --patient health1… --from hospital`,
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "purpose"}, {ProtoField: "entries", Varargs: true}},
 				},
 				{
