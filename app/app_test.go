@@ -26,7 +26,7 @@ import (
 
 const testChainID = "healthd-test-1"
 
-func newApp(t *testing.T) *app.HealthApp {
+func newApp(t testing.TB) *app.HealthApp {
 	t.Helper()
 	a, err := app.NewHealthApp(log.NewNopLogger(), dbm.NewMemDB(), nil, true,
 		simtestutil.NewAppOptionsWithFlagHome(t.TempDir()), baseapp.SetChainID(testChainID))
