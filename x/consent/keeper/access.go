@@ -59,7 +59,7 @@ func (k Keeper) CheckAccess(ctx context.Context, patient, grantee sdk.AccAddress
 	decision := types.AccessDecision{Reason: types.ACCESS_REASON_NO_CONSENT}
 	coveredReason := types.ACCESS_REASON_UNSPECIFIED
 	rng := collections.NewSuperPrefixedTripleRangeReversed[sdk.AccAddress, sdk.AccAddress, uint64](patient, grantee)
-	err = k.Consents.Indexes.ByPair.keys.Walk(ctx, rng, func(key collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64]) (bool, error) {
+	err = k.Consents.Indexes.ByPair.Keys().Walk(ctx, rng, func(key collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64]) (bool, error) {
 		c, err := k.Consents.Get(ctx, key.K3())
 		if err != nil {
 			return true, err

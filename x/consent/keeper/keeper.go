@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"cosmossdk.io/collections"
-	collcodec "cosmossdk.io/collections/codec"
 	"cosmossdk.io/core/address"
 	corestore "cosmossdk.io/core/store"
 	errorsmod "cosmossdk.io/errors"
@@ -17,74 +16,24 @@ import (
 	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/healthd-chain/healthd/internal/collidx"
 	"github.com/healthd-chain/healthd/x/consent/types"
 )
-
-// tripleIndex indexes values by a (K1, K2, primary key) triple computed from the
-// value. Unlike collections' Multi index, its key set is reachable, so the list
-// queries can paginate it with a prefix on K1 or on (K1, K2).
-type tripleIndex[K1, K2, V any] struct {
-	keys collections.KeySet[collections.Triple[K1, K2, uint64]]
-	ref  func(V) (K1, K2, error)
-}
-
-func newTripleIndex[K1, K2, V any](sb *collections.SchemaBuilder, prefix collections.Prefix, name string,
-	c1 collcodec.KeyCodec[K1], c2 collcodec.KeyCodec[K2], ref func(V) (K1, K2, error),
-) *tripleIndex[K1, K2, V] {
-	return &tripleIndex[K1, K2, V]{
-		keys: collections.NewKeySet(sb, prefix, name, collections.TripleKeyCodec(c1, c2, collections.Uint64Key),
-			collections.WithKeySetSecondaryIndex()),
-		ref: ref,
-	}
-}
-
-// Reference implements collections.Index: it moves the entry when the indexed
-// fields of the value change.
-func (i *tripleIndex[K1, K2, V]) Reference(ctx context.Context, pk uint64, v V, lazyOld func() (V, error)) error {
-	old, err := lazyOld()
-	switch {
-	case err == nil:
-		if err := i.remove(ctx, pk, old); err != nil {
-			return err
-		}
-	case !errors.Is(err, collections.ErrNotFound):
-		return err
-	}
-	k1, k2, err := i.ref(v)
-	if err != nil {
-		return err
-	}
-	return i.keys.Set(ctx, collections.Join3(k1, k2, pk))
-}
-
-// Unreference implements collections.Index.
-func (i *tripleIndex[K1, K2, V]) Unreference(ctx context.Context, pk uint64, lazyOld func() (V, error)) error {
-	old, err := lazyOld()
-	if err != nil {
-		return err
-	}
-	return i.remove(ctx, pk, old)
-}
-
-func (i *tripleIndex[K1, K2, V]) remove(ctx context.Context, pk uint64, v V) error {
-	k1, k2, err := i.ref(v)
-	if err != nil {
-		return err
-	}
-	return i.keys.Remove(ctx, collections.Join3(k1, k2, pk))
-}
 
 // ConsentIndexes are the secondary indexes of consents.
 type ConsentIndexes struct {
 	// ByPatient is (patient, status, id): a patient's consents, by status.
-	ByPatient *tripleIndex[sdk.AccAddress, int32, types.Consent]
+	ByPatient *collidx.Index[addrStatusKey, types.Consent]
 	// ByGrantee is (grantee, status, id): the consents given to a grantee.
-	ByGrantee *tripleIndex[sdk.AccAddress, int32, types.Consent]
+	ByGrantee *collidx.Index[addrStatusKey, types.Consent]
 	// ByPair is (patient, grantee, id): what CheckAccess reads.
-	ByPair *tripleIndex[sdk.AccAddress, sdk.AccAddress, types.Consent]
+	ByPair *collidx.Index[collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64], types.Consent]
 	// Emergency is (patient, emergency, id): a patient's break-glass accesses.
-	Emergency *tripleIndex[sdk.AccAddress, bool, types.Consent]
+	Emergency *collidx.Index[collections.Triple[sdk.AccAddress, bool, uint64], types.Consent]
 }
+
+// addrStatusKey is an (address, status, id) index key.
+type addrStatusKey = collections.Triple[sdk.AccAddress, int32, uint64]
 
 // IndexesList implements collections.Indexes.
 func (i ConsentIndexes) IndexesList() []collections.Index[uint64, types.Consent] {
@@ -119,30 +68,33 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 	}
 	addr := func(s string) (sdk.AccAddress, error) { return ac.StringToBytes(s) }
 	sb := collections.NewSchemaBuilder(storeService)
+	byStatus := func(field func(types.Consent) string) func(uint64, types.Consent) (addrStatusKey, error) {
+		return func(id uint64, c types.Consent) (addrStatusKey, error) {
+			a, err := addr(field(c))
+			return collections.Join3(a, int32(c.Status), id), err
+		}
+	}
+	statusCodec := collections.TripleKeyCodec(sdk.AccAddressKey, collections.Int32Key, collections.Uint64Key)
 	idx := ConsentIndexes{
-		ByPatient: newTripleIndex(sb, types.ConsentsByPatientKey, "consents_by_patient", sdk.AccAddressKey, collections.Int32Key,
-			func(c types.Consent) (sdk.AccAddress, int32, error) {
-				a, err := addr(c.Patient)
-				return a, int32(c.Status), err
-			}),
-		ByGrantee: newTripleIndex(sb, types.ConsentsByGranteeKey, "consents_by_grantee", sdk.AccAddressKey, collections.Int32Key,
-			func(c types.Consent) (sdk.AccAddress, int32, error) {
-				a, err := addr(c.Grantee)
-				return a, int32(c.Status), err
-			}),
-		ByPair: newTripleIndex(sb, types.ConsentsByPairKey, "consents_by_pair", sdk.AccAddressKey, sdk.AccAddressKey,
-			func(c types.Consent) (sdk.AccAddress, sdk.AccAddress, error) {
+		ByPatient: collidx.New(sb, types.ConsentsByPatientKey, "consents_by_patient", statusCodec,
+			byStatus(func(c types.Consent) string { return c.Patient })),
+		ByGrantee: collidx.New(sb, types.ConsentsByGranteeKey, "consents_by_grantee", statusCodec,
+			byStatus(func(c types.Consent) string { return c.Grantee })),
+		ByPair: collidx.New(sb, types.ConsentsByPairKey, "consents_by_pair",
+			collections.TripleKeyCodec(sdk.AccAddressKey, sdk.AccAddressKey, collections.Uint64Key),
+			func(id uint64, c types.Consent) (collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64], error) {
 				p, err := addr(c.Patient)
 				if err != nil {
-					return nil, nil, err
+					return collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64]{}, err
 				}
 				g, err := addr(c.Grantee)
-				return p, g, err
+				return collections.Join3(p, g, id), err
 			}),
-		Emergency: newTripleIndex(sb, types.ConsentsEmergencyKey, "consents_emergency", sdk.AccAddressKey, collections.BoolKey,
-			func(c types.Consent) (sdk.AccAddress, bool, error) {
+		Emergency: collidx.New(sb, types.ConsentsEmergencyKey, "consents_emergency",
+			collections.TripleKeyCodec(sdk.AccAddressKey, collections.BoolKey, collections.Uint64Key),
+			func(id uint64, c types.Consent) (collections.Triple[sdk.AccAddress, bool, uint64], error) {
 				a, err := addr(c.Patient)
-				return a, c.Emergency, err
+				return collections.Join3(a, c.Emergency, id), err
 			}),
 	}
 	k := Keeper{

@@ -11,6 +11,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/cosmos/cosmos-sdk/types/query"
 
+	"github.com/healthd-chain/healthd/internal/collidx"
 	"github.com/healthd-chain/healthd/x/consent/types"
 )
 
@@ -64,7 +65,7 @@ func (q queryServer) EmergencyAccesses(ctx context.Context, req *types.QueryEmer
 		return nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", req.Patient, err)
 	}
 	prefix := collections.TripleSuperPrefix[sdk.AccAddress, bool, uint64](patient, true)
-	return page(ctx, q, q.k.Consents.Indexes.Emergency.keys, &prefix, req.Pagination,
+	return page(ctx, q, q.k.Consents.Indexes.Emergency.Keys(), &prefix, req.Pagination,
 		func(k collections.Triple[sdk.AccAddress, bool, uint64]) uint64 { return k.K3() })
 }
 
@@ -115,7 +116,7 @@ func (q queryServer) Params(ctx context.Context, _ *types.QueryParamsRequest) (*
 
 // listByStatus pages through an (address, status, id) index, with the status as
 // part of the prefix when one is given.
-func (q queryServer) listByStatus(ctx context.Context, idx *tripleIndex[sdk.AccAddress, int32, types.Consent],
+func (q queryServer) listByStatus(ctx context.Context, idx *collidx.Index[addrStatusKey, types.Consent],
 	address string, st types.ConsentStatus, pageReq *query.PageRequest,
 ) (*types.QueryConsentsResponse, error) {
 	addr, err := q.k.addressCodec.StringToBytes(address)
@@ -129,20 +130,18 @@ func (q queryServer) listByStatus(ctx context.Context, idx *tripleIndex[sdk.AccA
 	if st != types.CONSENT_STATUS_UNSPECIFIED {
 		prefix = collections.TripleSuperPrefix[sdk.AccAddress, int32, uint64](addr, int32(st))
 	}
-	return page(ctx, q, idx.keys, &prefix, pageReq, func(k collections.Triple[sdk.AccAddress, int32, uint64]) uint64 { return k.K3() })
+	return page(ctx, q, idx.Keys(), &prefix, pageReq, func(k addrStatusKey) uint64 { return k.K3() })
 }
 
-// page paginates an index key set under prefix and loads the consents it names.
-func page[K1, K2 any](ctx context.Context, q queryServer, keys collections.KeySet[collections.Triple[K1, K2, uint64]],
-	prefix *collections.Triple[K1, K2, uint64], pageReq *query.PageRequest, id func(collections.Triple[K1, K2, uint64]) uint64,
+// page pages an index and loads the consents it names, as they stand now.
+func page[K any](ctx context.Context, q queryServer, keys collections.KeySet[K], prefix *K, req *query.PageRequest,
+	pk func(K) uint64,
 ) (*types.QueryConsentsResponse, error) {
 	now := blockTime(ctx)
-	consents, pageRes, err := query.CollectionPaginate(ctx, keys, pageReq,
-		func(k collections.Triple[K1, K2, uint64], _ collections.NoValue) (types.Consent, error) {
-			c, err := q.k.Consents.Get(ctx, id(k))
-			return view(c, now), err
-		},
-		func(o *query.CollectionsPaginateOptions[collections.Triple[K1, K2, uint64]]) { o.Prefix = prefix })
+	consents, pageRes, err := collidx.Page(ctx, keys, prefix, req, pk, func(id uint64) (types.Consent, error) {
+		c, err := q.k.Consents.Get(ctx, id)
+		return view(c, now), err
+	})
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}

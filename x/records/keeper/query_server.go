@@ -73,10 +73,10 @@ func (q queryServer) RecordsByPatient(ctx context.Context, req *types.QueryRecor
 		keys, second = idx.ByPatientStatus.Keys(), statusKey(req.Status)
 	default:
 		prefix := collections.PairPrefix[sdk.AccAddress, uint64](patient)
-		return q.records(ctx, idx.ByPatient.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() })
+		return records(ctx, q, idx.ByPatient.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() })
 	}
 	prefix := collections.TripleSuperPrefix[sdk.AccAddress, string, uint64](patient, second)
-	return q.records(ctx, keys, &prefix, req.Pagination, func(k triple) uint64 { return k.K3() })
+	return records(ctx, q, keys, &prefix, req.Pagination, func(k triple) uint64 { return k.K3() })
 }
 
 // RecordsByAuthor lists an author's records in id order.
@@ -89,7 +89,7 @@ func (q queryServer) RecordsByAuthor(ctx context.Context, req *types.QueryRecord
 		return nil, status.Errorf(codes.InvalidArgument, "invalid author address %q: %v", req.Author, err)
 	}
 	prefix := collections.PairPrefix[sdk.AccAddress, uint64](author)
-	return q.records(ctx, q.k.Records.Indexes.ByAuthor.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() })
+	return records(ctx, q, q.k.Records.Indexes.ByAuthor.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() })
 }
 
 // RecordByHash returns the records committed with a content hash (normally one).
@@ -182,23 +182,14 @@ func (q queryServer) Params(ctx context.Context, _ *types.QueryParamsRequest) (*
 }
 
 // records pages an index and loads the records it names.
-func (q queryServer) records(ctx context.Context, keys any, prefix any, req *query.PageRequest, pk any) (*types.QueryRecordsResponse, error) {
-	load := func(id uint64) (types.Record, error) { return q.k.Records.Get(ctx, id) }
-	var (
-		records []types.Record
-		pageRes *query.PageResponse
-		err     error
-	)
-	switch ks := keys.(type) {
-	case collections.KeySet[triple]:
-		records, pageRes, err = collidx.Page(ctx, ks, prefix.(*triple), req, pk.(func(triple) uint64), load)
-	case collections.KeySet[pair]:
-		records, pageRes, err = collidx.Page(ctx, ks, prefix.(*pair), req, pk.(func(pair) uint64), load)
-	}
+func records[K any](ctx context.Context, q queryServer, keys collections.KeySet[K], prefix *K, req *query.PageRequest,
+	pk func(K) uint64,
+) (*types.QueryRecordsResponse, error) {
+	rs, pageRes, err := collidx.Page(ctx, keys, prefix, req, pk, func(id uint64) (types.Record, error) { return q.k.Records.Get(ctx, id) })
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return &types.QueryRecordsResponse{Records: records, Pagination: pageRes}, nil
+	return &types.QueryRecordsResponse{Records: rs, Pagination: pageRes}, nil
 }
 
 // grpcError maps the module's errors to gRPC status codes.
