@@ -1,14 +1,21 @@
 package localnet
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/cosmos/cosmos-sdk/codec"
 	"github.com/cosmos/cosmos-sdk/codec/address"
+	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
+	cryptocodec "github.com/cosmos/cosmos-sdk/crypto/codec"
 	"github.com/cosmos/cosmos-sdk/crypto/hd"
+	"github.com/cosmos/cosmos-sdk/crypto/keyring"
+
+	"github.com/healthd-chain/healthd/crypto"
 )
 
 const validMnemonic = "picnic slam curve decline use print secret feel impose gentle sleep either outer boat clown tape horn despair unit dwarf primary weapon goat luxury"
@@ -116,6 +123,44 @@ func TestRepositoryConfig(t *testing.T) {
 		if entry["address"] != addr[want[i]] || entry["status"] != "PROVIDER_STATUS_ACTIVE" {
 			t.Errorf("genesis provider %d = %v %v, want %s (%s) active", i, entry["address"], entry["status"], want[i], addr[want[i]])
 		}
+		assertDerivedKey(t, cfg, want[i], entry["encryption_key"])
+	}
+	consentState, _ := appState["consent"].(map[string]any)
+	patients, _ := consentState["patients"].([]any)
+	if len(patients) != 2 {
+		t.Fatalf("%d genesis patients, want alice and bob", len(patients))
+	}
+	for i, name := range []string{"alice", "bob"} {
+		entry, _ := patients[i].(map[string]any)
+		if entry["address"] != addr[name] {
+			t.Errorf("genesis patient %d = %v, want %s", i, entry["address"], name)
+		}
+		assertDerivedKey(t, cfg, name, entry["encryption_key"])
+	}
+}
+
+// assertDerivedKey checks that a genesis encryption key is the one the account
+// derives from its mnemonic (crypto.EncryptionKeyFromKeyring).
+func assertDerivedKey(t *testing.T, cfg *Config, name string, got any) {
+	t.Helper()
+	var mnemonic string
+	for _, a := range cfg.Accounts {
+		if a.Name == name {
+			mnemonic = a.Mnemonic
+		}
+	}
+	reg := codectypes.NewInterfaceRegistry()
+	cryptocodec.RegisterInterfaces(reg)
+	kr := keyring.NewInMemory(codec.NewProtoCodec(reg))
+	if _, err := kr.NewAccount(name, mnemonic, "", hd.CreateHDPath(118, 0, 0).String(), hd.Secp256k1); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := crypto.EncryptionKeyFromKeyring(kr, name, addressOf(t, mnemonic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := base64.StdEncoding.EncodeToString(priv.PublicKey().Bytes()); got != want {
+		t.Errorf("%s's genesis encryption key is not the one its account derives", name)
 	}
 }
 

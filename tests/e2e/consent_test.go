@@ -67,6 +67,21 @@ func TestConsentFlow(t *testing.T) {
 	n := network.StartNode(t)
 	alice, hospital, clinic := n.Address("alice"), n.Address("hospital"), n.Address("clinic")
 
+	t.Run("the CLI derives the encryption key registered for alice", func(t *testing.T) {
+		var profile struct {
+			Patient struct {
+				EncryptionKey string `json:"encryption_key"`
+			} `json:"patient"`
+		}
+		if err := n.GetJSON("/healthd/consent/v1/patients/"+alice, &profile); err != nil {
+			t.Fatal(err)
+		}
+		derived := strings.TrimSpace(n.CLI("keys", "encryption-key", "alice", "--keyring-backend", "test"))
+		if derived == "" || derived != profile.Patient.EncryptionKey {
+			t.Fatalf("keys encryption-key alice = %.20s…, on-chain profile key = %.20s…", derived, profile.Patient.EncryptionKey)
+		}
+	})
+
 	t.Run("grant, check, wrong purpose, revoke", func(t *testing.T) {
 		// when alice grants hospital read on lab-result for TREAT
 		n.CLI("tx", "consent", "grant", hospital, "--classes", "lab-result", "--purposes", "TREAT",

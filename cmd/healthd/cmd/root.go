@@ -18,7 +18,6 @@ import (
 	"github.com/cosmos/cosmos-sdk/client/config"
 	"github.com/cosmos/cosmos-sdk/client/debug"
 	"github.com/cosmos/cosmos-sdk/client/flags"
-	"github.com/cosmos/cosmos-sdk/client/keys"
 	"github.com/cosmos/cosmos-sdk/client/pruning"
 	"github.com/cosmos/cosmos-sdk/client/rpc"
 	"github.com/cosmos/cosmos-sdk/client/snapshot"
@@ -125,7 +124,7 @@ func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) *cobra.Command 
 		genutilcli.Commands(txConfig, basics, app.DefaultNodeHome),
 		queryCommand(),
 		txCmd,
-		keys.Commands(),
+		keysCommand(),
 	)
 	return txCmd
 }
