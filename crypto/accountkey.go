@@ -20,12 +20,15 @@ const EncryptionKeyDomain = "healthd encryption key v1: sign only to derive your
 const encryptionKeyInfo = "healthd/hpke/MLKEM768X25519/v1"
 
 // SignDoc returns the bytes an account signs to derive its encryption key: an
-// ADR-036 "sign arbitrary data" document (the amino JSON that Keplr's
-// signArbitrary produces), so that hardware wallets — which only sign valid
-// amino-JSON sign documents — can derive the key as well as software keys.
-func SignDoc(signer string) []byte {
-	// The amino JSON sign document, with sorted keys and no spaces, as the SDK's
-	// legacy StdSignBytes would write it.
+// ADR-036 document over EncryptionKeyDomain (see ADR036Doc).
+func SignDoc(signer string) []byte { return ADR036Doc(signer, []byte(EncryptionKeyDomain)) }
+
+// ADR036Doc returns the ADR-036 "sign arbitrary data" document for data: the amino
+// JSON that Keplr's signArbitrary produces (sorted keys, no spaces, as the SDK's
+// legacy StdSignBytes writes it). Hardware wallets sign only valid amino-JSON
+// sign documents, so off-chain signatures in healthd (key derivation, vault
+// requests) sign this rather than raw bytes.
+func ADR036Doc(signer string, data []byte) []byte {
 	type msgValue struct {
 		Data   string `json:"data"`
 		Signer string `json:"signer"`
@@ -48,7 +51,7 @@ func SignDoc(signer string) []byte {
 	}{
 		AccountNumber: "0", Fee: fee{Amount: []struct{}{}, Gas: "0"},
 		Msgs: []msg{{Type: "sign/MsgSignData", Value: msgValue{
-			Data: base64.StdEncoding.EncodeToString([]byte(EncryptionKeyDomain)), Signer: signer,
+			Data: base64.StdEncoding.EncodeToString(data), Signer: signer,
 		}}},
 		Sequence: "0",
 	}

@@ -1,0 +1,244 @@
+// Package vault is healthd's off-chain store of encrypted records: an HTTP
+// service beside a node that keeps ciphertext by its SHA-256 and serves it only to
+// accounts holding a fresh on-chain access receipt for a record with that hash.
+// It never sees plaintext or keys.
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Hash is the SHA-256 of a ciphertext: a blob's name.
+type Hash [sha256.Size]byte
+
+// ParseHash parses 64 hex characters.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(h) {
+		return h, fmt.Errorf("%q is not a SHA-256 in hex (64 characters)", s)
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// String is the hash in hex.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// BlobInfo is what the vault records about a blob besides its bytes.
+type BlobInfo struct {
+	Hash       string    `json:"hash"`
+	Size       int64     `json:"size"`
+	Uploader   string    `json:"uploader"`
+	UploadedAt time.Time `json:"uploaded_at"`
+}
+
+// Errors of a Store.
+var (
+	ErrNotFound     = errors.New("blob not found")
+	ErrHashMismatch = errors.New("content does not hash to the requested name")
+	ErrTooLarge     = errors.New("blob larger than the limit")
+)
+
+// Store keeps blobs by hash. Implementations must never expose a partly written
+// blob: a blob is either absent or whole. The disk store is the default; an
+// S3-compatible store can implement the same interface.
+type Store interface {
+	// Put stores the content of r under h, if it hashes to h and is at most
+	// limit bytes. Storing an existing blob again is a no-op (created false).
+	Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (info BlobInfo, created bool, err error)
+	// Get opens a blob for reading.
+	Get(ctx context.Context, h Hash) (io.ReadCloser, BlobInfo, error)
+	// Delete removes a blob; deleting an absent blob is not an error.
+	Delete(ctx context.Context, h Hash) error
+	// List calls fn for every blob, in no particular order.
+	List(ctx context.Context, fn func(BlobInfo) error) error
+}
+
+// DiskStore keeps blobs as files in a directory: blobs/ab/cd/<hash> and its
+// <hash>.json metadata. Writes go to a temporary file in the same directory, are
+// hashed while written, synced, and renamed into place, and the directory is
+// synced: a crash leaves either no blob or a whole one, never a corrupt one.
+type DiskStore struct {
+	dir string
+	now func() time.Time
+}
+
+// NewDiskStore opens (creating if needed) a disk store in dir.
+func NewDiskStore(dir string) (*DiskStore, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		return nil, err
+	}
+	return &DiskStore{dir: dir, now: time.Now}, nil
+}
+
+func (s *DiskStore) path(h Hash) string {
+	x := h.String()
+	return filepath.Join(s.dir, "blobs", x[:2], x[2:4], x)
+}
+
+// Put implements Store.
+func (s *DiskStore) Put(_ context.Context, h Hash, r io.Reader, limit int64, uploader string) (BlobInfo, bool, error) {
+	final := s.path(h)
+	if info, err := s.info(h); err == nil {
+		return info, false, nil // content-addressed: the same name is the same bytes
+	}
+	// The temporary file lives in tmp/ of the same file system, so the rename is
+	// atomic; leftovers of a crash are removed at the next start (CleanTemp).
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-*")
+	if err != nil {
+		return BlobInfo{}, false, err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	hasher := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, hasher), io.LimitReader(r, limit+1))
+	if err == nil && n > limit {
+		err = ErrTooLarge
+	}
+	if err == nil && Hash(hasher.Sum(nil)) != h {
+		err = ErrHashMismatch
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return BlobInfo{}, false, err
+	}
+	info := BlobInfo{Hash: h.String(), Size: n, Uploader: uploader, UploadedAt: s.now().UTC()}
+	meta, err := json.Marshal(info)
+	if err != nil {
+		return BlobInfo{}, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return BlobInfo{}, false, err
+	}
+	// Metadata first: a blob file without metadata never exists.
+	if err := writeFileSync(final+".json", meta); err != nil {
+		return BlobInfo{}, false, err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return BlobInfo{}, false, err
+	}
+	return info, true, syncDir(filepath.Dir(final))
+}
+
+// Get implements Store.
+func (s *DiskStore) Get(_ context.Context, h Hash) (io.ReadCloser, BlobInfo, error) {
+	info, err := s.info(h)
+	if err != nil {
+		return nil, BlobInfo{}, err
+	}
+	f, err := os.Open(s.path(h))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, BlobInfo{}, ErrNotFound
+	}
+	return f, info, err
+}
+
+// Delete implements Store.
+func (s *DiskStore) Delete(_ context.Context, h Hash) error {
+	p := s.path(h)
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Remove(p + ".json"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// List implements Store.
+func (s *DiskStore) List(ctx context.Context, fn func(BlobInfo) error) error {
+	return filepath.WalkDir(filepath.Join(s.dir, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".json" {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h, err := ParseHash(filepath.Base(p[:len(p)-len(".json")]))
+		if err != nil {
+			return nil // not ours
+		}
+		info, err := s.info(h)
+		if err != nil {
+			return nil // metadata without its blob: an interrupted put
+		}
+		return fn(info)
+	})
+}
+
+// CleanTemp removes what interrupted puts left in tmp/.
+func (s *DiskStore) CleanTemp() error {
+	entries, err := os.ReadDir(filepath.Join(s.dir, "tmp"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(s.dir, "tmp", e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// info reads a blob's metadata, if the blob itself is in place.
+func (s *DiskStore) info(h Hash) (BlobInfo, error) {
+	p := s.path(h)
+	if _, err := os.Stat(p); err != nil {
+		return BlobInfo{}, ErrNotFound
+	}
+	raw, err := os.ReadFile(p + ".json")
+	if err != nil {
+		return BlobInfo{}, ErrNotFound
+	}
+	var info BlobInfo
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return BlobInfo{}, fmt.Errorf("metadata of %s: %w", h, err)
+	}
+	return info, nil
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".meta-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

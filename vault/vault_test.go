@@ -1,0 +1,370 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cosmos/cosmos-sdk/codec"
+	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
+	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
+	cryptocodec "github.com/cosmos/cosmos-sdk/crypto/codec"
+	"github.com/cosmos/cosmos-sdk/crypto/hd"
+	"github.com/cosmos/cosmos-sdk/crypto/keyring"
+)
+
+var ac = addresscodec.NewBech32Codec("health")
+
+// fakeChain answers as the chain would, from maps the test fills.
+type fakeChain struct {
+	mu        sync.Mutex
+	uploaders map[string]bool
+	receipts  map[string]bool // addr|hash
+	committed map[Hash]bool
+	erased    map[Hash]bool
+}
+
+func (c *fakeChain) MayUpload(_ context.Context, addr string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.uploaders[addr], nil
+}
+
+func (c *fakeChain) ReadAccess(_ context.Context, addr string, h Hash, _ time.Duration) (bool, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.receipts[addr+"|"+h.String()], c.erased[h], nil
+}
+
+func (c *fakeChain) BlobStatus(_ context.Context, h Hash) (bool, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.committed[h], c.erased[h], nil
+}
+
+type env struct {
+	t      testing.TB
+	srv    *Server
+	http   *httptest.Server
+	chain  *fakeChain
+	kr     keyring.Keyring
+	dir    string
+	addr   map[string]string
+	verify *Verifier
+}
+
+func newEnv(t testing.TB, cfg Config) *env {
+	t.Helper()
+	reg := codectypes.NewInterfaceRegistry()
+	cryptocodec.RegisterInterfaces(reg)
+	kr := keyring.NewInMemory(codec.NewProtoCodec(reg))
+	e := &env{
+		t: t, kr: kr, dir: t.TempDir(), addr: map[string]string{},
+		chain: &fakeChain{uploaders: map[string]bool{}, receipts: map[string]bool{}, committed: map[Hash]bool{}, erased: map[Hash]bool{}},
+	}
+	for _, name := range []string{"hospital", "lab", "stranger"} {
+		rec, _, err := kr.NewMnemonic(name, keyring.English, hd.CreateHDPath(118, 0, 0).String(), "", hd.Secp256k1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := rec.GetAddress()
+		e.addr[name], _ = ac.BytesToString(a)
+	}
+	e.chain.uploaders[e.addr["hospital"]] = true
+	store, err := NewDiskStore(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.verify = NewVerifier(ac, 5*time.Minute)
+	e.srv, err = NewServer(context.Background(), cfg, store, e.chain, e.verify, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.http = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(e.http.Close)
+	return e
+}
+
+func hashOf(b []byte) Hash { return sha256.Sum256(b) }
+
+// do sends a request signed by who (unsigned if who is ""), at time at.
+func (e *env) do(method string, h Hash, body []byte, who string, at time.Time) (int, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.http.URL+"/v1/blobs/"+h.String(), bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if who != "" {
+		content := EmptySHA256
+		if body != nil {
+			sum := sha256.Sum256(body)
+			content = hex.EncodeToString(sum[:])
+		}
+		if err := SignRequest(req, e.kr, who, e.addr[who], content, at); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func TestPutGetRoundTripAndReceiptGate(t *testing.T) {
+	e := newEnv(t, Config{})
+	blob := bytes.Repeat([]byte("ciphertext"), 1000)
+	h := hashOf(blob)
+
+	// when the hospital uploads, then it is stored
+	if code, out := e.do(http.MethodPut, h, blob, "hospital", time.Now()); code != http.StatusCreated {
+		t.Fatalf("put: %d %s", code, out)
+	}
+	// a reader without a receipt is refused
+	if code, _ := e.do(http.MethodGet, h, nil, "lab", time.Now()); code != http.StatusForbidden {
+		t.Fatalf("get without receipt: %d", code)
+	}
+	// with a receipt it gets the exact bytes
+	e.chain.receipts[e.addr["lab"]+"|"+h.String()] = true
+	code, out := e.do(http.MethodGet, h, nil, "lab", time.Now())
+	if code != http.StatusOK || !bytes.Equal(out, blob) {
+		t.Fatalf("get with receipt: %d, %d bytes", code, len(out))
+	}
+	// an erased record answers 410
+	e.chain.erased[h] = true
+	if code, _ := e.do(http.MethodGet, h, nil, "lab", time.Now()); code != http.StatusGone {
+		t.Fatalf("get erased: %d", code)
+	}
+	// a receipt for a blob this vault does not hold answers 404
+	other := hashOf([]byte("elsewhere"))
+	e.chain.receipts[e.addr["lab"]+"|"+other.String()] = true
+	if code, _ := e.do(http.MethodGet, other, nil, "lab", time.Now()); code != http.StatusNotFound {
+		t.Fatalf("get missing: %d", code)
+	}
+}
+
+func TestPutRefusals(t *testing.T) {
+	e := newEnv(t, Config{MaxBlobSize: 1 << 20, QuotaBytes: 3000})
+	blob := bytes.Repeat([]byte("x"), 2000)
+	h := hashOf(blob)
+	cases := []struct {
+		name string
+		do   func() int
+		want int
+	}{
+		{"unsigned", func() int { c, _ := e.do(http.MethodPut, h, blob, "", time.Now()); return c }, http.StatusUnauthorized},
+		{"not a patient or provider", func() int { c, _ := e.do(http.MethodPut, h, blob, "stranger", time.Now()); return c }, http.StatusForbidden},
+		{"content under another name", func() int {
+			c, _ := e.do(http.MethodPut, hashOf([]byte("other")), blob, "hospital", time.Now())
+			return c
+		}, http.StatusBadRequest},
+		{"stale signature", func() int {
+			c, _ := e.do(http.MethodPut, h, blob, "hospital", time.Now().Add(-10*time.Minute))
+			return c
+		}, http.StatusUnauthorized},
+		{"signature from the future", func() int {
+			c, _ := e.do(http.MethodPut, h, blob, "hospital", time.Now().Add(10*time.Minute))
+			return c
+		}, http.StatusUnauthorized},
+		{"too large", func() int {
+			big := make([]byte, 1<<20+1)
+			c, _ := e.do(http.MethodPut, hashOf(big), big, "hospital", time.Now())
+			return c
+		}, http.StatusRequestEntityTooLarge},
+		{"bad hash in the path", func() int {
+			req, _ := http.NewRequest(http.MethodPut, e.http.URL+"/v1/blobs/xyz", bytes.NewReader(blob))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}, http.StatusBadRequest},
+	}
+	for _, tc := range cases {
+		if got := tc.do(); got != tc.want {
+			t.Errorf("%s: HTTP %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if _, _, err := e.srv.store.Get(context.Background(), h); err != ErrNotFound {
+		t.Fatalf("a refused upload was stored: %v", err)
+	}
+
+	// quota: the first 2000 bytes fit, the next 2000 do not
+	if code, _ := e.do(http.MethodPut, h, blob, "hospital", time.Now()); code != http.StatusCreated {
+		t.Fatalf("first put: %d", code)
+	}
+	blob2 := bytes.Repeat([]byte("y"), 2000)
+	if code, out := e.do(http.MethodPut, hashOf(blob2), blob2, "hospital", time.Now()); code != http.StatusForbidden {
+		t.Fatalf("over quota: %d %s", code, out)
+	}
+}
+
+func TestSignatureChecks(t *testing.T) {
+	e := newEnv(t, Config{})
+	blob := []byte("ciphertext")
+	h := hashOf(blob)
+	req, _ := http.NewRequest(http.MethodPut, e.http.URL+"/v1/blobs/"+h.String(), bytes.NewReader(blob))
+	if err := SignRequest(req, e.kr, "hospital", e.addr["hospital"], h.String(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.verify.Verify(req); err != nil {
+		t.Fatalf("a good signature failed: %v", err)
+	}
+	// the same request again is a replay
+	if _, err := e.verify.Verify(req); err == nil {
+		t.Fatal("a replayed request passed")
+	}
+	// a signature by another key than the claimed address's
+	req2, _ := http.NewRequest(http.MethodPut, e.http.URL+"/v1/blobs/"+h.String(), nil)
+	if err := SignRequest(req2, e.kr, "lab", e.addr["lab"], h.String(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	req2.Header.Set(HeaderAddress, e.addr["hospital"])
+	if _, err := e.verify.Verify(req2); err == nil {
+		t.Fatal("a signature under another address passed")
+	}
+	// the signature covers the method, the path and the content hash
+	for _, mutate := range []func(r *http.Request){
+		func(r *http.Request) { r.Method = http.MethodGet },
+		func(r *http.Request) { r.URL.Path = "/v1/blobs/" + hashOf([]byte("x")).String() },
+		func(r *http.Request) { r.Header.Set(HeaderContent, EmptySHA256) },
+		func(r *http.Request) { r.Header.Set(HeaderNonce, strings.Repeat("0", 32)) },
+	} {
+		r3, _ := http.NewRequest(http.MethodPut, e.http.URL+"/v1/blobs/"+h.String(), nil)
+		if err := SignRequest(r3, e.kr, "hospital", e.addr["hospital"], h.String(), time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		mutate(r3)
+		if _, err := e.verify.Verify(r3); err == nil {
+			t.Fatal("a modified request passed")
+		}
+	}
+}
+
+// An interrupted upload leaves no blob that can be served, and the next start
+// cleans its temporary file.
+func TestCrashLeavesNoPartialBlob(t *testing.T) {
+	dir := t.TempDir()
+	store, err := NewDiskStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := bytes.Repeat([]byte("z"), 100_000)
+	h := hashOf(blob)
+	// a reader that dies half way, as a client or process would
+	r := io.MultiReader(bytes.NewReader(blob[:50_000]), errReader{})
+	if _, _, err := store.Put(context.Background(), h, r, 1<<20, "hospital"); err == nil {
+		t.Fatal("an interrupted put succeeded")
+	}
+	if _, _, err := store.Get(context.Background(), h); err != ErrNotFound {
+		t.Fatalf("a partial blob is visible: %v", err)
+	}
+	// a temp file left by a process killed mid-write is removed at start
+	if err := os.WriteFile(filepath.Join(dir, "tmp", "put-123"), blob[:10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CleanTemp(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(entries) != 0 {
+		t.Fatalf("tmp/ still has %d files", len(entries))
+	}
+	// and the whole blob, stored afterwards, reads back exactly
+	if _, created, err := store.Put(context.Background(), h, bytes.NewReader(blob), 1<<20, "hospital"); err != nil || !created {
+		t.Fatalf("put: %v created %v", err, created)
+	}
+	rc, info, err := store.Get(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, blob) || info.Size != int64(len(blob)) {
+		t.Fatal("stored blob differs")
+	}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+func TestGarbageCollection(t *testing.T) {
+	e := newEnv(t, Config{UncommittedTTL: time.Hour})
+	put := func(s string) Hash {
+		b := []byte(s)
+		if code, out := e.do(http.MethodPut, hashOf(b), b, "hospital", time.Now()); code != http.StatusCreated {
+			t.Fatalf("put %s: %d %s", s, code, out)
+		}
+		return hashOf(b)
+	}
+	committed, erased, fresh, stale := put("committed"), put("erased"), put("fresh"), put("stale")
+	e.chain.committed[committed] = true
+	e.chain.committed[erased] = true
+	e.chain.erased[erased] = true
+	e.srv.now = func() time.Time { return time.Now().Add(2 * time.Hour) } // stale's TTL passed…
+	// …but fresh is re-stamped as just uploaded
+	store := e.srv.store.(*DiskStore)
+	store.now = e.srv.now
+	if err := store.Delete(context.Background(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Put(context.Background(), fresh, bytes.NewReader([]byte("fresh")), 100, e.addr["hospital"]); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := e.srv.CollectGarbage(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("collected %d (%v), want 2 (erased and stale)", n, err)
+	}
+	for h, want := range map[Hash]bool{committed: true, fresh: true, erased: false, stale: false} {
+		_, _, err := store.Get(context.Background(), h)
+		if (err == nil) != want {
+			t.Errorf("blob %s present=%v, want %v", h.String()[:8], err == nil, want)
+		}
+	}
+}
+
+// BenchmarkVault1MiB measures signed uploads and downloads of 1 MiB blobs over
+// loopback HTTP, disk store included (fsync on every put).
+func BenchmarkVault1MiB(b *testing.B) {
+	e := newEnv(b, Config{})
+	blobs := make([][]byte, b.N)
+	for i := range blobs {
+		blobs[i] = make([]byte, 1<<20)
+		copy(blobs[i], fmt.Sprintf("blob %d", i))
+	}
+	b.Run("put", func(b *testing.B) {
+		b.SetBytes(1 << 20)
+		for i := 0; b.Loop(); i++ {
+			blob := blobs[i%len(blobs)]
+			if code, out := e.do(http.MethodPut, hashOf(blob), blob, "hospital", time.Now()); code != http.StatusCreated {
+				b.Fatalf("put: %d %s", code, out)
+			}
+		}
+	})
+	h := hashOf(blobs[0])
+	e.chain.receipts[e.addr["lab"]+"|"+h.String()] = true
+	b.Run("get", func(b *testing.B) {
+		b.SetBytes(1 << 20)
+		for b.Loop() {
+			if code, out := e.do(http.MethodGet, h, nil, "lab", time.Now()); code != http.StatusOK || len(out) != 1<<20 {
+				b.Fatalf("get: %d", code)
+			}
+		}
+	})
+}
