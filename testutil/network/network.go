@@ -100,10 +100,68 @@ type Node struct {
 	// RPC and API are http:// base URLs; GRPC is host:port.
 	RPC, API, GRPC string
 
+	proc *proc
+}
+
+// proc is a child process of the test: its own process group, killed with the
+// test binary (Pdeathsig), its output in a log file.
+type proc struct {
 	cmd     *exec.Cmd
 	logPath string
 	exited  chan struct{}
 	waitErr error
+}
+
+// startProc starts bin with args, output to logPath.
+func startProc(t testing.TB, bin string, args []string, logPath string) *proc {
+	t.Helper()
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Own process group (so stop reaches every child), and killed if the test
+	// binary dies without running its cleanups (a test timeout panics).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		t.Fatalf("start %s: %v", filepath.Base(bin), err)
+	}
+	p := &proc{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		_ = logFile.Close()
+		close(p.exited)
+	}()
+	return p
+}
+
+// running reports whether the process has not exited.
+func (p *proc) running() bool {
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM to the process group, SIGKILL after 20 s.
+func (p *proc) stop() {
+	if !p.running() {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
 }
 
 // StartNode builds a single-validator chain from the repository's config.yml in a
@@ -164,55 +222,22 @@ func StartNode(t testing.TB) *Node {
 // Start starts (or restarts) the node process on its existing home.
 func (n *Node) Start() {
 	n.t.Helper()
-	if n.cmd != nil && n.exited != nil {
-		select {
-		case <-n.exited:
-		default:
-			n.t.Fatal("node is already running")
-		}
+	if n.proc.running() {
+		n.t.Fatal("node is already running")
 	}
-	n.logPath = filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("node-%d.log", time.Now().UnixNano()))
-	logFile, err := os.Create(n.logPath)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	cmd := exec.Command(n.Binary, "start", "--home", n.Home)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Own process group (so Stop reaches every child), and killed if the test
-	// binary dies without running its cleanups (a test timeout panics).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		n.t.Fatalf("start node: %v", err)
-	}
-	n.cmd = cmd
-	n.exited = make(chan struct{})
-	go func() {
-		n.waitErr = cmd.Wait()
-		_ = logFile.Close()
-		close(n.exited)
-	}()
+	logPath := filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("node-%d.log", time.Now().UnixNano()))
+	n.proc = startProc(n.t, n.Binary, []string{"start", "--home", n.Home}, logPath)
 }
 
 // Stop stops the node: SIGTERM to its process group, SIGKILL after 20 s. On a
 // failed test it logs the end of the node's log.
 func (n *Node) Stop() {
-	if n.cmd == nil || n.exited == nil {
+	if n.proc == nil {
 		return
 	}
-	select {
-	case <-n.exited:
-	default:
-		_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-n.exited:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
-			<-n.exited
-		}
-	}
+	n.proc.stop()
 	if n.t.Failed() {
-		n.t.Logf("last lines of the node log %s:\n%s", n.logPath, tail(n.logPath, 40))
+		n.t.Logf("last lines of the node log %s:\n%s", n.proc.logPath, tail(n.proc.logPath, 40))
 	}
 }
 
@@ -237,10 +262,8 @@ func (n *Node) WaitForHeight(h int64, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
-		select {
-		case <-n.exited:
-			n.t.Fatalf("node exited (%v) before height %d; log:\n%s", n.waitErr, h, tail(n.logPath, 40))
-		default:
+		if !n.proc.running() {
+			n.t.Fatalf("node exited (%v) before height %d; log:\n%s", n.proc.waitErr, h, tail(n.proc.logPath, 40))
 		}
 		got, err := n.Height()
 		if err == nil && got >= h {
@@ -249,11 +272,17 @@ func (n *Node) WaitForHeight(h int64, timeout time.Duration) {
 		last = err
 		time.Sleep(200 * time.Millisecond)
 	}
-	n.t.Fatalf("height %d not reached in %s (last error: %v); log:\n%s", h, timeout, last, tail(n.logPath, 40))
+	n.t.Fatalf("height %d not reached in %s (last error: %v); log:\n%s", h, timeout, last, tail(n.proc.logPath, 40))
 }
 
 func (n *Node) waitForHTTP(url string, timeout time.Duration) {
 	n.t.Helper()
+	waitForHTTP(n.t, url, timeout)
+}
+
+// waitForHTTP waits until url answers 200.
+func waitForHTTP(t testing.TB, url string, timeout time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(url) //nolint:gosec // loopback URL built by the harness
@@ -265,7 +294,7 @@ func (n *Node) waitForHTTP(url string, timeout time.Duration) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	n.t.Fatalf("%s did not answer in %s", url, timeout)
+	t.Fatalf("%s did not answer in %s", url, timeout)
 }
 
 // Result is the outcome of one CLI invocation.
@@ -399,4 +428,36 @@ func Main(m *testing.M) {
 		_ = os.RemoveAll(buildDir)
 	}
 	os.Exit(code)
+}
+
+// Vault is a running `healthd vault start` beside a node.
+type Vault struct {
+	URL  string
+	Data string
+	proc *proc
+}
+
+// StartVault starts a vault for node n on a free loopback port, with a short
+// garbage-collection interval, and waits for /healthz. It is stopped when the
+// test ends.
+func StartVault(t testing.TB, n *Node) *Vault {
+	t.Helper()
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &Vault{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), Data: filepath.Join(filepath.Dir(n.Home), "vault")}
+	v.proc = startProc(t, n.Binary, []string{
+		"vault", "start", "--home", n.Home, "--data", v.Data,
+		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--grpc", n.GRPC, "--gc-interval", "2s",
+	},
+		filepath.Join(filepath.Dir(n.Home), "vault.log"))
+	t.Cleanup(func() {
+		v.proc.stop()
+		if t.Failed() {
+			t.Logf("last lines of the vault log:\n%s", tail(v.proc.logPath, 30))
+		}
+	})
+	waitForHTTP(t, v.URL+"/healthz", 30*time.Second)
+	return v
 }

@@ -125,6 +125,7 @@ func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) *cobra.Command 
 		queryCommand(),
 		txCmd,
 		keysCommand(),
+		vaultCommand(),
 	)
 	return txCmd
 }

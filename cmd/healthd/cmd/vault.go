@@ -1,0 +1,117 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cosmos/cosmos-sdk/client/flags"
+	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
+
+	"github.com/healthd-chain/healthd/app"
+	"github.com/healthd-chain/healthd/vault"
+)
+
+// vaultCommand is `healthd vault`: the off-chain store of encrypted records.
+func vaultCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "vault", Short: "The off-chain store of encrypted records (run one beside a node)"}
+	cmd.AddCommand(vaultStartCmd())
+	return cmd
+}
+
+func vaultStartCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run a vault: stores ciphertext by SHA-256, serves it only against fresh on-chain access receipts",
+		Long: "Runs the vault's HTTP service. Uploads (PUT /v1/blobs/{sha256}) are accepted from registered patients and " +
+			"active providers; downloads (GET) need a fresh access receipt on chain for a record with that hash, and an " +
+			"erased record answers 410. Requests are signed by account keys. Blobs of erased records, and uploads no " +
+			"record committed to within --uncommitted-ttl, are deleted by a periodic sweep. The vault never sees plaintext.",
+		Example: "healthd vault start --data ~/.healthd/vault --listen 127.0.0.1:8800 --grpc 127.0.0.1:9090",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home, _ := cmd.Flags().GetString(flags.FlagHome)
+			data, _ := cmd.Flags().GetString("data")
+			if data == "" {
+				data = filepath.Join(home, "vault")
+			}
+			listen, _ := cmd.Flags().GetString("listen")
+			grpcAddr, _ := cmd.Flags().GetString("grpc")
+			gcEvery, _ := cmd.Flags().GetDuration("gc-interval")
+			var cfg vault.Config
+			cfg.MaxBlobSize, _ = cmd.Flags().GetInt64("max-blob-size")
+			cfg.QuotaBytes, _ = cmd.Flags().GetInt64("quota")
+			cfg.ReceiptMaxAge, _ = cmd.Flags().GetDuration("receipt-max-age")
+			cfg.UncommittedTTL, _ = cmd.Flags().GetDuration("uncommitted-ttl")
+
+			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			store, err := vault.NewDiskStore(data)
+			if err != nil {
+				return fmt.Errorf("open the store in %s: %w", data, err)
+			}
+			if err := store.CleanTemp(); err != nil {
+				return err
+			}
+			chain, err := vault.DialChain(grpcAddr)
+			if err != nil {
+				return err
+			}
+			defer chain.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			verifier := vault.NewVerifier(addresscodec.NewBech32Codec(app.Bech32Prefix), 5*time.Minute)
+			srv, err := vault.NewServer(ctx, cfg, store, chain, verifier, log)
+			if err != nil {
+				return err
+			}
+			go func() { // the sweep: erased records' blobs and stale uploads
+				t := time.NewTicker(gcEvery)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if _, err := srv.CollectGarbage(ctx); err != nil {
+							log.Warn("garbage collection", "err", err)
+						}
+					}
+				}
+			}()
+			hs := srv.HTTPServer(listen)
+			errc := make(chan error, 1)
+			go func() { errc <- hs.ListenAndServe() }()
+			log.Info("vault started", "listen", listen, "data", data, "grpc", grpcAddr)
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+				shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				log.Info("vault stopped")
+				return nil
+			}
+		},
+	}
+	cmd.Flags().String("data", "", "where blobs are stored (default: <home>/vault)")
+	cmd.Flags().String("listen", "127.0.0.1:8800", "HTTP listen address")
+	cmd.Flags().String("grpc", "127.0.0.1:9090", "gRPC address of the node to ask about receipts and accounts")
+	cmd.Flags().Duration("gc-interval", 5*time.Minute, "how often erased and never-committed blobs are swept")
+	cmd.Flags().Int64("max-blob-size", 4<<30, "largest upload, bytes")
+	cmd.Flags().Int64("quota", 64<<30, "bytes one account may have stored")
+	cmd.Flags().Duration("receipt-max-age", 15*time.Minute, "how recent an access receipt must be for a download")
+	cmd.Flags().Duration("uncommitted-ttl", 24*time.Hour, "how long an upload may wait for its on-chain record")
+	return cmd
+}

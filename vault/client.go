@@ -1,0 +1,88 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cosmos/cosmos-sdk/crypto/keyring"
+)
+
+// Client talks to a vault on behalf of one keyring account.
+type Client struct {
+	BaseURL string
+	Keyring keyring.Keyring
+	UID     string // keyring entry name
+	Address string // its bech32 address
+	HTTP    *http.Client
+}
+
+// StatusError is a vault's refusal: the HTTP status and its message.
+type StatusError struct {
+	Status  int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("vault: %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// ErrGone is the vault's answer for a record that was erased.
+var ErrGone = errors.New("the record was erased")
+
+func (c *Client) do(ctx context.Context, method string, h Hash, body io.Reader, size int64, content string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+"/v1/blobs/"+h.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.ContentLength = size
+	}
+	if err := SignRequest(req, c.Keyring, c.UID, c.Address, content, time.Now()); err != nil {
+		return nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("vault unreachable at %s: %w", c.BaseURL, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e)
+		if resp.StatusCode == http.StatusGone {
+			return nil, fmt.Errorf("%w: %s", ErrGone, e.Error)
+		}
+		return nil, &StatusError{Status: resp.StatusCode, Message: e.Error}
+	}
+	return resp, nil
+}
+
+// Put uploads size bytes from r, whose SHA-256 is h.
+func (c *Client) Put(ctx context.Context, h Hash, r io.Reader, size int64) error {
+	resp, err := c.do(ctx, http.MethodPut, h, r, size, h.String())
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+// Get downloads blob h into w. The caller verifies the hash of what it wrote.
+func (c *Client) Get(ctx context.Context, h Hash, w io.Writer) (int64, error) {
+	resp, err := c.do(ctx, http.MethodGet, h, nil, 0, EmptySHA256)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return io.Copy(w, resp.Body)
+}
