@@ -1,8 +1,11 @@
 package crypto
 
 import (
+	"crypto/hkdf"
 	"crypto/hpke"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -74,9 +77,17 @@ func suite() (hpke.KEM, hpke.KDF, hpke.AEAD) {
 	return hpke.MLKEM768X25519(), hpke.HKDFSHA256(), hpke.AES256GCM()
 }
 
+// grantMagic starts every key grant (version 1).
+const grantMagic = "HDKG1"
+
 // WrapClassKey wraps a class key to a recipient's HPKE public key (the patient
-// itself, or a grantee): a consent's key grant. Output: the HPKE encapsulation
-// followed by the ciphertext (about 1,170 bytes).
+// itself, or a grantee): a consent's key grant. A grant says in clear which
+// class and epoch it is for (so a grantee holding several knows which to open),
+// and binds them, with the patient, as HPKE info:
+//
+//	"HDKG1" | class length (uint16 BE) | class | epoch (uint64 BE) | HPKE enc | ciphertext
+//
+// About 1,190 bytes: under x/consent's 2,048-byte cap.
 func WrapClassKey(recipientPublicKey, classKey []byte, ctx KeyContext) ([]byte, error) {
 	kem, kdf, aead := suite()
 	pub, err := kem.NewPublicKey(recipientPublicKey)
@@ -86,15 +97,62 @@ func WrapClassKey(recipientPublicKey, classKey []byte, ctx KeyContext) ([]byte, 
 	if len(classKey) != dataKeySize {
 		return nil, fmt.Errorf("want a %d-byte class key, got %d", dataKeySize, len(classKey))
 	}
-	return hpke.Seal(pub, kdf, aead, ctx.bytes("class-key"), classKey)
+	if len(ctx.DataClass) > 255 {
+		return nil, fmt.Errorf("data class of %d bytes", len(ctx.DataClass))
+	}
+	sealed, err := hpke.Seal(pub, kdf, aead, ctx.bytes("class-key"), classKey)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(grantMagic), 0, byte(len(ctx.DataClass)))
+	out = append(out, ctx.DataClass...)
+	out = binary.BigEndian.AppendUint64(out, ctx.Epoch)
+	return append(out, sealed...), nil
 }
 
-// UnwrapClassKey opens a key grant with the recipient's private key.
-func UnwrapClassKey(recipient hpke.PrivateKey, grant []byte, ctx KeyContext) ([]byte, error) {
-	_, kdf, aead := suite()
-	key, err := hpke.Open(recipient, kdf, aead, ctx.bytes("class-key"), grant)
-	if err != nil {
-		return nil, ErrUnwrap
+// GrantLabel reads the data class and epoch a key grant is for, without opening
+// it. ok is false for bytes that are not a healthd key grant.
+func GrantLabel(grant []byte) (dataClass string, epoch uint64, ok bool) {
+	_, class, epoch, ok := parseGrant(grant)
+	return class, epoch, ok
+}
+
+func parseGrant(grant []byte) (sealed []byte, class string, epoch uint64, ok bool) {
+	if len(grant) < len(grantMagic)+2 || string(grant[:len(grantMagic)]) != grantMagic {
+		return nil, "", 0, false
 	}
-	return key, nil
+	rest := grant[len(grantMagic):]
+	n := int(binary.BigEndian.Uint16(rest))
+	rest = rest[2:]
+	if len(rest) < n+8 {
+		return nil, "", 0, false
+	}
+	return rest[n+8:], string(rest[:n]), binary.BigEndian.Uint64(rest[n : n+8]), true
+}
+
+// UnwrapClassKey opens a key grant of patient's with the recipient's private key;
+// the grant's label gives the class and epoch, which the opening authenticates.
+func UnwrapClassKey(recipient hpke.PrivateKey, grant []byte, patient string) ([]byte, KeyContext, error) {
+	sealed, class, epoch, ok := parseGrant(grant)
+	if !ok {
+		return nil, KeyContext{}, ErrUnwrap
+	}
+	ctx := KeyContext{Patient: patient, DataClass: class, Epoch: epoch}
+	_, kdf, aead := suite()
+	key, err := hpke.Open(recipient, kdf, aead, ctx.bytes("class-key"), sealed)
+	if err != nil {
+		return nil, KeyContext{}, ErrUnwrap
+	}
+	return key, ctx, nil
+}
+
+// PatientClassKey derives a patient's class key for (class, epoch) from the
+// patient's own encryption private key: patients never store class keys, their
+// mnemonic restores every one. A new epoch (after a revocation) is a new key.
+func PatientClassKey(patient hpke.PrivateKey, ctx KeyContext) ([]byte, error) {
+	seed, err := patient.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	return hkdf.Key(sha256.New, seed, []byte("healthd"), string(ctx.bytes("patient-class-key")), dataKeySize)
 }

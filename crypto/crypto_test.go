@@ -207,7 +207,7 @@ func TestClassKeys(t *testing.T) {
 	classKey, _ := NewClassKey()
 	dataKey, _ := NewDataKey()
 
-	// a key grant opens only for its recipient and its context
+	// a key grant opens only for its recipient, and says which class and epoch
 	grant, err := WrapClassKey(alice.PublicKey().Bytes(), classKey, ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -215,21 +215,47 @@ func TestClassKeys(t *testing.T) {
 	if len(grant) > 2048 {
 		t.Fatalf("a key grant is %d bytes: over x/consent's 2048-byte cap", len(grant))
 	}
-	if got, err := UnwrapClassKey(alice, grant, ctx); err != nil || !bytes.Equal(got, classKey) {
-		t.Fatalf("unwrap: %v", err)
+	if class, epoch, ok := GrantLabel(grant); !ok || class != "lab-result" || epoch != 1 {
+		t.Fatalf("grant label = %q %d %v", class, epoch, ok)
 	}
-	if _, err := UnwrapClassKey(other, grant, ctx); !errors.Is(err, ErrUnwrap) {
+	got, gotCtx, err := UnwrapClassKey(alice, grant, ctx.Patient)
+	if err != nil || !bytes.Equal(got, classKey) || gotCtx != ctx {
+		t.Fatalf("unwrap: %v, context %+v", err, gotCtx)
+	}
+	if _, _, err := UnwrapClassKey(other, grant, ctx.Patient); !errors.Is(err, ErrUnwrap) {
 		t.Errorf("another recipient opened the grant: %v", err)
 	}
-	if _, err := UnwrapClassKey(alice, grant, KeyContext{Patient: ctx.Patient, DataClass: ctx.DataClass, Epoch: 2}); !errors.Is(err, ErrUnwrap) {
-		t.Errorf("a grant opened for another epoch: %v", err)
+	if _, _, err := UnwrapClassKey(alice, grant, "health1someoneelse"); !errors.Is(err, ErrUnwrap) {
+		t.Errorf("a grant opened for another patient: %v", err)
+	}
+	// relabelling a grant to another epoch or class does not open it
+	relabelled := bytes.Clone(grant)
+	relabelled[len(grantMagic)+2+len("lab-result")+7] = 2 // epoch 1 → 2
+	if _, _, err := UnwrapClassKey(alice, relabelled, ctx.Patient); !errors.Is(err, ErrUnwrap) {
+		t.Errorf("a relabelled grant opened: %v", err)
 	}
 	for i := 0; i < len(grant); i += 97 {
 		bad := bytes.Clone(grant)
 		bad[i] ^= 0x80
-		if _, err := UnwrapClassKey(alice, bad, ctx); err == nil {
+		if _, _, err := UnwrapClassKey(alice, bad, ctx.Patient); err == nil {
 			t.Fatalf("a grant with byte %d modified opened", i)
 		}
+	}
+	if _, _, ok := GrantLabel([]byte("junk")); ok {
+		t.Error("junk parsed as a grant")
+	}
+
+	// a patient's class keys are derived: the same for (class, epoch), different otherwise
+	k1, err := PatientClassKey(alice, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1again, _ := PatientClassKey(alice, ctx)
+	k2, _ := PatientClassKey(alice, KeyContext{Patient: ctx.Patient, DataClass: ctx.DataClass, Epoch: 2})
+	k3, _ := PatientClassKey(alice, KeyContext{Patient: ctx.Patient, DataClass: "diagnosis", Epoch: 1})
+	k4, _ := PatientClassKey(other, ctx)
+	if len(k1) != 32 || !bytes.Equal(k1, k1again) || bytes.Equal(k1, k2) || bytes.Equal(k1, k3) || bytes.Equal(k1, k4) {
+		t.Fatal("patient class keys are not a deterministic, per-(patient, class, epoch) derivation")
 	}
 
 	// a key envelope opens only with its class key and context
@@ -305,7 +331,7 @@ func BenchmarkUnwrapClassKey(b *testing.B) {
 	ctx := KeyContext{Patient: "p", DataClass: "lab-result", Epoch: 1}
 	grant, _ := WrapClassKey(priv.PublicKey().Bytes(), key, ctx)
 	for b.Loop() {
-		if _, err := UnwrapClassKey(priv, grant, ctx); err != nil {
+		if _, _, err := UnwrapClassKey(priv, grant, ctx.Patient); err != nil {
 			b.Fatal(err)
 		}
 	}

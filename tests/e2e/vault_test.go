@@ -52,8 +52,13 @@ func TestEncryptedRecordThroughTheVault(t *testing.T) {
 	ctx := context.Background()
 	keyCtx := crypto.KeyContext{Patient: alice, DataClass: "lab-result", Epoch: 1}
 
-	// and alice's class key for lab-result, epoch 1, wrapped to herself and to hospital
-	classKey, err := crypto.NewClassKey()
+	// and alice's class key for lab-result, epoch 1 (derived from her own key),
+	// wrapped to hospital
+	alicePriv, err := crypto.EncryptionKeyFromKeyring(kr, "alice", alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classKey, err := crypto.PatientClassKey(alicePriv, keyCtx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +145,9 @@ func TestEncryptedRecordThroughTheVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	labClassKey, err := crypto.UnwrapClassKey(labPriv, grant, keyCtx)
-	if err != nil {
-		t.Fatalf("lab cannot open its key grant: %v", err)
+	labClassKey, grantCtx, err := crypto.UnwrapClassKey(labPriv, grant, alice)
+	if err != nil || grantCtx != keyCtx {
+		t.Fatalf("lab cannot open its key grant: %v (context %+v)", err, grantCtx)
 	}
 	var rec struct {
 		Record struct {
