@@ -103,17 +103,10 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request) {
-	h, err := ParseHash(r.PathValue("hash"))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err.Error())
+	h, addr, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
-	addr, err := s.verify.Verify(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
-		return
-	}
-	setAccount(r, addr)
 	if r.Header.Get(HeaderContent) != h.String() {
 		httpError(w, http.StatusBadRequest, "the signed content hash must be the blob's name")
 		return
@@ -162,17 +155,10 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
-	h, err := ParseHash(r.PathValue("hash"))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err.Error())
+	h, addr, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
-	addr, err := s.verify.Verify(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
-		return
-	}
-	setAccount(r, addr)
 	allowed, erased, err := s.chain.ReadAccess(r.Context(), addr, h, s.cfg.ReceiptMaxAge)
 	switch {
 	case err != nil:
@@ -199,6 +185,23 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderContent, h.String())
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.Copy(w, rc)
+}
+
+// authenticate parses the blob name and checks the request's signature; on
+// failure it has answered the request.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Hash, string, bool) {
+	h, err := ParseHash(r.PathValue("hash"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return h, "", false
+	}
+	addr, err := s.verify.Verify(r)
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return h, "", false
+	}
+	setAccount(r, addr)
+	return h, addr, true
 }
 
 // CollectGarbage deletes blobs whose records are all erased, and uploads that no
