@@ -72,9 +72,14 @@ type Verifier struct {
 	window time.Duration
 	now    func() time.Time
 
-	mu   sync.Mutex
-	seen map[string]time.Time // signature → when it may be forgotten
+	mu        sync.Mutex
+	seen      map[string]time.Time // address|nonce → when it may be forgotten
+	lastSweep time.Time
 }
+
+// MaxRememberedRequests bounds the replay cache: past it, new requests are
+// refused until old ones expire (a flood of valid requests cannot exhaust memory).
+const MaxRememberedRequests = 1 << 20
 
 // NewVerifier accepts requests signed within window of now (both directions).
 func NewVerifier(ac address.Codec, window time.Duration) *Verifier {
@@ -100,7 +105,7 @@ func (v *Verifier) Verify(req *http.Request) (string, error) {
 	if d := now.Sub(time.Unix(ts, 0)); d > v.window || d < -v.window {
 		return fail(fmt.Sprintf("timestamp outside the %s replay window (check the clock)", v.window))
 	}
-	pubBytes, err := base64.StdEncoding.DecodeString(pubB64)
+	pubBytes, err := base64.StdEncoding.Strict().DecodeString(pubB64)
 	if err != nil || len(pubBytes) != secp256k1.PubKeySize {
 		return fail("bad public key")
 	}
@@ -109,7 +114,7 @@ func (v *Verifier) Verify(req *http.Request) (string, error) {
 	if err != nil || owner != addr {
 		return fail("the public key is not the address's")
 	}
-	sig, err := base64.StdEncoding.DecodeString(sigB64)
+	sig, err := base64.StdEncoding.Strict().DecodeString(sigB64)
 	if err != nil {
 		return fail("bad signature encoding")
 	}
@@ -118,16 +123,25 @@ func (v *Verifier) Verify(req *http.Request) (string, error) {
 		return fail("bad signature")
 	}
 
+	// Replays are recognised by (address, nonce): the nonce is signed, and unlike
+	// the signature's text it has one encoding.
+	key := addr + "|" + nonce
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for s, until := range v.seen { // bounded by the requests of one window
-		if now.After(until) {
-			delete(v.seen, s)
+	if now.Sub(v.lastSweep) > time.Second { // at most one sweep a second
+		for k, until := range v.seen {
+			if now.After(until) {
+				delete(v.seen, k)
+			}
 		}
+		v.lastSweep = now
 	}
-	if _, replayed := v.seen[sigB64]; replayed {
+	if _, replayed := v.seen[key]; replayed {
 		return fail("replayed request")
 	}
-	v.seen[sigB64] = time.Unix(ts, 0).Add(v.window)
+	if len(v.seen) >= MaxRememberedRequests {
+		return fail("too many requests in the replay window, retry later")
+	}
+	v.seen[key] = time.Unix(ts, 0).Add(v.window)
 	return addr, nil
 }

@@ -63,23 +63,41 @@ func (c *GRPCChain) MayUpload(ctx context.Context, addr string) (bool, error) {
 	return resp.IsActive, nil
 }
 
-// recordsByHash returns the records committing to h (none: not committed).
-func (c *GRPCChain) recordsByHash(ctx context.Context, h Hash) ([]recordstypes.Record, error) {
-	resp, err := c.records.RecordByHash(ctx, &recordstypes.QueryRecordByHashRequest{ContentHash: hex.EncodeToString(h[:])})
-	if status.Code(err) == codes.NotFound {
-		return nil, nil
+var _ Chain = (*GRPCChain)(nil)
+
+// uploaderRecords returns the records with content hash h whose author or
+// patient is uploader, reading every page (anyone may commit a record with a
+// copied hash; only the uploader's records speak for the blob).
+func (c *GRPCChain) uploaderRecords(ctx context.Context, h Hash, uploader string) ([]recordstypes.Record, error) {
+	var out []recordstypes.Record
+	var next []byte
+	for {
+		resp, err := c.records.RecordByHash(ctx, &recordstypes.QueryRecordByHashRequest{
+			ContentHash: hex.EncodeToString(h[:]), Pagination: &query.PageRequest{Key: next, Limit: 100},
+		})
+		if status.Code(err) == codes.NotFound {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range resp.Records {
+			if r.Author == uploader || r.Patient == uploader {
+				out = append(out, r)
+			}
+		}
+		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
+			return out, nil
+		}
+		next = resp.Pagination.NextKey
 	}
-	if err != nil {
-		return nil, err
-	}
-	return resp.Records, nil
 }
 
-// ReadAccess implements Chain: a receipt of addr, newer than maxAge, for a
-// non-erased record with hash h. Receipts are read newest first, and the search
-// stops at the first one older than maxAge.
-func (c *GRPCChain) ReadAccess(ctx context.Context, addr string, h Hash, maxAge time.Duration) (bool, bool, error) {
-	records, err := c.recordsByHash(ctx, h)
+// ReadAccess implements Chain: a receipt of addr, newer than maxAge, for one of
+// uploader's non-erased records with hash h. Receipts are read newest first, and
+// the search stops at the first one older than maxAge.
+func (c *GRPCChain) ReadAccess(ctx context.Context, addr string, h Hash, uploader string, maxAge time.Duration) (bool, bool, error) {
+	records, err := c.uploaderRecords(ctx, h, uploader)
 	if err != nil || len(records) == 0 {
 		return false, false, err
 	}
@@ -125,8 +143,8 @@ func (c *GRPCChain) hasFreshReceipt(ctx context.Context, recordID uint64, addr s
 }
 
 // BlobStatus implements Chain.
-func (c *GRPCChain) BlobStatus(ctx context.Context, h Hash) (bool, bool, error) {
-	records, err := c.recordsByHash(ctx, h)
+func (c *GRPCChain) BlobStatus(ctx context.Context, h Hash, uploader string) (bool, bool, error) {
+	records, err := c.uploaderRecords(ctx, h, uploader)
 	if err != nil || len(records) == 0 {
 		return false, false, err
 	}

@@ -13,16 +13,21 @@ import (
 )
 
 // Chain is what the vault asks the healthd chain.
+//
+// A blob is bound to the records of its uploader: only records with its content
+// hash whose author or patient is the account that uploaded it count. Anyone can
+// commit a record with a hash they copied from the chain; such a record neither
+// opens the blob to them nor keeps it alive after the real record is erased.
 type Chain interface {
 	// MayUpload reports whether addr is a registered patient or an active provider.
 	MayUpload(ctx context.Context, addr string) (bool, error)
 	// ReadAccess reports whether addr holds an access receipt, at most maxAge old,
-	// for a record with content hash h that is not erased; erased is true when
-	// every record with that hash is erased.
-	ReadAccess(ctx context.Context, addr string, h Hash, maxAge time.Duration) (allowed, erased bool, err error)
-	// BlobStatus reports whether any record commits to h, and whether all of
-	// those records are erased.
-	BlobStatus(ctx context.Context, h Hash) (committed, erased bool, err error)
+	// for one of uploader's records with content hash h that is not erased;
+	// erased is true when all of them are erased.
+	ReadAccess(ctx context.Context, addr string, h Hash, uploader string, maxAge time.Duration) (allowed, erased bool, err error)
+	// BlobStatus reports whether any of uploader's records commits to h, and
+	// whether all of those are erased.
+	BlobStatus(ctx context.Context, h Hash, uploader string) (committed, erased bool, err error)
 }
 
 // Config configures a vault server.
@@ -37,6 +42,14 @@ type Config struct {
 	// UncommittedTTL is how long an upload may stay without an on-chain record
 	// before garbage collection removes it (default 24 hours).
 	UncommittedTTL time.Duration
+}
+
+// Validate refuses negative limits.
+func (c Config) Validate() error {
+	if c.MaxBlobSize < 0 || c.QuotaBytes < 0 || c.ReceiptMaxAge < 0 || c.UncommittedTTL < 0 {
+		return errors.New("vault limits must not be negative")
+	}
+	return nil
 }
 
 func (c Config) withDefaults() Config {
@@ -64,14 +77,21 @@ type Server struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu    sync.Mutex
-	usage map[string]int64 // bytes stored per uploader
+	mu       sync.Mutex
+	usage    map[string]int64 // bytes stored per uploader
+	reserved map[string]int64 // bytes of uploads in progress per uploader
 }
 
 // NewServer returns a server over store; it reads the store once to know each
 // uploader's usage.
 func NewServer(ctx context.Context, cfg Config, store Store, chain Chain, verifier *Verifier, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg.withDefaults(), store: store, chain: chain, verify: verifier, log: log, now: time.Now, usage: map[string]int64{}}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg.withDefaults(), store: store, chain: chain, verify: verifier, log: log, now: time.Now,
+		usage: map[string]int64{}, reserved: map[string]int64{},
+	}
 	err := store.List(ctx, func(b BlobInfo) error {
 		s.usage[b.Uploader] += b.Size
 		return nil
@@ -113,7 +133,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 	}
 	ok, err := s.chain.MayUpload(r.Context(), addr)
 	if err != nil {
-		httpError(w, http.StatusBadGateway, "cannot reach the chain: "+err.Error())
+		s.internal(w, http.StatusBadGateway, "cannot reach the chain", err)
 		return
 	}
 	if !ok {
@@ -121,35 +141,58 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	size := r.ContentLength
+	if size < 0 {
+		httpError(w, http.StatusLengthRequired, "send Content-Length: uploads are counted against a quota before they are read")
+		return
+	}
 	if size > s.cfg.MaxBlobSize {
 		httpError(w, http.StatusRequestEntityTooLarge, "blob larger than "+strconv.FormatInt(s.cfg.MaxBlobSize, 10)+" bytes")
 		return
 	}
+	// Content-addressed: a blob already here needs no upload (nor quota). Say so
+	// without telling who uploaded it, or when.
+	if existing, err := s.store.Stat(r.Context(), h); err == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"hash": existing.Hash, "size": existing.Size})
+		return
+	}
+	// Reserve the size before reading, under the lock, so that concurrent
+	// uploads cannot together exceed the quota.
 	s.mu.Lock()
-	over := s.usage[addr]+max(size, 0) > s.cfg.QuotaBytes
-	s.mu.Unlock()
-	if over {
+	if s.usage[addr]+s.reserved[addr]+size > s.cfg.QuotaBytes {
+		s.mu.Unlock()
 		httpError(w, http.StatusForbidden, "storage quota of "+strconv.FormatInt(s.cfg.QuotaBytes, 10)+" bytes exceeded")
 		return
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBlobSize)
-	info, created, err := s.store.Put(r.Context(), h, body, s.cfg.MaxBlobSize, addr)
+	s.reserved[addr] += size
+	s.mu.Unlock()
+	created := false
+	var info BlobInfo
+	defer func() {
+		s.mu.Lock()
+		s.reserved[addr] -= size
+		if created {
+			s.usage[addr] += info.Size
+		}
+		s.mu.Unlock()
+	}()
+	// The body may not exceed its declared length.
+	body := http.MaxBytesReader(w, r.Body, size)
+	info, created, err = s.store.Put(r.Context(), h, body, size, addr)
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.Is(err, ErrHashMismatch):
 		httpError(w, http.StatusBadRequest, "the content does not hash to "+h.String())
 		return
 	case errors.Is(err, ErrTooLarge), errors.As(err, &maxErr):
-		httpError(w, http.StatusRequestEntityTooLarge, "blob larger than the limit")
+		httpError(w, http.StatusRequestEntityTooLarge, "body longer than its Content-Length")
 		return
 	case err != nil:
-		httpError(w, http.StatusInternalServerError, "store: "+err.Error())
+		s.internal(w, http.StatusInternalServerError, "cannot store the blob", err)
 		return
 	}
-	if created {
-		s.mu.Lock()
-		s.usage[addr] += info.Size
-		s.mu.Unlock()
+	if !created { // a concurrent upload of the same bytes won the race
+		writeJSON(w, http.StatusOK, map[string]any{"hash": info.Hash, "size": info.Size})
+		return
 	}
 	writeJSON(w, http.StatusCreated, info)
 }
@@ -159,10 +202,18 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	allowed, erased, err := s.chain.ReadAccess(r.Context(), addr, h, s.cfg.ReceiptMaxAge)
+	meta, err := s.store.Stat(r.Context(), h)
+	if errors.Is(err, ErrNotFound) {
+		httpError(w, http.StatusNotFound, "blob not in this vault")
+		return
+	} else if err != nil {
+		s.internal(w, http.StatusInternalServerError, "cannot read the store", err)
+		return
+	}
+	allowed, erased, err := s.chain.ReadAccess(r.Context(), addr, h, meta.Uploader, s.cfg.ReceiptMaxAge)
 	switch {
 	case err != nil:
-		httpError(w, http.StatusBadGateway, "cannot reach the chain: "+err.Error())
+		s.internal(w, http.StatusBadGateway, "cannot reach the chain", err)
 		return
 	case erased:
 		httpError(w, http.StatusGone, "the record was erased")
@@ -176,7 +227,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "blob not in this vault")
 		return
 	} else if err != nil {
-		httpError(w, http.StatusInternalServerError, "store: "+err.Error())
+		s.internal(w, http.StatusInternalServerError, "cannot read the store", err)
 		return
 	}
 	defer rc.Close()
@@ -204,38 +255,57 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Hash, str
 	return h, addr, true
 }
 
-// CollectGarbage deletes blobs whose records are all erased, and uploads that no
-// record committed to within UncommittedTTL. It returns how many it deleted.
+// CollectGarbage deletes blobs whose uploader's records are all erased, and
+// uploads that none of the uploader's records committed to within
+// UncommittedTTL. Each blob's status is asked again right before it is deleted.
+// It returns how many it deleted; a blob it cannot check or delete is logged and
+// left for the next sweep.
 func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
-	var doomed []BlobInfo
-	err := s.store.List(ctx, func(b BlobInfo) error {
+	doomed := func(b BlobInfo) (Hash, bool) {
 		h, err := ParseHash(b.Hash)
 		if err != nil {
-			return nil
+			return h, false
 		}
-		committed, erased, err := s.chain.BlobStatus(ctx, h)
+		committed, erased, err := s.chain.BlobStatus(ctx, h, b.Uploader)
 		if err != nil {
-			return err
+			s.log.Warn("sweep: cannot ask the chain", "hash", b.Hash, "err", err)
+			return h, false
 		}
-		if erased || !committed && s.now().Sub(b.UploadedAt) > s.cfg.UncommittedTTL {
-			doomed = append(doomed, b)
+		return h, erased || !committed && s.now().Sub(b.UploadedAt) > s.cfg.UncommittedTTL
+	}
+	var candidates []BlobInfo
+	if err := s.store.List(ctx, func(b BlobInfo) error {
+		if _, ok := doomed(b); ok {
+			candidates = append(candidates, b)
 		}
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return 0, err
 	}
-	for _, b := range doomed {
-		h, _ := ParseHash(b.Hash)
+	deleted := 0
+	for _, b := range candidates {
+		h, ok := doomed(b) // again: a record may have been committed meanwhile
+		if !ok {
+			continue
+		}
 		if err := s.store.Delete(ctx, h); err != nil {
-			return 0, err
+			s.log.Warn("sweep: cannot delete", "hash", b.Hash, "err", err)
+			continue
 		}
 		s.mu.Lock()
 		s.usage[b.Uploader] -= b.Size
 		s.mu.Unlock()
+		deleted++
 		s.log.Info("deleted blob", "hash", b.Hash, "size", b.Size)
 	}
-	return len(doomed), nil
+	return deleted, nil
+}
+
+// internal answers a failure without its details (paths, peer errors), which
+// go to the log instead.
+func (s *Server) internal(w http.ResponseWriter, status int, msg string, err error) {
+	s.log.Error(msg, "err", err)
+	httpError(w, status, msg)
 }
 
 type accountKey struct{}

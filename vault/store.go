@@ -58,6 +58,8 @@ type Store interface {
 	Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (info BlobInfo, created bool, err error)
 	// Get opens a blob for reading.
 	Get(ctx context.Context, h Hash) (io.ReadCloser, BlobInfo, error)
+	// Stat returns a blob's information, or ErrNotFound.
+	Stat(ctx context.Context, h Hash) (BlobInfo, error)
 	// Delete removes a blob; deleting an absent blob is not an error.
 	Delete(ctx context.Context, h Hash) error
 	// List calls fn for every blob, in no particular order.
@@ -149,6 +151,9 @@ func (s *DiskStore) Get(_ context.Context, h Hash) (io.ReadCloser, BlobInfo, err
 	}
 	return f, info, err
 }
+
+// Stat implements Store.
+func (s *DiskStore) Stat(_ context.Context, h Hash) (BlobInfo, error) { return s.info(h) }
 
 // Delete implements Store.
 func (s *DiskStore) Delete(_ context.Context, h Hash) error {

@@ -42,13 +42,13 @@ func (c *fakeChain) MayUpload(_ context.Context, addr string) (bool, error) {
 	return c.uploaders[addr], nil
 }
 
-func (c *fakeChain) ReadAccess(_ context.Context, addr string, h Hash, _ time.Duration) (bool, bool, error) {
+func (c *fakeChain) ReadAccess(_ context.Context, addr string, h Hash, _ string, _ time.Duration) (bool, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.receipts[addr+"|"+h.String()], c.erased[h], nil
 }
 
-func (c *fakeChain) BlobStatus(_ context.Context, h Hash) (bool, bool, error) {
+func (c *fakeChain) BlobStatus(_ context.Context, h Hash, _ string) (bool, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.committed[h], c.erased[h], nil
@@ -367,4 +367,89 @@ func BenchmarkVault1MiB(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestReviewFixes(t *testing.T) {
+	e := newEnv(t, Config{QuotaBytes: 3000})
+
+	// a body without Content-Length (chunked) is refused before it is read
+	blob := bytes.Repeat([]byte("c"), 1000)
+	h := hashOf(blob)
+	req, _ := http.NewRequest(http.MethodPut, e.http.URL+"/v1/blobs/"+h.String(), io.NopCloser(bytes.NewReader(blob)))
+	req.ContentLength = -1
+	if err := SignRequest(req, e.kr, "hospital", e.addr["hospital"], h.String(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusLengthRequired {
+		t.Fatalf("chunked upload: %d, want 411", resp.StatusCode)
+	}
+
+	// two concurrent uploads that each fit the quota but not together: one is
+	// refused, because the first reserved its size before reading its body
+	a := bytes.Repeat([]byte("a"), 2000)
+	b := bytes.Repeat([]byte("b"), 2000)
+	pr, pw := io.Pipe()
+	reqA, _ := http.NewRequest(http.MethodPut, e.http.URL+"/v1/blobs/"+hashOf(a).String(), pr)
+	reqA.ContentLength = int64(len(a))
+	if err := SignRequest(reqA, e.kr, "hospital", e.addr["hospital"], hashOf(a).String(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int)
+	go func() {
+		r, err := http.DefaultClient.Do(reqA)
+		if err != nil {
+			done <- 0
+			return
+		}
+		r.Body.Close()
+		done <- r.StatusCode
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		e.srv.mu.Lock()
+		reserved := e.srv.reserved[e.addr["hospital"]]
+		e.srv.mu.Unlock()
+		if reserved == int64(len(a)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first upload never reserved its size")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, out := e.do(http.MethodPut, hashOf(b), b, "hospital", time.Now()); code != http.StatusForbidden {
+		t.Fatalf("second concurrent upload: %d %s, want 403 (quota)", code, out)
+	}
+	if _, err := pw.Write(a); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if code := <-done; code != http.StatusCreated {
+		t.Fatalf("first upload: %d", code)
+	}
+
+	// uploading an existing blob again says so, without who uploaded it or when
+	code, out := e.do(http.MethodPut, hashOf(a), a, "hospital", time.Now())
+	if code != http.StatusOK || bytes.Contains(out, []byte(e.addr["hospital"])) || bytes.Contains(out, []byte("uploaded_at")) {
+		t.Fatalf("re-upload: %d %s", code, out)
+	}
+
+	// a replay with another base64 spelling of the same signature is a replay
+	r1, _ := http.NewRequest(http.MethodGet, e.http.URL+"/v1/blobs/"+hashOf(a).String(), nil)
+	if err := SignRequest(r1, e.kr, "lab", e.addr["lab"], EmptySHA256, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.verify.Verify(r1); err != nil {
+		t.Fatal(err)
+	}
+	sig := []byte(r1.Header.Get(HeaderSignature))
+	sig[len(sig)-3] ^= 1 // the last base64 digit's unused bits
+	r1.Header.Set(HeaderSignature, string(sig))
+	if _, err := e.verify.Verify(r1); err == nil {
+		t.Fatal("a re-spelled signature replayed")
+	}
 }

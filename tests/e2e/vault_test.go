@@ -171,7 +171,23 @@ func TestEncryptedRecordThroughTheVault(t *testing.T) {
 		t.Fatalf("decrypted %q (%v), header %+v", plain, err, h)
 	}
 
-	// when alice erases the record, the vault answers 410 and the sweep deletes the blob
+	// when bob copies the hash from the chain into a record of his own and takes
+	// a receipt on it, the vault still refuses him: only the uploader's records
+	// speak for a blob
+	copied, _ := json.Marshal(map[string]string{
+		"data_class": "lab-result", "fhir_resource_type": "Observation", "content_hash": base64.StdEncoding.EncodeToString(hash[:]),
+		"size": strconv.Itoa(ct.Len()), "storage_uri": "vault://localnet/" + hash.String(),
+		"key_envelope": base64.StdEncoding.EncodeToString([]byte("not a real envelope")), "key_epoch": "1",
+	})
+	n.CLI("tx", "records", "create", "PATRQT", string(copied), "--from", "bob", "--yes")
+	bobRecord := newestRecordOf(t, n, n.Address("bob"))
+	n.CLI("tx", "records", "access", bobRecord.ID, "PATRQT", "--from", "bob", "--yes")
+	if _, err := client("bob", n.Address("bob")).Get(ctx, hash, io.Discard); !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Fatalf("bob with a receipt on a copied hash: %v, want 403", err)
+	}
+
+	// when alice erases the record, the vault answers 410 (bob's copy does not keep
+	// it alive) and the sweep deletes the blob
 	n.CLI("tx", "records", "erase", records.ID, "--from", "alice", "--yes")
 	if _, err := client("lab", lab).Get(ctx, hash, io.Discard); !errors.Is(err, vault.ErrGone) {
 		t.Fatalf("after erase: %v, want 410", err)

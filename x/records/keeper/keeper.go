@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"cosmossdk.io/collections"
-	"cosmossdk.io/collections/indexes"
 	"cosmossdk.io/core/address"
 	corestore "cosmossdk.io/core/store"
 	errorsmod "cosmossdk.io/errors"
@@ -40,7 +39,7 @@ type RecordIndexes struct {
 	// ByAuthor is (author, id).
 	ByAuthor *collidx.Index[pair, types.Record]
 	// ByHash is (content hash, id).
-	ByHash *indexes.Multi[[]byte, uint64, types.Record]
+	ByHash *collidx.Index[collections.Pair[[]byte, uint64], types.Record]
 }
 
 // IndexesList implements collections.Indexes.
@@ -117,8 +116,11 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 				a, err := ac.StringToBytes(r.Author)
 				return collections.Join(sdk.AccAddress(a), id), err
 			}),
-		ByHash: indexes.NewMulti(sb, types.RecordsByHashKey, "records_by_hash", collections.BytesKey, collections.Uint64Key,
-			func(_ uint64, r types.Record) ([]byte, error) { return r.ContentHash, nil }),
+		ByHash: collidx.New(sb, types.RecordsByHashKey, "records_by_hash",
+			collections.PairKeyCodec(collections.BytesKey, collections.Uint64Key),
+			func(id uint64, r types.Record) (collections.Pair[[]byte, uint64], error) {
+				return collections.Join(r.ContentHash, id), nil
+			}),
 	}
 	receiptIdx := ReceiptIndexes{
 		ByPatient: collidx.New(sb, types.ReceiptsByPatientKey, "receipts_by_patient", pairCodec,

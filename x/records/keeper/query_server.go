@@ -101,28 +101,16 @@ func (q queryServer) RecordByHash(ctx context.Context, req *types.QueryRecordByH
 	if err != nil || len(hash) != types.HashLength {
 		return nil, status.Errorf(codes.InvalidArgument, "content hash %q: want %d hex characters", req.ContentHash, 2*types.HashLength)
 	}
-	// Few records share a hash: the index's exact match is read whole, capped.
-	iter, err := q.k.Records.Indexes.ByHash.MatchExact(ctx, hash)
+	prefix := collections.PairPrefix[[]byte, uint64](hash)
+	resp, err := records(ctx, q, q.k.Records.Indexes.ByHash.Keys(), &prefix, req.Pagination,
+		func(k collections.Pair[[]byte, uint64]) uint64 { return k.K2() })
 	if err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
+		return nil, err
 	}
-	defer iter.Close()
-	var records []types.Record
-	for ; iter.Valid() && len(records) < 100; iter.Next() {
-		id, err := iter.PrimaryKey()
-		if err != nil {
-			return nil, status.Error(codes.Internal, err.Error())
-		}
-		r, err := q.k.Records.Get(ctx, id)
-		if err != nil {
-			return nil, status.Error(codes.Internal, err.Error())
-		}
-		records = append(records, r)
-	}
-	if len(records) == 0 {
+	if len(resp.Records) == 0 && (req.Pagination == nil || len(req.Pagination.Key) == 0) {
 		return nil, status.Errorf(codes.NotFound, "no record with content hash %s", req.ContentHash)
 	}
-	return &types.QueryRecordsResponse{Records: records}, nil
+	return resp, nil
 }
 
 // Receipt returns one access receipt.
