@@ -37,8 +37,10 @@ const envelopeV1 = 1
 
 // WrapDataKey wraps a record's data key under a class key: the record's
 // key_envelope. Layout: version (1) | nonce (12) | AES-256-GCM(data key), with
-// the key context as additional data.
-func WrapDataKey(classKey, dataKey []byte, ctx KeyContext) ([]byte, error) {
+// the key context and the record's content hash (the SHA-256 of its
+// ciphertext, known once it is encrypted) as additional data, so an envelope
+// cannot be copied onto another record.
+func WrapDataKey(classKey, dataKey []byte, ctx KeyContext, contentHash []byte) ([]byte, error) {
 	aead, err := newGCM(classKey)
 	if err != nil {
 		return nil, err
@@ -51,11 +53,12 @@ func WrapDataKey(classKey, dataKey []byte, ctx KeyContext) ([]byte, error) {
 		return nil, err
 	}
 	out := append([]byte{envelopeV1}, nonce...)
-	return aead.Seal(out, nonce, dataKey, ctx.bytes("data-key")), nil
+	return aead.Seal(out, nonce, dataKey, append(ctx.bytes("data-key"), contentHash...)), nil
 }
 
-// UnwrapDataKey opens a key_envelope with the class key.
-func UnwrapDataKey(classKey, envelope []byte, ctx KeyContext) ([]byte, error) {
+// UnwrapDataKey opens a record's key_envelope with the class key; contentHash is
+// the record's on-chain content hash.
+func UnwrapDataKey(classKey, envelope []byte, ctx KeyContext, contentHash []byte) ([]byte, error) {
 	aead, err := newGCM(classKey)
 	if err != nil {
 		return nil, err
@@ -64,7 +67,7 @@ func UnwrapDataKey(classKey, envelope []byte, ctx KeyContext) ([]byte, error) {
 	if len(envelope) < 1+ns+tagSize || envelope[0] != envelopeV1 {
 		return nil, ErrUnwrap
 	}
-	key, err := aead.Open(nil, envelope[1:1+ns], envelope[1+ns:], ctx.bytes("data-key"))
+	key, err := aead.Open(nil, envelope[1:1+ns], envelope[1+ns:], append(ctx.bytes("data-key"), contentHash...))
 	if err != nil {
 		return nil, ErrUnwrap
 	}

@@ -71,7 +71,7 @@ func TestEncryptionKeyDerivationKnownAnswer(t *testing.T) {
 func encrypt(t testing.TB, key, plain []byte, h Header, chunk int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := newRecordWriter(&buf, key, h, chunk)
+	w, err := newRecordWriter(&buf, key, testSalt, h, chunk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +98,8 @@ func decrypt(key, ct []byte, chunk int) (Header, []byte, error) {
 	return h, plain, err
 }
 
+var testSalt = bytes.Repeat([]byte{0x5a}, saltSize)
+
 var testHeader = Header{DataClass: "lab-result", Patient: "health1yuw2jxyv3zdrpscxfrkctm2zfttvwuas42w95x", FHIRResourceType: "Observation"}
 
 func TestRecordRoundTripAtChunkBoundaries(t *testing.T) {
@@ -122,7 +124,7 @@ func TestRecordFormatKnownAnswer(t *testing.T) {
 	key := bytes.Repeat([]byte{0x42}, 32)
 	plain := bytes.Repeat([]byte("healthd "), ChunkSize/8+3) // two chunks
 	var buf bytes.Buffer
-	w, err := NewRecordWriter(&buf, key, testHeader)
+	w, err := newRecordWriter(&buf, key, testSalt, testHeader, ChunkSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func TestRecordFormatKnownAnswer(t *testing.T) {
 	if got := hex.EncodeToString(sum[:]); got != recordKATDigest {
 		t.Fatalf("ciphertext digest = %s, want %s", got, recordKATDigest)
 	}
-	if want := 5 + 1 + 2 + 2 + len(testHeader.DataClass) + 2 + len(testHeader.Patient) + 2 + len(testHeader.FHIRResourceType) + len(plain) + 2*tagSize; buf.Len() != want {
+	if want := 5 + 1 + 2 + saltSize + 2 + len(testHeader.DataClass) + 2 + len(testHeader.Patient) + 2 + len(testHeader.FHIRResourceType) + len(plain) + 2*tagSize; buf.Len() != want {
 		t.Fatalf("ciphertext is %d bytes, want %d", buf.Len(), want)
 	}
 	_, r, err := NewRecordReader(bytes.NewReader(buf.Bytes()), key)
@@ -161,6 +163,33 @@ func TestRecordTamperAnyBit(t *testing.T) {
 			if _, _, err := decrypt(key, bad, chunk); err == nil {
 				t.Fatalf("flipping bit %d of byte %d went unnoticed", bit, i)
 			}
+		}
+	}
+}
+
+// A data key used twice by mistake still gives unrelated ciphertexts (the salt
+// derives a fresh chunk key), and each decrypts.
+func TestReusedDataKeyStillSafe(t *testing.T) {
+	key := bytes.Repeat([]byte{4}, 32)
+	var a, b bytes.Buffer
+	for _, buf := range []*bytes.Buffer{&a, &b} {
+		w, err := NewRecordWriter(buf, key, testHeader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte("same plaintext"))
+		_ = w.Close()
+	}
+	if bytes.Equal(a.Bytes()[len(a.Bytes())-30:], b.Bytes()[len(b.Bytes())-30:]) {
+		t.Fatal("two records under one data key share ciphertext")
+	}
+	for _, buf := range []*bytes.Buffer{&a, &b} {
+		_, r, err := NewRecordReader(bytes.NewReader(buf.Bytes()), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(r); err != nil || string(got) != "same plaintext" {
+			t.Fatalf("decrypt: %q %v", got, err)
 		}
 	}
 }
@@ -258,25 +287,30 @@ func TestClassKeys(t *testing.T) {
 		t.Fatal("patient class keys are not a deterministic, per-(patient, class, epoch) derivation")
 	}
 
-	// a key envelope opens only with its class key and context
-	env, err := WrapDataKey(classKey, dataKey, ctx)
+	// a key envelope opens only with its class key, context and record hash
+	recordHash := sha256.Sum256([]byte("ciphertext"))
+	env, err := WrapDataKey(classKey, dataKey, ctx, recordHash[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := UnwrapDataKey(classKey, env, ctx); err != nil || !bytes.Equal(got, dataKey) {
+	if got, err := UnwrapDataKey(classKey, env, ctx, recordHash[:]); err != nil || !bytes.Equal(got, dataKey) {
 		t.Fatalf("unwrap data key: %v", err)
 	}
 	otherClass, _ := NewClassKey()
-	if _, err := UnwrapDataKey(otherClass, env, ctx); !errors.Is(err, ErrUnwrap) {
+	if _, err := UnwrapDataKey(otherClass, env, ctx, recordHash[:]); !errors.Is(err, ErrUnwrap) {
 		t.Errorf("another class key opened the envelope: %v", err)
 	}
-	if _, err := UnwrapDataKey(classKey, env, KeyContext{Patient: ctx.Patient, DataClass: "diagnosis", Epoch: 1}); !errors.Is(err, ErrUnwrap) {
+	if _, err := UnwrapDataKey(classKey, env, KeyContext{Patient: ctx.Patient, DataClass: "diagnosis", Epoch: 1}, recordHash[:]); !errors.Is(err, ErrUnwrap) {
 		t.Errorf("an envelope opened for another class: %v", err)
+	}
+	otherHash := sha256.Sum256([]byte("another record"))
+	if _, err := UnwrapDataKey(classKey, env, ctx, otherHash[:]); !errors.Is(err, ErrUnwrap) {
+		t.Errorf("an envelope opened for another record's hash: %v", err)
 	}
 	for i := range env {
 		bad := bytes.Clone(env)
 		bad[i] ^= 1
-		if _, err := UnwrapDataKey(classKey, bad, ctx); err == nil {
+		if _, err := UnwrapDataKey(classKey, bad, ctx, recordHash[:]); err == nil {
 			t.Fatalf("an envelope with byte %d modified opened", i)
 		}
 	}
@@ -344,5 +378,5 @@ func BenchmarkUnwrapClassKey(b *testing.B) {
 // against their own vectors.
 const (
 	aliceKeyDigest  = "d56aea9f1012b78b95acdada22e54b7e8fecce08e4157db48877d5c936ee0990"
-	recordKATDigest = "7c42ebdb1772991784400eef209298ba2cad075db53e7023820d8b6467b3b366"
+	recordKATDigest = "66223ca5d91a8b8aebc9cb7df798826b7ff0645b3389b30309f71ef943025bd2"
 )

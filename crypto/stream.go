@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,13 +18,14 @@ import (
 //	magic "HDREC" | version 0x01 | header length (uint16 BE) | header
 //	chunk 0 | chunk 1 | … | final chunk
 //
-// The header is (data class, patient, FHIR resource type), each a uint16-BE
-// length and bytes. Each chunk is AES-256-GCM of up to ChunkSize plaintext bytes
-// under the record's data key, with nonce = chunk index (uint64 BE) | final flag
-// (1 byte) | 3 zero bytes, and the whole prefix (magic to header) as additional
-// data. The data key is random per record, so counter nonces never repeat; the
-// final flag makes truncation detectable and the index makes reordering
-// detectable (the STREAM construction of Hoang, Reyhanitabar, Rogaway, Vizár).
+// The header is a 32-byte random salt, then (data class, patient, FHIR resource
+// type), each a uint16-BE length and bytes. The chunk key is HKDF-SHA256(data
+// key, salt): even a data key used twice by mistake gets a fresh chunk key, so
+// nonces never repeat. Each chunk is AES-256-GCM of up to ChunkSize plaintext
+// bytes, with nonce = chunk index (uint64 BE) | final flag (1 byte) | 3 zero
+// bytes, and the whole prefix (magic to header) as additional data. The final
+// flag makes truncation detectable and the index makes reordering detectable
+// (the STREAM construction of Hoang, Reyhanitabar, Rogaway, Vizár).
 const (
 	// ChunkSize is the plaintext size of every chunk but the last.
 	ChunkSize    = 64 << 10
@@ -30,6 +33,7 @@ const (
 	formatV1     = 1
 	tagSize      = 16
 	dataKeySize  = 32
+	saltSize     = 32
 	maxHeaderLen = 4096
 )
 
@@ -84,6 +88,18 @@ func NewDataKey() ([]byte, error) {
 	return k, nil
 }
 
+// chunkAEAD derives the record's chunk cipher from its data key and salt.
+func chunkAEAD(dataKey, salt []byte) (cipher.AEAD, error) {
+	if len(dataKey) != dataKeySize {
+		return nil, fmt.Errorf("want a %d-byte data key, got %d", dataKeySize, len(dataKey))
+	}
+	k, err := hkdf.Key(sha256.New, dataKey, salt, "healthd/record-chunks/v1", dataKeySize)
+	if err != nil {
+		return nil, err
+	}
+	return newGCM(k)
+}
+
 func newGCM(key []byte) (cipher.AEAD, error) {
 	if len(key) != dataKeySize {
 		return nil, fmt.Errorf("want a %d-byte key, got %d", dataKeySize, len(key))
@@ -119,18 +135,23 @@ type recordWriter struct {
 // in the record format, under dataKey. Close must be called: it writes the final
 // chunk. Memory use is one chunk, whatever the size of the record.
 func NewRecordWriter(w io.Writer, dataKey []byte, h Header) (io.WriteCloser, error) {
-	return newRecordWriter(w, dataKey, h, ChunkSize)
+	salt := make([]byte, saltSize)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	return newRecordWriter(w, dataKey, salt, h, ChunkSize)
 }
 
-func newRecordWriter(w io.Writer, dataKey []byte, h Header, chunk int) (*recordWriter, error) {
-	aead, err := newGCM(dataKey)
+func newRecordWriter(w io.Writer, dataKey, salt []byte, h Header, chunk int) (*recordWriter, error) {
+	aead, err := chunkAEAD(dataKey, salt)
 	if err != nil {
 		return nil, err
 	}
-	hdr, err := h.encode()
+	fields, err := h.encode()
 	if err != nil {
 		return nil, err
 	}
+	hdr := append(bytes.Clone(salt), fields...)
 	prefix := append([]byte(formatMagic), formatV1, 0, 0)
 	binary.BigEndian.PutUint16(prefix[len(formatMagic)+1:], uint16(len(hdr)))
 	prefix = append(prefix, hdr...)
@@ -186,6 +207,7 @@ type recordReader struct {
 	plain   []byte
 	pending []byte // the bytes read ahead of the current chunk
 	done    bool
+	err     error // sticky: once a chunk fails, every later Read fails
 	chunk   int
 }
 
@@ -200,9 +222,8 @@ func NewRecordReader(r io.Reader, dataKey []byte) (Header, io.Reader, error) {
 }
 
 func newRecordReader(r io.Reader, dataKey []byte, chunk int) (Header, *recordReader, error) {
-	aead, err := newGCM(dataKey)
-	if err != nil {
-		return Header{}, nil, err
+	if len(dataKey) != dataKeySize {
+		return Header{}, nil, fmt.Errorf("want a %d-byte data key, got %d", dataKeySize, len(dataKey))
 	}
 	fixed := make([]byte, len(formatMagic)+3)
 	if _, err := io.ReadFull(r, fixed); err != nil {
@@ -212,14 +233,18 @@ func newRecordReader(r io.Reader, dataKey []byte, chunk int) (Header, *recordRea
 		return Header{}, nil, fmt.Errorf("not a healthd record ciphertext (version 1): %w", ErrDecrypt)
 	}
 	n := int(binary.BigEndian.Uint16(fixed[len(formatMagic)+1:]))
-	if n > maxHeaderLen {
+	if n > maxHeaderLen || n < saltSize {
 		return Header{}, nil, ErrDecrypt
 	}
 	hdr := make([]byte, n)
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return Header{}, nil, ErrDecrypt
 	}
-	h, err := decodeHeader(hdr)
+	h, err := decodeHeader(hdr[saltSize:])
+	if err != nil {
+		return Header{}, nil, err
+	}
+	aead, err := chunkAEAD(dataKey, hdr[:saltSize])
 	if err != nil {
 		return Header{}, nil, err
 	}
@@ -238,7 +263,7 @@ func (rr *recordReader) next() error {
 	buf := make([]byte, want+1)
 	copy(buf, rr.pending)
 	got := len(rr.pending)
-	for got < len(buf) {
+	for zeros := 0; got < len(buf); {
 		m, err := rr.r.Read(buf[got:])
 		got += m
 		if err == io.EOF {
@@ -246,6 +271,11 @@ func (rr *recordReader) next() error {
 		}
 		if err != nil {
 			return err
+		}
+		if m == 0 {
+			if zeros++; zeros > 100 {
+				return io.ErrNoProgress
+			}
 		}
 	}
 	final := got <= want
@@ -266,10 +296,14 @@ func (rr *recordReader) next() error {
 
 func (rr *recordReader) Read(p []byte) (int, error) {
 	for len(rr.plain) == 0 {
+		if rr.err != nil {
+			return 0, rr.err
+		}
 		if rr.done {
 			return 0, io.EOF
 		}
 		if err := rr.next(); err != nil {
+			rr.err = err
 			return 0, err
 		}
 	}

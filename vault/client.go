@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +49,8 @@ func (c *Client) do(ctx context.Context, method string, h Hash, body io.Reader, 
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = http.DefaultClient
+		// Never follow redirects: signed headers must not travel to another host.
+		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -77,12 +79,25 @@ func (c *Client) Put(ctx context.Context, h Hash, r io.Reader, size int64) error
 	return resp.Body.Close()
 }
 
-// Get downloads blob h into w. The caller verifies the hash of what it wrote.
-func (c *Client) Get(ctx context.Context, h Hash, w io.Writer) (int64, error) {
+// ErrCorrupt is returned when a download does not hash to its name.
+var ErrCorrupt = errors.New("the vault sent bytes that do not match the record's hash")
+
+// Get downloads blob h into w, at most maxSize bytes, hashing as it goes: a
+// download that does not hash to h returns ErrCorrupt (write to a temporary
+// file, keep it only without error).
+func (c *Client) Get(ctx context.Context, h Hash, w io.Writer, maxSize int64) (int64, error) {
 	resp, err := c.do(ctx, http.MethodGet, h, nil, 0, EmptySHA256)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	return io.Copy(w, resp.Body)
+	hasher := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, hasher), io.LimitReader(resp.Body, maxSize+1))
+	if err != nil {
+		return n, err
+	}
+	if n > maxSize || Hash(hasher.Sum(nil)) != h {
+		return n, ErrCorrupt
+	}
+	return n, nil
 }

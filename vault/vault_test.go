@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -451,5 +452,18 @@ func TestReviewFixes(t *testing.T) {
 	r1.Header.Set(HeaderSignature, string(sig))
 	if _, err := e.verify.Verify(r1); err == nil {
 		t.Fatal("a re-spelled signature replayed")
+	}
+}
+
+// A vault that serves other bytes than the hash names is caught by the client.
+func TestClientRejectsWrongBytes(t *testing.T) {
+	e := newEnv(t, Config{})
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("not what you asked for"))
+	}))
+	defer evil.Close()
+	c := &Client{BaseURL: evil.URL, Keyring: e.kr, UID: "lab", Address: e.addr["lab"]}
+	if _, err := c.Get(context.Background(), hashOf([]byte("the real ciphertext")), io.Discard, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("wrong bytes: %v, want ErrCorrupt", err)
 	}
 }

@@ -93,7 +93,7 @@ func TestEncryptedRecordThroughTheVault(t *testing.T) {
 	if err := client("hospital", hospital).Put(ctx, hash, bytes.NewReader(ct.Bytes()), int64(ct.Len())); err != nil {
 		t.Fatalf("hospital's upload: %v", err)
 	}
-	envelope, err := crypto.WrapDataKey(classKey, dataKey, keyCtx)
+	envelope, err := crypto.WrapDataKey(classKey, dataKey, keyCtx, hash[:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestEncryptedRecordThroughTheVault(t *testing.T) {
 
 	// then lab, without consent or receipt, cannot download
 	var se *vault.StatusError
-	if _, err := client("lab", lab).Get(ctx, hash, io.Discard); !errors.As(err, &se) || se.Status != http.StatusForbidden {
+	if _, err := client("lab", lab).Get(ctx, hash, io.Discard, 1<<20); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Fatalf("lab without receipt: %v, want 403", err)
 	}
 	// and a stranger cannot upload
@@ -125,7 +125,7 @@ func TestEncryptedRecordThroughTheVault(t *testing.T) {
 	// then lab downloads the ciphertext, checks its hash, unwraps the class key
 	// from its consent with its own derived key, and decrypts the original bytes
 	var got bytes.Buffer
-	if _, err := client("lab", lab).Get(ctx, hash, &got); err != nil {
+	if _, err := client("lab", lab).Get(ctx, hash, &got, 1<<20); err != nil {
 		t.Fatalf("lab with a receipt: %v", err)
 	}
 	if vault.Hash(sha256.Sum256(got.Bytes())) != hash {
@@ -158,7 +158,7 @@ func TestEncryptedRecordThroughTheVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	env, _ := base64.StdEncoding.DecodeString(rec.Record.KeyEnvelope)
-	labDataKey, err := crypto.UnwrapDataKey(labClassKey, env, keyCtx)
+	labDataKey, err := crypto.UnwrapDataKey(labClassKey, env, keyCtx, hash[:])
 	if err != nil {
 		t.Fatalf("lab cannot open the key envelope: %v", err)
 	}
@@ -182,14 +182,14 @@ func TestEncryptedRecordThroughTheVault(t *testing.T) {
 	n.CLI("tx", "records", "create", "PATRQT", string(copied), "--from", "bob", "--yes")
 	bobRecord := newestRecordOf(t, n, n.Address("bob"))
 	n.CLI("tx", "records", "access", bobRecord.ID, "PATRQT", "--from", "bob", "--yes")
-	if _, err := client("bob", n.Address("bob")).Get(ctx, hash, io.Discard); !errors.As(err, &se) || se.Status != http.StatusForbidden {
+	if _, err := client("bob", n.Address("bob")).Get(ctx, hash, io.Discard, 1<<20); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Fatalf("bob with a receipt on a copied hash: %v, want 403", err)
 	}
 
 	// when alice erases the record, the vault answers 410 (bob's copy does not keep
 	// it alive) and the sweep deletes the blob
 	n.CLI("tx", "records", "erase", records.ID, "--from", "alice", "--yes")
-	if _, err := client("lab", lab).Get(ctx, hash, io.Discard); !errors.Is(err, vault.ErrGone) {
+	if _, err := client("lab", lab).Get(ctx, hash, io.Discard, 1<<20); !errors.Is(err, vault.ErrGone) {
 		t.Fatalf("after erase: %v, want 410", err)
 	}
 	blobPath := filepath.Join(v.Data, "blobs", hash.String()[:2], hash.String()[2:4], hash.String())
