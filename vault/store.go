@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -71,11 +72,14 @@ type Store interface {
 // hashed while written, synced, and renamed into place, and the directory is
 // synced: a crash leaves either no blob or a whole one, never a corrupt one.
 type DiskStore struct {
-	dir string
-	now func() time.Time
+	dir  string
+	now  func() time.Time
+	lock *os.File
 }
 
-// NewDiskStore opens (creating if needed) a disk store in dir.
+// NewDiskStore opens (creating if needed) a disk store in dir, and locks it: two
+// vaults must not share a directory (each would take the other's uploads in
+// progress for crash leftovers).
 func NewDiskStore(dir string) (*DiskStore, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o700); err != nil {
 		return nil, err
@@ -83,8 +87,19 @@ func NewDiskStore(dir string) (*DiskStore, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, err
 	}
-	return &DiskStore{dir: dir, now: time.Now}, nil
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("%s is used by another vault: %w", dir, err)
+	}
+	return &DiskStore{dir: dir, now: time.Now, lock: lock}, nil
 }
+
+// Close releases the directory lock.
+func (s *DiskStore) Close() error { return s.lock.Close() }
 
 func (s *DiskStore) path(h Hash) string {
 	x := h.String()
@@ -126,7 +141,7 @@ func (s *DiskStore) Put(_ context.Context, h Hash, r io.Reader, limit int64, upl
 	if err != nil {
 		return BlobInfo{}, false, err
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+	if err := mkdirAllSync(filepath.Dir(final)); err != nil {
 		return BlobInfo{}, false, err
 	}
 	// Metadata first: a blob file without metadata never exists.
@@ -188,18 +203,20 @@ func (s *DiskStore) List(ctx context.Context, fn func(BlobInfo) error) error {
 	})
 }
 
-// CleanTemp removes what interrupted puts left in tmp/.
+// CleanTemp removes what interrupted puts left in tmp/. What it cannot remove
+// it leaves (and reports), rather than keep the vault from starting.
 func (s *DiskStore) CleanTemp() error {
 	entries, err := os.ReadDir(filepath.Join(s.dir, "tmp"))
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, e := range entries {
-		if err := os.Remove(filepath.Join(s.dir, "tmp", e.Name())); err != nil {
-			return err
+		if err := os.RemoveAll(filepath.Join(s.dir, "tmp", e.Name())); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // info reads a blob's metadata, if the blob itself is in place.
@@ -237,6 +254,21 @@ func writeFileSync(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// mkdirAllSync creates dir and its missing parents under blobs/, syncing each
+// new directory into its parent so that a crash cannot lose it.
+func mkdirAllSync(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := mkdirAllSync(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
 }
 
 func syncDir(dir string) error {

@@ -285,6 +285,11 @@ func TestCrashLeavesNoPartialBlob(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(entries) != 0 {
 		t.Fatalf("tmp/ still has %d files", len(entries))
 	}
+	// and a second vault cannot open the same directory
+	if _, err := NewDiskStore(dir); err == nil {
+		t.Fatal("two stores opened the same directory")
+	}
+
 	// and the whole blob, stored afterwards, reads back exactly
 	if _, created, err := store.Put(context.Background(), h, bytes.NewReader(blob), 1<<20, "hospital"); err != nil || !created {
 		t.Fatalf("put: %v created %v", err, created)

@@ -58,8 +58,9 @@ func vaultStartCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("open the store in %s: %w", data, err)
 			}
+			defer store.Close()
 			if err := store.CleanTemp(); err != nil {
-				return err
+				log.Warn("could not clean all interrupted uploads", "err", err)
 			}
 			chain, err := vault.DialChain(grpcAddr)
 			if err != nil {
