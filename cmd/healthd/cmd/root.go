@@ -126,6 +126,7 @@ func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) *cobra.Command 
 		txCmd,
 		keysCommand(),
 		vaultCommand(),
+		recordsCommands(),
 	)
 	return txCmd
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
+	sdk "github.com/cosmos/cosmos-sdk/types"
 	authtx "github.com/cosmos/cosmos-sdk/x/auth/tx"
 )
 
@@ -88,6 +89,16 @@ func failOnRejectedTx(rootCmd *cobra.Command, txCmd *cobra.Command) {
 // waitForCommit polls the node until the transaction is in a block, and returns an
 // error if it is not committed in time or failed on execution.
 func waitForCommit(ctx context.Context, clientCtx client.Context, hash string, timeout time.Duration) error {
+	_, err := waitForTxCtx(ctx, clientCtx, hash, timeout)
+	return err
+}
+
+// waitForTx is waitForCommit for a command, returning the committed result.
+func waitForTx(cmd *cobra.Command, clientCtx client.Context, hash string, timeout time.Duration) (*sdk.TxResponse, error) {
+	return waitForTxCtx(cmd.Context(), clientCtx, hash, timeout)
+}
+
+func waitForTxCtx(ctx context.Context, clientCtx client.Context, hash string, timeout time.Duration) (*sdk.TxResponse, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -99,14 +110,14 @@ func waitForCommit(ctx context.Context, clientCtx client.Context, hash string, t
 		committed, err := authtx.QueryTx(clientCtx, hash)
 		if err == nil {
 			if committed.Code != 0 {
-				return fmt.Errorf("transaction %s failed in block %d (code %d, codespace %q): %s",
+				return committed, fmt.Errorf("transaction %s failed in block %d (code %d, codespace %q): %s",
 					hash, committed.Height, committed.Code, committed.Codespace, committed.RawLog)
 			}
-			return nil
+			return committed, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("transaction %s was not committed within %s (it may still be in the mempool; "+
+			return nil, fmt.Errorf("transaction %s was not committed within %s (it may still be in the mempool; "+
 				"check with `healthd query tx %s`): %w", hash, timeout, hash, err)
 		case <-tick.C:
 		}
