@@ -449,7 +449,7 @@ func StartVault(t testing.TB, n *Node) *Vault {
 	v := &Vault{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), Data: filepath.Join(filepath.Dir(n.Home), "vault")}
 	v.proc = startProc(t, n.Binary, []string{
 		"vault", "start", "--home", n.Home, "--data", v.Data,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--grpc", n.GRPC, "--gc-interval", "2s",
+		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--chain-grpc", n.GRPC, "--gc-interval", "2s",
 	},
 		filepath.Join(filepath.Dir(n.Home), "vault.log"))
 	t.Cleanup(func() {

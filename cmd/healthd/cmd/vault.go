@@ -36,7 +36,7 @@ func vaultStartCmd() *cobra.Command {
 			"active providers; downloads (GET) need a fresh access receipt on chain for a record with that hash, and an " +
 			"erased record answers 410. Requests are signed by account keys. Blobs of erased records, and uploads no " +
 			"record committed to within --uncommitted-ttl, are deleted by a periodic sweep. The vault never sees plaintext.",
-		Example: "healthd vault start --data ~/.healthd/vault --listen 127.0.0.1:8800 --grpc 127.0.0.1:9090",
+		Example: "healthd vault start --data ~/.healthd/vault --listen 127.0.0.1:8800 --chain-grpc 127.0.0.1:9090",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home, _ := cmd.Flags().GetString(flags.FlagHome)
@@ -45,7 +45,7 @@ func vaultStartCmd() *cobra.Command {
 				data = filepath.Join(home, "vault")
 			}
 			listen, _ := cmd.Flags().GetString("listen")
-			grpcAddr, _ := cmd.Flags().GetString("grpc")
+			grpcAddr, _ := cmd.Flags().GetString("chain-grpc")
 			gcEvery, _ := cmd.Flags().GetDuration("gc-interval")
 			var cfg vault.Config
 			cfg.MaxBlobSize, _ = cmd.Flags().GetInt64("max-blob-size")
@@ -108,7 +108,7 @@ func vaultStartCmd() *cobra.Command {
 	}
 	cmd.Flags().String("data", "", "where blobs are stored (default: <home>/vault)")
 	cmd.Flags().String("listen", "127.0.0.1:8800", "HTTP listen address")
-	cmd.Flags().String("grpc", "127.0.0.1:9090", "gRPC address of the node to ask about receipts and accounts")
+	cmd.Flags().String("chain-grpc", "127.0.0.1:9090", "gRPC address of the node to ask about receipts and accounts (not --grpc: that name is app.toml's gRPC server section)")
 	cmd.Flags().Duration("gc-interval", 5*time.Minute, "how often erased and never-committed blobs are swept")
 	cmd.Flags().Int64("max-blob-size", 4<<30, "largest upload, bytes")
 	cmd.Flags().Int64("quota", 64<<30, "bytes one account may have stored")
