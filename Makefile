@@ -12,7 +12,7 @@ LDFLAGS     := -X github.com/cosmos/cosmos-sdk/version.Name=healthd \
 GO          ?= go
 
 .DEFAULT_GOAL := help
-.PHONY: help build install localnet localnet-reset localnet-init test test-unit test-e2e \
+.PHONY: help build install localnet localnet-reset localnet-init demo test test-unit test-e2e \
         proto-gen proto-check fmt lint clean
 
 help: ## list the targets
@@ -33,6 +33,9 @@ localnet-reset: build ## delete the local chain and start a new one from config.
 
 localnet-init: build ## only build the local chain's home (no start)
 	$(LOCALNET) -config config.yml -home $(LOCALNET_HOME) -binary $(BINARY) init
+
+demo: build ## run the whole story (consent, put, get, receipts, revoke, break-glass, erase) on a throw-away chain + vault
+	bash scripts/demo.sh
 
 test: ## run every test: unit, integration and end-to-end (starts real nodes)
 	$(GO) test -count=1 -timeout 20m ./...
