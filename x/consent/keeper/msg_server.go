@@ -511,11 +511,7 @@ func (s msgServer) checkGrantee(ctx context.Context, grantee sdk.AccAddress) err
 
 // decode turns a bech32 address into bytes, or returns ErrInvalidAddress.
 func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
-	bz, err := addrs.Decode(s.addressCodec, addr)
-	if err != nil {
-		return nil, errorsmod.Wrapf(types.ErrInvalidAddress, "%s %q: %v", field, addr, err)
-	}
-	return bz, nil
+	return addrs.DecodeField(s.addressCodec, addr, field, types.ErrInvalidAddress)
 }
 
 func emit(ctx context.Context, ev sdk.Msg) error {

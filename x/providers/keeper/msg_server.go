@@ -254,11 +254,7 @@ func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 
 // decode turns a bech32 address into bytes, or returns ErrInvalidAddress.
 func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
-	bz, err := addrs.Decode(s.addressCodec, addr)
-	if err != nil {
-		return nil, errorsmod.Wrapf(types.ErrInvalidAddress, "%s %q: %v", field, addr, err)
-	}
-	return bz, nil
+	return addrs.DecodeField(s.addressCodec, addr, field, types.ErrInvalidAddress)
 }
 
 // authorizeRegistrar checks that signer may act on provider: it is a registrar or
