@@ -56,7 +56,7 @@ ok "carol registered with the encryption key her account derives"
 
 step "consent: alice lets hospital read and write her lab results, with the key"
 "$H" tx consent grant "$HOSPITAL" --classes lab-result --purposes TREAT --permissions read,write --expires 720h \
-  --key-grants "$("$H" records key-grants "$HOSPITAL" --classes lab-result --from alice)" --from alice --yes >/dev/null
+  $("$H" records key-grants "$HOSPITAL" --classes lab-result --from alice) --from alice --yes >/dev/null
 ok "consent granted"
 
 step "put: hospital files an encrypted lab result for alice"
@@ -70,7 +70,7 @@ refused "lab reads record $ID" ACCESS_REASON_NO_CONSENT "$H" records get "$ID" -
 
 step "grant: alice lets lab read her lab results, with the key"
 "$H" tx consent grant "$LAB" --classes lab-result --purposes TREAT --permissions read --expires 720h \
-  --key-grants "$("$H" records key-grants "$LAB" --classes lab-result --from alice)" --from alice --yes >/dev/null
+  $("$H" records key-grants "$LAB" --classes lab-result --from alice) --from alice --yes >/dev/null
 LAB_CONSENT=$("$H" query consent consents-by-grantee lab --status active | sed -nE 's/.*"id": "([0-9]+)".*/\1/p' | tail -1)
 ok "consent $LAB_CONSENT granted"
 

@@ -23,9 +23,11 @@ func TestRecordsPutGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	shareWith := func(grantee, perms string) {
-		grants := strings.TrimSpace(n.CLI("records", "key-grants", grantee, "--classes", "lab-result", "--from", "alice", "--keyring-backend", "test"))
-		n.CLI("tx", "consent", "grant", grantee, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", perms,
-			"--expires", "720h", "--key-grants", grants, "--from", "alice", "--yes")
+		grants := strings.Fields(n.CLI("records", "key-grants", grantee, "--classes", "lab-result", "--from", "alice", "--keyring-backend", "test"))
+		n.CLI(append([]string{
+			"tx", "consent", "grant", grantee, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", perms,
+			"--expires", "720h", "--from", "alice", "--yes",
+		}, grants...)...)
 	}
 	get := func(who, id, out string) network.Result {
 		return n.Exec("records", "get", id, "--purpose", "TREAT", "--out", out, "--from", who, "--keyring-backend", "test")

@@ -16,6 +16,7 @@ type recordView struct {
 	Patient     string `json:"patient"`
 	Author      string `json:"author"`
 	DataClass   string `json:"data_class"`
+	FHIRType    string `json:"fhir_resource_type"`
 	ContentHash string `json:"content_hash"`
 	StorageURI  string `json:"storage_uri"`
 	KeyEnvelope string `json:"key_envelope"`

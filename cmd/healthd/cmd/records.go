@@ -5,6 +5,7 @@ import (
 	"crypto/hpke"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,10 +45,11 @@ func recordsKeyGrantsCmd() *cobra.Command {
 		Use:   "key-grants [grantee]",
 		Short: "Wrap your class keys to a grantee's public key, for `tx consent grant --key-grants`",
 		Long: "Derives your (the patient's) current class key of each --classes and wraps it to the grantee's encryption " +
-			"key as published on chain (provider registry or patient profile). Prints the grants, comma-separated, as " +
-			"`tx consent grant --key-grants` takes them, so the grantee can read (and write) without you online.",
-		Example: "healthd tx consent grant health1…lab --classes lab-result --purposes TREAT --permissions read --expires 720h " +
-			"--key-grants $(healthd records key-grants health1…lab --classes lab-result --from alice) --from alice",
+			"key as published on chain (provider registry or patient profile). Prints one `--key-grants=…` flag per " +
+			"class, ready to splice into `tx consent grant` (the flag is repeated, not comma-separated), so the grantee " +
+			"can read (and write) without you online. The grants are base64: no spaces or shell wildcards.",
+		Example: "healthd tx consent grant health1…lab --classes lab-result,vital-signs --purposes TREAT --permissions read " +
+			"--expires 720h $(healthd records key-grants health1…lab --classes lab-result,vital-signs --from alice) --from alice",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			clientCtx, err := client.GetClientQueryContext(cmd)
@@ -88,9 +91,9 @@ func recordsKeyGrantsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out = append(out, base64.StdEncoding.EncodeToString(g))
+				out = append(out, "--key-grants="+base64.StdEncoding.EncodeToString(g))
 			}
-			cmd.Println(strings.Join(out, ","))
+			cmd.Println(strings.Join(out, " "))
 			return nil
 		},
 	}
@@ -151,7 +154,6 @@ func recordsPutCmd() *cobra.Command {
 				return err
 			}
 
-			// encrypt to a temporary file, hashing the ciphertext as it is written
 			in, err := os.Open(args[0])
 			if err != nil {
 				return err
@@ -161,59 +163,17 @@ func recordsPutCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tmp, err := os.CreateTemp("", "healthd-put-*")
+			u := uploader{cmd: cmd, clientCtx: clientCtx, me: me, vaultURL: vaultURL}
+			entry, err := u.encryptAndUpload(in, st.Size(), class, fhirType, patient, classKey, kctx)
 			if err != nil {
 				return err
 			}
-			defer os.Remove(tmp.Name())
-			defer tmp.Close()
-			dataKey, err := crypto.NewDataKey()
-			if err != nil {
-				return err
-			}
-			hasher := sha256.New()
-			w, err := crypto.NewRecordWriter(io.MultiWriter(tmp, hasher), dataKey,
-				crypto.Header{DataClass: class, Patient: patient, FHIRResourceType: fhirType})
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(w, progress(cmd, "encrypting", in, st.Size())); err != nil {
-				return err
-			}
-			if err := w.Close(); err != nil {
-				return err
-			}
-			var hash vault.Hash
-			copy(hash[:], hasher.Sum(nil))
-			size, err := tmp.Seek(0, io.SeekCurrent)
-			if err != nil {
-				return err
-			}
-			if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-				return err
-			}
-
-			vc := &vault.Client{BaseURL: vaultURL, Keyring: clientCtx.Keyring, UID: clientCtx.FromName, Address: me}
-			if err := vc.Put(cmd.Context(), hash, progress(cmd, "uploading", tmp, size), size); err != nil {
-				return err
-			}
-			envelope, err := crypto.WrapDataKey(classKey, dataKey, kctx, hash[:])
-			if err != nil {
-				return err
-			}
-			u, err := url.Parse(vaultURL)
-			if err != nil {
-				return err
-			}
-			msg := &recordstypes.MsgCreateRecords{Author: me, Patient: patient, Purpose: purpose, Entries: []recordstypes.RecordEntry{{
-				DataClass: class, FhirResourceType: fhirType, ContentHash: hash[:], Size_: uint64(size),
-				StorageUri: "vault://" + u.Host + "/" + hash.String(), KeyEnvelope: envelope, KeyEpoch: kctx.Epoch,
-			}}}
+			msg := &recordstypes.MsgCreateRecords{Author: me, Patient: patient, Purpose: purpose, Entries: []recordstypes.RecordEntry{entry}}
 			var resp recordstypes.MsgCreateRecordsResponse
 			if err := sendAndWait(cmd, clientCtx, msg, &resp); err != nil {
 				return fmt.Errorf("uploaded, but the record was not committed (the vault deletes the upload after its TTL): %w", err)
 			}
-			return printJSON(cmd, map[string]any{"record_id": resp.Ids[0], "content_hash": hash.String(), "size": size})
+			return printJSON(cmd, map[string]any{"record_id": resp.Ids[0], "content_hash": hex.EncodeToString(entry.ContentHash), "size": entry.Size_})
 		},
 	}
 	cmd.Flags().String("patient", "", "the patient (default: the signer)")
@@ -264,53 +224,13 @@ func recordsGetCmd() *cobra.Command {
 				return fmt.Errorf("record %d was erased by the patient: its key and location are gone", id)
 			}
 
-			var access recordstypes.MsgAccessRecordResponse
-			if err := sendAndWait(cmd, clientCtx, &recordstypes.MsgAccessRecord{Accessor: me, RecordId: id, Purpose: purpose}, &access); err != nil {
-				return fmt.Errorf("access refused: %w", err)
-			}
-
 			vaultURL, _ := cmd.Flags().GetString("vault")
-			if vaultURL == "" {
-				if vaultURL, err = vaultFromURI(rec.StorageUri); err != nil {
-					return err
-				}
-			}
-			ct, err := os.CreateTemp(filepath.Dir(out), ".healthd-get-*")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(ct.Name())
-			defer ct.Close()
-			var hash vault.Hash
-			copy(hash[:], rec.ContentHash)
-			vc := &vault.Client{BaseURL: vaultURL, Keyring: clientCtx.Keyring, UID: clientCtx.FromName, Address: me}
-			if _, err := vc.Get(cmd.Context(), hash, ct, int64(rec.Size_)); err != nil {
-				return err
-			}
-			classKey, kctx, err := classKeyFor(cmd.Context(), clientCtx, me, rec.Patient, priv, rec.DataClass, rec.KeyEpoch)
-			if err != nil {
-				return err
-			}
-			dataKey, err := crypto.UnwrapDataKey(classKey, rec.KeyEnvelope, kctx, rec.ContentHash)
-			if err != nil {
-				return err
-			}
-			if _, err := ct.Seek(0, io.SeekStart); err != nil {
-				return err
-			}
-			hdr, plain, err := crypto.NewRecordReader(ct, dataKey)
-			if err != nil {
-				return err
-			}
-			if hdr.Patient != rec.Patient || hdr.DataClass != rec.DataClass {
-				return errors.New("the ciphertext's header does not match the on-chain record")
-			}
 			pt, err := os.CreateTemp(filepath.Dir(out), ".healthd-plain-*")
 			if err != nil {
 				return err
 			}
 			defer os.Remove(pt.Name())
-			n, err := io.Copy(pt, progress(cmd, "decrypting", plain, int64(rec.Size_)))
+			access, n, err := readRecord(cmd, clientCtx, me, priv, rec, purpose, vaultURL, pt)
 			if cerr := pt.Close(); err == nil {
 				err = cerr
 			}
@@ -328,6 +248,166 @@ func recordsGetCmd() *cobra.Command {
 	cmd.Flags().String("vault", "", "vault URL (default: from the record's storage URI)")
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
+}
+
+// uploader encrypts and uploads record content for one account.
+type uploader struct {
+	cmd       *cobra.Command
+	clientCtx client.Context
+	me        string
+	vaultURL  string
+}
+
+// encryptAndUpload encrypts size bytes from r with a fresh data key (to a
+// temporary file, hashing the ciphertext), uploads the ciphertext, and returns
+// the record entry to commit, its data key wrapped under classKey.
+func (u uploader) encryptAndUpload(r io.Reader, size int64, class, fhirType, patient string, classKey []byte,
+	kctx crypto.KeyContext,
+) (recordstypes.RecordEntry, error) {
+	var entry recordstypes.RecordEntry
+	tmp, err := os.CreateTemp("", "healthd-put-*")
+	if err != nil {
+		return entry, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	dataKey, err := crypto.NewDataKey()
+	if err != nil {
+		return entry, err
+	}
+	hasher := sha256.New()
+	w, err := crypto.NewRecordWriter(io.MultiWriter(tmp, hasher), dataKey,
+		crypto.Header{DataClass: class, Patient: patient, FHIRResourceType: fhirType})
+	if err != nil {
+		return entry, err
+	}
+	if _, err := io.Copy(w, progress(u.cmd, "encrypting", r, size)); err != nil {
+		return entry, err
+	}
+	if err := w.Close(); err != nil {
+		return entry, err
+	}
+	var hash vault.Hash
+	copy(hash[:], hasher.Sum(nil))
+	ctSize, err := tmp.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return entry, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return entry, err
+	}
+	vc := &vault.Client{BaseURL: u.vaultURL, Keyring: u.clientCtx.Keyring, UID: u.clientCtx.FromName, Address: u.me}
+	if err := vc.Put(u.cmd.Context(), hash, progress(u.cmd, "uploading", tmp, ctSize), ctSize); err != nil {
+		return entry, err
+	}
+	envelope, err := crypto.WrapDataKey(classKey, dataKey, kctx, hash[:])
+	if err != nil {
+		return entry, err
+	}
+	vu, err := url.Parse(u.vaultURL)
+	if err != nil {
+		return entry, err
+	}
+	return recordstypes.RecordEntry{
+		DataClass: class, FhirResourceType: fhirType, ContentHash: hash[:], Size_: uint64(ctSize),
+		StorageUri: "vault://" + vu.Host + "/" + hash.String(), KeyEnvelope: envelope, KeyEpoch: kctx.Epoch,
+	}, nil
+}
+
+// readRecord reads rec for me. It checks the consent and gets the class key
+// first, so no receipt is taken for a read that would be refused or could not
+// be decrypted; then records an access receipt (the chain checks the consent
+// again), downloads, checks and decrypts into w. w must be discarded on error.
+func readRecord(cmd *cobra.Command, clientCtx client.Context, me string, priv hpke.PrivateKey, rec recordstypes.Record,
+	purpose, vaultURL string, w io.Writer,
+) (recordstypes.MsgAccessRecordResponse, int64, error) {
+	var access recordstypes.MsgAccessRecordResponse
+	if err := mayRead(cmd.Context(), clientCtx, me, rec, purpose); err != nil {
+		return access, 0, err
+	}
+	classKey, kctx, err := classKeyFor(cmd.Context(), clientCtx, me, rec.Patient, priv, rec.DataClass, rec.KeyEpoch)
+	if err != nil {
+		return access, 0, err
+	}
+	if err := sendAndWait(cmd, clientCtx, &recordstypes.MsgAccessRecord{Accessor: me, RecordId: rec.Id, Purpose: purpose}, &access); err != nil {
+		return access, 0, fmt.Errorf("%w: %w", errAccessRefused, err)
+	}
+	n, err := decryptRecord(cmd, clientCtx, me, rec, vaultURL, classKey, kctx, w)
+	return access, n, err
+}
+
+// errAccessRefused marks a read the patient's consents do not allow.
+var errAccessRefused = errors.New("access refused")
+
+// mayRead asks the chain (a query, no transaction) whether me may read rec for
+// purpose now. The author of a record reads it without a consent; the
+// transaction still checks that it is an active provider.
+func mayRead(ctx context.Context, clientCtx client.Context, me string, rec recordstypes.Record, purpose string) error {
+	if me == rec.Author {
+		return nil
+	}
+	if err := mayAccess(ctx, clientCtx, me, rec.Patient, rec.DataClass, consenttypes.PermissionRead, purpose, rec.CreatedAt); err != nil {
+		return fmt.Errorf("record %d: %w", rec.Id, err)
+	}
+	return nil
+}
+
+// mayAccess asks the chain (a query, no transaction) whether me's consents from
+// patient allow permission on class for purpose, for a record authored at
+// authoredAt (zero: now). A refusal wraps errAccessRefused and gives the reason.
+func mayAccess(ctx context.Context, clientCtx client.Context, me, patient, class, permission, purpose string, authoredAt time.Time) error {
+	d, err := consenttypes.NewQueryClient(clientCtx).CheckAccess(ctx, &consenttypes.QueryCheckAccessRequest{
+		Patient: patient, Grantee: me, DataClass: class, Permission: permission, Purpose: purpose, AuthoredAt: authoredAt,
+	})
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return fmt.Errorf("%w: %s may not %s %s of %s for %s: %s", errAccessRefused, me, permission, class, patient, purpose, d.Reason)
+	}
+	return nil
+}
+
+// decryptRecord downloads rec's ciphertext (from vaultURL, or the vault of its
+// storage URI), checks it against the on-chain hash and header, and decrypts it
+// into w with the class key. The vault serves it only to an account holding a
+// fresh access receipt for it. w must be discarded on error.
+func decryptRecord(cmd *cobra.Command, clientCtx client.Context, me string, rec recordstypes.Record, vaultURL string,
+	classKey []byte, kctx crypto.KeyContext, w io.Writer,
+) (int64, error) {
+	var err error
+	if vaultURL == "" {
+		if vaultURL, err = vaultFromURI(rec.StorageUri); err != nil {
+			return 0, err
+		}
+	}
+	ct, err := os.CreateTemp("", ".healthd-get-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(ct.Name())
+	defer ct.Close()
+	var hash vault.Hash
+	copy(hash[:], rec.ContentHash)
+	vc := &vault.Client{BaseURL: vaultURL, Keyring: clientCtx.Keyring, UID: clientCtx.FromName, Address: me}
+	if _, err := vc.Get(cmd.Context(), hash, ct, int64(rec.Size_)); err != nil {
+		return 0, err
+	}
+	dataKey, err := crypto.UnwrapDataKey(classKey, rec.KeyEnvelope, kctx, rec.ContentHash)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := ct.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	hdr, plain, err := crypto.NewRecordReader(ct, dataKey)
+	if err != nil {
+		return 0, err
+	}
+	if hdr.Patient != rec.Patient || hdr.DataClass != rec.DataClass {
+		return 0, errors.New("the ciphertext's header does not match the on-chain record")
+	}
+	return io.Copy(w, progress(cmd, "decrypting", plain, int64(rec.Size_)))
 }
 
 // accountKey returns the --from account's address and derived encryption key.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
+	"github.com/cosmos/cosmos-sdk/client/flags"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	authtx "github.com/cosmos/cosmos-sdk/x/auth/tx"
 )
@@ -57,6 +58,9 @@ func failOnRejectedTx(rootCmd *cobra.Command, txCmd *cobra.Command) {
 					return fmt.Errorf("argument %d (%s) is empty", i+1, argName(cmd, i))
 				}
 			}
+			if err := estimateGasByDefault(cmd); err != nil {
+				return err
+			}
 			captured = &cappedBuffer{limit: maxCapturedOutput}
 			cmd.SetOut(io.MultiWriter(cmd.OutOrStdout(), captured))
 		}
@@ -84,6 +88,30 @@ func failOnRejectedTx(rootCmd *cobra.Command, txCmd *cobra.Command) {
 		}
 		return waitForCommit(cmd.Context(), clientCtx, res.TxHash, timeout)
 	}
+}
+
+// estimateGasByDefault makes a tx command without --gas simulate the
+// transaction and ask for 1.5× the gas it used, unless it cannot reach a node
+// (--offline, --generate-only). The SDK's fixed default of 200,000 is too little
+// for a consent carrying several key grants or a batch of records, and a tx that
+// runs out of gas still costs its fee.
+func estimateGasByDefault(cmd *cobra.Command) error {
+	f := cmd.Flags().Lookup(flags.FlagGas)
+	if f == nil || f.Changed {
+		return nil
+	}
+	offline, _ := cmd.Flags().GetBool(flags.FlagOffline)
+	generateOnly, _ := cmd.Flags().GetBool(flags.FlagGenerateOnly)
+	if offline || generateOnly {
+		return nil
+	}
+	if err := cmd.Flags().Set(flags.FlagGas, flags.GasFlagAuto); err != nil {
+		return err
+	}
+	if adj := cmd.Flags().Lookup(flags.FlagGasAdjustment); adj != nil && !adj.Changed {
+		return cmd.Flags().Set(flags.FlagGasAdjustment, "1.5")
+	}
+	return nil
 }
 
 // waitForCommit polls the node until the transaction is in a block, and returns an

@@ -19,6 +19,15 @@ import (
 // simulation unless --gas is given. A transaction the chain rejects is an error
 // carrying the chain's log.
 func sendAndWait(cmd *cobra.Command, clientCtx client.Context, msg sdk.Msg, resp gogoproto.Message) error {
+	return sendMsgsAndWait(cmd, clientCtx, []sdk.Msg{msg}, []gogoproto.Message{resp})
+}
+
+// sendMsgsAndWait is sendAndWait for several messages in one transaction (all
+// commit or none): resps[i] receives the response of msgs[i].
+func sendMsgsAndWait(cmd *cobra.Command, clientCtx client.Context, msgs []sdk.Msg, resps []gogoproto.Message) error {
+	if len(msgs) == 0 || len(msgs) != len(resps) {
+		return fmt.Errorf("internal: %d messages, %d responses", len(msgs), len(resps))
+	}
 	txf, err := tx.NewFactoryCLI(clientCtx, cmd.Flags())
 	if err != nil {
 		return err
@@ -30,13 +39,13 @@ func sendAndWait(cmd *cobra.Command, clientCtx client.Context, msg sdk.Msg, resp
 		return err
 	}
 	if txf.SimulateAndExecute() {
-		_, gas, err := tx.CalculateGas(clientCtx, txf, msg)
+		_, gas, err := tx.CalculateGas(clientCtx, txf, msgs...)
 		if err != nil {
 			return fmt.Errorf("the chain refuses the transaction: %w", err)
 		}
 		txf = txf.WithGas(gas)
 	}
-	builder, err := txf.BuildUnsignedTx(msg)
+	builder, err := txf.BuildUnsignedTx(msgs...)
 	if err != nil {
 		return err
 	}
@@ -63,8 +72,13 @@ func sendAndWait(cmd *cobra.Command, clientCtx client.Context, msg sdk.Msg, resp
 		return fmt.Errorf("transaction %s: undecodable result: %w", res.TxHash, err)
 	}
 	var msgData sdk.TxMsgData
-	if err := msgData.Unmarshal(data); err != nil || len(msgData.MsgResponses) == 0 {
-		return fmt.Errorf("transaction %s: no message response", res.TxHash)
+	if err := msgData.Unmarshal(data); err != nil || len(msgData.MsgResponses) != len(msgs) {
+		return fmt.Errorf("transaction %s: %d message responses for %d messages", res.TxHash, len(msgData.MsgResponses), len(msgs))
 	}
-	return gogoproto.Unmarshal(msgData.MsgResponses[0].Value, resp)
+	for i, r := range msgData.MsgResponses {
+		if err := gogoproto.Unmarshal(r.Value, resps[i]); err != nil {
+			return fmt.Errorf("transaction %s: response %d: %w", res.TxHash, i, err)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,88 @@
+package cmd
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+)
+
+func TestClassOfResource(t *testing.T) {
+	tests := []struct {
+		resource string
+		want     string
+	}{
+		{`{"resourceType":"Condition"}`, "diagnosis"},
+		{`{"resourceType":"Observation","category":[{"coding":[{"code":"laboratory"}]}]}`, "lab-result"},
+		{`{"resourceType":"Observation","category":[{"coding":[{"code":"vital-signs"}]}]}`, "vital-signs"},
+		{`{"resourceType":"Observation"}`, "lab-result"},
+		{`{"resourceType":"DiagnosticReport","category":[{"coding":[{"code":"LAB"}]}]}`, "lab-result"},
+		{`{"resourceType":"DiagnosticReport","category":[{"coding":[{"code":"RAD"}]}]}`, "imaging"},
+		{`{"resourceType":"DiagnosticReport","category":[{"coding":[{"code":"imaging"}]}]}`, "imaging"},
+		{`{"resourceType":"MedicationRequest"}`, "prescription"},
+		{`{"resourceType":"MedicationStatement"}`, "prescription"},
+		{`{"resourceType":"AllergyIntolerance"}`, "allergy"},
+		{`{"resourceType":"Immunization"}`, "immunization"},
+		{`{"resourceType":"Procedure"}`, "procedure"},
+		{`{"resourceType":"ImagingStudy"}`, "imaging"},
+		{`{"resourceType":"DocumentReference"}`, "clinical-note"},
+		{`{"resourceType":"Composition"}`, "clinical-note"},
+		{`{"resourceType":"Patient"}`, "other"},
+		{`{"resourceType":"Encounter"}`, "other"},
+		{`{"resourceType":"Practitioner"}`, "other"},
+	}
+	for _, tc := range tests {
+		var r struct{ ResourceType string }
+		if err := json.Unmarshal([]byte(tc.resource), &r); err != nil {
+			t.Fatal(err)
+		}
+		got := ClassOfResource(r.ResourceType, []byte(tc.resource))
+		if got != tc.want {
+			t.Errorf("%s: class %q, want %q", tc.resource, got, tc.want)
+		}
+		if !slices.Contains(consenttypes.DataClasses, got) {
+			t.Errorf("%s: %q is not a data class the chain knows", tc.resource, got)
+		}
+	}
+}
+
+func TestParseBundle(t *testing.T) {
+	entries := `[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","id":"p"}},` +
+		`{"resource":{"resourceType":"Condition","id":"c","code":{"text":"x"}},"request":{"method":"POST","url":"Condition"}}]`
+	for _, typ := range []string{"document", "collection", "transaction", "searchset", "batch"} {
+		types, classes, resources, err := parseBundle([]byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":` + entries + `}`))
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if !slices.Equal(types, []string{"Patient", "Condition"}) || !slices.Equal(classes, []string{"other", "diagnosis"}) {
+			t.Fatalf("%s: types %v classes %v", typ, types, classes)
+		}
+		// each resource is kept byte for byte, without its entry wrapper
+		if string(resources[1]) != `{"resourceType":"Condition","id":"c","code":{"text":"x"}}` {
+			t.Fatalf("%s: resource %s", typ, resources[1])
+		}
+	}
+
+	refused := []struct {
+		name, bundle, want string
+	}{
+		{"truncated JSON", `{"resourceType":"Bundle",`, "not valid JSON"},
+		{"a JSON array", `[]`, "not valid JSON"},
+		{"not a Bundle", `{"resourceType":"Observation"}`, `not a FHIR Bundle (resourceType "Observation")`},
+		{"history Bundle", `{"resourceType":"Bundle","type":"history","entry":` + entries + `}`, `type "history" cannot be imported`},
+		{"no type", `{"resourceType":"Bundle","entry":` + entries + `}`, `type "" cannot be imported`},
+		{"no entries", `{"resourceType":"Bundle","type":"collection"}`, "no entries"},
+		{"entry without resource", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"DELETE","url":"Patient/1"}}]}`, "entry 0 has no resource"},
+		{"resource without type", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"id":"x"}}]}`, "entry 0 has no resource"},
+		{"lower-case type", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"patient"}}]}`, "entry 0 has no resource"},
+		{"second entry bad", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}},{"resource":"x"}]}`, "entry 1 has no resource"},
+	}
+	for _, tc := range refused {
+		_, _, _, err := parseBundle([]byte(tc.bundle))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
