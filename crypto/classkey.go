@@ -149,13 +149,53 @@ func UnwrapClassKey(recipient hpke.PrivateKey, grant []byte, patient string) ([]
 	return key, ctx, nil
 }
 
+// MaxKeyEpoch is the last class-key epoch: a patient can rotate each class key
+// MaxKeyEpoch-1 times (one per revocation of a consent carrying it).
+const MaxKeyEpoch = 4096
+
 // PatientClassKey derives a patient's class key for (class, epoch) from the
 // patient's own encryption private key: patients never store class keys, their
-// mnemonic restores every one. A new epoch (after a revocation) is a new key.
+// mnemonic restores every one.
+//
+// The epochs of a class form a key-regression chain (Fu, Kamara, Kohno, NDSS
+// 2006): the key of the last epoch is derived from the patient's key, and each
+// earlier epoch's key is a one-way hash of the next one's. A grantee holding the
+// key of epoch e can therefore compute every earlier epoch's key (and read the
+// records written before a rotation) with a single key grant, but not the key
+// of epoch e+1: a revoked grantee cannot open records written after it.
 func PatientClassKey(patient hpke.PrivateKey, ctx KeyContext) ([]byte, error) {
+	if ctx.Epoch < 1 || ctx.Epoch > MaxKeyEpoch {
+		return nil, fmt.Errorf("class-key epoch %d is outside 1..%d", ctx.Epoch, MaxKeyEpoch)
+	}
 	seed, err := patient.Bytes()
 	if err != nil {
 		return nil, err
 	}
-	return hkdf.Key(sha256.New, seed, []byte("healthd"), string(ctx.bytes("patient-class-key")), dataKeySize)
+	last := KeyContext{Patient: ctx.Patient, DataClass: ctx.DataClass, Epoch: MaxKeyEpoch}
+	top, err := hkdf.Key(sha256.New, seed, []byte("healthd"), string(last.bytes("patient-class-key")), dataKeySize)
+	if err != nil {
+		return nil, err
+	}
+	return RegressClassKey(top, MaxKeyEpoch, ctx.Epoch)
+}
+
+// RegressClassKey returns the class key of epoch to, given the key of epoch
+// from (to <= from). Going forward is what the construction makes impossible.
+func RegressClassKey(key []byte, from, to uint64) ([]byte, error) {
+	if to < 1 || to > from || from > MaxKeyEpoch {
+		return nil, fmt.Errorf("the key of epoch %d cannot give the key of epoch %d: only earlier epochs can be derived", from, to)
+	}
+	if len(key) != dataKeySize {
+		return nil, fmt.Errorf("class key is %d bytes, want %d", len(key), dataKeySize)
+	}
+	k := make([]byte, dataKeySize)
+	copy(k, key)
+	var buf []byte
+	for e := from; e > to; e-- {
+		// the step from epoch e to e-1, bound to e
+		buf = binary.BigEndian.AppendUint64(append(buf[:0], "healthd/class-key-regression/v1"...), e)
+		h := sha256.Sum256(append(buf, k...))
+		copy(k, h[:])
+	}
+	return k, nil
 }

@@ -380,3 +380,73 @@ const (
 	aliceKeyDigest  = "d56aea9f1012b78b95acdada22e54b7e8fecce08e4157db48877d5c936ee0990"
 	recordKATDigest = "66223ca5d91a8b8aebc9cb7df798826b7ff0645b3389b30309f71ef943025bd2"
 )
+
+// classKeyKAT is alice's lab-result class key at epoch 1 (hex). If it changes,
+// every record ever written becomes unreadable: do not change it casually.
+const classKeyKAT = "df7342710cd7597d8077bbdd4c614ec1fa90c4b21903b04e99feb0c99f55d61b"
+
+func TestClassKeyRegression(t *testing.T) {
+	kr := testKeyring(t, map[string]string{"alice": aliceMnemonic})
+	alice, err := EncryptionKeyFromKeyring(kr, "alice", "health1yuw2jxyv3zdrpscxfrkctm2zfttvwuas42w95x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(e uint64) KeyContext {
+		return KeyContext{Patient: "health1yuw2jxyv3zdrpscxfrkctm2zfttvwuas42w95x", DataClass: "lab-result", Epoch: e}
+	}
+	k1, err := PatientClassKey(alice, at(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(k1); got != classKeyKAT {
+		t.Fatalf("class key KAT = %s, want %s", got, classKeyKAT)
+	}
+	// the key of epoch 3 gives the keys of epochs 3, 2 and 1, as the patient derives them
+	k3, _ := PatientClassKey(alice, at(3))
+	for e := uint64(1); e <= 3; e++ {
+		want, _ := PatientClassKey(alice, at(e))
+		got, err := RegressClassKey(k3, 3, e)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("regressing epoch 3 to %d: %v", e, err)
+		}
+	}
+	// but never a later epoch's
+	if _, err := RegressClassKey(k1, 1, 2); err == nil {
+		t.Fatal("the key of epoch 1 gave the key of epoch 2")
+	}
+	for _, e := range []uint64{0, MaxKeyEpoch + 1} {
+		if _, err := PatientClassKey(alice, at(e)); err == nil {
+			t.Fatalf("epoch %d accepted", e)
+		}
+	}
+	if last, err := PatientClassKey(alice, at(MaxKeyEpoch)); err != nil || len(last) != 32 {
+		t.Fatalf("last epoch: %v", err)
+	}
+	// and a record written under epoch 2 does not open with epoch 1's key,
+	// even relabelled as epoch 2 (what a revoked grantee holds)
+	k2, _ := PatientClassKey(alice, at(2))
+	dataKey, _ := NewDataKey()
+	hash := sha256.Sum256([]byte("ciphertext after the revocation"))
+	env, err := WrapDataKey(k2, dataKey, at(2), hash[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ctx := range []KeyContext{at(1), at(2)} {
+		if _, err := UnwrapDataKey(k1, env, ctx, hash[:]); !errors.Is(err, ErrUnwrap) {
+			t.Fatalf("epoch 1's key opened an epoch 2 envelope (as %d): %v", ctx.Epoch, err)
+		}
+	}
+}
+
+func BenchmarkPatientClassKey(b *testing.B) {
+	alice, err := DeriveEncryptionKey(bytes.Repeat([]byte{7}, 64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := KeyContext{Patient: "health1yuw2jxyv3zdrpscxfrkctm2zfttvwuas42w95x", DataClass: "lab-result", Epoch: 1}
+	for b.Loop() {
+		if _, err := PatientClassKey(alice, ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

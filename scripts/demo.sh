@@ -81,9 +81,12 @@ cmp -s "$home/result.json" "$home/lab.json" && ok "lab's decrypted file is byte-
 step "receipts: alice sees who read what, when, and why"
 "$H" query records receipts-by-patient alice | sed -nE 's/.*"(accessor|purpose|consent_id|time)": "?([^",]*)"?,?/   \1: \2/p'
 
-step "revoke: alice withdraws lab's consent"
-"$H" tx consent revoke "$LAB_CONSENT" --from alice --yes >/dev/null
+step "revoke: alice withdraws lab's consent (and rotates the lab-result key)"
+"$H" records revoke "$LAB_CONSENT" --from alice | grep -q '"new_epochs":{"lab-result":2}' && ok "lab-result moved to key epoch 2; hospital got the new key"
 refused "lab reads record $ID again" ACCESS_REASON_REVOKED "$H" records get "$ID" --purpose TREAT --out "$home/lab2.json" --from lab
+ID2=$("$H" records put "$home/result.json" --patient "$ALICE" --class lab-result --purpose TREAT --fhir-type Observation \
+  --from hospital | sed -E 's/.*"record_id":([0-9]+).*/\1/')
+"$H" query records record "$ID2" | grep -q '"key_epoch": "2"' && ok "hospital files record $ID2 under the new key, which lab never had"
 
 step "break-glass: clinic opens emergency access to alice's records"
 "$H" tx consent break-glass "$ALICE" unconscious-patient "ED admission" --duration 1h --from clinic --yes >/dev/null

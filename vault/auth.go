@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +23,10 @@ import (
 )
 
 // Request authentication headers. The signature is the account's secp256k1
-// signature over the ADR-036 document of the canonical request (method, path,
-// content SHA-256, timestamp), so any keyring — a Ledger included — can sign.
+// signature over the ADR-036 document of the canonical request (method, host,
+// path, content SHA-256, timestamp, nonce), so any keyring — a Ledger included —
+// can sign. The host binds a request to the vault it was made for: another
+// vault (or whoever sees the request) cannot replay it elsewhere.
 const (
 	HeaderAddress   = "X-Healthd-Address"
 	HeaderPubKey    = "X-Healthd-Pubkey"
@@ -38,9 +41,11 @@ const (
 // EmptySHA256 is the content hash of a request without a body.
 var EmptySHA256 = hex.EncodeToString(func() []byte { h := sha256.Sum256(nil); return h[:] }())
 
-// canonicalRequest is what a request's signature covers.
-func canonicalRequest(method, path, contentSHA256 string, ts int64, nonce string) []byte {
-	return []byte("healthd-vault-v1\n" + method + "\n" + path + "\n" + contentSHA256 + "\n" + strconv.FormatInt(ts, 10) + "\n" + nonce)
+// canonicalRequest is what a request's signature covers. host is the request's
+// Host (what the client dialled; a reverse proxy must pass it through).
+func canonicalRequest(method, host, path, contentSHA256 string, ts int64, nonce string) []byte {
+	return []byte("healthd-vault-v2\n" + method + "\n" + strings.ToLower(host) + "\n" + path + "\n" + contentSHA256 + "\n" +
+		strconv.FormatInt(ts, 10) + "\n" + nonce)
 }
 
 // SignRequest signs req for the keyring entry uid (whose bech32 address is
@@ -52,7 +57,7 @@ func SignRequest(req *http.Request, kr keyring.Keyring, uid, signer, contentSHA2
 		return err
 	}
 	nonce := hex.EncodeToString(n[:])
-	doc := crypto.ADR036Doc(signer, canonicalRequest(req.Method, req.URL.Path, contentSHA256, ts, nonce))
+	doc := crypto.ADR036Doc(signer, canonicalRequest(req.Method, req.Host, req.URL.Path, contentSHA256, ts, nonce))
 	sig, pub, err := kr.Sign(uid, doc, signing.SignMode_SIGN_MODE_LEGACY_AMINO_JSON)
 	if err != nil {
 		return fmt.Errorf("sign the vault request: %w", err)
@@ -118,7 +123,7 @@ func (v *Verifier) Verify(req *http.Request) (string, error) {
 	if err != nil {
 		return fail("bad signature encoding")
 	}
-	doc := crypto.ADR036Doc(addr, canonicalRequest(req.Method, req.URL.Path, content, ts, nonce))
+	doc := crypto.ADR036Doc(addr, canonicalRequest(req.Method, req.Host, req.URL.Path, content, ts, nonce))
 	if !pub.VerifySignature(doc, sig) {
 		return fail("bad signature")
 	}

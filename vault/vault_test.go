@@ -239,9 +239,10 @@ func TestSignatureChecks(t *testing.T) {
 	if _, err := e.verify.Verify(req2); err == nil {
 		t.Fatal("a signature under another address passed")
 	}
-	// the signature covers the method, the path and the content hash
+	// the signature covers the method, the vault's host, the path and the content hash
 	for _, mutate := range []func(r *http.Request){
 		func(r *http.Request) { r.Method = http.MethodGet },
+		func(r *http.Request) { r.Host = "other-vault.example:8800" },
 		func(r *http.Request) { r.URL.Path = "/v1/blobs/" + hashOf([]byte("x")).String() },
 		func(r *http.Request) { r.Header.Set(HeaderContent, EmptySHA256) },
 		func(r *http.Request) { r.Header.Set(HeaderNonce, strings.Repeat("0", 32)) },

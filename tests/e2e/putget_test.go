@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/testutil/network"
 )
 
@@ -82,9 +84,87 @@ func TestRecordsPutGet(t *testing.T) {
 
 	// when alice revokes lab's consent, lab is refused again
 	labConsent := newestConsent(t, n, "/healthd/consent/v1/grantees/"+lab+"/consents")
-	n.CLI("tx", "consent", "revoke", labConsent.ID, "--from", "alice", "--yes")
+	var labGrant struct {
+		Consent struct {
+			KeyGrants []string `json:"key_grants"`
+		} `json:"consent"`
+	}
+	if err := n.GetJSON("/healthd/consent/v1/consents/"+labConsent.ID, &labGrant); err != nil || len(labGrant.Consent.KeyGrants) != 1 {
+		t.Fatalf("lab's consent: %+v, %v", labGrant, err)
+	}
+	var revoked struct {
+		RotatedClasses []string          `json:"rotated_classes"`
+		NewEpochs      map[string]uint64 `json:"new_epochs"`
+		Rekeyed        []uint64          `json:"rekeyed_consents"`
+	}
+	n.CLIJSON(&revoked, "records", "revoke", labConsent.ID, "--from", "alice", "--keyring-backend", "test")
+	if len(revoked.RotatedClasses) != 1 || revoked.NewEpochs["lab-result"] != 2 || len(revoked.Rekeyed) != 1 {
+		t.Fatalf("revoke = %+v; want lab-result at epoch 2 and hospital's consent re-keyed", revoked)
+	}
 	if res := get("lab", id, filepath.Join(dir, "lab2.json")); res.ExitCode == 0 || !strings.Contains(res.Stderr, "ACCESS_REASON_REVOKED") {
 		t.Fatalf("lab after revoke: exit %d, %s", res.ExitCode, res.Stderr)
+	}
+
+	// and the class key was rotated: the hospital, re-keyed in the same
+	// transaction, files a new record under epoch 2 and still reads the old one
+	out = n.CLI("records", "put", original, "--patient", alice, "--class", "lab-result", "--purpose", "TREAT",
+		"--fhir-type", "Observation", "--vault", v.URL, "--from", "hospital", "--keyring-backend", "test")
+	var put2 struct {
+		RecordID json.Number `json:"record_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &put2); err != nil {
+		t.Fatalf("put after the rotation %q: %v", out, err)
+	}
+	var rec2 struct {
+		Record struct {
+			KeyEpoch    string `json:"key_epoch"`
+			KeyEnvelope []byte `json:"key_envelope"`
+			ContentHash []byte `json:"content_hash"`
+		} `json:"record"`
+	}
+	if err := n.GetJSON("/healthd/records/v1/records/"+put2.RecordID.String(), &rec2); err != nil || rec2.Record.KeyEpoch != "2" {
+		t.Fatalf("record after the rotation: %+v, %v", rec2, err)
+	}
+	for _, r := range []string{id, put2.RecordID.String()} {
+		hOut := filepath.Join(dir, "hospital-"+r+".json")
+		if res := get("hospital", r, hOut); res.ExitCode != 0 {
+			t.Fatalf("hospital reads record %s after the rotation: %s", r, res.Stderr)
+		}
+		if got, _ := os.ReadFile(hOut); string(got) != labResultFHIR {
+			t.Fatalf("hospital decrypted record %s as %q", r, got)
+		}
+	}
+	// and alice, the patient, reads the new one with her derived key
+	if res := get("alice", put2.RecordID.String(), filepath.Join(dir, "alice2.json")); res.ExitCode != 0 {
+		t.Fatalf("alice reads the epoch-2 record: %s", res.Stderr)
+	}
+	// but the key lab kept (its epoch-1 grant) does not open the new record
+	kr := nodeKeyring(t, n.Home)
+	labPriv, err := crypto.EncryptionKeyFromKeyring(kr, "lab", lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant, err := base64.StdEncoding.DecodeString(labGrant.Consent.KeyGrants[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey, oldCtx, err := crypto.UnwrapClassKey(labPriv, grant, alice)
+	if err != nil || oldCtx.Epoch != 1 {
+		t.Fatalf("lab's own grant: epoch %d, %v", oldCtx.Epoch, err)
+	}
+	if _, err := crypto.RegressClassKey(oldKey, 1, 2); err == nil {
+		t.Fatal("lab's epoch-1 key gave the epoch-2 key")
+	}
+	for _, e := range []uint64{1, 2} {
+		kctx := crypto.KeyContext{Patient: alice, DataClass: "lab-result", Epoch: e}
+		if _, err := crypto.UnwrapDataKey(oldKey, rec2.Record.KeyEnvelope, kctx, rec2.Record.ContentHash); err == nil {
+			t.Fatalf("lab's revoked key opened the record written after the revocation (as epoch %d)", e)
+		}
+	}
+	// and a record under the old epoch is refused by the chain
+	stale := n.Exec("tx", "records", "create", "TREAT", entryJSON(t, "stale-epoch"), "--patient", alice, "--from", "hospital", "--yes")
+	if stale.ExitCode == 0 || !strings.Contains(stale.Stderr, "current epoch is 2") {
+		t.Fatalf("a record under epoch 1 after the rotation: exit %d, %s", stale.ExitCode, stale.Stderr)
 	}
 
 	// when alice erases the record, even its author is told it is gone

@@ -68,7 +68,7 @@ func TestRecordsFlow(t *testing.T) {
 
 	// when hospital commits a batch of three lab results for alice
 	n.CLI("tx", "records", "create", "TREAT", entryJSON(t, "1"), entryJSON(t, "2"), entryJSON(t, "3"),
-		"--patient", alice, "--from", "hospital", "--yes")
+		"--patient", alice, "--from", "hospital", "--gas", "auto", "--gas-adjustment", "1.3", "--yes")
 
 	// then alice lists them over REST
 	records := listRecords()

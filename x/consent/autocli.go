@@ -47,6 +47,12 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Example:        "healthd query consent patient alice",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "address"}},
 				},
+				{
+					RpcMethod: "KeyEpochs", Use: "key-epochs [patient]",
+					Short:          "Show the class-key epochs a patient's revocations moved (classes not listed are at epoch 1)",
+					Example:        "healthd query consent key-epochs alice",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "patient"}},
+				},
 				{RpcMethod: "Params", Use: "params", Short: "Show the consent parameters", Example: "healthd query consent params"},
 			},
 		},
@@ -90,6 +96,9 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				},
 				{
 					RpcMethod: "RevokeConsent", Use: "revoke [consent-id]", Short: "Revoke a consent (it stops at once; data already read cannot be recalled)",
+					Long: "Revokes the consent at once. If it carried key grants, the chain moves the class keys of its classes to " +
+						"a new epoch: new records must use it, and the patient's other grantees need the new keys, which this raw " +
+						"command does not send (--rotated-key-grants). `healthd records revoke` does it all: use that.",
 					Example:        "healthd tx consent revoke 7 --from alice",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "consent_id"}},
 				},

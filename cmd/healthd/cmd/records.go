@@ -36,7 +36,7 @@ import (
 // path (AutoCLI's `tx records create` is the raw commitment for integrations).
 func recordsCommands() *cobra.Command {
 	cmd := &cobra.Command{Use: "records", Short: "Encrypted records: put (encrypt, upload, commit) and get (receipt, download, decrypt)"}
-	cmd.AddCommand(recordsPutCmd(), recordsGetCmd(), recordsKeyGrantsCmd())
+	cmd.AddCommand(recordsPutCmd(), recordsGetCmd(), recordsKeyGrantsCmd(), recordsRevokeCmd())
 	return cmd
 }
 
@@ -424,30 +424,42 @@ func accountKey(clientCtx client.Context) (string, hpke.PrivateKey, error) {
 }
 
 // classKeyFor returns the class key of (patient, class, epoch) for the account
-// me: the patient derives it; a grantee opens a key grant of one of the
-// patient's consents to it. epoch 0 means the newest epoch me can find.
+// me; epoch 0 means the patient's current epoch (the one new records must use).
+// The patient derives it; a grantee opens the newest key grant it holds for the
+// class from the patient's consents and, by key regression, derives the
+// requested (earlier or equal) epoch from it.
 func classKeyFor(ctx context.Context, clientCtx client.Context, me, patient string, priv hpke.PrivateKey,
 	class string, epoch uint64,
 ) ([]byte, crypto.KeyContext, error) {
+	if epoch == 0 {
+		epochs, err := currentEpochs(ctx, clientCtx, patient)
+		if err != nil {
+			return nil, crypto.KeyContext{}, err
+		}
+		epoch = epochs[class]
+	}
+	kctx := crypto.KeyContext{Patient: patient, DataClass: class, Epoch: epoch}
+	if me == patient {
+		key, err := crypto.PatientClassKey(priv, kctx)
+		return key, kctx, err
+	}
 	cq := consenttypes.NewQueryClient(clientCtx)
-	var grants [][]byte
+	best := uint64(0)
+	var bestGrant []byte
 	var next []byte
 	for {
-		var (
-			resp *consenttypes.QueryConsentsResponse
-			err  error
-		)
-		if me == patient { // the patient's own grants tell which epoch is current
-			resp, err = cq.ConsentsByPatient(ctx, &consenttypes.QueryConsentsByPatientRequest{Patient: patient, Pagination: &query.PageRequest{Key: next}})
-		} else {
-			resp, err = cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: me, Pagination: &query.PageRequest{Key: next}})
-		}
+		resp, err := cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: me, Pagination: &query.PageRequest{Key: next}})
 		if err != nil {
 			return nil, crypto.KeyContext{}, err
 		}
 		for _, c := range resp.Consents {
-			if c.Patient == patient {
-				grants = append(grants, c.KeyGrants...)
+			if c.Patient != patient {
+				continue
+			}
+			for _, g := range c.KeyGrants {
+				if gc, ge, ok := crypto.GrantLabel(g); ok && gc == class && ge > best {
+					best, bestGrant = ge, g
+				}
 			}
 		}
 		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
@@ -455,24 +467,37 @@ func classKeyFor(ctx context.Context, clientCtx client.Context, me, patient stri
 		}
 		next = resp.Pagination.NextKey
 	}
-	best := uint64(0)
-	var bestGrant []byte
-	for _, g := range grants {
-		if c, e, ok := crypto.GrantLabel(g); ok && c == class && (epoch == 0 && e > best || epoch != 0 && e == epoch) {
-			best, bestGrant = e, g
-		}
-	}
-	if me == patient {
-		kctx := crypto.KeyContext{Patient: patient, DataClass: class, Epoch: max(epoch, best, 1)}
-		key, err := crypto.PatientClassKey(priv, kctx)
-		return key, kctx, err
-	}
 	if bestGrant == nil {
 		return nil, crypto.KeyContext{}, fmt.Errorf("no key grant for %s from patient %s: the patient's consent to you carries none "+
 			"(ask the patient to grant again with the key)", class, patient)
 	}
-	key, kctx, err := crypto.UnwrapClassKey(priv, bestGrant, patient)
+	if best < epoch {
+		return nil, crypto.KeyContext{}, fmt.Errorf("your key grant for %s from patient %s is for epoch %d, but epoch %d is needed "+
+			"(the patient revoked a consent and rotated the key): ask the patient for a new key grant", class, patient, best, epoch)
+	}
+	key, gctx, err := crypto.UnwrapClassKey(priv, bestGrant, patient)
+	if err != nil {
+		return nil, crypto.KeyContext{}, err
+	}
+	key, err = crypto.RegressClassKey(key, gctx.Epoch, epoch)
 	return key, kctx, err
+}
+
+// currentEpochs returns the patient's current class-key epoch of every data
+// class (1 unless a revocation rotated it).
+func currentEpochs(ctx context.Context, clientCtx client.Context, patient string) (map[string]uint64, error) {
+	resp, err := consenttypes.NewQueryClient(clientCtx).KeyEpochs(ctx, &consenttypes.QueryKeyEpochsRequest{Patient: patient})
+	if err != nil {
+		return nil, fmt.Errorf("the class-key epochs of %s: %w", patient, err)
+	}
+	epochs := make(map[string]uint64, len(consenttypes.DataClasses))
+	for _, c := range consenttypes.DataClasses {
+		epochs[c] = 1
+	}
+	for _, e := range resp.Epochs {
+		epochs[e.DataClass] = e.Epoch
+	}
+	return epochs, nil
 }
 
 // vaultFromURI turns vault://host[:port]/hash into the vault's URL: http on a

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
-	"github.com/cosmos/cosmos-sdk/client/flags"
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
 	authtx "github.com/cosmos/cosmos-sdk/x/auth/tx"
 )
 
@@ -58,9 +58,6 @@ func failOnRejectedTx(rootCmd *cobra.Command, txCmd *cobra.Command) {
 					return fmt.Errorf("argument %d (%s) is empty", i+1, argName(cmd, i))
 				}
 			}
-			if err := estimateGasByDefault(cmd); err != nil {
-				return err
-			}
 			captured = &cappedBuffer{limit: maxCapturedOutput}
 			cmd.SetOut(io.MultiWriter(cmd.OutOrStdout(), captured))
 		}
@@ -90,28 +87,16 @@ func failOnRejectedTx(rootCmd *cobra.Command, txCmd *cobra.Command) {
 	}
 }
 
-// estimateGasByDefault makes a tx command without --gas simulate the
-// transaction and ask for 1.5× the gas it used, unless it cannot reach a node
-// (--offline, --generate-only). The SDK's fixed default of 200,000 is too little
-// for a consent carrying several key grants or a batch of records, and a tx that
-// runs out of gas still costs its fee.
-func estimateGasByDefault(cmd *cobra.Command) error {
-	f := cmd.Flags().Lookup(flags.FlagGas)
-	if f == nil || f.Changed {
-		return nil
+// outOfGasHint tells how to get past an out-of-gas failure: the SDK's default
+// gas limit (200,000) is too small for, say, a consent carrying several key
+// grants. (Simulating by default would hide the chain's error codes: a refused
+// simulation reports no codespace.)
+func outOfGasHint(res *sdk.TxResponse) string {
+	if res.Codespace != sdkerrors.RootCodespace || res.Code != sdkerrors.ErrOutOfGas.ABCICode() {
+		return ""
 	}
-	offline, _ := cmd.Flags().GetBool(flags.FlagOffline)
-	generateOnly, _ := cmd.Flags().GetBool(flags.FlagGenerateOnly)
-	if offline || generateOnly {
-		return nil
-	}
-	if err := cmd.Flags().Set(flags.FlagGas, flags.GasFlagAuto); err != nil {
-		return err
-	}
-	if adj := cmd.Flags().Lookup(flags.FlagGasAdjustment); adj != nil && !adj.Changed {
-		return cmd.Flags().Set(flags.FlagGasAdjustment, "1.5")
-	}
-	return nil
+	return fmt.Sprintf(" (the transaction needs more gas than its limit of %d: run it again with --gas auto, "+
+		"which simulates it first, or a larger --gas)", res.GasWanted)
 }
 
 // waitForCommit polls the node until the transaction is in a block, and returns an
@@ -138,8 +123,8 @@ func waitForTxCtx(ctx context.Context, clientCtx client.Context, hash string, ti
 		committed, err := authtx.QueryTx(clientCtx, hash)
 		if err == nil {
 			if committed.Code != 0 {
-				return committed, fmt.Errorf("transaction %s failed in block %d (code %d, codespace %q): %s",
-					hash, committed.Height, committed.Code, committed.Codespace, committed.RawLog)
+				return committed, fmt.Errorf("transaction %s failed in block %d (code %d, codespace %q): %s%s",
+					hash, committed.Height, committed.Code, committed.Codespace, committed.RawLog, outOfGasHint(committed))
 			}
 			return committed, nil
 		}

@@ -258,6 +258,11 @@ func TestGenesis(t *testing.T) {
 	if err := f.Consent.EndBlocker(f.Ctx); err != nil {
 		t.Fatal(err)
 	}
+	// and a class key two revocations along
+	aliceAddr, _ := tk.AddressCodec.StringToBytes(tk.Address(alice))
+	if err := f.Consent.KeyEpochs.Set(f.Ctx, collections.Join(sdk.AccAddress(aliceAddr), "lab-result"), 3); err != nil {
+		t.Fatal(err)
+	}
 
 	// when exported, validated and imported into a fresh keeper
 	exported, err := f.Consent.ExportGenesis(f.Ctx)
@@ -298,6 +303,9 @@ func TestGenesis(t *testing.T) {
 	if has, _ := g.Consent.ExpiryQueue.Has(g.Ctx, joinEnd(exported.Consents[0])); !has {
 		t.Fatal("the active consent's expiry was not queued on import")
 	}
+	if e, _ := g.Consent.ClassKeyEpoch(g.Ctx, aliceAddr, "lab-result"); e != 3 || len(exported.KeyEpochs) != 1 {
+		t.Fatalf("lab-result epoch after import = %d, exported %+v", e, exported.KeyEpochs)
+	}
 
 	// and invalid genesis states are refused
 	bad := []func(gs *types.GenesisState){
@@ -310,6 +318,10 @@ func TestGenesis(t *testing.T) {
 		func(gs *types.GenesisState) { gs.Patients = append(gs.Patients, gs.Patients[0]) },
 		func(gs *types.GenesisState) { gs.Patients[0].EncryptionKey = []byte{1} },
 		func(gs *types.GenesisState) { gs.Params.MaxPrunesPerBlock = 0 },
+		func(gs *types.GenesisState) { gs.KeyEpochs[0].Epoch = 1 },
+		func(gs *types.GenesisState) { gs.KeyEpochs[0].DataClass = "x" },
+		func(gs *types.GenesisState) { gs.KeyEpochs[0].Patient = tk.Address(sam) },
+		func(gs *types.GenesisState) { gs.KeyEpochs = append(gs.KeyEpochs, gs.KeyEpochs[0]) },
 	}
 	for i, mod := range bad {
 		gs, _ := f.Consent.ExportGenesis(f.Ctx)

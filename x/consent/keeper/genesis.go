@@ -3,6 +3,8 @@ package keeper
 import (
 	"context"
 
+	"cosmossdk.io/collections"
+
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/healthd-chain/healthd/x/consent/types"
@@ -33,6 +35,15 @@ func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
 			}
 		}
 	}
+	for _, e := range gs.KeyEpochs {
+		addr, err := k.addressCodec.StringToBytes(e.Patient)
+		if err != nil {
+			return err
+		}
+		if err := k.KeyEpochs.Set(ctx, collections.Join(sdk.AccAddress(addr), e.DataClass), e.Epoch); err != nil {
+			return err
+		}
+	}
 	return k.ConsentSeq.Set(ctx, gs.NextConsentId)
 }
 
@@ -43,7 +54,9 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 	if err != nil {
 		return nil, err
 	}
-	gs := &types.GenesisState{Params: params, Patients: []types.PatientProfile{}, Consents: []types.Consent{}}
+	gs := &types.GenesisState{
+		Params: params, Patients: []types.PatientProfile{}, Consents: []types.Consent{}, KeyEpochs: []types.ClassKeyEpoch{},
+	}
 	if err := k.Patients.Walk(ctx, nil, func(_ sdk.AccAddress, p types.PatientProfile) (bool, error) {
 		gs.Patients = append(gs.Patients, p)
 		return false, nil
@@ -53,6 +66,13 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 	if err := k.Consents.Walk(ctx, nil, func(_ uint64, c types.Consent) (bool, error) {
 		gs.Consents = append(gs.Consents, c)
 		return false, nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := k.KeyEpochs.Walk(ctx, nil, func(key collections.Pair[sdk.AccAddress, string], e uint64) (bool, error) {
+		patient, err := k.addressCodec.BytesToString(key.K1())
+		gs.KeyEpochs = append(gs.KeyEpochs, types.ClassKeyEpoch{Patient: patient, DataClass: key.K2(), Epoch: e})
+		return false, err
 	}); err != nil {
 		return nil, err
 	}

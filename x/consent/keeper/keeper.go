@@ -56,6 +56,9 @@ type Keeper struct {
 	// (see QueueKey). The SDK's time key codec is deprecated for new keys and
 	// collections v1.3 has none.
 	ExpiryQueue collections.KeySet[collections.Pair[int64, uint64]]
+	// KeyEpochs holds the class-key epoch of (patient, data class) once a
+	// revocation moved it above 1 (absent means 1).
+	KeyEpochs collections.Map[collections.Pair[sdk.AccAddress, string], uint64]
 }
 
 // NewKeeper returns the consent keeper. authority is the governance module
@@ -110,6 +113,8 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 			codec.CollValue[types.Consent](cdc), idx),
 		ExpiryQueue: collections.NewKeySet(sb, types.ExpiryQueueKey, "expiry_queue",
 			collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
+		KeyEpochs: collections.NewMap(sb, types.KeyEpochsKey, "key_epochs",
+			collections.PairKeyCodec(sdk.AccAddressKey, collections.StringKey), collections.Uint64Value),
 	}
 	schema, err := sb.Build()
 	if err != nil {
@@ -177,4 +182,29 @@ func (k Keeper) IsPatientOrLiveDelegate(ctx context.Context, patient, signer sdk
 		return false, err
 	}
 	return IsLiveDelegate(profile, canonical, blockTime(ctx)), nil
+}
+
+// ClassKeyEpoch returns the current epoch of patient's class key for
+// dataClass: 1 until a revocation rotates it.
+func (k Keeper) ClassKeyEpoch(ctx context.Context, patient sdk.AccAddress, dataClass string) (uint64, error) {
+	e, err := k.KeyEpochs.Get(ctx, collections.Join(patient, dataClass))
+	if errors.Is(err, collections.ErrNotFound) {
+		return 1, nil
+	}
+	return e, err
+}
+
+// rotateClassKeys moves the class key of each of classes to its next epoch and
+// after a revocation.
+func (k Keeper) rotateClassKeys(ctx context.Context, patient sdk.AccAddress, classes []string) error {
+	for _, class := range classes {
+		e, err := k.ClassKeyEpoch(ctx, patient, class)
+		if err != nil {
+			return err
+		}
+		if err := k.KeyEpochs.Set(ctx, collections.Join(patient, class), e+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }

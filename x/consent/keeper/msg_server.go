@@ -288,12 +288,23 @@ func (s msgServer) RevokeConsent(ctx context.Context, msg *types.MsgRevokeConsen
 	if err := s.end(ctx, c, types.CONSENT_STATUS_REVOKED); err != nil {
 		return nil, err
 	}
+	// A consent that carried key grants gave its grantee the class keys of its
+	// classes: those keys move to a new epoch, and new records must use it.
+	var rotatedClasses []string
+	if len(c.KeyGrants) > 0 {
+		rotatedClasses = c.DataClasses
+		if err := s.rotateClassKeys(ctx, patient, rotatedClasses); err != nil {
+			return nil, err
+		}
+	}
 	for _, other := range rotated {
 		if err := s.Consents.Set(ctx, other.Id, other); err != nil {
 			return nil, err
 		}
 	}
-	if err := emit(ctx, &types.EventConsentRevoked{Id: c.Id, Patient: c.Patient, Grantee: c.Grantee, Signer: msg.Signer}); err != nil {
+	if err := emit(ctx, &types.EventConsentRevoked{
+		Id: c.Id, Patient: c.Patient, Grantee: c.Grantee, Signer: msg.Signer, RotatedClasses: rotatedClasses,
+	}); err != nil {
 		return nil, err
 	}
 	return &types.MsgRevokeConsentResponse{}, nil

@@ -105,6 +105,28 @@ func (q queryServer) Patient(ctx context.Context, req *types.QueryPatientRequest
 	return &types.QueryPatientResponse{Patient: p}, nil
 }
 
+// KeyEpochs returns a patient's class-key epochs above 1, in class order.
+func (q queryServer) KeyEpochs(ctx context.Context, req *types.QueryKeyEpochsRequest) (*types.QueryKeyEpochsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	addr, err := q.k.addressCodec.StringToBytes(req.Patient)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid address %q: %v", req.Patient, err)
+	}
+	resp := &types.QueryKeyEpochsResponse{Epochs: []types.ClassKeyEpoch{}}
+	rng := collections.NewPrefixedPairRange[sdk.AccAddress, string](addr)
+	// at most one entry per data class: no pagination needed
+	err = q.k.KeyEpochs.Walk(ctx, rng, func(key collections.Pair[sdk.AccAddress, string], e uint64) (bool, error) {
+		resp.Epochs = append(resp.Epochs, types.ClassKeyEpoch{Patient: req.Patient, DataClass: key.K2(), Epoch: e})
+		return false, nil
+	})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return resp, nil
+}
+
 // Params returns the module parameters.
 func (q queryServer) Params(ctx context.Context, _ *types.QueryParamsRequest) (*types.QueryParamsResponse, error) {
 	params, err := q.k.Params.Get(ctx)

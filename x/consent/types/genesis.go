@@ -66,5 +66,22 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 			return errorsmod.Wrapf(err, "consent %d", c.Id)
 		}
 	}
+	epochs := make(map[[2]string]bool, len(gs.KeyEpochs))
+	for _, e := range gs.KeyEpochs {
+		if !patients[e.Patient] {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "key epoch: patient %s is not registered", e.Patient)
+		}
+		if err := ValidateDataClass(e.DataClass); err != nil {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "key epoch of %s: %v", e.Patient, err)
+		}
+		if e.Epoch < 2 {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "key epoch of %s %s is %d: only epochs above 1 are stored", e.Patient, e.DataClass, e.Epoch)
+		}
+		k := [2]string{e.Patient, e.DataClass}
+		if epochs[k] {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "key epoch of %s %s listed twice", e.Patient, e.DataClass)
+		}
+		epochs[k] = true
+	}
 	return nil
 }

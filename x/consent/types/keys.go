@@ -23,4 +23,5 @@ var (
 	ConsentsByPairKey    = collections.NewPrefix(6) // (patient, grantee, id)
 	ConsentsEmergencyKey = collections.NewPrefix(7) // (patient, emergency, id)
 	ExpiryQueueKey       = collections.NewPrefix(8) // (end, id) of active consents
+	KeyEpochsKey         = collections.NewPrefix(9) // (patient, data class) -> epoch above 1
 )

@@ -55,6 +55,9 @@ func (s msgServer) CreateRecords(ctx context.Context, msg *types.MsgCreateRecord
 		if err := s.authorizeWrite(ctx, patient, author, e.DataClass, msg.Purpose); err != nil {
 			return nil, errorsmod.Wrapf(err, "entry %d", i)
 		}
+		if err := s.requireCurrentEpoch(ctx, patient, e); err != nil {
+			return nil, errorsmod.Wrapf(err, "entry %d", i)
+		}
 	}
 
 	ids := make([]uint64, len(msg.Entries))
@@ -113,6 +116,9 @@ func (s msgServer) AmendRecord(ctx context.Context, msg *types.MsgAmendRecord) (
 		return nil, errorsmod.Wrapf(types.ErrClassChange, "record %d is %s", old.Id, old.DataClass)
 	}
 	if err := s.authorizeWrite(ctx, patient, author, old.DataClass, msg.Purpose); err != nil {
+		return nil, err
+	}
+	if err := s.requireCurrentEpoch(ctx, patient, msg.Entry); err != nil {
 		return nil, err
 	}
 
@@ -293,6 +299,21 @@ func (s msgServer) requireActiveIfProvider(ctx context.Context, addr sdk.AccAddr
 	}
 	if !isPatient && !s.providers.IsActive(ctx, addr) {
 		return errorsmod.Wrapf(types.ErrAccessDenied, "%s is a provider that is not active", addr)
+	}
+	return nil
+}
+
+// requireCurrentEpoch refuses a new record whose data key is wrapped under a
+// class key other than the patient's current one for its class: after a
+// revocation the old key is in the revoked grantee's hands.
+func (s msgServer) requireCurrentEpoch(ctx context.Context, patient sdk.AccAddress, e types.RecordEntry) error {
+	current, err := s.consent.ClassKeyEpoch(ctx, patient, e.DataClass)
+	if err != nil {
+		return err
+	}
+	if e.KeyEpoch != current {
+		return errorsmod.Wrapf(types.ErrStaleKeyEpoch, "%s key epoch %d, the patient's current epoch is %d "+
+			"(a consent was revoked: the patient's new key grant is needed)", e.DataClass, e.KeyEpoch, current)
 	}
 	return nil
 }

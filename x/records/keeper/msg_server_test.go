@@ -323,3 +323,51 @@ func TestEventsCarryNoLocationOrKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestRevocationRotatesTheClassKeyEpoch(t *testing.T) {
+	f := setup(t)
+	// given lab held lab-result and diagnosis with a key grant
+	labConsent, err := f.ConsentMsg.GrantConsent(f.Ctx, &consenttypes.MsgGrantConsent{
+		Signer: tk.Address(alice), Grantee: tk.Address(lab), Permissions: []string{"read"},
+		DataClasses: []string{"diagnosis", "lab-result"}, Purposes: []string{"TREAT"}, Duration: 24 * time.Hour,
+		KeyGrants: [][]byte{[]byte("wrapped class key")},
+	})
+	assertErr(t, err, nil)
+	create := func(epoch uint64, seed string) error {
+		e := tk.Entry("lab-result", seed)
+		e.KeyEpoch = epoch
+		_, err := f.RecordsMsg.CreateRecords(f.Ctx, &types.MsgCreateRecords{
+			Author: tk.Address(hospital), Patient: tk.Address(alice), Purpose: "TREAT", Entries: []types.RecordEntry{e},
+		})
+		return err
+	}
+	// records are written under epoch 1 until then; any other epoch is refused
+	assertErr(t, create(2, "early"), types.ErrStaleKeyEpoch)
+	assertErr(t, create(1, "before"), nil)
+
+	// when alice revokes lab's consent, both its classes move to epoch 2
+	_, err = f.ConsentMsg.RevokeConsent(f.Ctx, &consenttypes.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: labConsent.Id})
+	assertErr(t, err, nil)
+	aliceAddr, _ := tk.AddressCodec.StringToBytes(tk.Address(alice))
+	for _, class := range []string{"diagnosis", "lab-result"} {
+		if e, _ := f.Consent.ClassKeyEpoch(f.Ctx, aliceAddr, class); e != 2 {
+			t.Fatalf("%s epoch %d after the revocation, want 2", class, e)
+		}
+	}
+	if e, _ := f.Consent.ClassKeyEpoch(f.Ctx, aliceAddr, "allergy"); e != 1 {
+		t.Fatalf("allergy epoch %d, want 1 (not in the revoked consent)", e)
+	}
+	// then a record under the old key is refused, one under the new key is not
+	assertErr(t, create(1, "after-old-key"), types.ErrStaleKeyEpoch)
+	assertErr(t, create(2, "after-new-key"), nil)
+	// and revoking a consent without key grants (hospital's) rotates nothing
+	q, err := f.ConsentQuery.ConsentsByGrantee(f.Ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: tk.Address(clinic)})
+	assertErr(t, err, nil)
+	_, err = f.ConsentMsg.RevokeConsent(f.Ctx, &consenttypes.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: q.Consents[0].Id})
+	assertErr(t, err, nil)
+	epochs, err := f.ConsentQuery.KeyEpochs(f.Ctx, &consenttypes.QueryKeyEpochsRequest{Patient: tk.Address(alice)})
+	assertErr(t, err, nil)
+	if len(epochs.Epochs) != 2 || epochs.Epochs[0].DataClass != "diagnosis" || epochs.Epochs[1].Epoch != 2 {
+		t.Fatalf("key epochs = %+v", epochs.Epochs)
+	}
+}

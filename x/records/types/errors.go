@@ -26,4 +26,5 @@ var (
 	ErrInvalidGenesis   = errorsmod.Register(ModuleName, 20, "invalid genesis")
 	ErrReceiptNotFound  = errorsmod.Register(ModuleName, 21, "receipt not found")
 	ErrDuplicateHash    = errorsmod.Register(ModuleName, 22, "content hash listed twice in the batch")
+	ErrStaleKeyEpoch    = errorsmod.Register(ModuleName, 23, "the record is not under the class key's current epoch")
 )

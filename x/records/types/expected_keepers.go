@@ -16,6 +16,7 @@ type ConsentKeeper interface {
 		authoredAt time.Time) (consenttypes.AccessDecision, error)
 	IsPatient(ctx context.Context, addr sdk.AccAddress) (bool, error)
 	IsPatientOrLiveDelegate(ctx context.Context, patient, signer sdk.AccAddress) (bool, error)
+	ClassKeyEpoch(ctx context.Context, patient sdk.AccAddress, dataClass string) (uint64, error)
 }
 
 // ProvidersKeeper is what x/records needs from x/providers.
