@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -42,11 +43,18 @@ type Config struct {
 	// UncommittedTTL is how long an upload may stay without an on-chain record
 	// before garbage collection removes it (default 24 hours).
 	UncommittedTTL time.Duration
+	// MinTransferRate is the slowest a client may upload or download, in bytes
+	// per second (default 64 KiB/s): a blob of n bytes must be transferred within
+	// TransferSlack + n/MinTransferRate, so a stalled or trickling client cannot
+	// hold a connection (and, for an upload, its quota reservation) for ever.
+	MinTransferRate int64
+	// TransferSlack is the fixed part of that allowance (default 1 minute).
+	TransferSlack time.Duration
 }
 
 // Validate refuses negative limits.
 func (c Config) Validate() error {
-	if c.MaxBlobSize < 0 || c.QuotaBytes < 0 || c.ReceiptMaxAge < 0 || c.UncommittedTTL < 0 {
+	if c.MaxBlobSize < 0 || c.QuotaBytes < 0 || c.ReceiptMaxAge < 0 || c.UncommittedTTL < 0 || c.MinTransferRate < 0 || c.TransferSlack < 0 {
 		return errors.New("vault limits must not be negative")
 	}
 	return nil
@@ -65,7 +73,18 @@ func (c Config) withDefaults() Config {
 	if c.UncommittedTTL == 0 {
 		c.UncommittedTTL = 24 * time.Hour
 	}
+	if c.MinTransferRate == 0 {
+		c.MinTransferRate = 64 << 10
+	}
+	if c.TransferSlack == 0 {
+		c.TransferSlack = time.Minute
+	}
 	return c
+}
+
+// transferDeadline is when the transfer of n bytes starting now must be done.
+func (c Config) transferDeadline(n int64) time.Time {
+	return time.Now().Add(c.TransferSlack + time.Duration(float64(n)/float64(c.MinTransferRate)*float64(time.Second)))
 }
 
 // Server is the vault's HTTP service.
@@ -175,7 +194,10 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 	}()
-	// The body may not exceed its declared length.
+	// The body may not exceed its declared length, nor arrive too slowly.
+	if err := http.NewResponseController(w).SetReadDeadline(s.cfg.transferDeadline(size)); err != nil {
+		s.log.Warn("cannot bound the upload's duration", "err", err)
+	}
 	body := http.MaxBytesReader(w, r.Body, size)
 	info, created, err = s.store.Put(r.Context(), h, body, size, addr)
 	var maxErr *http.MaxBytesError
@@ -185,6 +207,9 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, ErrTooLarge), errors.As(err, &maxErr):
 		httpError(w, http.StatusRequestEntityTooLarge, "body longer than its Content-Length")
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		httpError(w, http.StatusRequestTimeout, "upload slower than the vault's minimum rate; nothing was stored")
 		return
 	case err != nil:
 		s.internal(w, http.StatusInternalServerError, "cannot store the blob", err)
@@ -231,6 +256,9 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rc.Close()
+	if err := http.NewResponseController(w).SetWriteDeadline(s.cfg.transferDeadline(info.Size)); err != nil {
+		s.log.Warn("cannot bound the download's duration", "err", err)
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.Header().Set(HeaderContent, h.String())
@@ -335,6 +363,9 @@ type statusRecorder struct {
 	status int
 	bytes  int64
 }
+
+// Unwrap lets http.ResponseController reach the connection (transfer deadlines).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -145,7 +146,7 @@ func (s *DiskStore) Put(_ context.Context, h Hash, r io.Reader, limit int64, upl
 		return BlobInfo{}, false, err
 	}
 	// Metadata first: a blob file without metadata never exists.
-	if err := writeFileSync(final+".json", meta); err != nil {
+	if err := writeFileSync(final+".json", filepath.Join(s.dir, "tmp"), meta); err != nil {
 		return BlobInfo{}, false, err
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
@@ -203,8 +204,11 @@ func (s *DiskStore) List(ctx context.Context, fn func(BlobInfo) error) error {
 	})
 }
 
-// CleanTemp removes what interrupted puts left in tmp/. What it cannot remove
-// it leaves (and reports), rather than keep the vault from starting.
+// CleanTemp removes what interrupted puts left behind: files in tmp/, and
+// under blobs/ metadata whose blob never arrived (the crash came between the two
+// renames) and temporary metadata files of older versions. Call it before
+// serving. What it cannot remove it leaves (and reports), rather than keep the
+// vault from starting.
 func (s *DiskStore) CleanTemp() error {
 	entries, err := os.ReadDir(filepath.Join(s.dir, "tmp"))
 	if err != nil {
@@ -216,7 +220,25 @@ func (s *DiskStore) CleanTemp() error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	err = filepath.WalkDir(filepath.Join(s.dir, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name := d.Name()
+		stray := strings.HasPrefix(name, ".meta-")
+		if !stray && strings.HasSuffix(name, ".json") {
+			if _, err := os.Stat(strings.TrimSuffix(p, ".json")); errors.Is(err, os.ErrNotExist) {
+				stray = true // metadata without its blob
+			}
+		}
+		if stray {
+			if err := os.Remove(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
 }
 
 // info reads a blob's metadata, if the blob itself is in place.
@@ -236,8 +258,10 @@ func (s *DiskStore) info(h Hash) (BlobInfo, error) {
 	return info, nil
 }
 
-func writeFileSync(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".meta-*")
+// writeFileSync writes data to path through a temporary file in tmpDir (on the
+// same file system, so the rename is atomic and CleanTemp finds leftovers).
+func writeFileSync(path, tmpDir string, data []byte) error {
+	f, err := os.CreateTemp(tmpDir, "meta-*")
 	if err != nil {
 		return err
 	}

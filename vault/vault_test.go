@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -276,15 +278,36 @@ func TestCrashLeavesNoPartialBlob(t *testing.T) {
 	if _, _, err := store.Get(context.Background(), h); err != ErrNotFound {
 		t.Fatalf("a partial blob is visible: %v", err)
 	}
-	// a temp file left by a process killed mid-write is removed at start
+	// what a process killed mid-put leaves is removed at start: a temp file, a
+	// blob's metadata written before the blob's rename, an old-style temp
+	// metadata file; a complete blob and its metadata stay
 	if err := os.WriteFile(filepath.Join(dir, "tmp", "put-123"), blob[:10], 0o600); err != nil {
 		t.Fatal(err)
+	}
+	kept := []byte("a complete blob")
+	if _, _, err := store.Put(context.Background(), hashOf(kept), bytes.NewReader(kept), 100, "hospital"); err != nil {
+		t.Fatal(err)
+	}
+	orphan := store.path(hashOf([]byte("never arrived")))
+	if err := os.MkdirAll(filepath.Dir(orphan), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{orphan + ".json", filepath.Join(filepath.Dir(orphan), ".meta-42")} {
+		if err := os.WriteFile(f, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := store.CleanTemp(); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(entries) != 0 {
 		t.Fatalf("tmp/ still has %d files", len(entries))
+	}
+	if left, _ := os.ReadDir(filepath.Dir(orphan)); len(left) != 0 {
+		t.Fatalf("stray metadata left: %v", left)
+	}
+	if _, _, err := store.Get(context.Background(), hashOf(kept)); err != nil {
+		t.Fatalf("a complete blob was cleaned away: %v", err)
 	}
 	// and a second vault cannot open the same directory
 	if _, err := NewDiskStore(dir); err == nil {
@@ -471,5 +494,51 @@ func TestClientRejectsWrongBytes(t *testing.T) {
 	c := &Client{BaseURL: evil.URL, Keyring: e.kr, UID: "lab", Address: e.addr["lab"]}
 	if _, err := c.Get(context.Background(), hashOf([]byte("the real ciphertext")), io.Discard, 1<<20); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("wrong bytes: %v, want ErrCorrupt", err)
+	}
+}
+
+// A client that stalls mid-upload is cut off at its transfer deadline: it gets
+// 408, nothing is stored, and its quota reservation is released.
+func TestStalledUploadIsCutOff(t *testing.T) {
+	e := newEnv(t, Config{TransferSlack: 300 * time.Millisecond, MinTransferRate: 1 << 30})
+	blob := bytes.Repeat([]byte("c"), 4096)
+	h := hashOf(blob)
+	req, _ := http.NewRequest(http.MethodPut, e.http.URL+"/v1/blobs/"+h.String(), nil)
+	if err := SignRequest(req, e.kr, "hospital", e.addr["hospital"], h.String(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", e.http.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", req.URL.Path, req.Host, len(blob))
+	if err := req.Header.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(append([]byte("\r\n"), blob[:100]...)); err != nil {
+		t.Fatal(err)
+	}
+	// … and then nothing more
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled upload: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("status %d, want 408", resp.StatusCode)
+	}
+	if _, err := e.srv.store.Stat(context.Background(), h); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a stalled upload left a blob: %v", err)
+	}
+	e.srv.mu.Lock()
+	reserved, used := e.srv.reserved[e.addr["hospital"]], e.srv.usage[e.addr["hospital"]]
+	e.srv.mu.Unlock()
+	if reserved != 0 || used != 0 {
+		t.Fatalf("after a stalled upload: reserved %d, used %d", reserved, used)
+	}
+	// and a client at normal speed still uploads
+	if code, _ := e.do(http.MethodPut, h, blob, "hospital", time.Now()); code != http.StatusCreated {
+		t.Fatalf("a normal upload after it: %d", code)
 	}
 }

@@ -52,6 +52,8 @@ func vaultStartCmd() *cobra.Command {
 			cfg.QuotaBytes, _ = cmd.Flags().GetInt64("quota")
 			cfg.ReceiptMaxAge, _ = cmd.Flags().GetDuration("receipt-max-age")
 			cfg.UncommittedTTL, _ = cmd.Flags().GetDuration("uncommitted-ttl")
+			cfg.MinTransferRate, _ = cmd.Flags().GetInt64("min-transfer-rate")
+			cfg.TransferSlack, _ = cmd.Flags().GetDuration("transfer-slack")
 
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			store, err := vault.NewDiskStore(data)
@@ -114,5 +116,7 @@ func vaultStartCmd() *cobra.Command {
 	cmd.Flags().Int64("quota", 64<<30, "bytes one account may have stored")
 	cmd.Flags().Duration("receipt-max-age", 15*time.Minute, "how recent an access receipt must be for a download")
 	cmd.Flags().Duration("uncommitted-ttl", 24*time.Hour, "how long an upload may wait for its on-chain record")
+	cmd.Flags().Int64("min-transfer-rate", 64<<10, "slowest accepted upload or download, bytes/s (after --transfer-slack)")
+	cmd.Flags().Duration("transfer-slack", time.Minute, "fixed time allowed for a transfer on top of size/--min-transfer-rate")
 	return cmd
 }
