@@ -221,6 +221,17 @@ func TestFHIRRoundTrip(t *testing.T) {
 		}
 	}
 
+	// and when lab's published key is not the one its keyring derives (here: it
+	// publishes clinic's), a new grant made to it cannot open, and lab is told why
+	otherKey := filepath.Join(dir, "clinic.key")
+	n.CLI(append([]string{"keys", "encryption-key", "clinic", "--out-file", otherKey}, kr...)...)
+	n.CLI("tx", "providers", "update", "--encryption-key", otherKey, "--from", "lab", "--yes")
+	share(lab, "immunization", "read")
+	res = n.Exec(append([]string{"fhir", "export", "--patient", alice, "--out", filepath.Join(dir, "lab2.json"), "--from", "lab"}, kr...)...)
+	if !strings.Contains(res.Stdout, "published on chain for "+lab+" is not the one this keyring derives") {
+		t.Fatalf("export with a mismatched published key: exit %d\n%s\n%s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+
 	// and no plaintext reached the node's or the vault's data
 	for _, needle := range fhirSecrets {
 		for _, d := range []string{n.Home, v.Data} {

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"crypto/hpke"
 	"crypto/sha256"
@@ -477,6 +478,13 @@ func classKeyFor(ctx context.Context, clientCtx client.Context, me, patient stri
 	}
 	key, gctx, err := crypto.UnwrapClassKey(priv, bestGrant, patient)
 	if err != nil {
+		// The usual cause: the key published on chain is not the one this
+		// keyring derives (registered from another key, or rotated since).
+		if pub, perr := publishedKey(ctx, clientCtx, me); perr == nil && !bytes.Equal(pub, priv.PublicKey().Bytes()) {
+			return nil, crypto.KeyContext{}, fmt.Errorf("your key grant from %s does not open: the encryption key published "+
+				"on chain for %s is not the one this keyring derives (`healthd keys encryption-key`); grants are made to the "+
+				"published key: %w", patient, me, err)
+		}
 		return nil, crypto.KeyContext{}, err
 	}
 	key, err = crypto.RegressClassKey(key, gctx.Epoch, epoch)
