@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cosmossdk.io/core/address"
 	errorsmod "cosmossdk.io/errors"
 	txsigning "cosmossdk.io/x/tx/signing"
 
@@ -18,20 +19,36 @@ type HandlerOptions struct {
 	BankKeeper      authtypes.BankKeeper
 	FeegrantKeeper  ante.FeegrantKeeper
 	SignModeHandler *txsigning.HandlerMap
+	// ValidatorApprovals and the two codecs drive the permissioned validator set.
+	ValidatorApprovals ValidatorApprovals
+	AccountCodec       address.Codec
+	ValidatorCodec     address.Codec
 }
 
 // NewAnteHandler returns the ante handler every transaction passes before its
-// messages run: the SDK's standard chain (fees, with fee grants so providers can
-// sponsor their patients' fees; signatures; sequences; gas for size and memo).
+// messages run: the permissioned validator set (only approved operators create
+// or edit validators), then the SDK's standard chain (fees, with fee grants so
+// providers can sponsor their patients' fees; signatures; sequences; gas for
+// size and memo).
 func NewAnteHandler(opts HandlerOptions) (sdk.AnteHandler, error) {
 	if opts.AccountKeeper == nil || opts.BankKeeper == nil || opts.SignModeHandler == nil {
 		return nil, errorsmod.Wrap(sdkerrors.ErrLogic, "account keeper, bank keeper and sign mode handler are required")
 	}
-	return ante.NewAnteHandler(ante.HandlerOptions{
+	if opts.ValidatorApprovals == nil || opts.AccountCodec == nil || opts.ValidatorCodec == nil {
+		return nil, errorsmod.Wrap(sdkerrors.ErrLogic, "the validator approvals and address codecs are required")
+	}
+	standard, err := ante.NewAnteHandler(ante.HandlerOptions{
 		AccountKeeper:   opts.AccountKeeper,
 		BankKeeper:      opts.BankKeeper,
 		FeegrantKeeper:  opts.FeegrantKeeper,
 		SignModeHandler: opts.SignModeHandler,
 		SigGasConsumer:  ante.DefaultSigVerificationGasConsumer,
 	})
+	if err != nil {
+		return nil, err
+	}
+	permissioned := NewPermissionedValidatorsDecorator(opts.ValidatorApprovals, opts.AccountCodec, opts.ValidatorCodec)
+	return func(ctx sdk.Context, tx sdk.Tx, simulate bool) (sdk.Context, error) {
+		return permissioned.AnteHandle(ctx, tx, simulate, standard)
+	}, nil
 }

@@ -327,6 +327,10 @@ func NewHealthApp(
 		BankKeeper:      app.BankKeeper,
 		FeegrantKeeper:  app.FeeGrantKeeper,
 		SignModeHandler: txConfig.SignModeHandler(),
+		// the permissioned validator set
+		ValidatorApprovals: app.ProvidersKeeper,
+		AccountCodec:       accCodec,
+		ValidatorCodec:     valCodec,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ante handler: %w", err)

@@ -71,10 +71,11 @@ var endBlockers = []string{
 //   - distribution before staking: staking hooks call into distribution.
 //   - slashing after staking: it reads the validator set.
 //   - genutil after staking and bank: the genesis transactions (gentx) create
-//     validators and need funded accounts.
+//     validators and need funded accounts; and after providers, whose params
+//     list the approved validator operators the ante handler checks gentxs against.
 //   - upgrade and consensus: no other module depends on them at genesis.
-//   - providers: depends on no module; the healthd modules that check
-//     providers (consent, records) come after it.
+//   - providers: depends on no module; before genutil (above); the healthd
+//     modules that check providers (consent, records) come after it.
 //   - consent after providers (its grantees are providers or patients).
 //   - records last: its records belong to consent's patients.
 var genesisOrder = []string{
@@ -84,12 +85,12 @@ var genesisOrder = []string{
 	stakingtypes.ModuleName,
 	slashingtypes.ModuleName,
 	govtypes.ModuleName,
+	providerstypes.ModuleName,
 	genutiltypes.ModuleName,
 	evidencetypes.ModuleName,
 	feegrant.ModuleName,
 	upgradetypes.ModuleName,
 	consensustypes.ModuleName,
-	providerstypes.ModuleName,
 	consenttypes.ModuleName,
 	recordstypes.ModuleName,
 }

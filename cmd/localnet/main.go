@@ -1,8 +1,10 @@
-// Command localnet builds a single-validator healthd chain from config.yml and
-// runs it in the foreground. It is what `make localnet` runs.
+// Command localnet builds a healthd chain from config.yml. With one validator
+// (the default) it runs it in the foreground: it is what `make localnet` runs.
+// With -validators N it builds an N-validator network on loopback (one home per
+// node under -home), which scripts/localnet.sh starts and stops.
 //
-//	localnet [flags] start   # resume the chain in --home, or build it first if absent
-//	localnet [flags] init    # only build the home
+//	localnet [flags] start   # resume the chain in -home, or build it first if absent (one validator)
+//	localnet [flags] init    # only build the home(s)
 //	localnet [flags] reset   # delete the home (the whole local chain)
 //
 // With -reset, start and init delete the home first.
@@ -36,6 +38,8 @@ func run() error {
 	home := flag.String("home", ".localnet", "node home of the local chain")
 	binary := flag.String("binary", "build/healthd", "healthd binary")
 	reset := flag.Bool("reset", false, "delete the home first (start over from config.yml)")
+	validators := flag.Int("validators", 1, "number of validators; above 1, init builds a network for scripts/localnet.sh")
+	snapshots := flag.Int("snapshot-interval", 0, "state-sync snapshot interval in blocks for a network (0: config.yml's)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: localnet [flags] start|init|reset\n\n")
 		flag.PrintDefaults()
@@ -72,6 +76,10 @@ func run() error {
 		return fmt.Errorf("healthd binary: %w (run `make build`)", err)
 	}
 
+	if *validators > 1 {
+		return initNetwork(cfg, bin, *home, cmd, *validators, *snapshots)
+	}
+
 	marker, err := localnet.ReadMarker(*home)
 	switch {
 	case err == nil:
@@ -103,6 +111,43 @@ func run() error {
 	// Replace this process with the node, so that Ctrl-C and signals reach it
 	// directly and it stops cleanly.
 	return syscall.Exec(bin, []string{bin, "start", "--home", *home}, os.Environ())
+}
+
+// initNetwork builds (if absent) an n-validator network in dir and prints its
+// nodes. Starting it is scripts/localnet.sh's job.
+func initNetwork(cfg *localnet.Config, bin, dir, cmd string, n, snapshotInterval int) error {
+	if cmd != "init" {
+		return errors.New("a network of several validators runs in the background: use scripts/localnet.sh start (make localnet-4)")
+	}
+	net, err := localnet.ReadNetwork(dir)
+	switch {
+	case err == nil:
+		if len(net.Nodes) != n {
+			return fmt.Errorf("%s holds a %d-validator network; reset it to build %d", dir, len(net.Nodes), n)
+		}
+		fmt.Printf("the %d-validator network %s in %s exists\n", n, net.ChainID, dir)
+	case errors.Is(err, os.ErrNotExist):
+		if entries, rerr := os.ReadDir(dir); rerr == nil && len(entries) > 0 {
+			return fmt.Errorf("%s exists but was not completely built (interrupted?); reset it and start over", dir)
+		}
+		fmt.Printf("building a %d-validator network %s in %s from config.yml\n", n, cfg.ChainID(), dir)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		nodes, err := localnet.InitNetwork(ctx, cfg, localnet.NetworkOptions{
+			Binary: bin, Dir: dir, Validators: n, SnapshotInterval: snapshotInterval,
+		})
+		if err != nil {
+			return err
+		}
+		net.Nodes = nodes
+	default:
+		return err
+	}
+	for i, node := range net.Nodes {
+		fmt.Printf("  node%d %-11s rpc http://127.0.0.1:%d  rest http://127.0.0.1:%d  grpc 127.0.0.1:%d  metrics http://127.0.0.1:%d/metrics\n",
+			i, node.Name, node.Ports.RPC, node.Ports.API, node.Ports.GRPC, node.Ports.Prometheus)
+	}
+	return nil
 }
 
 // printBanner prints the endpoints and demo accounts of the local chain.

@@ -84,6 +84,14 @@ func Init(ctx context.Context, cfg *Config, opts Options) error {
 	if err := MergeGenesis(genFile, cfg.Genesis); err != nil {
 		return fmt.Errorf("genesis overrides: %w", err)
 	}
+	// the genesis validator is, by definition, approved by the consortium
+	operator, err := run.do(nil, "keys", "show", val.Name, "-a", "--keyring-backend", KeyringBackend)
+	if err != nil {
+		return err
+	}
+	if err := ApproveValidatorOperators(genFile, []string{strings.TrimSpace(string(operator))}); err != nil {
+		return err
+	}
 	if _, err := run.do(nil, "genesis", "validate"); err != nil {
 		return err
 	}

@@ -212,3 +212,6 @@ func (k Keeper) SuspendForEmergencyAbuse(ctx context.Context, provider, actor sd
 		To: types.PROVIDER_STATUS_SUSPENDED, Reason: types.STATUS_REASON_EMERGENCY_ACCESS_ABUSE,
 	})
 }
+
+// GetParams returns the module parameters.
+func (k Keeper) GetParams(ctx context.Context) (types.Params, error) { return k.Params.Get(ctx) }

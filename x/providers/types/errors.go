@@ -26,4 +26,5 @@ var (
 	ErrInvalidParams         = errorsmod.Register(ModuleName, 20, "invalid params")
 	ErrInvalidAddress        = errorsmod.Register(ModuleName, 21, "invalid address")
 	ErrInvalidGenesis        = errorsmod.Register(ModuleName, 22, "invalid genesis")
+	ErrValidatorNotApproved  = errorsmod.Register(ModuleName, 23, "validator operator not approved by the consortium")
 )

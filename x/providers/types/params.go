@@ -1,6 +1,7 @@
 package types
 
 import (
+	"slices"
 	"time"
 
 	"cosmossdk.io/core/address"
@@ -16,6 +17,8 @@ const (
 	maxCredentialValidityLimit = 10 * 365 * 24 * time.Hour
 	// MaxRegistrars bounds the registrar list (it is read on every approval).
 	MaxRegistrars = 100
+	// MaxValidatorOperators bounds the approved validator operators.
+	MaxValidatorOperators = 200
 )
 
 // DefaultParams returns the default parameters: no registrars (only governance
@@ -41,11 +44,30 @@ func (p Params) Validate(ac address.Codec) error {
 		}
 		seen[r] = true
 	}
+	if len(p.ValidatorOperators) > MaxValidatorOperators {
+		return errorsmod.Wrapf(ErrInvalidParams, "%d validator operators, at most %d", len(p.ValidatorOperators), MaxValidatorOperators)
+	}
+	seenOps := make(map[string]bool, len(p.ValidatorOperators))
+	for _, o := range p.ValidatorOperators {
+		if _, err := addrs.Decode(ac, o); err != nil {
+			return errorsmod.Wrapf(ErrInvalidParams, "validator operator %q: %v", o, err)
+		}
+		if seenOps[o] {
+			return errorsmod.Wrapf(ErrInvalidParams, "validator operator %s listed twice", o)
+		}
+		seenOps[o] = true
+	}
 	if p.MaxCredentialValidity <= 0 || p.MaxCredentialValidity > maxCredentialValidityLimit {
 		return errorsmod.Wrapf(ErrInvalidParams, "max_credential_validity %s: must be positive and at most %s",
 			p.MaxCredentialValidity, maxCredentialValidityLimit)
 	}
 	return nil
+}
+
+// IsValidatorOperator reports whether addr (canonical lower-case bech32) is an
+// approved validator operator.
+func (p Params) IsValidatorOperator(addr string) bool {
+	return slices.Contains(p.ValidatorOperators, addr)
 }
 
 // IsRegistrar reports whether addr (canonical lower-case bech32) is a registrar.
