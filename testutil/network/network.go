@@ -97,8 +97,11 @@ type Node struct {
 	ChainID string
 	Config  *localnet.Config
 
-	// RPC and API are http:// base URLs; GRPC is host:port.
-	RPC, API, GRPC string
+	// Name is the node's moniker (network nodes).
+	Name string
+	// RPC and API are http:// base URLs; GRPC is host:port; P2P is
+	// node-id@host:port (network nodes).
+	RPC, API, GRPC, P2P string
 
 	proc *proc
 }
@@ -225,7 +228,7 @@ func (n *Node) Start() {
 	if n.proc.running() {
 		n.t.Fatal("node is already running")
 	}
-	logPath := filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("node-%d.log", time.Now().UnixNano()))
+	logPath := filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("%s-%d.log", filepath.Base(n.Home), time.Now().UnixNano()))
 	n.proc = startProc(n.t, n.Binary, []string{"start", "--home", n.Home}, logPath)
 }
 
@@ -434,6 +437,9 @@ func Main(m *testing.M) {
 type Vault struct {
 	URL  string
 	Data string
+	t    testing.TB
+	bin  string
+	args []string
 	proc *proc
 }
 
@@ -446,18 +452,36 @@ func StartVault(t testing.TB, n *Node) *Vault {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &Vault{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), Data: filepath.Join(filepath.Dir(n.Home), "vault")}
-	v.proc = startProc(t, n.Binary, []string{
+	v := &Vault{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), Data: filepath.Join(filepath.Dir(n.Home), "vault"), t: t, bin: n.Binary}
+	v.args = []string{
 		"vault", "start", "--home", n.Home, "--data", v.Data,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--chain-grpc", n.GRPC, "--gc-interval", "2s",
-	},
-		filepath.Join(filepath.Dir(n.Home), "vault.log"))
+	}
+	v.start()
 	t.Cleanup(func() {
 		v.proc.stop()
 		if t.Failed() {
 			t.Logf("last lines of the vault log:\n%s", tail(v.proc.logPath, 30))
 		}
 	})
-	waitForHTTP(t, v.URL+"/healthz", 30*time.Second)
 	return v
 }
+
+func (v *Vault) start() {
+	v.t.Helper()
+	v.proc = startProc(v.t, v.bin, v.args, filepath.Join(filepath.Dir(v.Data), fmt.Sprintf("vault-%d.log", time.Now().UnixNano())))
+	waitForHTTP(v.t, v.URL+"/healthz", 30*time.Second)
+}
+
+// Kill kills the vault with SIGKILL (a crash); Restart starts it again on the
+// same data directory and port.
+func (v *Vault) Kill() {
+	_ = syscall.Kill(-v.proc.cmd.Process.Pid, syscall.SIGKILL)
+	<-v.proc.exited
+}
+
+// Restart starts a killed or stopped vault again.
+func (v *Vault) Restart() { v.start() }
+
+// Stop stops the vault (SIGTERM).
+func (v *Vault) Stop() { v.proc.stop() }
