@@ -12,11 +12,11 @@ LDFLAGS     := -X github.com/cosmos/cosmos-sdk/version.Name=healthd \
 GO          ?= go
 
 .DEFAULT_GOAL := help
-.PHONY: help build install localnet localnet-reset localnet-init demo test test-unit test-e2e \
+.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset demo test test-unit test-e2e \
         proto-gen proto-check fmt lint clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build build/healthd (and build/localnet)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/healthd
@@ -34,6 +34,18 @@ localnet-reset: build ## delete the local chain and start a new one from config.
 localnet-init: build ## only build the local chain's home (no start)
 	$(LOCALNET) -config config.yml -home $(LOCALNET_HOME) -binary $(BINARY) init
 
+localnet-4: build ## build (first time) and start a 4-validator network + vault on loopback in the background (.localnet-4)
+	bash scripts/localnet.sh start
+
+localnet-4-status: ## height and app hash of each node of the 4-validator network
+	@bash scripts/localnet.sh status
+
+localnet-4-stop: ## stop the 4-validator network (keeps its state; localnet-4-reset deletes it)
+	bash scripts/localnet.sh stop
+
+localnet-4-reset: ## stop and delete the 4-validator network
+	bash scripts/localnet.sh reset
+
 demo: build ## run the whole story (consent, put, get, receipts, revoke, break-glass, erase) on a throw-away chain + vault
 	bash scripts/demo.sh
 
@@ -43,7 +55,7 @@ test: ## run every test: unit, integration and end-to-end (starts real nodes)
 test-unit: ## run the tests that start no node (everything but tests/e2e)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/e2e)
 
-test-e2e: ## run only the end-to-end tests (real healthd binaries)
+test-e2e: ## run only the end-to-end tests (real binaries: one node, a 4-validator network with its fault tests, vaults)
 	$(GO) test -count=1 -timeout 20m ./tests/e2e/...
 
 proto-gen: ## regenerate Go code and docs/static/openapi.json from the .proto files (needs protoc)

@@ -59,17 +59,28 @@ stop() {
 }
 
 status() {
-  printf '%-6s %-8s %-8s %s\n' node state height app_hash
+  local common="" hashes=()
+  printf '%-6s %-8s %-8s %s\n' node state height latest_app_hash
   for ((i = 0; i < N; i++)); do
-    local state=stopped h hash=""
+    local state=stopped s h hash
     running "$DIR/node$i.pid" && state=running
-    h=$(height "$i")
-    if [[ -n "$h" ]]; then
-      hash=$("$BIN" status --node "tcp://127.0.0.1:$((26657 + 10 * i))" 2>/dev/null |
-        grep -o '"latest_app_hash":"[0-9A-F]*"' | grep -o '[0-9A-F]\{16,\}' || true)
-    fi
+    s=$("$BIN" status --node "tcp://127.0.0.1:$((26657 + 10 * i))" 2>/dev/null || true)
+    h=$(grep -o '"latest_block_height":"[0-9]*"' <<<"$s" | grep -o '[0-9]*' || true)
+    hash=$(grep -o '"latest_app_hash":"[0-9A-F]*"' <<<"$s" | grep -o '[0-9A-F]\{16,\}' || true)
     printf '%-6s %-8s %-8s %s\n' "node$i" "$state" "${h:--}" "${hash:--}"
+    [[ -n "$h" ]] && { [[ -z "$common" || "$h" -lt "$common" ]] && common=$h; }
   done
+  if [[ -n "$common" ]]; then
+    for ((i = 0; i < N; i++)); do
+      hashes+=("$("$BIN" query block --type=height "$common" --node "tcp://127.0.0.1:$((26657 + 10 * i))" -o json 2>/dev/null |
+        grep -o '"app_hash":"[^"]*"' || echo unreachable)")
+    done
+    if [[ $(printf '%s\n' "${hashes[@]}" | sort -u | wc -l) -eq 1 && "${hashes[0]}" != unreachable ]]; then
+      echo "block $common: the same app hash on all $N nodes"
+    else
+      echo "block $common: app hashes differ or a node is unreachable: ${hashes[*]}"
+    fi
+  fi
   if running "$DIR/vault.pid"; then echo "vault  running  http://127.0.0.1:8800"; else echo "vault  stopped"; fi
 }
 

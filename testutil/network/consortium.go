@@ -187,7 +187,6 @@ func (net *Network) AssertSameChain() int64 {
 // LogTail returns the end of the node's current log.
 func (n *Node) LogTail(lines int) string { return tail(n.proc.logPath, lines) }
 
-
 // StartJoiner starts a new full node (not a validator) that joins the network
 // by state sync from the validators' snapshots: it trusts a recent block of
 // node0 and fetches the latest snapshot instead of replaying every block. It is
