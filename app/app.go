@@ -98,6 +98,7 @@ type HealthApp struct {
 	interfaceRegistry types.InterfaceRegistry
 
 	keys map[string]*storetypes.KVStoreKey
+	sm   *module.SimulationManager
 
 	// Keepers. Exported so that tests and future healthd modules can reach them.
 	AccountKeeper         authkeeper.AccountKeeper
@@ -291,6 +292,14 @@ func NewHealthApp(
 	app.BasicModuleManager.RegisterLegacyAminoCodec(legacyAmino)
 	app.BasicModuleManager.RegisterInterfaces(interfaceRegistry)
 
+	// The simulation manager: every module's random genesis, operations and store
+	// decoders (make test-sim). auth's random genesis accounts are plain accounts
+	// (the SDK's helper makes vesting accounts, and healthd has no vesting).
+	app.sm = module.NewSimulationManagerFromAppModules(app.ModuleManager.Modules, map[string]module.AppModuleSimulation{
+		authtypes.ModuleName: auth.NewAppModule(appCodec, app.AccountKeeper, simGenesisAccounts, nil),
+	})
+	app.sm.RegisterStoreDecoders()
+
 	app.ModuleManager.SetOrderPreBlockers(preBlockers...)
 	app.ModuleManager.SetOrderBeginBlockers(beginBlockers...)
 	app.ModuleManager.SetOrderEndBlockers(endBlockers...)
@@ -358,6 +367,19 @@ func NewHealthApp(
 // Name returns the application name.
 func (app *HealthApp) Name() string { return app.BaseApp.Name() }
 
+// simGenesisAccounts makes a base account of every simulation account.
+func simGenesisAccounts(simState *module.SimulationState) authtypes.GenesisAccounts {
+	accs := make(authtypes.GenesisAccounts, len(simState.Accounts))
+	for i, acc := range simState.Accounts {
+		accs[i] = authtypes.NewBaseAccountWithAddress(acc.Address)
+	}
+	return accs
+}
+
+// SimulationManager returns the simulation manager (random genesis, operations
+// and store decoders of every module).
+func (app *HealthApp) SimulationManager() *module.SimulationManager { return app.sm }
+
 // LegacyAmino returns the amino codec (used for legacy JSON signing only).
 func (app *HealthApp) LegacyAmino() *codec.LegacyAmino { return app.legacyAmino }
 
@@ -407,10 +429,6 @@ func (app *HealthApp) LoadHeight(height int64) error { return app.LoadVersion(he
 func (app *HealthApp) DefaultGenesis() GenesisState {
 	return app.BasicModuleManager.DefaultGenesis(app.appCodec)
 }
-
-// SimulationManager is not used yet: healthd modules bring their simulations with
-// them. It returns nil, which the SDK treats as "no simulation".
-func (app *HealthApp) SimulationManager() *module.SimulationManager { return nil }
 
 // AutoCliOpts returns the AutoCLI options of every module, so that `healthd tx`
 // and `healthd query` are generated from the modules' gRPC services.
