@@ -75,8 +75,10 @@ import (
 	"github.com/healthd-chain/healthd/x/consent"
 	consentkeeper "github.com/healthd-chain/healthd/x/consent/keeper"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	"github.com/healthd-chain/healthd/internal/simutil"
 	"github.com/healthd-chain/healthd/x/providers"
 	providerskeeper "github.com/healthd-chain/healthd/x/providers/keeper"
+	providerssim "github.com/healthd-chain/healthd/x/providers/simulation"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 	"github.com/healthd-chain/healthd/x/records"
 	recordskeeper "github.com/healthd-chain/healthd/x/records/keeper"
@@ -297,6 +299,9 @@ func NewHealthApp(
 	// (the SDK's helper makes vesting accounts, and healthd has no vesting).
 	app.sm = module.NewSimulationManagerFromAppModules(app.ModuleManager.Modules, map[string]module.AppModuleSimulation{
 		authtypes.ModuleName: auth.NewAppModule(appCodec, app.AccountKeeper, simGenesisAccounts, nil),
+		providerstypes.ModuleName: providerssim.Module{
+			Keeper: app.ProvidersKeeper, Keepers: simutil.Keepers{Account: app.AccountKeeper, Bank: app.BankKeeper},
+		},
 	})
 	app.sm.RegisterStoreDecoders()
 

@@ -1,10 +1,11 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
+	"strings"
 	"testing"
 
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
@@ -66,29 +67,53 @@ func simOperations(a *app.HealthApp) []simtypes.WeightedOperation {
 	return a.SimulationManager().WeightedOperations(state)
 }
 
+// simStats counts the simulated operations: module → message type → outcome
+// ("ok" or "failure", the latter a no-op the operation chose) → count.
+type simStats map[string]map[string]map[string]int
+
 // runSim simulates the app from seed and returns the operations' outcomes.
-func runSim(t *testing.T, a *app.HealthApp, seed int64) {
+func runSim(t *testing.T, a *app.HealthApp, seed int64) simStats {
 	t.Helper()
 	blocked, err := app.BlockedAddresses(addresscodec.NewBech32Codec(app.Bech32Prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = simulation.SimulateFromSeedX(t, log.NewNopLogger(), io.Discard, a.BaseApp,
+	var out bytes.Buffer
+	_, _, err = simulation.SimulateFromSeedX(t, log.NewNopLogger(), &out, a.BaseApp,
 		simtestutil.AppStateFn(a.AppCodec(), a.SimulationManager(), a.DefaultGenesis()),
 		simtypes.RandomAccounts, simOperations(a), blocked, simConfig(t, seed), a.AppCodec(), &simulation.DummyLogWriter{})
 	if err != nil {
 		t.Fatalf("simulation (seed %d): %v", seed, err)
 	}
+	stats := simStats{}
+	// progress lines, then the statistics as JSON
+	report := out.String()
+	if i := strings.Index(report, "{\n"); i >= 0 {
+		report = report[i:]
+	}
+	if err := json.Unmarshal([]byte(report), &stats); err != nil {
+		t.Fatalf("simulation statistics: %v\n%s", err, out.String())
+	}
+	return stats
 }
 
 // TestFullAppSimulation runs random genesis and random transactions of every
 // module through the whole app, committing each block.
 func TestFullAppSimulation(t *testing.T) {
 	a := newSimApp(t)
-	runSim(t, a, *simSeed)
+	stats := runSim(t, a, *simSeed)
 	if a.LastBlockHeight() < int64(*simBlocks) {
 		t.Fatalf("the simulation stopped at height %d of %d", a.LastBlockHeight(), *simBlocks)
 	}
+	// every healthd message was delivered (and accepted) at least once
+	for mod, msgs := range healthdMsgs {
+		for _, msg := range msgs {
+			if n := stats[mod][msg]["ok"]; n == 0 {
+				t.Errorf("%s: no %s delivered (%v)", mod, msg, stats[mod][msg])
+			}
+		}
+	}
+	t.Logf("healthd operations delivered: providers %v, consent %v, records %v", oks(stats["providers"]), oks(stats["consent"]), oks(stats["records"]))
 	t.Logf("seed %d: %d blocks of up to %d operations, app hash %X", *simSeed, a.LastBlockHeight(), *simBlockSize, a.LastCommitID().Hash)
 }
 
@@ -161,6 +186,22 @@ func TestAppImportExport(t *testing.T) {
 		t.Fatalf("%d modules exported before, %d after", len(before), len(after))
 	}
 	t.Logf("seed %d: all %d modules' state identical after export → import → export (%d bytes)", *simSeed, same, len(exported.AppState))
+}
+
+// healthdMsgs are the messages the healthd modules' simulations send.
+var healthdMsgs = map[string][]string{
+	"providers": {
+		"/healthd.providers.v1.MsgApplyProvider", "/healthd.providers.v1.MsgApproveProvider",
+		"/healthd.providers.v1.MsgSetProviderStatus", "/healthd.providers.v1.MsgUpdateProvider",
+	},
+}
+
+func oks(m map[string]map[string]int) map[string]int {
+	out := map[string]int{}
+	for msg, outcomes := range m {
+		out[msg[strings.LastIndex(msg, ".")+1:]] = outcomes["ok"]
+	}
+	return out
 }
 
 func jsonEqual(a, b json.RawMessage) bool {

@@ -215,3 +215,6 @@ func (k Keeper) SuspendForEmergencyAbuse(ctx context.Context, provider, actor sd
 
 // GetParams returns the module parameters.
 func (k Keeper) GetParams(ctx context.Context) (types.Params, error) { return k.Params.Get(ctx) }
+
+// Codec returns the keeper's binary codec (the simulation's store decoder uses it).
+func (k Keeper) Codec() codec.BinaryCodec { return k.cdc }
