@@ -72,10 +72,10 @@ import (
 	stakingtypes "github.com/cosmos/cosmos-sdk/x/staking/types"
 
 	"github.com/healthd-chain/healthd/docs"
+	"github.com/healthd-chain/healthd/internal/simutil"
 	"github.com/healthd-chain/healthd/x/consent"
 	consentkeeper "github.com/healthd-chain/healthd/x/consent/keeper"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
-	"github.com/healthd-chain/healthd/internal/simutil"
 	"github.com/healthd-chain/healthd/x/providers"
 	providerskeeper "github.com/healthd-chain/healthd/x/providers/keeper"
 	providerssim "github.com/healthd-chain/healthd/x/providers/simulation"
