@@ -3,6 +3,12 @@
 BINARY      := build/healthd
 LOCALNET    := build/localnet
 LOCALNET_HOME ?= .localnet
+# make test-sim sizes (make test runs the same tests small)
+SIM_BLOCKS    ?= 100
+SIM_BLOCKSIZE ?= 100
+SIM_SEED      ?= 7
+SIM_SEEDS     ?= 1000,1002,1003
+SIM_RUNS      ?= 3
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS     := -X github.com/cosmos/cosmos-sdk/version.Name=healthd \
@@ -12,7 +18,7 @@ LDFLAGS     := -X github.com/cosmos/cosmos-sdk/version.Name=healthd \
 GO          ?= go
 
 .DEFAULT_GOAL := help
-.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset demo test test-unit test-e2e \
+.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset demo test test-unit test-sim test-e2e \
         proto-gen proto-check fmt lint clean
 
 help: ## list the targets
@@ -54,6 +60,10 @@ test: ## run every test: unit, integration and end-to-end (starts real nodes)
 
 test-unit: ## run the tests that start no node (everything but tests/e2e)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/e2e)
+
+test-sim: ## the app simulation at full size: random genesis and transactions of every module, determinism, export/import
+	$(GO) test -count=1 -timeout 60m ./app -run 'TestFullAppSimulation|TestAppStateDeterminism|TestAppImportExport' -v \
+	  -args -sim.blocks $(SIM_BLOCKS) -sim.blocksize $(SIM_BLOCKSIZE) -sim.seed $(SIM_SEED) -sim.seeds $(SIM_SEEDS) -sim.runs $(SIM_RUNS)
 
 test-e2e: ## run only the end-to-end tests (real binaries: one node, a 4-validator network with its fault tests, vaults)
 	$(GO) test -count=1 -timeout 20m ./tests/e2e/...

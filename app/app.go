@@ -75,6 +75,7 @@ import (
 	"github.com/healthd-chain/healthd/internal/simutil"
 	"github.com/healthd-chain/healthd/x/consent"
 	consentkeeper "github.com/healthd-chain/healthd/x/consent/keeper"
+	consentsim "github.com/healthd-chain/healthd/x/consent/simulation"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	"github.com/healthd-chain/healthd/x/providers"
 	providerskeeper "github.com/healthd-chain/healthd/x/providers/keeper"
@@ -82,6 +83,7 @@ import (
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 	"github.com/healthd-chain/healthd/x/records"
 	recordskeeper "github.com/healthd-chain/healthd/x/records/keeper"
+	recordssim "github.com/healthd-chain/healthd/x/records/simulation"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
 
@@ -294,13 +296,16 @@ func NewHealthApp(
 	app.BasicModuleManager.RegisterLegacyAminoCodec(legacyAmino)
 	app.BasicModuleManager.RegisterInterfaces(interfaceRegistry)
 
+	simKeepers := simutil.Keepers{Account: app.AccountKeeper, Bank: app.BankKeeper}
 	// The simulation manager: every module's random genesis, operations and store
 	// decoders (make test-sim). auth's random genesis accounts are plain accounts
 	// (the SDK's helper makes vesting accounts, and healthd has no vesting).
 	app.sm = module.NewSimulationManagerFromAppModules(app.ModuleManager.Modules, map[string]module.AppModuleSimulation{
-		authtypes.ModuleName: auth.NewAppModule(appCodec, app.AccountKeeper, simGenesisAccounts, nil),
-		providerstypes.ModuleName: providerssim.Module{
-			Keeper: app.ProvidersKeeper, Keepers: simutil.Keepers{Account: app.AccountKeeper, Bank: app.BankKeeper},
+		authtypes.ModuleName:      auth.NewAppModule(appCodec, app.AccountKeeper, simGenesisAccounts, nil),
+		providerstypes.ModuleName: providerssim.Module{Keeper: app.ProvidersKeeper, Keepers: simKeepers},
+		consenttypes.ModuleName:   consentsim.Module{Keeper: app.ConsentKeeper, Providers: app.ProvidersKeeper, Keepers: simKeepers},
+		recordstypes.ModuleName: recordssim.Module{
+			Keeper: app.RecordsKeeper, Consent: app.ConsentKeeper, Providers: app.ProvidersKeeper, Keepers: simKeepers,
 		},
 	})
 	app.sm.RegisterStoreDecoders()

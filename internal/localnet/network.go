@@ -36,6 +36,9 @@ type NetworkOptions struct {
 	// SnapshotInterval is the state-sync snapshot interval in blocks (0: the
 	// config's own setting).
 	SnapshotInterval int
+	// SnapshotKeepRecent is how many snapshots each node keeps (0: the config's).
+	// A joining node needs its snapshot to outlive the download.
+	SnapshotKeepRecent int
 	// Genesis overrides applied after the config's (tests shorten periods).
 	Genesis map[string]any
 	// App and Config overrides applied to every node after the config's.
@@ -224,8 +227,15 @@ func InitNetwork(ctx context.Context, cfg *Config, opts NetworkOptions) ([]Netwo
 			"api":  map[string]any{"address": fmt.Sprintf("tcp://127.0.0.1:%d", p.API)},
 			"grpc": map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", p.GRPC)},
 		}
+		stateSync := map[string]any{}
 		if opts.SnapshotInterval > 0 {
-			app["state-sync"] = map[string]any{"snapshot-interval": opts.SnapshotInterval}
+			stateSync["snapshot-interval"] = opts.SnapshotInterval
+		}
+		if opts.SnapshotKeepRecent > 0 {
+			stateSync["snapshot-keep-recent"] = opts.SnapshotKeepRecent
+		}
+		if len(stateSync) > 0 {
+			app["state-sync"] = stateSync
 		}
 		client := map[string]any{
 			"chain-id": cfg.ChainID(), "keyring-backend": KeyringBackend, "node": fmt.Sprintf("tcp://127.0.0.1:%d", p.RPC),

@@ -81,3 +81,16 @@ func Decoder(cdc codec.BinaryCodec, values map[byte]func() proto.Message) func(k
 		return fmt.Sprintf("key %X\nA: %s\nB: %s", kvA.Key, show(kvA), show(kvB))
 	}
 }
+
+// Weighted is a weighted operation.
+func Weighted(weight int, op simtypes.Operation) simtypes.WeightedOperation {
+	return weightedOp{weight: weight, op: op}
+}
+
+type weightedOp struct {
+	weight int
+	op     simtypes.Operation
+}
+
+func (w weightedOp) Weight() int            { return w.weight }
+func (w weightedOp) Op() simtypes.Operation { return w.op }

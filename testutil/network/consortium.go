@@ -27,7 +27,9 @@ type Network struct {
 type NetworkOptions struct {
 	// Validators is the number of validator nodes.
 	Validators int
-	// SnapshotInterval enables state-sync snapshots every so many blocks.
+	// SnapshotInterval enables state-sync snapshots every so many blocks, each
+	// node keeping the last 10 (so that a slow joiner's snapshot is not pruned
+	// while it downloads it).
 	SnapshotInterval int
 	// Genesis overrides (after config.yml's).
 	Genesis map[string]any
@@ -55,7 +57,7 @@ func StartNetwork(t testing.TB, opts NetworkOptions) *Network {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	nodes, err := localnet.InitNetwork(ctx, cfg, localnet.NetworkOptions{
-		Binary: bin, Dir: net.Dir, Validators: opts.Validators, SnapshotInterval: opts.SnapshotInterval,
+		Binary: bin, Dir: net.Dir, Validators: opts.Validators, SnapshotInterval: opts.SnapshotInterval, SnapshotKeepRecent: 10,
 		Genesis: opts.Genesis,
 		Ports: func(i int) localnet.NodePorts {
 			p := ports[5*i : 5*i+5]

@@ -208,3 +208,6 @@ func (k Keeper) rotateClassKeys(ctx context.Context, patient sdk.AccAddress, cla
 	}
 	return nil
 }
+
+// Codec returns the keeper's binary codec (the simulation's store decoder uses it).
+func (k Keeper) Codec() codec.BinaryCodec { return k.cdc }

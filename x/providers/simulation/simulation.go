@@ -88,24 +88,12 @@ func (m Module) RegisterStoreDecoder(reg simtypes.StoreDecoderRegistry) {
 // WeightedOperations are the module's random messages.
 func (m Module) WeightedOperations(simState module.SimulationState) []simtypes.WeightedOperation {
 	return []simtypes.WeightedOperation{
-		simulation(20, m.apply(simState)),
-		simulation(15, m.approve(simState)),
-		simulation(10, m.setStatus(simState)),
-		simulation(10, m.update(simState)),
+		simutil.Weighted(40, m.apply(simState)),
+		simutil.Weighted(40, m.approve(simState)),
+		simutil.Weighted(30, m.setStatus(simState)),
+		simutil.Weighted(20, m.update(simState)),
 	}
 }
-
-func simulation(weight int, op simtypes.Operation) simtypes.WeightedOperation {
-	return weightedOp{weight: weight, op: op}
-}
-
-type weightedOp struct {
-	weight int
-	op     simtypes.Operation
-}
-
-func (w weightedOp) Weight() int            { return w.weight }
-func (w weightedOp) Op() simtypes.Operation { return w.op }
 
 // registrar returns a registrar's simulation account.
 func (m Module) registrar(ctx sdk.Context, r *rand.Rand, accs []simtypes.Account, not string) (simtypes.Account, bool) {
@@ -223,7 +211,11 @@ func (m Module) update(simState module.SimulationState) simtypes.Operation {
 		if !ok {
 			return simtypes.NoOpMsg(types.ModuleName, msgType, "not a simulation account"), nil, nil
 		}
-		msg := &types.MsgUpdateProvider{Provider: p.Address, VaultEndpoint: fmt.Sprintf("https://vault%d.sim.example", r.Intn(1000))}
+		endpoint := fmt.Sprintf("https://vault%d.sim.example", r.Intn(1000))
+		if endpoint == p.VaultEndpoint { // an update must change something
+			endpoint += "/v2"
+		}
+		msg := &types.MsgUpdateProvider{Provider: p.Address, VaultEndpoint: endpoint}
 		return simutil.Deliver(r, app, ctx, simState.TxConfig, m.Keepers, types.ModuleName, msg, acc)
 	}
 }

@@ -167,3 +167,6 @@ func (k Keeper) GetRecord(ctx context.Context, id uint64) (types.Record, error) 
 	}
 	return r, err
 }
+
+// Codec returns the keeper's binary codec (the simulation's store decoder uses it).
+func (k Keeper) Codec() codec.BinaryCodec { return k.cdc }
