@@ -18,7 +18,7 @@ LDFLAGS     := -X github.com/cosmos/cosmos-sdk/version.Name=healthd \
 GO          ?= go
 
 .DEFAULT_GOAL := help
-.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset demo test test-unit test-sim test-e2e \
+.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset bench demo test test-unit test-sim test-e2e \
         proto-gen proto-check fmt lint clean
 
 help: ## list the targets
@@ -27,6 +27,7 @@ help: ## list the targets
 build: ## build build/healthd (and build/localnet)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/healthd
 	$(GO) build -o $(LOCALNET) ./cmd/localnet
+	$(GO) build -o build/healthd-bench ./cmd/healthd-bench
 
 install: ## install healthd into $GOPATH/bin
 	$(GO) install -ldflags '$(LDFLAGS)' ./cmd/healthd
@@ -51,6 +52,9 @@ localnet-4-stop: ## stop the 4-validator network (keeps its state; localnet-4-re
 
 localnet-4-reset: ## stop and delete the 4-validator network
 	bash scripts/localnet.sh reset
+
+bench: build ## load benchmark: bank-send and create-record on a fresh chain at a ramp of rates (report in bench-out/, see docs/benchmarks.md)
+	build/healthd-bench -out bench-out $(BENCH_ARGS)
 
 demo: build ## run the whole story (consent, put, get, receipts, revoke, break-glass, erase) on a throw-away chain + vault
 	bash scripts/demo.sh

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"crypto/sha512"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/cosmos/cosmos-sdk/crypto/keys/secp256k1"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/healthd-chain/healthd/app"
+	"github.com/healthd-chain/healthd/crypto"
+	"github.com/healthd-chain/healthd/internal/localnet"
+)
+
+// account is a pre-funded load account.
+type account struct {
+	key     *secp256k1.PrivKey
+	addr    sdk.AccAddress
+	bech32  string
+	number  uint64
+	nextSeq uint64
+}
+
+// newAccounts derives n load accounts deterministically.
+func newAccounts(n int) []*account {
+	accs := make([]*account, n)
+	for i := range accs {
+		key := secp256k1.GenPrivKeyFromSecret([]byte(fmt.Sprintf("healthd-bench-account-%d", i)))
+		addr := sdk.AccAddress(key.PubKey().Address())
+		accs[i] = &account{key: key, addr: addr, bech32: addr.String()}
+	}
+	return accs
+}
+
+// node is the chain under test: one validator started by the tool.
+type node struct {
+	home     string
+	rpc, api string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// startNode builds a fresh one-validator chain from config.yml in home with the
+// load accounts funded (and registered as patients) at genesis, and starts it.
+func startNode(ctx context.Context, binary, configPath, home string, accs []*account, mempoolSize int) (*node, error) {
+	cfg, err := localnet.Load(configPath)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(4)
+	if err != nil {
+		return nil, err
+	}
+	n := &node{
+		home: home, rpc: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), api: fmt.Sprintf("http://127.0.0.1:%d", ports[2]),
+		exited: make(chan struct{}),
+	}
+	err = localnet.Init(ctx, cfg, localnet.Options{
+		Binary: binary, Home: home,
+		Config: map[string]any{
+			"rpc":     map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", ports[0]), "pprof_laddr": ""},
+			"p2p":     map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])},
+			"mempool": map[string]any{"size": mempoolSize, "max_txs_bytes": int64(mempoolSize) * 8192},
+		},
+		App: map[string]any{
+			"api":  map[string]any{"address": fmt.Sprintf("tcp://127.0.0.1:%d", ports[2])},
+			"grpc": map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", ports[3])},
+		},
+		Client: map[string]any{"node": fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])},
+	})
+	if err != nil {
+		return nil, err
+	}
+	gen := make([]localnet.GenesisAccount, len(accs))
+	for i, a := range accs {
+		seed := sha512.Sum512(a.key.Bytes())
+		priv, err := crypto.DeriveEncryptionKey(seed[:])
+		if err != nil {
+			return nil, err
+		}
+		gen[i] = localnet.GenesisAccount{Address: a.bech32, Amount: 1_000_000_000, PatientKey: priv.PublicKey().Bytes()}
+	}
+	genFile := filepath.Join(home, "config", "genesis.json")
+	if err := localnet.AddGenesisAccounts(genFile, app.BondDenom, gen, time.Now()); err != nil {
+		return nil, err
+	}
+	if out, err := exec.CommandContext(ctx, binary, "genesis", "validate", "--home", home).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("genesis validate: %v: %s", err, out)
+	}
+	logFile, err := os.Create(filepath.Join(filepath.Dir(home), "node.log"))
+	if err != nil {
+		return nil, err
+	}
+	n.cmd = exec.Command(binary, "start", "--home", home)
+	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := n.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = n.cmd.Wait(); _ = logFile.Close(); close(n.exited) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if h, err := n.height(); err == nil && h >= 2 {
+			if err := n.loadAccountNumbers(accs); err == nil {
+				return n, nil
+			}
+		}
+		select {
+		case <-n.exited:
+			return nil, fmt.Errorf("the node exited; see %s", logFile.Name())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	n.stop()
+	return nil, fmt.Errorf("the node did not start in 2 minutes; see %s", logFile.Name())
+}
+
+func (n *node) stop() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+		<-n.exited
+	}
+}
+
+// rssBytes is the node process's resident memory.
+func (n *node) rssBytes() int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	var kb int64
+	for _, line := range splitLines(string(raw)) {
+		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := range len(s) {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+func getJSON(url string, out any) error {
+	resp, err := http.Get(url) //nolint:gosec // loopback URLs built by the tool
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %.200s", url, resp.Status, body)
+	}
+	return json.Unmarshal(body, out)
+}
+
+func (n *node) height() (int64, error) {
+	var st struct {
+		Result struct {
+			SyncInfo struct {
+				Height string `json:"latest_block_height"`
+			} `json:"sync_info"`
+		} `json:"result"`
+	}
+	if err := getJSON(n.rpc+"/status", &st); err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(st.Result.SyncInfo.Height, 10, 64)
+}
+
+// loadAccountNumbers reads every load account's number and sequence from the chain.
+func (n *node) loadAccountNumbers(accs []*account) error {
+	var resp struct {
+		Accounts []struct {
+			Address       string `json:"address"`
+			AccountNumber string `json:"account_number"`
+			Sequence      string `json:"sequence"`
+		} `json:"accounts"`
+	}
+	if err := getJSON(n.api+"/cosmos/auth/v1beta1/accounts?pagination.limit=1000000", &resp); err != nil {
+		return err
+	}
+	byAddr := make(map[string][2]uint64, len(resp.Accounts))
+	for _, a := range resp.Accounts {
+		num, _ := strconv.ParseUint(a.AccountNumber, 10, 64)
+		seq, _ := strconv.ParseUint(a.Sequence, 10, 64)
+		byAddr[a.Address] = [2]uint64{num, seq}
+	}
+	for _, a := range accs {
+		v, ok := byAddr[a.bech32]
+		if !ok {
+			return fmt.Errorf("account %s not on chain", a.bech32)
+		}
+		a.number, a.nextSeq = v[0], v[1]
+	}
+	return nil
+}
+
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
+}
