@@ -24,7 +24,7 @@ GO          ?= go
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build build/healthd (and build/localnet)
+build: ## build build/healthd (and build/localnet, build/healthd-bench)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/healthd
 	$(GO) build -o $(LOCALNET) ./cmd/localnet
 	$(GO) build -o build/healthd-bench ./cmd/healthd-bench

@@ -266,6 +266,7 @@ func (r *loadRun) readBlock(h int64) error {
 type Step struct {
 	Scenario       string  `json:"scenario"`
 	OfferedTxs     float64 `json:"offered_tx_per_s"`
+	SentTxs        float64 `json:"sent_tx_per_s"` // what the sender achieved (it shares the machine)
 	Sent           int     `json:"sent"`
 	Rejected       int     `json:"rejected"`
 	Committed      int     `json:"committed"`
@@ -305,7 +306,9 @@ func measure(n *node, txCfg client.TxConfig, chainID string, sc scenario, accs [
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { r.follow(stop); close(done) }()
+	sendStart := time.Now()
 	r.send(txs, rate)
+	sendTime := time.Since(sendStart)
 	// drain: until every accepted tx is committed, or 30 s without progress
 	last, lastProgress := -1, time.Now()
 	for time.Since(lastProgress) < 30*time.Second {
@@ -328,7 +331,9 @@ func measure(n *node, txCfg client.TxConfig, chainID string, sc scenario, accs [
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	<-done
-	return r.summarise(sc, rate), nil
+	s := r.summarise(sc, rate)
+	s.SentTxs = float64(len(txs)) / sendTime.Seconds()
+	return s, nil
 }
 
 func (r *loadRun) summarise(sc scenario, rate float64) Step {

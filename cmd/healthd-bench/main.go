@@ -144,8 +144,8 @@ func run() error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("committed %7.1f tx/s (%7.1f items/s), p50 %.2fs p99 %.2fs, rejected %d, failed %d, not committed %d, mempool ≤%d, RSS %.0f MiB\n",
-				s.CommittedTxs, s.CommittedItems, s.LatencyP50, s.LatencyP99, s.Rejected, s.FailedInBlock, s.Lost, s.MaxMempool, s.MaxRSSMiB)
+			fmt.Printf("sent %6.0f tx/s, committed %7.1f tx/s (%7.1f items/s), p50 %.2fs p99 %.2fs, rejected %d, failed %d, not committed %d, mempool ≤%d, RSS %.0f MiB\n",
+				s.SentTxs, s.CommittedTxs, s.CommittedItems, s.LatencyP50, s.LatencyP99, s.Rejected, s.FailedInBlock, s.Lost, s.MaxMempool, s.MaxRSSMiB)
 			rep.Steps = append(rep.Steps, s)
 			if best, ok := rep.Saturation[s.Scenario]; !ok || s.CommittedTxs > best.CommittedTxs {
 				rep.Saturation[s.Scenario] = s

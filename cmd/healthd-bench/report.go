@@ -12,11 +12,11 @@ func markdown(rep Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## healthd-bench, %s (%s; %d validator; %d accounts; %s per step)\n\n",
 		rep.Date, rep.Machine, rep.Validators, rep.Accounts, rep.Duration)
-	b.WriteString("| scenario | offered tx/s | committed tx/s | items/s | p50 s | p95 s | p99 s | block interval s | rejected | failed | not committed | max mempool | max RSS MiB |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| scenario | offered tx/s | sent tx/s | committed tx/s | items/s | p50 s | p95 s | p99 s | block interval s | rejected | failed | not committed | max mempool | max RSS MiB |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range rep.Steps {
-		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %d | %d | %d | %d | %.0f |\n",
-			s.Scenario, s.OfferedTxs, s.CommittedTxs, s.CommittedItems, s.LatencyP50, s.LatencyP95, s.LatencyP99,
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %d | %d | %d | %d | %.0f |\n",
+			s.Scenario, s.OfferedTxs, s.SentTxs, s.CommittedTxs, s.CommittedItems, s.LatencyP50, s.LatencyP95, s.LatencyP99,
 			s.BlockInterval, s.Rejected, s.FailedInBlock, s.Lost, s.MaxMempool, s.MaxRSSMiB)
 	}
 	b.WriteString("\nSaturation (highest committed throughput over the ramp):\n\n")
