@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,7 +54,7 @@ type node struct {
 
 // startNode builds a fresh one-validator chain from config.yml in home with the
 // load accounts funded (and registered as patients) at genesis, and starts it.
-func startNode(ctx context.Context, binary, configPath, home string, accs []*account, mempoolSize int) (*node, error) {
+func startNode(ctx context.Context, binary, configPath, home string, accs []*account, mempoolSize int, pprof string, appOverrides map[string]any) (*node, error) {
 	cfg, err := localnet.Load(configPath)
 	if err != nil {
 		return nil, err
@@ -69,14 +70,14 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 	err = localnet.Init(ctx, cfg, localnet.Options{
 		Binary: binary, Home: home,
 		Config: map[string]any{
-			"rpc":     map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", ports[0]), "pprof_laddr": ""},
+			"rpc":     map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", ports[0]), "pprof_laddr": pprof},
 			"p2p":     map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])},
 			"mempool": map[string]any{"size": mempoolSize, "max_txs_bytes": int64(mempoolSize) * 8192},
 		},
-		App: map[string]any{
+		App: mergeMaps(map[string]any{
 			"api":  map[string]any{"address": fmt.Sprintf("tcp://127.0.0.1:%d", ports[2])},
 			"grpc": map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", ports[3])},
-		},
+		}, appOverrides),
 		Client: map[string]any{"node": fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])},
 	})
 	if err != nil {
@@ -241,4 +242,37 @@ func freePorts(n int) ([]int, error) {
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return ports, nil
+}
+
+func mergeMaps(a, b map[string]any) map[string]any {
+	for k, v := range b {
+		a[k] = v
+	}
+	return a
+}
+
+// parseOverrides reads "key=value,key=value" (app.toml top-level keys): true
+// and false are booleans, integers are integers, the rest strings.
+func parseOverrides(s string) (map[string]any, error) {
+	out := map[string]any{}
+	if s == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("-app-toml: %q is not key=value", kv)
+		}
+		switch {
+		case v == "true" || v == "false":
+			out[k] = v == "true"
+		default:
+			if i, err := strconv.ParseInt(v, 10, 64); err == nil {
+				out[k] = i
+			} else {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
 }

@@ -47,6 +47,7 @@ type Report struct {
 	Validators int               `json:"validators"`
 	Accounts   int               `json:"accounts"`
 	Duration   string            `json:"step_duration"`
+	AppTOML    string            `json:"app_toml_overrides,omitempty"`
 	Gas        map[string]uint64 `json:"gas_limit_per_tx"`
 	Steps      []Step            `json:"steps"`
 	Saturation map[string]Step   `json:"saturation"`
@@ -63,6 +64,8 @@ func run() error {
 	accounts := flag.Int("accounts", 4000, "pre-funded accounts")
 	batch := flag.Int("batch", 100, "entries per transaction of create-records")
 	mempool := flag.Int("mempool", 50000, "CometBFT mempool size (txs)")
+	appTOML := flag.String("app-toml", "", "app.toml settings for the node, key=value,… (e.g. iavl-disable-fastnode=true,app-db-backend=pebbledb)")
+	pprof := flag.String("pprof", "", "serve the node's Go profiles on this address (e.g. 127.0.0.1:6060) for `go tool pprof`")
 	flag.Parse()
 
 	var rates []float64
@@ -82,6 +85,10 @@ func run() error {
 		}
 		scs = append(scs, sc)
 	}
+	overrides, err := parseOverrides(*appTOML)
+	if err != nil {
+		return err
+	}
 	bin, err := filepath.Abs(*binary)
 	if err != nil {
 		return err
@@ -100,7 +107,7 @@ func run() error {
 
 	fmt.Printf("building a chain with %d funded accounts in %s …\n", *accounts, *out)
 	accs := newAccounts(*accounts)
-	n, err := startNode(ctx, bin, *configPath, filepath.Join(*out, "node"), accs, *mempool)
+	n, err := startNode(ctx, bin, *configPath, filepath.Join(*out, "node"), accs, *mempool, *pprof, overrides)
 	if err != nil {
 		return err
 	}
@@ -124,7 +131,7 @@ func run() error {
 
 	rep := Report{
 		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Validators: 1, Accounts: *accounts,
-		Duration: duration.String(), Gas: map[string]uint64{}, Saturation: map[string]Step{},
+		Duration: duration.String(), AppTOML: *appTOML, Gas: map[string]uint64{}, Saturation: map[string]Step{},
 	}
 	step := 0
 	for i := range scs {
