@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha512"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -44,12 +45,15 @@ func newAccounts(n int) []*account {
 	return accs
 }
 
-// node is the chain under test: one validator started by the tool.
+// node is the chain under test as the tool sees it: node0 (queries, RSS) and
+// the RPC endpoints of every validator (transactions are spread over them).
 type node struct {
 	home     string
 	rpc, api string
+	rpcs     []string
 	cmd      *exec.Cmd
 	exited   chan struct{}
+	others   []*exec.Cmd
 }
 
 // startNode builds a fresh one-validator chain from config.yml in home with the
@@ -83,22 +87,10 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 	if err != nil {
 		return nil, err
 	}
-	gen := make([]localnet.GenesisAccount, len(accs))
-	for i, a := range accs {
-		seed := sha512.Sum512(a.key.Bytes())
-		priv, err := crypto.DeriveEncryptionKey(seed[:])
-		if err != nil {
-			return nil, err
-		}
-		gen[i] = localnet.GenesisAccount{Address: a.bech32, Amount: 1_000_000_000, PatientKey: priv.PublicKey().Bytes()}
-	}
-	genFile := filepath.Join(home, "config", "genesis.json")
-	if err := localnet.AddGenesisAccounts(genFile, app.BondDenom, gen, time.Now()); err != nil {
+	if err := fundAccounts(ctx, binary, []string{home}, accs); err != nil {
 		return nil, err
 	}
-	if out, err := exec.CommandContext(ctx, binary, "genesis", "validate", "--home", home).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("genesis validate: %v: %s", err, out)
-	}
+	n.rpcs = []string{n.rpc}
 	logFile, err := os.Create(filepath.Join(filepath.Dir(home), "node.log"))
 	if err != nil {
 		return nil, err
@@ -128,6 +120,12 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 }
 
 func (n *node) stop() {
+	for _, c := range n.others {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	}
+	for _, c := range n.others {
+		_ = c.Wait()
+	}
 	if n.cmd == nil || n.cmd.Process == nil {
 		return
 	}
@@ -275,4 +273,97 @@ func parseOverrides(s string) (map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// fundAccounts writes the load accounts (funded, registered as patients) into
+// the genesis of each home (identical edits keep identical files), then
+// validates the first.
+func fundAccounts(ctx context.Context, binary string, homes []string, accs []*account) error {
+	gen := make([]localnet.GenesisAccount, len(accs))
+	for i, a := range accs {
+		seed := sha512.Sum512(a.key.Bytes())
+		priv, err := crypto.DeriveEncryptionKey(seed[:])
+		if err != nil {
+			return err
+		}
+		gen[i] = localnet.GenesisAccount{Address: a.bech32, Amount: 1_000_000_000, PatientKey: priv.PublicKey().Bytes()}
+	}
+	now := time.Now()
+	for _, home := range homes {
+		if err := localnet.AddGenesisAccounts(filepath.Join(home, "config", "genesis.json"), app.BondDenom, gen, now); err != nil {
+			return err
+		}
+	}
+	if out, err := exec.CommandContext(ctx, binary, "genesis", "validate", "--home", homes[0]).CombinedOutput(); err != nil {
+		return fmt.Errorf("genesis validate: %v: %s", err, out)
+	}
+	return nil
+}
+
+// startNetwork is startNode for several validators (internal/localnet's
+// network builder, on free ports); node0 is the one queried.
+func startNetwork(ctx context.Context, binary, configPath, dir string, validators int, accs []*account, mempoolSize int,
+	appOverrides map[string]any,
+) (*node, error) {
+	cfg, err := localnet.Load(configPath)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(5 * validators)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := localnet.InitNetwork(ctx, cfg, localnet.NetworkOptions{
+		Binary: binary, Dir: dir, Validators: validators,
+		Ports: func(i int) localnet.NodePorts {
+			p := ports[5*i : 5*i+5]
+			return localnet.NodePorts{P2P: p[0], RPC: p[1], API: p[2], GRPC: p[3], Prometheus: p[4]}
+		},
+		Config: map[string]any{"mempool": map[string]any{"size": mempoolSize, "max_txs_bytes": int64(mempoolSize) * 8192}},
+		App:    appOverrides,
+	})
+	if err != nil {
+		return nil, err
+	}
+	homes := make([]string, len(nodes))
+	for i, nn := range nodes {
+		homes[i] = nn.Home
+	}
+	if err := fundAccounts(ctx, binary, homes, accs); err != nil {
+		return nil, err
+	}
+	n := &node{
+		home: nodes[0].Home, rpc: fmt.Sprintf("http://127.0.0.1:%d", nodes[0].Ports.RPC),
+		api: fmt.Sprintf("http://127.0.0.1:%d", nodes[0].Ports.API), exited: make(chan struct{}),
+	}
+	for i, nn := range nodes {
+		n.rpcs = append(n.rpcs, fmt.Sprintf("http://127.0.0.1:%d", nn.Ports.RPC))
+		logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
+		if err != nil {
+			return nil, err
+		}
+		c := exec.Command(binary, "start", "--home", nn.Home)
+		c.Stdout, c.Stderr = logFile, logFile
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := c.Start(); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			n.cmd = c
+			go func() { _ = c.Wait(); _ = logFile.Close(); close(n.exited) }()
+		} else {
+			n.others = append(n.others, c)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		if h, err := n.height(); err == nil && h >= 2 {
+			if err := n.loadAccountNumbers(accs); err == nil {
+				return n, nil
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	n.stop()
+	return nil, errors.New("the network did not start in 3 minutes; see the node logs")
 }

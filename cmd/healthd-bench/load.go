@@ -105,6 +105,7 @@ type loadRun struct {
 	blocks   []blockInfo
 	mempool  int
 	rss      int64
+	sent     int
 	fromH    int64
 	lastSeen int64
 }
@@ -126,7 +127,11 @@ func (r *loadRun) broadcast(tx signed) {
 	r.mu.Lock()
 	r.txs[tx.hash] = st
 	r.mu.Unlock()
-	resp, err := httpClient.Post(r.n.rpc, "application/json", bytes.NewReader(body))
+	r.mu.Lock()
+	r.sent++
+	endpoint := r.n.rpcs[r.sent%len(r.n.rpcs)]
+	r.mu.Unlock()
+	resp, err := httpClient.Post(endpoint, "application/json", bytes.NewReader(body))
 	if err != nil {
 		r.mu.Lock()
 		st.rejected = true

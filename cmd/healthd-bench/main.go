@@ -65,6 +65,7 @@ func run() error {
 	batch := flag.Int("batch", 100, "entries per transaction of create-records")
 	mempool := flag.Int("mempool", 50000, "CometBFT mempool size (txs)")
 	appTOML := flag.String("app-toml", "", "app.toml settings for the node, key=value,… (e.g. iavl-disable-fastnode=true,app-db-backend=pebbledb)")
+	validators := flag.Int("validators", 1, "validators of the chain under test (all on this machine; transactions are spread over their RPC endpoints)")
 	pprof := flag.String("pprof", "", "serve the node's Go profiles on this address (e.g. 127.0.0.1:6060) for `go tool pprof`")
 	flag.Parse()
 
@@ -105,9 +106,14 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Printf("building a chain with %d funded accounts in %s …\n", *accounts, *out)
+	fmt.Printf("building a chain of %d validator(s) with %d funded accounts in %s …\n", *validators, *accounts, *out)
 	accs := newAccounts(*accounts)
-	n, err := startNode(ctx, bin, *configPath, filepath.Join(*out, "node"), accs, *mempool, *pprof, overrides)
+	var n *node
+	if *validators > 1 {
+		n, err = startNetwork(ctx, bin, *configPath, filepath.Join(*out, "network"), *validators, accs, *mempool, overrides)
+	} else {
+		n, err = startNode(ctx, bin, *configPath, filepath.Join(*out, "node"), accs, *mempool, *pprof, overrides)
+	}
 	if err != nil {
 		return err
 	}
@@ -130,7 +136,7 @@ func run() error {
 	chainID := chain.Result.NodeInfo.Network
 
 	rep := Report{
-		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Validators: 1, Accounts: *accounts,
+		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Validators: *validators, Accounts: *accounts,
 		Duration: duration.String(), AppTOML: *appTOML, Gas: map[string]uint64{}, Saturation: map[string]Step{},
 	}
 	step := 0

@@ -10,7 +10,7 @@ import (
 // point of each scenario and their ratio.
 func markdown(rep Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## healthd-bench, %s (%s; %d validator; %d accounts; %s per step)\n\n",
+	fmt.Fprintf(&b, "## healthd-bench, %s (%s; %d validator(s); %d accounts; %s per step)\n\n",
 		rep.Date, rep.Machine, rep.Validators, rep.Accounts, rep.Duration)
 	b.WriteString("| scenario | offered tx/s | sent tx/s | committed tx/s | items/s | p50 s | p95 s | p99 s | block interval s | rejected | failed | not committed | max mempool | max RSS MiB |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
