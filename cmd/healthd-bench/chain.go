@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/sha512"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,6 +43,12 @@ func newAccounts(n int) []*account {
 	return accs
 }
 
+// otherNode is a validator process other than node0.
+type otherNode struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
 // node is the chain under test as the tool sees it: node0 (queries, RSS) and
 // the RPC endpoints of every validator (transactions are spread over them).
 type node struct {
@@ -53,7 +57,7 @@ type node struct {
 	rpcs     []string
 	cmd      *exec.Cmd
 	exited   chan struct{}
-	others   []*exec.Cmd
+	others   []otherNode // validators 1…N-1
 }
 
 // startNode builds a fresh one-validator chain from config.yml in home with the
@@ -63,13 +67,12 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(4)
+	ports, err := localnet.FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
 	n := &node{
 		home: home, rpc: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), api: fmt.Sprintf("http://127.0.0.1:%d", ports[2]),
-		exited: make(chan struct{}),
 	}
 	err = localnet.Init(ctx, cfg, localnet.Options{
 		Binary: binary, Home: home,
@@ -91,40 +94,65 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 		return nil, err
 	}
 	n.rpcs = []string{n.rpc}
-	logFile, err := os.Create(filepath.Join(filepath.Dir(home), "node.log"))
+	cmd, exited, err := startProcess(binary, home, filepath.Join(filepath.Dir(home), "node.log"))
 	if err != nil {
 		return nil, err
 	}
-	n.cmd = exec.Command(binary, "start", "--home", home)
-	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := n.cmd.Start(); err != nil {
-		return nil, err
+	n.cmd, n.exited = cmd, exited
+	return n, n.waitReady(accs, 2*time.Minute)
+}
+
+// startProcess starts `healthd start` on home in its own process group (killed
+// with the tool), output to logPath; exited is closed when it ends.
+func startProcess(binary, home, logPath string) (*exec.Cmd, chan struct{}, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, nil, err
 	}
-	go func() { _ = n.cmd.Wait(); _ = logFile.Close(); close(n.exited) }()
-	deadline := time.Now().Add(2 * time.Minute)
+	c := exec.Command(binary, "start", "--home", home)
+	c.Stdout, c.Stderr = logFile, logFile
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := c.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, nil, err
+	}
+	exited := make(chan struct{})
+	go func() { _ = c.Wait(); _ = logFile.Close(); close(exited) }()
+	return c, exited, nil
+}
+
+// waitReady waits until node0 has block 2 and every load account is on chain;
+// on failure it stops what it started.
+func (n *node) waitReady(accs []*account, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if h, err := n.height(); err == nil && h >= 2 {
 			if err := n.loadAccountNumbers(accs); err == nil {
-				return n, nil
+				return nil
 			}
 		}
 		select {
 		case <-n.exited:
-			return nil, fmt.Errorf("the node exited; see %s", logFile.Name())
+			n.stop()
+			return fmt.Errorf("node0 exited; see the node log in %s", filepath.Dir(n.home))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 	n.stop()
-	return nil, fmt.Errorf("the node did not start in 2 minutes; see %s", logFile.Name())
+	return fmt.Errorf("the chain did not start in %s; see the node logs in %s", timeout, filepath.Dir(n.home))
 }
 
 func (n *node) stop() {
-	for _, c := range n.others {
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	for _, o := range n.others {
+		_ = syscall.Kill(-o.cmd.Process.Pid, syscall.SIGTERM)
 	}
-	for _, c := range n.others {
-		_ = c.Wait()
+	for _, o := range n.others {
+		select {
+		case <-o.exited:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-o.cmd.Process.Pid, syscall.SIGKILL)
+			<-o.exited
+		}
 	}
 	if n.cmd == nil || n.cmd.Process == nil {
 		return
@@ -223,25 +251,6 @@ func (n *node) loadAccountNumbers(accs []*account) error {
 	return nil
 }
 
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
-}
-
 func mergeMaps(a, b map[string]any) map[string]any {
 	for k, v := range b {
 		a[k] = v
@@ -309,7 +318,7 @@ func startNetwork(ctx context.Context, binary, configPath, dir string, validator
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(5 * validators)
+	ports, err := localnet.FreePorts(5 * validators)
 	if err != nil {
 		return nil, err
 	}
@@ -334,36 +343,20 @@ func startNetwork(ctx context.Context, binary, configPath, dir string, validator
 	}
 	n := &node{
 		home: nodes[0].Home, rpc: fmt.Sprintf("http://127.0.0.1:%d", nodes[0].Ports.RPC),
-		api: fmt.Sprintf("http://127.0.0.1:%d", nodes[0].Ports.API), exited: make(chan struct{}),
+		api: fmt.Sprintf("http://127.0.0.1:%d", nodes[0].Ports.API),
 	}
 	for i, nn := range nodes {
 		n.rpcs = append(n.rpcs, fmt.Sprintf("http://127.0.0.1:%d", nn.Ports.RPC))
-		logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
+		c, exited, err := startProcess(binary, nn.Home, filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
 		if err != nil {
-			return nil, err
-		}
-		c := exec.Command(binary, "start", "--home", nn.Home)
-		c.Stdout, c.Stderr = logFile, logFile
-		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := c.Start(); err != nil {
+			n.stop()
 			return nil, err
 		}
 		if i == 0 {
-			n.cmd = c
-			go func() { _ = c.Wait(); _ = logFile.Close(); close(n.exited) }()
+			n.cmd, n.exited = c, exited
 		} else {
-			n.others = append(n.others, c)
+			n.others = append(n.others, otherNode{cmd: c, exited: exited})
 		}
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		if h, err := n.height(); err == nil && h >= 2 {
-			if err := n.loadAccountNumbers(accs); err == nil {
-				return n, nil
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	n.stop()
-	return nil, errors.New("the network did not start in 3 minutes; see the node logs")
+	return n, n.waitReady(accs, 3*time.Minute)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -164,7 +165,7 @@ func InitNetwork(ctx context.Context, cfg *Config, opts NetworkOptions) ([]Netwo
 			if err := copyFile(genFile(0), genFile(i)); err != nil {
 				return nil, err
 			}
-			if err := copyDir(filepath.Join(nodes[0].Home, "keyring-test"), filepath.Join(nodes[i].Home, "keyring-test")); err != nil {
+			if err := CopyTree(filepath.Join(nodes[0].Home, "keyring-test"), filepath.Join(nodes[i].Home, "keyring-test")); err != nil {
 				return nil, err
 			}
 		}
@@ -311,18 +312,40 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, data, 0o600)
 }
 
-func copyDir(from, to string) error {
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		if err := copyFile(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+// CopyTree copies the files under from into to (created as needed), owner-only.
+func CopyTree(from, to string) error {
+	return filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
 			return err
 		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		return copyFile(p, filepath.Join(to, rel))
+	})
+}
+
+// FreePorts returns n distinct loopback TCP ports that were free a moment ago
+// (held together while they are chosen, so they differ).
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	return nil
+	return ports, nil
 }

@@ -49,7 +49,7 @@ func StartNetwork(t testing.TB, opts NetworkOptions) *Network {
 		t.Fatal(err)
 	}
 	bin := Binary(t)
-	ports, err := freePorts(5 * opts.Validators)
+	ports, err := localnet.FreePorts(5 * opts.Validators)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func (n *Node) LogTail(lines int) string { return tail(n.proc.logPath, lines) }
 func (net *Network) StartJoiner(t testing.TB) *Node {
 	t.Helper()
 	n0 := net.Nodes[0]
-	ports, err := freePorts(4)
+	ports, err := localnet.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func (net *Network) RestartFromExport(t testing.TB) (*Network, string) {
 	for _, old := range net.Nodes {
 		home := filepath.Join(next.Dir, filepath.Base(old.Home))
 		for _, sub := range []string{"config", "keyring-test"} {
-			if err := copyTree(filepath.Join(old.Home, sub), filepath.Join(home, sub)); err != nil {
+			if err := localnet.CopyTree(filepath.Join(old.Home, sub), filepath.Join(home, sub)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -324,25 +324,4 @@ func (net *Network) RestartFromExport(t testing.TB) (*Network, string) {
 		t.Cleanup(n.Stop)
 	}
 	return next, exported
-}
-
-func copyTree(from, to string) error {
-	return filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(from, p)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o700)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, data, 0o600)
-	})
 }

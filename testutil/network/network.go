@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -182,7 +181,7 @@ func StartNode(t testing.TB) *Node {
 	}
 	bin := Binary(t)
 
-	ports, err := freePorts(4)
+	ports, err := localnet.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,26 +389,6 @@ func (n *Node) GRPCConn() *grpc.ClientConn {
 	return conn
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // tail returns the last n lines of a file.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)
@@ -448,7 +427,7 @@ type Vault struct {
 // test ends.
 func StartVault(t testing.TB, n *Node) *Vault {
 	t.Helper()
-	ports, err := freePorts(1)
+	ports, err := localnet.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"slices"
 
 	"github.com/cosmos/gogoproto/proto"
 
@@ -121,7 +122,7 @@ func (m Module) liveConsent(ctx sdk.Context, r *rand.Rand, accs []simtypes.Accou
 	now := ctx.BlockTime()
 	_ = m.Consent.Consents.Walk(ctx, nil, func(_ uint64, c consenttypes.Consent) (bool, error) {
 		if c.Status == consenttypes.CONSENT_STATUS_ACTIVE && !now.Before(c.Period.Start) && now.Before(c.Period.End) &&
-			!c.Emergency && c.DataPeriod == nil && containsString(c.Permissions, permission) {
+			!c.Emergency && c.DataPeriod == nil && slices.Contains(c.Permissions, permission) {
 			live = append(live, c)
 		}
 		return len(live) >= 64, nil
@@ -132,15 +133,6 @@ func (m Module) liveConsent(ctx sdk.Context, r *rand.Rand, accs []simtypes.Accou
 	c := live[r.Intn(len(live))]
 	acc, ok := simutil.Find(accs, c.Grantee)
 	return c, acc, ok
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (m Module) createByProvider(simState module.SimulationState) simtypes.Operation {
