@@ -186,6 +186,44 @@ func (net *Network) AssertSameChain() int64 {
 	return lowest
 }
 
+// WaitInSync waits until every node follows consensus (none is catching up)
+// and all have committed a block above the highest height any of them had when
+// the wait began, so that state committed anywhere before the call (a block
+// from a validator's WAL after a crash, say) is on every node. It returns that
+// common height.
+func (net *Network) WaitInSync(timeout time.Duration) int64 {
+	net.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var target int64
+	for _, n := range net.Nodes {
+		if h, err := n.Height(); err == nil && h > target {
+			target = h
+		}
+	}
+	target++
+	for time.Now().Before(deadline) {
+		synced := true
+		for _, n := range net.Nodes {
+			h, catchingUp, err := n.SyncStatus()
+			if err != nil || catchingUp || h < target {
+				synced = false
+				break
+			}
+		}
+		if synced {
+			return target
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	var report []string
+	for _, n := range net.Nodes {
+		h, catchingUp, err := n.SyncStatus()
+		report = append(report, fmt.Sprintf("%s: height %d, catching up %v, err %v", n.Name, h, catchingUp, err))
+	}
+	net.t.Fatalf("the nodes did not reach height %d in sync within %s: %s", target, timeout, strings.Join(report, "; "))
+	return 0
+}
+
 // LogTail returns the end of the node's current log.
 func (n *Node) LogTail(lines int) string { return tail(n.proc.logPath, lines) }
 

@@ -245,17 +245,26 @@ func (n *Node) Stop() {
 
 // Height returns the node's latest block height.
 func (n *Node) Height() (int64, error) {
+	h, _, err := n.SyncStatus()
+	return h, err
+}
+
+// SyncStatus returns the node's latest block height and whether it says it is
+// still catching up (block sync or state sync) rather than following consensus.
+func (n *Node) SyncStatus() (height int64, catchingUp bool, err error) {
 	var status struct {
 		Result struct {
 			SyncInfo struct {
 				LatestBlockHeight string `json:"latest_block_height"`
+				CatchingUp        bool   `json:"catching_up"`
 			} `json:"sync_info"`
 		} `json:"result"`
 	}
 	if err := n.getJSON(n.RPC+"/status", &status); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return strconv.ParseInt(status.Result.SyncInfo.LatestBlockHeight, 10, 64)
+	height, err = strconv.ParseInt(status.Result.SyncInfo.LatestBlockHeight, 10, 64)
+	return height, status.Result.SyncInfo.CatchingUp, err
 }
 
 // WaitForHeight waits until the node has committed block h.
