@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
@@ -54,6 +56,7 @@ type otherNode struct {
 type node struct {
 	home     string
 	rpc, api string
+	grpc     string // node0's gRPC address
 	rpcs     []string
 	cmd      *exec.Cmd
 	exited   chan struct{}
@@ -62,7 +65,13 @@ type node struct {
 
 // startNode builds a fresh one-validator chain from config.yml in home with the
 // load accounts funded (and registered as patients) at genesis, and starts it.
-func startNode(ctx context.Context, binary, configPath, home string, accs []*account, mempoolSize int, pprof string, appOverrides map[string]any) (*node, error) {
+//
+// prepare, if not nil, may edit the genesis file (at its path) before the node
+// starts; readyTimeout bounds the wait for block 2 (InitChain of a large
+// genesis takes minutes).
+func startNode(ctx context.Context, binary, configPath, home string, accs []*account, mempoolSize int, pprof string, appOverrides map[string]any,
+	prepare func(genesisPath string) error, readyTimeout time.Duration,
+) (*node, error) {
 	cfg, err := localnet.Load(configPath)
 	if err != nil {
 		return nil, err
@@ -73,6 +82,7 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 	}
 	n := &node{
 		home: home, rpc: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), api: fmt.Sprintf("http://127.0.0.1:%d", ports[2]),
+		grpc: fmt.Sprintf("127.0.0.1:%d", ports[3]),
 	}
 	err = localnet.Init(ctx, cfg, localnet.Options{
 		Binary: binary, Home: home,
@@ -93,13 +103,18 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 	if err := fundAccounts(ctx, binary, []string{home}, accs); err != nil {
 		return nil, err
 	}
+	if prepare != nil {
+		if err := prepare(filepath.Join(home, "config", "genesis.json")); err != nil {
+			return nil, err
+		}
+	}
 	n.rpcs = []string{n.rpc}
 	cmd, exited, err := startProcess(binary, home, filepath.Join(filepath.Dir(home), "node.log"))
 	if err != nil {
 		return nil, err
 	}
 	n.cmd, n.exited = cmd, exited
-	return n, n.waitReady(accs, 2*time.Minute)
+	return n, n.waitReady(accs, readyTimeout)
 }
 
 // startProcess starts `healthd start` on home in its own process group (killed
@@ -223,6 +238,61 @@ func (n *node) height() (int64, error) {
 	return strconv.ParseInt(st.Result.SyncInfo.Height, 10, 64)
 }
 
+// broadcastSync sends a transaction to node0 and returns CheckTx's refusal, if any.
+func (n *node) broadcastSync(tx []byte) error {
+	body, _ := json.Marshal(map[string]any{
+		"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_sync",
+		"params": map[string]string{"tx": base64.StdEncoding.EncodeToString(tx)},
+	})
+	resp, err := httpClient.Post(n.rpc, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Result struct {
+			Code int    `json:"code"`
+			Log  string `json:"log"`
+		} `json:"result"`
+		Error json.RawMessage `json:"error"`
+	}
+	switch {
+	case json.NewDecoder(resp.Body).Decode(&out) != nil:
+		return fmt.Errorf("broadcast_tx_sync: %s", resp.Status)
+	case len(out.Error) > 0:
+		return fmt.Errorf("broadcast_tx_sync: %s", out.Error)
+	case out.Result.Code != 0:
+		return fmt.Errorf("CheckTx refused (code %d): %s", out.Result.Code, out.Result.Log)
+	}
+	return nil
+}
+
+// chainID is the chain's id, as node0 reports it.
+func (n *node) chainID() (string, error) {
+	var st struct {
+		Result struct {
+			NodeInfo struct {
+				Network string `json:"network"`
+			} `json:"node_info"`
+		} `json:"result"`
+	}
+	err := getJSON(n.rpc+"/status", &st)
+	return st.Result.NodeInfo.Network, err
+}
+
+// mempoolSize is the number of transactions in node0's mempool.
+func (n *node) mempoolSize() (int, error) {
+	var un struct {
+		Result struct {
+			N string `json:"n_txs"`
+		} `json:"result"`
+	}
+	if err := getJSON(n.rpc+"/num_unconfirmed_txs", &un); err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(un.Result.N)
+}
+
 // loadAccountNumbers reads every load account's number and sequence from the chain.
 func (n *node) loadAccountNumbers(accs []*account) error {
 	var resp struct {
@@ -343,7 +413,8 @@ func startNetwork(ctx context.Context, binary, configPath, dir string, validator
 	}
 	n := &node{
 		home: nodes[0].Home, rpc: fmt.Sprintf("http://127.0.0.1:%d", nodes[0].Ports.RPC),
-		api: fmt.Sprintf("http://127.0.0.1:%d", nodes[0].Ports.API),
+		api:  fmt.Sprintf("http://127.0.0.1:%d", nodes[0].Ports.API),
+		grpc: fmt.Sprintf("127.0.0.1:%d", nodes[0].Ports.GRPC),
 	}
 	for i, nn := range nodes {
 		n.rpcs = append(n.rpcs, fmt.Sprintf("http://127.0.0.1:%d", nn.Ports.RPC))

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"net/http"
@@ -201,13 +202,7 @@ func (r *loadRun) follow(stop <-chan struct{}) {
 			r.lastSeen = b
 		}
 		if mempoolTick++; mempoolTick%10 == 0 {
-			var un struct {
-				Result struct {
-					N string `json:"n_txs"`
-				} `json:"result"`
-			}
-			if getJSON(r.n.rpc+"/num_unconfirmed_txs", &un) == nil {
-				m, _ := strconv.Atoi(un.Result.N)
+			if m, err := r.n.mempoolSize(); err == nil {
 				rss := r.n.rssBytes()
 				r.mu.Lock()
 				r.mempool, r.rss = max(r.mempool, m), max(r.rss, rss)
@@ -365,13 +360,7 @@ func (r *loadRun) summarise(sc scenario, rate float64) Step {
 		}
 	}
 	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-	}
-	s.LatencyP50, s.LatencyP95, s.LatencyP99 = pct(0.50), pct(0.95), pct(0.99)
+	s.LatencyP50, s.LatencyP95, s.LatencyP99 = percentile(lat, 0.50), percentile(lat, 0.95), percentile(lat, 0.99)
 	// throughput over the blocks that carried our transactions: from the block
 	// before the first to the last, by block time
 	var startT, endT time.Time
@@ -401,7 +390,16 @@ func estimateGas(n *node, txCfg client.TxConfig, chainID string, sc scenario, a,
 	if err != nil {
 		return 0, err
 	}
-	body, _ := json.Marshal(map[string]string{"tx_bytes": base64.StdEncoding.EncodeToString(txs[0].bytes)})
+	used, err := simulateGas(n, txs[0].bytes)
+	if err != nil {
+		return 0, fmt.Errorf("simulating %s: %w", sc.name, err)
+	}
+	return used*13/10 + 10_000, nil
+}
+
+// simulateGas returns the gas a signed transaction uses, simulated by node0.
+func simulateGas(n *node, tx []byte) (uint64, error) {
+	body, _ := json.Marshal(map[string]string{"tx_bytes": base64.StdEncoding.EncodeToString(tx)})
 	resp, err := httpClient.Post(n.api+"/cosmos/tx/v1beta1/simulate", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -418,7 +416,15 @@ func estimateGas(n *node, txCfg client.TxConfig, chainID string, sc scenario, a,
 	}
 	used, err := strconv.ParseUint(out.GasInfo.GasUsed, 10, 64)
 	if err != nil || used == 0 {
-		return 0, fmt.Errorf("simulating %s: %s", sc.name, out.Message)
+		return 0, errors.New(out.Message)
 	}
-	return used*13/10 + 10_000, nil
+	return used, nil
+}
+
+// percentile is the p-quantile (0 ≤ p < 1) of sorted values, 0 if there are none.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }

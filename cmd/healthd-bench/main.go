@@ -28,6 +28,7 @@ import (
 
 	"cosmossdk.io/log"
 
+	"github.com/cosmos/cosmos-sdk/codec"
 	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
 
 	"github.com/healthd-chain/healthd/app"
@@ -67,6 +68,8 @@ func run() error {
 	appTOML := flag.String("app-toml", "", "app.toml settings for the node, key=value,… (e.g. iavl-disable-fastnode=true,app-db-backend=pebbledb)")
 	validators := flag.Int("validators", 1, "validators of the chain under test (all on this machine; transactions are spread over their RPC endpoints)")
 	pprof := flag.String("pprof", "", "serve the node's Go profiles on this address (e.g. 127.0.0.1:6060) for `go tool pprof`")
+	stateSizes := flag.String("state-sizes", "", "instead of the load ramp, run the state-growth benchmark: one fresh chain per size with that many records and consents in genesis (e.g. 10000,100000,1000000), gRPC query latency on each")
+	stateQueries := flag.Int("state-queries", 2000, "measured queries of each kind per state size (-state-sizes)")
 	flag.Parse()
 
 	var rates []float64
@@ -105,6 +108,24 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *stateSizes != "" {
+		var sizes []int
+		for _, f := range strings.Split(*stateSizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < perPatient {
+				return fmt.Errorf("-state-sizes: %q (sizes of at least %d)", f, perPatient)
+			}
+			sizes = append(sizes, n)
+		}
+		if *stateQueries < 1 {
+			return fmt.Errorf("-state-queries: %d", *stateQueries)
+		}
+		tmp, err := app.NewHealthApp(log.NewNopLogger(), dbm.NewMemDB(), nil, false, simtestutil.EmptyAppOptions{})
+		if err != nil {
+			return err
+		}
+		return runStateGrowth(ctx, bin, *configPath, *out, sizes, *stateQueries, codec.NewProtoCodec(tmp.InterfaceRegistry()), tmp.TxConfig())
+	}
 
 	fmt.Printf("building a chain of %d validator(s) with %d funded accounts in %s …\n", *validators, *accounts, *out)
 	accs := newAccounts(*accounts)
@@ -112,7 +133,7 @@ func run() error {
 	if *validators > 1 {
 		n, err = startNetwork(ctx, bin, *configPath, filepath.Join(*out, "network"), *validators, accs, *mempool, overrides)
 	} else {
-		n, err = startNode(ctx, bin, *configPath, filepath.Join(*out, "node"), accs, *mempool, *pprof, overrides)
+		n, err = startNode(ctx, bin, *configPath, filepath.Join(*out, "node"), accs, *mempool, *pprof, overrides, nil, 2*time.Minute)
 	}
 	if err != nil {
 		return err
@@ -123,17 +144,10 @@ func run() error {
 		return err
 	}
 	txCfg := tmp.TxConfig()
-	var chain struct {
-		Result struct {
-			NodeInfo struct {
-				Network string `json:"network"`
-			} `json:"node_info"`
-		} `json:"result"`
-	}
-	if err := getJSON(n.rpc+"/status", &chain); err != nil {
+	chainID, err := n.chainID()
+	if err != nil {
 		return err
 	}
-	chainID := chain.Result.NodeInfo.Network
 
 	rep := Report{
 		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Validators: *validators, Accounts: *accounts,
