@@ -18,7 +18,7 @@ LDFLAGS     := -X github.com/cosmos/cosmos-sdk/version.Name=healthd \
 GO          ?= go
 
 .DEFAULT_GOAL := help
-.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset bench demo test test-unit test-sim test-e2e \
+.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset bench bench-state demo test test-unit test-sim test-e2e \
         proto-gen proto-check fmt lint clean
 
 help: ## list the targets
@@ -55,6 +55,9 @@ localnet-4-reset: ## stop and delete the 4-validator network
 
 bench: build ## load benchmark: bank-send and create-record on a fresh chain at a ramp of rates (report in bench-out/, see docs/benchmarks.md)
 	build/healthd-bench -out bench-out $(BENCH_ARGS)
+
+bench-state: build ## state-growth benchmark: CheckAccess and record queries over gRPC with 10k, 100k and 1M records and consents (about 40 min; bench-out/state.*)
+	build/healthd-bench -out bench-out -state-sizes $(or $(STATE_SIZES),10000,100000,1000000) $(BENCH_ARGS)
 
 demo: build ## run the whole story (consent, put, get, receipts, revoke, break-glass, erase) on a throw-away chain + vault
 	bash scripts/demo.sh

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -22,6 +23,7 @@ import (
 	banktypes "github.com/cosmos/cosmos-sdk/x/bank/types"
 
 	"github.com/healthd-chain/healthd/app"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
 
@@ -31,29 +33,121 @@ type scenario struct {
 	perTx   int // records (or sends) per transaction
 	gas     uint64
 	message func(a, next *account, i int) sdk.Msg
+	// setup, if set, prepares the chain before the scenario's first step
+	// (outside the measurement).
+	setup func(ctx context.Context, n *node, txCfg client.TxConfig, chainID string, accs []*account) error
+}
+
+// readable maps each load account to a record it may read: one of its
+// predecessor's, who consented to it. accessSetup fills it.
+type readable struct {
+	mu sync.Mutex
+	id map[string]uint64
+}
+
+func (r *readable) of(a *account) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.id[a.bech32]
+}
+
+// accessSetup gives every load account a record of its own and a consent
+// (read, lab-result, TREAT) to its successor, in one transaction each, then
+// notes for each account the id of its predecessor's record.
+func (r *readable) accessSetup(ctx context.Context, n *node, txCfg client.TxConfig, chainID string, accs []*account) error {
+	r.mu.Lock()
+	done := len(r.id) > 0
+	r.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := n.loadAccountNumbers(accs); err != nil {
+		return err
+	}
+	msgs := make([][]sdk.Msg, len(accs))
+	for k, a := range accs {
+		next := accs[(k+1)%len(accs)]
+		msgs[k] = []sdk.Msg{
+			&recordstypes.MsgCreateRecords{Author: a.bech32, Purpose: "PATRQT", Entries: recordEntries(1, -1, a)},
+			grantMessage(a, next),
+		}
+	}
+	if err := submitAll(ctx, n, txCfg, chainID, "access-record setup", msgs, accs); err != nil {
+		return err
+	}
+	ids := make(map[string]uint64, len(accs))
+	for k, a := range accs {
+		var resp struct {
+			Records []struct {
+				ID string `json:"id"`
+			} `json:"records"`
+		}
+		if err := getJSON(n.api+"/healthd/records/v1/patients/"+a.bech32+"/records?pagination.limit=1&pagination.reverse=true", &resp); err != nil {
+			return err
+		}
+		if len(resp.Records) == 0 {
+			return fmt.Errorf("access-record setup: account %s has no record", a.bech32)
+		}
+		id, err := strconv.ParseUint(resp.Records[0].ID, 10, 64)
+		if err != nil {
+			return err
+		}
+		ids[accs[(k+1)%len(accs)].bech32] = id
+	}
+	r.mu.Lock()
+	r.id = ids
+	r.mu.Unlock()
+	return nil
+}
+
+// recordEntries are n made-up entries (hashes of counters, never data).
+func recordEntries(n, i int, a *account) []recordstypes.RecordEntry {
+	out := make([]recordstypes.RecordEntry, n)
+	for k := range out {
+		h := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%d", a.bech32, i, k)))
+		out[k] = recordstypes.RecordEntry{
+			DataClass: "lab-result", FhirResourceType: "Observation", ContentHash: h[:], Size_: 4096,
+			StorageUri: "vault://vault.bench.example/" + hex.EncodeToString(h[:8]), KeyEnvelope: h[:], KeyEpoch: 1,
+		}
+	}
+	return out
+}
+
+// grantMessage is patient a's consent to grantee: read lab results for
+// treatment, for 30 days.
+func grantMessage(a, grantee *account) sdk.Msg {
+	return &consenttypes.MsgGrantConsent{
+		Signer: a.bech32, Patient: a.bech32, Grantee: grantee.bech32, Permissions: []string{"read"},
+		DataClasses: []string{"lab-result"}, Purposes: []string{"TREAT"}, Duration: 30 * 24 * time.Hour,
+	}
 }
 
 func scenarios(batch int) map[string]scenario {
-	entries := func(n, i int, a *account) []recordstypes.RecordEntry {
-		out := make([]recordstypes.RecordEntry, n)
-		for k := range out {
-			h := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%d", a.bech32, i, k)))
-			out[k] = recordstypes.RecordEntry{
-				DataClass: "lab-result", FhirResourceType: "Observation", ContentHash: h[:], Size_: 4096,
-				StorageUri: "vault://vault.bench.example/" + hex.EncodeToString(h[:8]), KeyEnvelope: h[:], KeyEpoch: 1,
-			}
-		}
-		return out
-	}
-	return map[string]scenario{
-		"bank-send": {name: "bank-send", perTx: 1, message: func(a, next *account, _ int) sdk.Msg {
+	reads := &readable{}
+	one := map[string]func(a, next *account, i int) sdk.Msg{
+		"bank-send": func(a, next *account, _ int) sdk.Msg {
 			return banktypes.NewMsgSend(a.addr, next.addr, sdk.NewCoins(sdk.NewInt64Coin(app.BondDenom, 1)))
-		}},
-		"create-record": {name: "create-record", perTx: 1, message: func(a, _ *account, i int) sdk.Msg {
-			return &recordstypes.MsgCreateRecords{Author: a.bech32, Purpose: "PATRQT", Entries: entries(1, i, a)}
-		}},
+		},
+		"create-record": func(a, _ *account, i int) sdk.Msg {
+			return &recordstypes.MsgCreateRecords{Author: a.bech32, Purpose: "PATRQT", Entries: recordEntries(1, i, a)}
+		},
+		"grant-consent": func(a, next *account, _ int) sdk.Msg { return grantMessage(a, next) },
+		"access-record": func(a, _ *account, _ int) sdk.Msg {
+			return &recordstypes.MsgAccessRecord{Accessor: a.bech32, RecordId: reads.of(a), Purpose: "TREAT"}
+		},
+	}
+	// mixed: of every 10 transactions, 4 reads, 3 new records, 2 consents, 1 bank send
+	mix := []string{"access-record", "create-record", "access-record", "grant-consent", "create-record", "access-record", "bank-send", "create-record", "access-record", "grant-consent"}
+	return map[string]scenario{
+		"bank-send":     {name: "bank-send", perTx: 1, message: one["bank-send"]},
+		"create-record": {name: "create-record", perTx: 1, message: one["create-record"]},
 		"create-records": {name: "create-records", perTx: batch, message: func(a, _ *account, i int) sdk.Msg {
-			return &recordstypes.MsgCreateRecords{Author: a.bech32, Purpose: "PATRQT", Entries: entries(batch, i, a)}
+			return &recordstypes.MsgCreateRecords{Author: a.bech32, Purpose: "PATRQT", Entries: recordEntries(batch, i, a)}
+		}},
+		"grant-consent": {name: "grant-consent", perTx: 1, message: one["grant-consent"]},
+		"access-record": {name: "access-record", perTx: 1, message: one["access-record"], setup: reads.accessSetup},
+		"mixed": {name: "mixed", perTx: 1, setup: reads.accessSetup, message: func(a, next *account, i int) sdk.Msg {
+			return one[mix[i%len(mix)]](a, next, i)
 		}},
 	}
 }
@@ -382,19 +476,24 @@ func (r *loadRun) summarise(sc scenario, rate float64) Step {
 }
 
 // estimateGas simulates one transaction of sc and returns a limit with margin.
-func estimateGas(n *node, txCfg client.TxConfig, chainID string, sc scenario, a, next *account) (uint64, error) {
+// It simulates the first ten message indexes and keeps the largest, so that a
+// scenario mixing messages (mixed) gets a limit for its heaviest.
+func estimateGas(n *node, txCfg client.TxConfig, chainID string, sc scenario, a *account) (uint64, error) {
 	sc.gas = 50_000_000
-	txs, err := sign(txCfg, chainID, sc, []*account{a}, 1, 999_999)
-	a.nextSeq-- // simulated, not sent
-	_ = next
-	if err != nil {
-		return 0, err
+	var most uint64
+	for k := range 10 {
+		txs, err := sign(txCfg, chainID, sc, []*account{a}, 1, 999_990+k) // message index ≡ k (mod 10)
+		a.nextSeq--                                                       // simulated, not sent
+		if err != nil {
+			return 0, err
+		}
+		used, err := simulateGas(n, txs[0].bytes)
+		if err != nil {
+			return 0, fmt.Errorf("simulating %s: %w", sc.name, err)
+		}
+		most = max(most, used)
 	}
-	used, err := simulateGas(n, txs[0].bytes)
-	if err != nil {
-		return 0, fmt.Errorf("simulating %s: %w", sc.name, err)
-	}
-	return used*13/10 + 10_000, nil
+	return most*13/10 + 10_000, nil
 }
 
 // simulateGas returns the gas a signed transaction uses, simulated by node0.

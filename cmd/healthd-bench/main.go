@@ -59,7 +59,7 @@ func run() error {
 	binary := flag.String("binary", "build/healthd", "healthd binary")
 	configPath := flag.String("config", "config.yml", "chain definition (config.yml)")
 	out := flag.String("out", "bench-out", "output folder (results.json, report.md, chart.svg, the node's home and log)")
-	scenarioList := flag.String("scenarios", "bank-send,create-record", "scenarios, run in this order on the same node: bank-send, create-record, create-records")
+	scenarioList := flag.String("scenarios", "bank-send,create-record", "scenarios, run in this order on the same node: bank-send, create-record, create-records, grant-consent, access-record, mixed")
 	rateList := flag.String("rates", "250,500,1000,1500,2000,3000", "offered rates in tx/s, one step each")
 	duration := flag.Duration("duration", 10*time.Second, "sending time of each step")
 	accounts := flag.Int("accounts", 4000, "pre-funded accounts")
@@ -85,7 +85,7 @@ func run() error {
 	for _, name := range strings.Split(*scenarioList, ",") {
 		sc, ok := all[strings.TrimSpace(name)]
 		if !ok {
-			return fmt.Errorf("-scenarios: unknown %q (bank-send, create-record, create-records)", name)
+			return fmt.Errorf("-scenarios: unknown %q (bank-send, create-record, create-records, grant-consent, access-record, mixed)", name)
 		}
 		scs = append(scs, sc)
 	}
@@ -155,7 +155,13 @@ func run() error {
 	}
 	step := 0
 	for i := range scs {
-		gas, err := estimateGas(n, txCfg, chainID, scs[i], accs[0], accs[1])
+		if scs[i].setup != nil {
+			fmt.Printf("%s: preparing the chain …\n", scs[i].name)
+			if err := scs[i].setup(ctx, n, txCfg, chainID, accs); err != nil {
+				return err
+			}
+		}
+		gas, err := estimateGas(n, txCfg, chainID, scs[i], accs[0])
 		if err != nil {
 			return err
 		}

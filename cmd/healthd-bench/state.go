@@ -60,14 +60,14 @@ type StateReport struct {
 
 // StateSize is one state size and the latencies measured on it.
 type StateSize struct {
-	Records          int                     `json:"records"`
-	Consents         int                     `json:"consents"`
-	Patients         int                     `json:"patients"`
-	Providers        int                     `json:"providers"`
-	LoadSecs         float64                 `json:"load_s"` // committing the consents and records by transactions
-	AppDBMiB         float64                 `json:"application_db_mib"`
-	RSSMiB           float64                 `json:"rss_after_queries_mib"`
-	Latency          map[string]QueryLatency `json:"latency_ms"`
+	Records   int                     `json:"records"`
+	Consents  int                     `json:"consents"`
+	Patients  int                     `json:"patients"`
+	Providers int                     `json:"providers"`
+	LoadSecs  float64                 `json:"load_s"` // committing the consents and records by transactions
+	AppDBMiB  float64                 `json:"application_db_mib"`
+	RSSMiB    float64                 `json:"rss_after_queries_mib"`
+	Latency   map[string]QueryLatency `json:"latency_ms"`
 }
 
 // QueryLatency is the latency distribution of one query kind, in milliseconds.

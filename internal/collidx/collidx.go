@@ -10,6 +10,7 @@
 package collidx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 
@@ -22,8 +23,9 @@ import (
 // Index indexes values of an IndexedMap[uint64, V] under composite keys K
 // (typically a Pair or Triple ending with the primary key).
 type Index[K, V any] struct {
-	keys collections.KeySet[K]
-	key  func(pk uint64, v V) (K, error)
+	keys  collections.KeySet[K]
+	codec collcodec.KeyCodec[K]
+	key   func(pk uint64, v V) (K, error)
 }
 
 // New returns an index stored under prefix. key computes the index key of a
@@ -32,8 +34,9 @@ func New[K, V any](sb *collections.SchemaBuilder, prefix collections.Prefix, nam
 	codec collcodec.KeyCodec[K], key func(pk uint64, v V) (K, error),
 ) *Index[K, V] {
 	return &Index[K, V]{
-		keys: collections.NewKeySet(sb, prefix, name, codec, collections.WithKeySetSecondaryIndex()),
-		key:  key,
+		keys:  collections.NewKeySet(sb, prefix, name, codec, collections.WithKeySetSecondaryIndex()),
+		codec: codec,
+		key:   key,
 	}
 }
 
@@ -41,13 +44,22 @@ func New[K, V any](sb *collections.SchemaBuilder, prefix collections.Prefix, nam
 func (i *Index[K, V]) Keys() collections.KeySet[K] { return i.keys }
 
 // Reference implements collections.Index: it moves the entry when the indexed
-// fields of the value change.
+// fields of the value change, and writes nothing when they do not (an update
+// that keeps the key would otherwise rewrite it, one more IAVL write per index).
 func (i *Index[K, V]) Reference(ctx context.Context, pk uint64, v V, lazyOld func() (V, error)) error {
+	k, err := i.key(pk, v)
+	if err != nil {
+		return err
+	}
 	old, err := lazyOld()
 	switch {
 	case err == nil:
 		oldKey, err := i.key(pk, old)
 		if err != nil {
+			return err
+		}
+		same, err := i.equal(oldKey, k)
+		if err != nil || same {
 			return err
 		}
 		if err := i.keys.Remove(ctx, oldKey); err != nil {
@@ -56,11 +68,25 @@ func (i *Index[K, V]) Reference(ctx context.Context, pk uint64, v V, lazyOld fun
 	case !errors.Is(err, collections.ErrNotFound):
 		return err
 	}
-	k, err := i.key(pk, v)
-	if err != nil {
-		return err
-	}
 	return i.keys.Set(ctx, k)
+}
+
+// equal reports whether a and b encode to the same bytes.
+func (i *Index[K, V]) equal(a, b K) (bool, error) {
+	encode := func(k K) ([]byte, error) {
+		buf := make([]byte, i.codec.Size(k))
+		n, err := i.codec.Encode(buf, k)
+		return buf[:n], err
+	}
+	ab, err := encode(a)
+	if err != nil {
+		return false, err
+	}
+	bb, err := encode(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ab, bb), nil
 }
 
 // Unreference implements collections.Index.
@@ -82,7 +108,31 @@ func (i *Index[K, V]) Unreference(ctx context.Context, pk uint64, lazyOld func()
 func Page[K, T any](ctx context.Context, keys collections.KeySet[K], prefix *K, req *query.PageRequest,
 	pk func(K) uint64, load func(id uint64) (T, error),
 ) ([]T, *query.PageResponse, error) {
-	return query.CollectionPaginate(ctx, keys, req,
-		func(k K, _ collections.NoValue) (T, error) { return load(pk(k)) },
-		func(o *query.CollectionsPaginateOptions[K]) { o.Prefix = prefix })
+	return FilteredPage(ctx, keys, prefix, req, pk, load, nil)
+}
+
+// FilteredPage is Page keeping only the values keep accepts (all if keep is
+// nil): limits, offsets and totals count kept values, and the next key points
+// past the last value read.
+func FilteredPage[K, T any](ctx context.Context, keys collections.KeySet[K], prefix *K, req *query.PageRequest,
+	pk func(K) uint64, load func(id uint64) (T, error), keep func(T) bool,
+) ([]T, *query.PageResponse, error) {
+	opts := func(o *query.CollectionsPaginateOptions[K]) { o.Prefix = prefix }
+	if keep == nil {
+		return query.CollectionPaginate(ctx, keys, req,
+			func(k K, _ collections.NoValue) (T, error) { return load(pk(k)) }, opts)
+	}
+	// the predicate loads the value; the transform, called next for the same
+	// key when it is kept, reuses it
+	var last T
+	return query.CollectionFilteredPaginate(ctx, keys, req,
+		func(k K, _ collections.NoValue) (bool, error) {
+			v, err := load(pk(k))
+			if err != nil {
+				return false, err
+			}
+			last = v
+			return keep(v), nil
+		},
+		func(K, collections.NoValue) (T, error) { return last, nil }, opts)
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"cosmossdk.io/collections"
 	"cosmossdk.io/core/address"
@@ -25,17 +24,16 @@ type (
 	pair   = collections.Pair[sdk.AccAddress, uint64]
 )
 
-// RecordIndexes are the secondary indexes of records: every list filter is a
-// prefix of one of them.
+// RecordIndexes are the secondary indexes of records. They index only fields a
+// record never changes (patient, class, author, hash), so amending or erasing a
+// record rewrites no index; the status filter of a list is applied while
+// paging (see RecordsByPatient). Every index entry is an IAVL write per record,
+// which is why there is no index by status (docs/benchmarks.md: 8 → 6 writes).
 type RecordIndexes struct {
 	// ByPatient is (patient, id): a patient's records in creation order.
 	ByPatient *collidx.Index[pair, types.Record]
 	// ByPatientClass is (patient, data class, id).
 	ByPatientClass *collidx.Index[triple, types.Record]
-	// ByPatientStatus is (patient, status, id); the status as its decimal number.
-	ByPatientStatus *collidx.Index[triple, types.Record]
-	// ByPatientClassStatus is (patient, "class/status", id), for both filters.
-	ByPatientClassStatus *collidx.Index[triple, types.Record]
 	// ByAuthor is (author, id).
 	ByAuthor *collidx.Index[pair, types.Record]
 	// ByHash is (content hash, id).
@@ -44,7 +42,7 @@ type RecordIndexes struct {
 
 // IndexesList implements collections.Indexes.
 func (i RecordIndexes) IndexesList() []collections.Index[uint64, types.Record] {
-	return []collections.Index[uint64, types.Record]{i.ByPatient, i.ByPatientClass, i.ByPatientStatus, i.ByPatientClassStatus, i.ByAuthor, i.ByHash}
+	return []collections.Index[uint64, types.Record]{i.ByPatient, i.ByPatientClass, i.ByAuthor, i.ByHash}
 }
 
 // ReceiptIndexes are the secondary indexes of access receipts.
@@ -76,12 +74,6 @@ type Keeper struct {
 	Receipts   *collections.IndexedMap[uint64, types.AccessReceipt, ReceiptIndexes]
 }
 
-// statusKey is the index form of a status ("1", "2", "3").
-func statusKey(s types.RecordStatus) string { return strconv.Itoa(int(s)) }
-
-// classStatusKey is the index form of (class, status).
-func classStatusKey(class string, s types.RecordStatus) string { return class + "/" + statusKey(s) }
-
 // NewKeeper returns the records keeper. authority is the governance module
 // account (bech32).
 func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac address.Codec, authority string,
@@ -93,12 +85,6 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 	sb := collections.NewSchemaBuilder(storeService)
 	tripleCodec := collections.TripleKeyCodec(sdk.AccAddressKey, collections.StringKey, collections.Uint64Key)
 	pairCodec := collections.PairKeyCodec(sdk.AccAddressKey, collections.Uint64Key)
-	byPatient := func(second func(types.Record) string) func(uint64, types.Record) (triple, error) {
-		return func(id uint64, r types.Record) (triple, error) {
-			p, err := ac.StringToBytes(r.Patient)
-			return collections.Join3(sdk.AccAddress(p), second(r), id), err
-		}
-	}
 	recordIdx := RecordIndexes{
 		ByPatient: collidx.New(sb, types.RecordsByPatientKey, "records_by_patient", pairCodec,
 			func(id uint64, r types.Record) (pair, error) {
@@ -106,11 +92,10 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 				return collections.Join(sdk.AccAddress(p), id), err
 			}),
 		ByPatientClass: collidx.New(sb, types.RecordsByPatientClassKey, "records_by_patient_class", tripleCodec,
-			byPatient(func(r types.Record) string { return r.DataClass })),
-		ByPatientStatus: collidx.New(sb, types.RecordsByPatientStatusKey, "records_by_patient_status", tripleCodec,
-			byPatient(func(r types.Record) string { return statusKey(r.Status) })),
-		ByPatientClassStatus: collidx.New(sb, types.RecordsByPatientClassStKey, "records_by_patient_class_status", tripleCodec,
-			byPatient(func(r types.Record) string { return classStatusKey(r.DataClass, r.Status) })),
+			func(id uint64, r types.Record) (triple, error) {
+				p, err := ac.StringToBytes(r.Patient)
+				return collections.Join3(sdk.AccAddress(p), r.DataClass, id), err
+			}),
 		ByAuthor: collidx.New(sb, types.RecordsByAuthorKey, "records_by_author", pairCodec,
 			func(id uint64, r types.Record) (pair, error) {
 				a, err := ac.StringToBytes(r.Author)

@@ -60,23 +60,19 @@ func (q queryServer) RecordsByPatient(ctx context.Context, req *types.QueryRecor
 		return nil, status.Errorf(codes.InvalidArgument, "unknown status %d", req.Status)
 	}
 	idx := q.k.Records.Indexes
-	var (
-		keys   collections.KeySet[triple]
-		second string
-	)
-	switch {
-	case req.DataClass != "" && req.Status != types.RECORD_STATUS_UNSPECIFIED:
-		keys, second = idx.ByPatientClassStatus.Keys(), classStatusKey(req.DataClass, req.Status)
-	case req.DataClass != "":
-		keys, second = idx.ByPatientClass.Keys(), req.DataClass
-	case req.Status != types.RECORD_STATUS_UNSPECIFIED:
-		keys, second = idx.ByPatientStatus.Keys(), statusKey(req.Status)
-	default:
-		prefix := collections.PairPrefix[sdk.AccAddress, uint64](patient)
-		return records(ctx, q, idx.ByPatient.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() })
+	// the status is not indexed (it changes): with a status filter, the page is
+	// filled from the patient's (or patient+class's) records in id order,
+	// skipping the others, so a page may read more records than it returns
+	var keep func(types.Record) bool
+	if req.Status != types.RECORD_STATUS_UNSPECIFIED {
+		keep = func(r types.Record) bool { return r.Status == req.Status }
 	}
-	prefix := collections.TripleSuperPrefix[sdk.AccAddress, string, uint64](patient, second)
-	return records(ctx, q, keys, &prefix, req.Pagination, func(k triple) uint64 { return k.K3() })
+	if req.DataClass != "" {
+		prefix := collections.TripleSuperPrefix[sdk.AccAddress, string, uint64](patient, req.DataClass)
+		return filteredRecords(ctx, q, idx.ByPatientClass.Keys(), &prefix, req.Pagination, func(k triple) uint64 { return k.K3() }, keep)
+	}
+	prefix := collections.PairPrefix[sdk.AccAddress, uint64](patient)
+	return filteredRecords(ctx, q, idx.ByPatient.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() }, keep)
 }
 
 // RecordsByAuthor lists an author's records in id order.
@@ -173,7 +169,14 @@ func (q queryServer) Params(ctx context.Context, _ *types.QueryParamsRequest) (*
 func records[K any](ctx context.Context, q queryServer, keys collections.KeySet[K], prefix *K, req *query.PageRequest,
 	pk func(K) uint64,
 ) (*types.QueryRecordsResponse, error) {
-	rs, pageRes, err := collidx.Page(ctx, keys, prefix, req, pk, func(id uint64) (types.Record, error) { return q.k.Records.Get(ctx, id) })
+	return filteredRecords(ctx, q, keys, prefix, req, pk, nil)
+}
+
+// filteredRecords is records keeping only those keep accepts (all if keep is nil).
+func filteredRecords[K any](ctx context.Context, q queryServer, keys collections.KeySet[K], prefix *K, req *query.PageRequest,
+	pk func(K) uint64, keep func(types.Record) bool,
+) (*types.QueryRecordsResponse, error) {
+	rs, pageRes, err := collidx.FilteredPage(ctx, keys, prefix, req, pk, func(id uint64) (types.Record, error) { return q.k.Records.Get(ctx, id) }, keep)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}

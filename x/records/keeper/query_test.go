@@ -68,6 +68,24 @@ func TestQueries(t *testing.T) {
 		}
 	}
 
+	// a status filter pages over kept records only: one active record per
+	// page, skipping the erased (2) and superseded (3) ones, with their total
+	first, err := f.RecordsQuery.RecordsByPatient(f.Ctx, &types.QueryRecordsByPatientRequest{
+		Patient: tk.Address(alice), Status: types.RECORD_STATUS_ACTIVE, Pagination: &query.PageRequest{Limit: 1, CountTotal: true},
+	})
+	if err != nil || len(first.Records) != 1 || first.Records[0].Id != 1 || first.Pagination.NextKey == nil || first.Pagination.Total != 2 {
+		t.Fatalf("first active page = %+v, %v", first, err)
+	}
+	second, err := f.RecordsQuery.RecordsByPatient(f.Ctx, &types.QueryRecordsByPatientRequest{
+		Patient: tk.Address(alice), Status: types.RECORD_STATUS_ACTIVE, Pagination: &query.PageRequest{Key: first.Pagination.NextKey, Limit: 1},
+	})
+	if err != nil || len(second.Records) != 1 || second.Records[0].Id != 4 {
+		t.Fatalf("second active page = %+v, %v", second, err)
+	}
+	if ids := byPatient("allergy", types.RECORD_STATUS_ACTIVE); len(ids) != 0 {
+		t.Errorf("active allergy: %v, want none (the only allergy record is erased)", ids)
+	}
+
 	// by hash
 	e := tk.Entry("lab-result", "r1")
 	byHash := ids(f.RecordsQuery.RecordByHash(f.Ctx, &types.QueryRecordByHashRequest{ContentHash: hex.EncodeToString(e.ContentHash)}))
