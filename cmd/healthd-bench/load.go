@@ -478,16 +478,20 @@ func (r *loadRun) summarise(sc scenario, rate float64) Step {
 // estimateGas simulates one transaction of sc and returns a limit with margin.
 // It simulates the first ten message indexes and keeps the largest, so that a
 // scenario mixing messages (mixed) gets a limit for its heaviest.
-func estimateGas(n *node, txCfg client.TxConfig, chainID string, sc scenario, a *account) (uint64, error) {
-	sc.gas = 50_000_000
+func estimateGas(n *node, txCfg client.TxConfig, chainID string, sc scenario, a, next *account) (uint64, error) {
 	var most uint64
-	for k := range 10 {
-		txs, err := sign(txCfg, chainID, sc, []*account{a}, 1, 999_990+k) // message index ≡ k (mod 10)
-		a.nextSeq--                                                       // simulated, not sent
+	r := rand.New(rand.NewSource(1))
+	for k := range 10 { // message index k: a mixed scenario's ten kinds
+		tx, err := simtestutil.GenSignedMockTx(r, txCfg, []sdk.Msg{sc.message(a, next, k)}, sdk.NewCoins(), 50_000_000,
+			chainID, []uint64{a.number}, []uint64{a.nextSeq}, a.key)
 		if err != nil {
 			return 0, err
 		}
-		used, err := simulateGas(n, txs[0].bytes)
+		bz, err := txCfg.TxEncoder()(tx)
+		if err != nil {
+			return 0, err
+		}
+		used, err := simulateGas(n, bz)
 		if err != nil {
 			return 0, fmt.Errorf("simulating %s: %w", sc.name, err)
 		}

@@ -161,7 +161,7 @@ func run() error {
 				return err
 			}
 		}
-		gas, err := estimateGas(n, txCfg, chainID, scs[i], accs[0])
+		gas, err := estimateGas(n, txCfg, chainID, scs[i], accs[0], accs[1])
 		if err != nil {
 			return err
 		}

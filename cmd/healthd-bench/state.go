@@ -305,24 +305,29 @@ func submitAll(ctx context.Context, n *node, txCfg client.TxConfig, chainID, wha
 			signers[i].nextSeq++
 			txs = append(txs, bz)
 		}
+		// one signer's transactions go through one worker, in sequence order:
+		// CheckTx refuses a sequence that arrives before its predecessor
 		errs := make(chan error, len(txs))
-		queue := make(chan []byte)
+		queues := make([]chan []byte, workers)
 		var wg sync.WaitGroup
-		for range workers {
+		for w := range queues {
+			queues[w] = make(chan []byte, len(txs))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for tx := range queue {
+				for tx := range queues[w] {
 					if err := n.broadcastSync(tx); err != nil {
 						errs <- err
 					}
 				}
 			}()
 		}
-		for _, tx := range txs {
-			queue <- tx
+		for k, tx := range txs {
+			queues[signers[lo+k].number%workers] <- tx
 		}
-		close(queue)
+		for _, q := range queues {
+			close(q)
+		}
 		wg.Wait()
 		close(errs)
 		if err := <-errs; err != nil {
