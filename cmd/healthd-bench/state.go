@@ -316,7 +316,13 @@ func submitAll(ctx context.Context, n *node, txCfg client.TxConfig, chainID, wha
 			go func() {
 				defer wg.Done()
 				for tx := range queues[w] {
-					if err := n.broadcastSync(tx); err != nil {
+					// a full mempool (by count or bytes) is back-pressure, not a failure
+					err := n.broadcastSync(tx)
+					for wait := 0; err != nil && strings.Contains(err.Error(), "mempool is full") && wait < 600; wait++ {
+						time.Sleep(100 * time.Millisecond)
+						err = n.broadcastSync(tx)
+					}
+					if err != nil {
 						errs <- err
 					}
 				}
@@ -458,7 +464,8 @@ func runStateGrowth(ctx context.Context, bin, configPath, out string, sizes []in
 		f := newStateFixture(size)
 		fmt.Printf("state of %d records and %d consents (%d patients, %d providers):\n", size, size, len(f.patients), len(f.providers))
 		prepare := func(path string) error { return f.prepareGenesis(cdc, path, time.Now().UTC()) }
-		n, err := startNode(ctx, bin, configPath, home, newAccounts(2), 5000, "", nil, prepare, 5*time.Minute)
+		// a mempool of 20,000 txs (160 MB): batches of 100 records are 37 kB each
+		n, err := startNode(ctx, bin, configPath, home, newAccounts(2), 20000, "", nil, prepare, 5*time.Minute)
 		if err != nil {
 			return err
 		}
@@ -474,18 +481,25 @@ func runStateGrowth(ctx context.Context, bin, configPath, out string, sizes []in
 		if err := os.RemoveAll(home); err != nil {
 			return err
 		}
+		if err := writeStateReport(out, rep); err != nil { // after each size, so a later failure keeps it
+			return err
+		}
 	}
+	fmt.Print("\n" + stateMarkdown(rep))
+	return nil
+}
+
+// writeStateReport writes state.json, state.md and state.svg into out.
+func writeStateReport(out string, rep StateReport) error {
 	raw, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	md := stateMarkdown(rep)
-	for name, body := range map[string]string{"state.json": string(raw) + "\n", "state.md": md, "state.svg": stateChart(rep)} {
+	for name, body := range map[string]string{"state.json": string(raw) + "\n", "state.md": stateMarkdown(rep), "state.svg": stateChart(rep)} {
 		if err := os.WriteFile(filepath.Join(out, name), []byte(body), 0o644); err != nil {
 			return err
 		}
 	}
-	fmt.Print("\n" + md)
 	return nil
 }
 
