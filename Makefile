@@ -53,11 +53,12 @@ localnet-4-stop: ## stop the 4-validator network (keeps its state; localnet-4-re
 localnet-4-reset: ## stop and delete the 4-validator network
 	bash scripts/localnet.sh reset
 
-bench: build ## load benchmark: bank-send and create-record on a fresh chain at a ramp of rates (report in bench-out/, see docs/benchmarks.md)
-	build/healthd-bench -out bench-out $(BENCH_ARGS)
+bench: build ## load benchmark: bank-send and create-record at a ramp of rates on a fresh 1-validator chain, then on 4 validators (about 10 min; bench-out/1-validator, bench-out/4-validators; see docs/benchmarks.md)
+	build/healthd-bench -out bench-out/1-validator $(BENCH_ARGS)
+	build/healthd-bench -out bench-out/4-validators -validators 4 -rates 100,200,300,400,600 -accounts 3000 $(BENCH_ARGS)
 
-bench-state: build ## state-growth benchmark: CheckAccess and record queries over gRPC with 10k, 100k and 1M records and consents (about 40 min; bench-out/state.*)
-	build/healthd-bench -out bench-out -state-sizes $(or $(STATE_SIZES),10000,100000,1000000) $(BENCH_ARGS)
+bench-state: build ## state-growth benchmark: CheckAccess and record queries over gRPC with 10k, 100k and 1M records and consents (about 50 min; bench-out/state)
+	build/healthd-bench -out bench-out/state -state-sizes $(or $(STATE_SIZES),10000,100000,1000000) $(BENCH_ARGS)
 
 demo: build ## run the whole story (consent, put, get, receipts, revoke, break-glass, erase) on a throw-away chain + vault
 	bash scripts/demo.sh

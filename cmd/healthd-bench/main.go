@@ -68,7 +68,7 @@ func run() error {
 	appTOML := flag.String("app-toml", "", "app.toml settings for the node, key=value,… (e.g. iavl-disable-fastnode=true,app-db-backend=pebbledb)")
 	validators := flag.Int("validators", 1, "validators of the chain under test (all on this machine; transactions are spread over their RPC endpoints)")
 	pprof := flag.String("pprof", "", "serve the node's Go profiles on this address (e.g. 127.0.0.1:6060) for `go tool pprof`")
-	stateSizes := flag.String("state-sizes", "", "instead of the load ramp, run the state-growth benchmark: one fresh chain per size with that many records and consents in genesis (e.g. 10000,100000,1000000), gRPC query latency on each")
+	stateSizes := flag.String("state-sizes", "", "instead of the load ramp, run the state-growth benchmark: one fresh chain per size, loaded with that many records and consents by ordinary transactions (e.g. 10000,100000,1000000), then gRPC query latency on each")
 	stateQueries := flag.Int("state-queries", 2000, "measured queries of each kind per state size (-state-sizes)")
 	flag.Parse()
 
