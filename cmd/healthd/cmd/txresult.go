@@ -14,9 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
-	sdk "github.com/cosmos/cosmos-sdk/types"
-	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
-	authtx "github.com/cosmos/cosmos-sdk/x/auth/tx"
+
+	"github.com/healthd-chain/healthd/internal/agent"
 )
 
 // maxCapturedOutput bounds how much of a tx command's output is kept to find its
@@ -87,54 +86,11 @@ func failOnRejectedTx(rootCmd *cobra.Command, txCmd *cobra.Command) {
 	}
 }
 
-// outOfGasHint tells how to get past an out-of-gas failure: the SDK's default
-// gas limit (200,000) is too small for, say, a consent carrying several key
-// grants. (Simulating by default would hide the chain's error codes: a refused
-// simulation reports no codespace.)
-func outOfGasHint(res *sdk.TxResponse) string {
-	if res.Codespace != sdkerrors.RootCodespace || res.Code != sdkerrors.ErrOutOfGas.ABCICode() {
-		return ""
-	}
-	return fmt.Sprintf(" (the transaction needs more gas than its limit of %d: run it again with --gas auto, "+
-		"which simulates it first, or a larger --gas)", res.GasWanted)
-}
-
 // waitForCommit polls the node until the transaction is in a block, and returns an
 // error if it is not committed in time or failed on execution.
 func waitForCommit(ctx context.Context, clientCtx client.Context, hash string, timeout time.Duration) error {
-	_, err := waitForTxCtx(ctx, clientCtx, hash, timeout)
+	_, err := agent.WaitForTx(ctx, clientCtx, hash, timeout)
 	return err
-}
-
-// waitForTx is waitForCommit for a command, returning the committed result.
-func waitForTx(cmd *cobra.Command, clientCtx client.Context, hash string, timeout time.Duration) (*sdk.TxResponse, error) {
-	return waitForTxCtx(cmd.Context(), clientCtx, hash, timeout)
-}
-
-func waitForTxCtx(ctx context.Context, clientCtx client.Context, hash string, timeout time.Duration) (*sdk.TxResponse, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		committed, err := authtx.QueryTx(clientCtx, hash)
-		if err == nil {
-			if committed.Code != 0 {
-				return committed, fmt.Errorf("transaction %s failed in block %d (code %d, codespace %q): %s%s",
-					hash, committed.Height, committed.Code, committed.Codespace, committed.RawLog, outOfGasHint(committed))
-			}
-			return committed, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("transaction %s was not committed within %s (it may still be in the mempool; "+
-				"check with `healthd query tx %s`): %w", hash, timeout, hash, err)
-		case <-tick.C:
-		}
-	}
 }
 
 // argName returns the name of the i-th positional argument from the command's

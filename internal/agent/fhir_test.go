@@ -1,4 +1,4 @@
-package cmd
+package agent
 
 import (
 	"encoding/json"
@@ -52,7 +52,7 @@ func TestParseBundle(t *testing.T) {
 	entries := `[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","id":"p"}},` +
 		`{"resource":{"resourceType":"Condition","id":"c","code":{"text":"x"}},"request":{"method":"POST","url":"Condition"}}]`
 	for _, typ := range []string{"document", "collection", "transaction", "searchset", "batch"} {
-		types, classes, resources, err := parseBundle([]byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":` + entries + `}`))
+		types, classes, resources, err := ParseBundle([]byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":` + entries + `}`))
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
@@ -80,7 +80,7 @@ func TestParseBundle(t *testing.T) {
 		{"second entry bad", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}},{"resource":"x"}]}`, "entry 1 has no resource"},
 	}
 	for _, tc := range refused {
-		_, _, _, err := parseBundle([]byte(tc.bundle))
+		_, _, _, err := ParseBundle([]byte(tc.bundle))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}

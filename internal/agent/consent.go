@@ -1,0 +1,178 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	"github.com/healthd-chain/healthd/crypto"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+)
+
+// rekeyMargin skips, when re-issuing key grants, consents about to end: the
+// chain refuses grants for a consent that has ended by the time the
+// transaction runs.
+const rekeyMargin = 2 * time.Minute
+
+// KeyGrants wraps the agent's (the patient's) current class key of each class
+// to the grantee's encryption key as published on chain, so the grantee can
+// read and write those classes without the patient online.
+func (a *Agent) KeyGrants(ctx context.Context, grantee string, classes []string) ([][]byte, error) {
+	pub, err := PublishedKey(ctx, a.clientCtx, grantee)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(classes))
+	for _, class := range classes {
+		if err := consenttypes.ValidateDataClass(class); err != nil {
+			return nil, err
+		}
+		key, kctx, err := a.ClassKey(ctx, a.addr, class, 0)
+		if err != nil {
+			return nil, err
+		}
+		g, err := crypto.WrapClassKey(pub, key, kctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// GrantRequest is a consent the agent (the patient) gives.
+type GrantRequest struct {
+	Grantee     string
+	DataClasses []string
+	Purposes    []string
+	Permissions []string
+	Duration    time.Duration
+	// WithKeys attaches key grants of the classes, so the grantee can
+	// decrypt (read) and encrypt (write) them.
+	WithKeys bool
+}
+
+// Grant commits a consent from the agent, as patient, to req.Grantee,
+// starting now, and returns its id.
+func (a *Agent) Grant(ctx context.Context, req GrantRequest) (uint64, error) {
+	msg := &consenttypes.MsgGrantConsent{
+		Signer: a.addr, Patient: a.addr, Grantee: req.Grantee, Permissions: req.Permissions,
+		DataClasses: req.DataClasses, Purposes: req.Purposes, Duration: req.Duration,
+	}
+	if req.WithKeys {
+		var err error
+		if msg.KeyGrants, err = a.KeyGrants(ctx, req.Grantee, req.DataClasses); err != nil {
+			return 0, err
+		}
+	}
+	var resp consenttypes.MsgGrantConsentResponse
+	if err := a.SendOne(ctx, msg, &resp); err != nil {
+		return 0, fmt.Errorf("the consent was not granted: %w", err)
+	}
+	return resp.Id, nil
+}
+
+// RevokeResult tells what a revocation changed.
+type RevokeResult struct {
+	Revoked         uint64            `json:"revoked"`
+	RotatedClasses  []string          `json:"rotated_classes"`
+	NewEpochs       map[string]uint64 `json:"new_epochs"`
+	RekeyedConsents []uint64          `json:"rekeyed_consents"`
+}
+
+// Revoke revokes the agent's (the patient's) consent id. If it carried key
+// grants, the chain moves each of its classes to a new key epoch; the same
+// transaction re-issues the new keys to the patient's other live consents
+// holding those classes, so the other grantees keep reading and writing.
+func (a *Agent) Revoke(ctx context.Context, id uint64) (RevokeResult, error) {
+	res := RevokeResult{Revoked: id, NewEpochs: map[string]uint64{}}
+	cr, err := consenttypes.NewQueryClient(a.clientCtx).Consent(ctx, &consenttypes.QueryConsentRequest{Id: id})
+	if err != nil {
+		return res, fmt.Errorf("consent %d: %w", id, err)
+	}
+	c := cr.Consent
+	if c.Patient != a.addr {
+		return res, fmt.Errorf("consent %d is %s's: only the patient can rotate its class keys "+
+			"(a delegate can revoke with `healthd tx consent revoke`, which does not re-issue keys)", id, c.Patient)
+	}
+	msg := &consenttypes.MsgRevokeConsent{Signer: a.addr, ConsentId: id}
+	if len(c.KeyGrants) > 0 {
+		res.RotatedClasses = c.DataClasses
+		epochs, err := CurrentEpochs(ctx, a.clientCtx, a.addr)
+		if err != nil {
+			return res, err
+		}
+		newKeys := map[string][]byte{}
+		for _, class := range res.RotatedClasses {
+			res.NewEpochs[class] = epochs[class] + 1
+			kctx := crypto.KeyContext{Patient: a.addr, DataClass: class, Epoch: res.NewEpochs[class]}
+			if newKeys[class], err = crypto.PatientClassKey(a.priv, kctx); err != nil {
+				return res, err
+			}
+		}
+		if msg.RotatedKeyGrants, err = a.rekeyConsents(ctx, id, newKeys, res.NewEpochs); err != nil {
+			return res, err
+		}
+		for _, r := range msg.RotatedKeyGrants {
+			res.RekeyedConsents = append(res.RekeyedConsents, r.ConsentId)
+		}
+	}
+	var resp consenttypes.MsgRevokeConsentResponse
+	if err := a.SendOne(ctx, msg, &resp); err != nil {
+		return res, fmt.Errorf("consent %d was not revoked: %w", id, err)
+	}
+	return res, nil
+}
+
+// rekeyConsents builds the key-grant updates for the patient's live consents
+// other than revoked: every grant for a rotated class is replaced by a grant
+// of the new epoch's key to the consent's grantee; the others are kept.
+func (a *Agent) rekeyConsents(ctx context.Context, revoked uint64, newKeys map[string][]byte, newEpochs map[string]uint64,
+) ([]consenttypes.KeyGrantUpdate, error) {
+	cq := consenttypes.NewQueryClient(a.clientCtx)
+	var updates []consenttypes.KeyGrantUpdate
+	var next []byte
+	for {
+		resp, err := cq.ConsentsByPatient(ctx, &consenttypes.QueryConsentsByPatientRequest{
+			Patient: a.addr, Status: consenttypes.CONSENT_STATUS_ACTIVE, Pagination: &query.PageRequest{Key: next},
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range resp.Consents {
+			if o.Id == revoked || len(o.KeyGrants) == 0 || time.Until(o.Period.End) < rekeyMargin {
+				continue
+			}
+			grants := make([][]byte, 0, len(o.KeyGrants))
+			changed := false
+			for _, g := range o.KeyGrants {
+				class, _, ok := crypto.GrantLabel(g)
+				if !ok || newKeys[class] == nil {
+					grants = append(grants, g)
+					continue
+				}
+				pub, err := PublishedKey(ctx, a.clientCtx, o.Grantee)
+				if err != nil {
+					return nil, fmt.Errorf("re-issuing consent %d's key: %w", o.Id, err)
+				}
+				ng, err := crypto.WrapClassKey(pub, newKeys[class], crypto.KeyContext{Patient: a.addr, DataClass: class, Epoch: newEpochs[class]})
+				if err != nil {
+					return nil, err
+				}
+				grants = append(grants, ng)
+				changed = true
+			}
+			if changed && !slices.ContainsFunc(updates, func(u consenttypes.KeyGrantUpdate) bool { return u.ConsentId == o.Id }) {
+				updates = append(updates, consenttypes.KeyGrantUpdate{ConsentId: o.Id, KeyGrants: grants})
+			}
+		}
+		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
+			break
+		}
+		next = resp.Pagination.NextKey
+	}
+	return updates, nil
+}

@@ -1,0 +1,285 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	gogoproto "github.com/cosmos/gogoproto/proto"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	"github.com/healthd-chain/healthd/crypto"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
+)
+
+// importableBundleTypes are the Bundle types whose entries are resources to keep.
+var importableBundleTypes = []string{"document", "collection", "transaction", "searchset", "batch"}
+
+var resourceTypeRE = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
+
+// ClassOfResource maps a FHIR R4 resource to a healthd data class.
+func ClassOfResource(resourceType string, resource []byte) string {
+	categoryHas := func(words ...string) bool {
+		var r struct {
+			Category json.RawMessage `json:"category"`
+		}
+		_ = json.Unmarshal(resource, &r)
+		c := strings.ToLower(string(r.Category))
+		for _, w := range words {
+			if strings.Contains(c, w) {
+				return true
+			}
+		}
+		return false
+	}
+	switch resourceType {
+	case "Condition":
+		return "diagnosis"
+	case "Observation":
+		if categoryHas("vital-signs") {
+			return "vital-signs"
+		}
+		return "lab-result"
+	case "DiagnosticReport":
+		if categoryHas("imaging", `"rad"`) {
+			return "imaging"
+		}
+		return "lab-result"
+	case "MedicationRequest", "MedicationStatement", "MedicationDispense", "MedicationAdministration":
+		return "prescription"
+	case "AllergyIntolerance":
+		return "allergy"
+	case "Immunization":
+		return "immunization"
+	case "Procedure":
+		return "procedure"
+	case "ImagingStudy":
+		return "imaging"
+	case "DocumentReference", "Composition", "ClinicalImpression":
+		return "clinical-note"
+	default: // Patient, Encounter, Practitioner, …
+		return "other"
+	}
+}
+
+// BundleEntry is one entry of a Bundle: its resource, kept as raw JSON.
+type BundleEntry struct {
+	Resource json.RawMessage `json:"resource"`
+}
+
+// Bundle is the part of a FHIR R4 Bundle that import and export use.
+type Bundle struct {
+	ResourceType string        `json:"resourceType"`
+	Type         string        `json:"type"`
+	Timestamp    string        `json:"timestamp,omitempty"`
+	Entry        []BundleEntry `json:"entry"`
+}
+
+// ParseBundle reads an R4 Bundle and returns its resources with their types and
+// classes. Any problem is reported before anything is uploaded.
+func ParseBundle(raw []byte) (types, classes []string, resources []json.RawMessage, err error) {
+	var b Bundle
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, nil, nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if b.ResourceType != "Bundle" {
+		return nil, nil, nil, fmt.Errorf("not a FHIR Bundle (resourceType %q)", b.ResourceType)
+	}
+	if !slices.Contains(importableBundleTypes, b.Type) {
+		return nil, nil, nil, fmt.Errorf("Bundle type %q cannot be imported: want one of %s", b.Type, strings.Join(importableBundleTypes, ", "))
+	}
+	if len(b.Entry) == 0 {
+		return nil, nil, nil, errors.New("the Bundle has no entries")
+	}
+	for i, e := range b.Entry {
+		var r struct {
+			ResourceType string `json:"resourceType"`
+		}
+		if len(e.Resource) == 0 || json.Unmarshal(e.Resource, &r) != nil || !resourceTypeRE.MatchString(r.ResourceType) {
+			return nil, nil, nil, fmt.Errorf("entry %d has no resource with a valid resourceType", i)
+		}
+		types = append(types, r.ResourceType)
+		classes = append(classes, ClassOfResource(r.ResourceType, e.Resource))
+		resources = append(resources, e.Resource)
+	}
+	return types, classes, resources, nil
+}
+
+// Imported is one resource of a Bundle committed as a record.
+type Imported struct {
+	Index        int    `json:"index"`
+	ResourceType string `json:"resource_type"`
+	DataClass    string `json:"data_class"`
+	RecordID     uint64 `json:"record_id"`
+}
+
+// ImportBundle makes every resource of the R4 Bundle raw one encrypted record
+// of patient (default: the agent), committed in batches of the chain's
+// max_batch_size. The Bundle, the write consents and the class keys are all
+// checked before anything is uploaded. If a batch fails, the error says so and
+// the records committed before it are returned with it. progress, if set, is
+// told after each batch.
+func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, vaultURL string,
+	progress func(committed, total int),
+) ([]Imported, error) {
+	types, classes, resources, err := ParseBundle(raw)
+	if err != nil {
+		return nil, err
+	}
+	if patient == "" {
+		patient = a.addr
+	}
+	params, err := recordstypes.NewQueryClient(a.clientCtx).Params(ctx, &recordstypes.QueryParamsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	// consents and class keys first: a missing one fails before any upload
+	keys := map[string][]byte{}
+	ctxs := map[string]crypto.KeyContext{}
+	for _, c := range classes {
+		if _, done := keys[c]; done {
+			continue
+		}
+		if err := a.MayAccess(ctx, patient, c, consenttypes.PermissionWrite, purpose, time.Time{}); err != nil {
+			return nil, fmt.Errorf("nothing was imported: %w", err)
+		}
+		if keys[c], ctxs[c], err = a.ClassKey(ctx, patient, c, 0); err != nil {
+			return nil, fmt.Errorf("nothing was imported: class %s: %w", c, err)
+		}
+	}
+	entries := make([]recordstypes.RecordEntry, len(resources))
+	for i, r := range resources {
+		if entries[i], err = a.Upload(ctx, bytes.NewReader(r), int64(len(r)), classes[i], types[i], patient, vaultURL,
+			keys[classes[i]], ctxs[classes[i]]); err != nil {
+			return nil, fmt.Errorf("nothing was imported: resource %d (%s): %w", i, types[i], err)
+		}
+	}
+	var done []Imported
+	batch := int(params.Params.MaxBatchSize)
+	for start := 0; start < len(entries); start += batch {
+		end := min(start+batch, len(entries))
+		var resp recordstypes.MsgCreateRecordsResponse
+		msg := &recordstypes.MsgCreateRecords{Author: a.addr, Patient: patient, Purpose: purpose, Entries: entries[start:end]}
+		if err := a.SendOne(ctx, msg, &resp); err != nil {
+			return done, fmt.Errorf("resources %d-%d were not committed (the %d before them were): %w", start, len(entries)-1, len(done), err)
+		}
+		for i, id := range resp.Ids {
+			done = append(done, Imported{Index: start + i, ResourceType: types[start+i], DataClass: classes[start+i], RecordID: id})
+		}
+		if progress != nil {
+			progress(len(done), len(entries))
+		}
+	}
+	return done, nil
+}
+
+// ReceiptsPerTx is how many access receipts ExportBundle takes per transaction.
+const ReceiptsPerTx = 32
+
+// NotRead is a record an export left out, and why.
+type NotRead struct {
+	RecordID  uint64 `json:"record_id"`
+	DataClass string `json:"data_class"`
+	Reason    string `json:"reason"`
+}
+
+// ExportBundle reads every active record of patient (default: the agent) that
+// the agent may read for purpose, taking one access receipt each (in
+// transactions of ReceiptsPerTx), and returns them as a collection Bundle.
+// Records it may not read are left out, take no receipt, and are listed with
+// the reason. progress, if set, is told after each batch.
+func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL string, progress func(exported, total int),
+) (*Bundle, []NotRead, error) {
+	if patient == "" {
+		patient = a.addr
+	}
+	type readable struct {
+		rec  recordstypes.Record
+		key  []byte
+		kctx crypto.KeyContext
+	}
+	var todo []readable
+	notReadable := []NotRead{}
+	type classEpoch struct {
+		class string
+		epoch uint64
+	}
+	keys := map[classEpoch]readable{}
+	keyErrs := map[classEpoch]error{}
+	rq := recordstypes.NewQueryClient(a.clientCtx)
+	var next []byte
+	for {
+		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
+			Patient: patient, Status: recordstypes.RECORD_STATUS_ACTIVE, Pagination: &query.PageRequest{Key: next},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, rec := range resp.Records {
+			if err := a.MayRead(ctx, rec, purpose); err != nil {
+				if !errors.Is(err, ErrAccessRefused) {
+					return nil, nil, err
+				}
+				notReadable = append(notReadable, NotRead{rec.Id, rec.DataClass, err.Error()})
+				continue
+			}
+			ce := classEpoch{rec.DataClass, rec.KeyEpoch}
+			if _, seen := keys[ce]; !seen && keyErrs[ce] == nil {
+				k, kctx, err := a.ClassKey(ctx, patient, ce.class, ce.epoch)
+				if err != nil {
+					keyErrs[ce] = err
+				} else {
+					keys[ce] = readable{key: k, kctx: kctx}
+				}
+			}
+			if err := keyErrs[ce]; err != nil {
+				notReadable = append(notReadable, NotRead{rec.Id, rec.DataClass, err.Error()})
+				continue
+			}
+			todo = append(todo, readable{rec: rec, key: keys[ce].key, kctx: keys[ce].kctx})
+		}
+		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
+			break
+		}
+		next = resp.Pagination.NextKey
+	}
+
+	b := &Bundle{ResourceType: "Bundle", Type: "collection", Entry: []BundleEntry{}}
+	for start := 0; start < len(todo); start += ReceiptsPerTx {
+		batch := todo[start:min(start+ReceiptsPerTx, len(todo))]
+		msgs := make([]sdk.Msg, len(batch))
+		resps := make([]gogoproto.Message, len(batch))
+		for i, r := range batch {
+			msgs[i] = &recordstypes.MsgAccessRecord{Accessor: a.addr, RecordId: r.rec.Id, Purpose: purpose}
+			resps[i] = &recordstypes.MsgAccessRecordResponse{}
+		}
+		if err := a.Send(ctx, msgs, resps); err != nil {
+			return nil, nil, fmt.Errorf("taking the receipts for records %d to %d: %w", batch[0].rec.Id, batch[len(batch)-1].rec.Id, err)
+		}
+		for _, r := range batch {
+			var buf bytes.Buffer
+			if _, err := a.Decrypt(ctx, r.rec, vaultURL, r.key, r.kctx, &buf); err != nil {
+				return nil, nil, fmt.Errorf("record %d: %w", r.rec.Id, err)
+			}
+			if !json.Valid(buf.Bytes()) {
+				return nil, nil, fmt.Errorf("record %d (%s) is not a JSON FHIR resource: "+
+					"use `healthd records get` for it", r.rec.Id, r.rec.FhirResourceType)
+			}
+			b.Entry = append(b.Entry, BundleEntry{Resource: json.RawMessage(buf.Bytes())})
+		}
+		if progress != nil {
+			progress(len(b.Entry), len(todo))
+		}
+	}
+	b.Timestamp = time.Now().UTC().Format(time.RFC3339)
+	return b, notReadable, nil
+}

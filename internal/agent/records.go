@@ -1,0 +1,342 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/cosmos/cosmos-sdk/client"
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	"github.com/healthd-chain/healthd/crypto"
+	"github.com/healthd-chain/healthd/vault"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
+)
+
+// ErrAccessRefused marks a read or write the patient's consents do not allow.
+var ErrAccessRefused = errors.New("access refused")
+
+// ErrErased marks a record the patient erased: its key and location are gone.
+var ErrErased = errors.New("erased")
+
+// PutRequest describes one record to file.
+type PutRequest struct {
+	Patient  string // default: the agent's own account
+	Class    string // data class
+	Purpose  string // HL7 ActReason of the write
+	FHIRType string // FHIR R4 resource type of the content
+	VaultURL string
+}
+
+// PutResult is a committed record.
+type PutResult struct {
+	ID          uint64
+	ContentHash []byte
+	Size        uint64 // of the ciphertext
+}
+
+// Put encrypts size bytes of r, uploads the ciphertext and commits the record.
+// A provider needs the patient's write consent carrying a key grant for the
+// class; a patient writes its own.
+func (a *Agent) Put(ctx context.Context, r io.Reader, size int64, req PutRequest) (PutResult, error) {
+	if req.Patient == "" {
+		req.Patient = a.addr
+	}
+	if err := consenttypes.ValidateDataClass(req.Class); err != nil {
+		return PutResult{}, err
+	}
+	classKey, kctx, err := a.ClassKey(ctx, req.Patient, req.Class, 0)
+	if err != nil {
+		return PutResult{}, err
+	}
+	entry, err := a.Upload(ctx, r, size, req.Class, req.FHIRType, req.Patient, req.VaultURL, classKey, kctx)
+	if err != nil {
+		return PutResult{}, err
+	}
+	msg := &recordstypes.MsgCreateRecords{Author: a.addr, Patient: req.Patient, Purpose: req.Purpose, Entries: []recordstypes.RecordEntry{entry}}
+	var resp recordstypes.MsgCreateRecordsResponse
+	if err := a.SendOne(ctx, msg, &resp); err != nil {
+		return PutResult{}, fmt.Errorf("uploaded, but the record was not committed (the vault deletes the upload after its TTL): %w", err)
+	}
+	return PutResult{ID: resp.Ids[0], ContentHash: entry.ContentHash, Size: entry.Size_}, nil
+}
+
+// Upload encrypts size bytes from r with a fresh data key (to a temporary
+// file, hashing the ciphertext), uploads the ciphertext to vaultURL, and
+// returns the record entry to commit, its data key wrapped under classKey.
+func (a *Agent) Upload(ctx context.Context, r io.Reader, size int64, class, fhirType, patient, vaultURL string,
+	classKey []byte, kctx crypto.KeyContext,
+) (recordstypes.RecordEntry, error) {
+	var entry recordstypes.RecordEntry
+	vu, err := url.Parse(vaultURL)
+	if err != nil || vu.Host == "" {
+		return entry, fmt.Errorf("vault URL %q is not an http(s) URL", vaultURL)
+	}
+	tmp, err := os.CreateTemp("", "healthd-put-*")
+	if err != nil {
+		return entry, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	dataKey, err := crypto.NewDataKey()
+	if err != nil {
+		return entry, err
+	}
+	hasher := sha256.New()
+	w, err := crypto.NewRecordWriter(io.MultiWriter(tmp, hasher), dataKey,
+		crypto.Header{DataClass: class, Patient: patient, FHIRResourceType: fhirType})
+	if err != nil {
+		return entry, err
+	}
+	if _, err := io.Copy(w, a.progress("encrypting", r, size)); err != nil {
+		return entry, err
+	}
+	if err := w.Close(); err != nil {
+		return entry, err
+	}
+	var hash vault.Hash
+	copy(hash[:], hasher.Sum(nil))
+	ctSize, err := tmp.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return entry, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return entry, err
+	}
+	vc := &vault.Client{BaseURL: vaultURL, Keyring: a.clientCtx.Keyring, UID: a.clientCtx.FromName, Address: a.addr}
+	if err := vc.Put(ctx, hash, a.progress("uploading", tmp, ctSize), ctSize); err != nil {
+		return entry, err
+	}
+	envelope, err := crypto.WrapDataKey(classKey, dataKey, kctx, hash[:])
+	if err != nil {
+		return entry, err
+	}
+	return recordstypes.RecordEntry{
+		DataClass: class, FhirResourceType: fhirType, ContentHash: hash[:], Size_: uint64(ctSize),
+		StorageUri: "vault://" + vu.Host + "/" + hash.String(), KeyEnvelope: envelope, KeyEpoch: kctx.Epoch,
+	}, nil
+}
+
+// Record fetches record id; an erased record is an error wrapping ErrErased.
+func (a *Agent) Record(ctx context.Context, id uint64) (recordstypes.Record, error) {
+	rr, err := recordstypes.NewQueryClient(a.clientCtx).Record(ctx, &recordstypes.QueryRecordRequest{Id: id})
+	if err != nil {
+		return recordstypes.Record{}, fmt.Errorf("record %d: %w", id, err)
+	}
+	if rr.Record.Status == recordstypes.RECORD_STATUS_ERASED {
+		return rr.Record, fmt.Errorf("record %d was %w by the patient: its key and location are gone", id, ErrErased)
+	}
+	return rr.Record, nil
+}
+
+// Read reads rec. It checks the consent and gets the class key first, so no
+// receipt is taken for a read that would be refused or could not be
+// decrypted; then records an access receipt (the chain checks the consent
+// again), downloads, checks and decrypts into w. w must be discarded on error.
+func (a *Agent) Read(ctx context.Context, rec recordstypes.Record, purpose, vaultURL string, w io.Writer,
+) (recordstypes.MsgAccessRecordResponse, int64, error) {
+	var access recordstypes.MsgAccessRecordResponse
+	if err := a.MayRead(ctx, rec, purpose); err != nil {
+		return access, 0, err
+	}
+	classKey, kctx, err := a.ClassKey(ctx, rec.Patient, rec.DataClass, rec.KeyEpoch)
+	if err != nil {
+		return access, 0, err
+	}
+	if err := a.SendOne(ctx, &recordstypes.MsgAccessRecord{Accessor: a.addr, RecordId: rec.Id, Purpose: purpose}, &access); err != nil {
+		return access, 0, fmt.Errorf("%w: %w", ErrAccessRefused, err)
+	}
+	n, err := a.Decrypt(ctx, rec, vaultURL, classKey, kctx, w)
+	return access, n, err
+}
+
+// MayRead asks the chain (a query, no transaction) whether the agent may read
+// rec for purpose now. The author of a record reads it without a consent; the
+// transaction still checks that it is an active provider.
+func (a *Agent) MayRead(ctx context.Context, rec recordstypes.Record, purpose string) error {
+	if a.addr == rec.Author {
+		return nil
+	}
+	if err := a.MayAccess(ctx, rec.Patient, rec.DataClass, consenttypes.PermissionRead, purpose, rec.CreatedAt); err != nil {
+		return fmt.Errorf("record %d: %w", rec.Id, err)
+	}
+	return nil
+}
+
+// MayAccess asks the chain (a query, no transaction) whether the agent's
+// consents from patient allow permission on class for purpose, for a record
+// authored at authoredAt (zero: now). A refusal wraps ErrAccessRefused and
+// gives the reason.
+func (a *Agent) MayAccess(ctx context.Context, patient, class, permission, purpose string, authoredAt time.Time) error {
+	d, err := consenttypes.NewQueryClient(a.clientCtx).CheckAccess(ctx, &consenttypes.QueryCheckAccessRequest{
+		Patient: patient, Grantee: a.addr, DataClass: class, Permission: permission, Purpose: purpose, AuthoredAt: authoredAt,
+	})
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return fmt.Errorf("%w: %s may not %s %s of %s for %s: %s", ErrAccessRefused, a.addr, permission, class, patient, purpose, d.Reason)
+	}
+	return nil
+}
+
+// Decrypt downloads rec's ciphertext (from vaultURL, or the vault of its
+// storage URI), checks it against the on-chain hash and header, and decrypts
+// it into w with the class key. The vault serves it only to an account
+// holding a fresh access receipt for it. w must be discarded on error.
+func (a *Agent) Decrypt(ctx context.Context, rec recordstypes.Record, vaultURL string, classKey []byte, kctx crypto.KeyContext,
+	w io.Writer,
+) (int64, error) {
+	var err error
+	if vaultURL == "" {
+		if vaultURL, err = VaultFromURI(rec.StorageUri); err != nil {
+			return 0, err
+		}
+	}
+	ct, err := os.CreateTemp("", ".healthd-get-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(ct.Name())
+	defer ct.Close()
+	var hash vault.Hash
+	copy(hash[:], rec.ContentHash)
+	vc := &vault.Client{BaseURL: vaultURL, Keyring: a.clientCtx.Keyring, UID: a.clientCtx.FromName, Address: a.addr}
+	if _, err := vc.Get(ctx, hash, ct, int64(rec.Size_)); err != nil {
+		return 0, err
+	}
+	dataKey, err := crypto.UnwrapDataKey(classKey, rec.KeyEnvelope, kctx, rec.ContentHash)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := ct.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	hdr, plain, err := crypto.NewRecordReader(ct, dataKey)
+	if err != nil {
+		return 0, err
+	}
+	if hdr.Patient != rec.Patient || hdr.DataClass != rec.DataClass {
+		return 0, errors.New("the ciphertext's header does not match the on-chain record")
+	}
+	return io.Copy(w, a.progress("decrypting", plain, int64(rec.Size_)))
+}
+
+// ClassKey returns the class key of (patient, class, epoch) for the agent;
+// epoch 0 means the patient's current epoch (the one new records must use).
+// The patient derives it; a grantee opens the newest key grant it holds for
+// the class from the patient's consents and, by key regression, derives the
+// requested (earlier or equal) epoch from it.
+func (a *Agent) ClassKey(ctx context.Context, patient, class string, epoch uint64) ([]byte, crypto.KeyContext, error) {
+	if epoch == 0 {
+		epochs, err := CurrentEpochs(ctx, a.clientCtx, patient)
+		if err != nil {
+			return nil, crypto.KeyContext{}, err
+		}
+		epoch = epochs[class]
+	}
+	kctx := crypto.KeyContext{Patient: patient, DataClass: class, Epoch: epoch}
+	if a.addr == patient {
+		key, err := crypto.PatientClassKey(a.priv, kctx)
+		return key, kctx, err
+	}
+	cq := consenttypes.NewQueryClient(a.clientCtx)
+	best := uint64(0)
+	var bestGrant []byte
+	var next []byte
+	for {
+		resp, err := cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: a.addr, Pagination: &query.PageRequest{Key: next}})
+		if err != nil {
+			return nil, crypto.KeyContext{}, err
+		}
+		for _, c := range resp.Consents {
+			if c.Patient != patient {
+				continue
+			}
+			for _, g := range c.KeyGrants {
+				if gc, ge, ok := crypto.GrantLabel(g); ok && gc == class && ge > best {
+					best, bestGrant = ge, g
+				}
+			}
+		}
+		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
+			break
+		}
+		next = resp.Pagination.NextKey
+	}
+	if bestGrant == nil {
+		return nil, crypto.KeyContext{}, fmt.Errorf("no key grant for %s from patient %s: the patient's consent to you carries none "+
+			"(ask the patient to grant again with the key)", class, patient)
+	}
+	if best < epoch {
+		return nil, crypto.KeyContext{}, fmt.Errorf("your key grant for %s from patient %s is for epoch %d, but epoch %d is needed "+
+			"(the patient revoked a consent and rotated the key): ask the patient for a new key grant", class, patient, best, epoch)
+	}
+	key, gctx, err := crypto.UnwrapClassKey(a.priv, bestGrant, patient)
+	if err != nil {
+		// The usual cause: the key published on chain is not the one this
+		// keyring derives (registered from another key, or rotated since).
+		if pub, perr := PublishedKey(ctx, a.clientCtx, a.addr); perr == nil && !bytes.Equal(pub, a.EncryptionKey()) {
+			return nil, crypto.KeyContext{}, fmt.Errorf("your key grant from %s does not open: the encryption key published "+
+				"on chain for %s is not the one this keyring derives (`healthd keys encryption-key`); grants are made to the "+
+				"published key: %w", patient, a.addr, err)
+		}
+		return nil, crypto.KeyContext{}, err
+	}
+	key, err = crypto.RegressClassKey(key, gctx.Epoch, epoch)
+	return key, kctx, err
+}
+
+// CurrentEpochs returns the patient's current class-key epoch of every data
+// class (1 unless a revocation rotated it).
+func CurrentEpochs(ctx context.Context, clientCtx client.Context, patient string) (map[string]uint64, error) {
+	resp, err := consenttypes.NewQueryClient(clientCtx).KeyEpochs(ctx, &consenttypes.QueryKeyEpochsRequest{Patient: patient})
+	if err != nil {
+		return nil, fmt.Errorf("the class-key epochs of %s: %w", patient, err)
+	}
+	epochs := make(map[string]uint64, len(consenttypes.DataClasses))
+	for _, c := range consenttypes.DataClasses {
+		epochs[c] = 1
+	}
+	for _, e := range resp.Epochs {
+		epochs[e.DataClass] = e.Epoch
+	}
+	return epochs, nil
+}
+
+// PublishedKey returns the encryption key an account published on chain: a
+// provider's registry entry, else a patient's profile.
+func PublishedKey(ctx context.Context, clientCtx client.Context, addr string) ([]byte, error) {
+	pr, err := providerstypes.NewQueryClient(clientCtx).Provider(ctx, &providerstypes.QueryProviderRequest{Address: addr})
+	if err == nil {
+		return pr.Provider.EncryptionKey, nil
+	}
+	pt, perr := consenttypes.NewQueryClient(clientCtx).Patient(ctx, &consenttypes.QueryPatientRequest{Address: addr})
+	if perr != nil {
+		return nil, fmt.Errorf("%s has published no encryption key (neither a provider nor a registered patient)", addr)
+	}
+	return pt.Patient.EncryptionKey, nil
+}
+
+// VaultFromURI turns vault://host[:port]/hash into the vault's URL: http on a
+// loopback host, https elsewhere.
+func VaultFromURI(uri string) (string, error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "vault" || u.Host == "" {
+		return "", fmt.Errorf("storage URI %q is not a vault:// URI: give --vault", uri)
+	}
+	scheme := "https"
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+		scheme = "http"
+	}
+	return scheme + "://" + u.Host, nil
+}
