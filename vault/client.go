@@ -36,6 +36,10 @@ func (e *StatusError) Error() string {
 // ErrGone is the vault's answer for a record that was erased.
 var ErrGone = errors.New("the record was erased")
 
+// ErrUnreachable marks a request that got no answer from the vault (refused
+// connection, timeout, DNS).
+var ErrUnreachable = errors.New("vault unreachable")
+
 func (c *Client) do(ctx context.Context, method string, h Hash, body io.Reader, size int64, content string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+"/v1/blobs/"+h.String(), body)
 	if err != nil {
@@ -54,7 +58,7 @@ func (c *Client) do(ctx context.Context, method string, h Hash, body io.Reader, 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("vault unreachable at %s: %w", c.BaseURL, err)
+		return nil, fmt.Errorf("%w at %s: %w", ErrUnreachable, c.BaseURL, err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()

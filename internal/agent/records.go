@@ -25,6 +25,18 @@ import (
 // ErrAccessRefused marks a read or write the patient's consents do not allow.
 var ErrAccessRefused = errors.New("access refused")
 
+// AccessDenied is a refusal by the chain's consent check, with its reason. It
+// wraps ErrAccessRefused.
+type AccessDenied struct {
+	Reason consenttypes.AccessReason
+	msg    string
+}
+
+func (e *AccessDenied) Error() string { return e.msg }
+
+// Unwrap makes errors.Is(err, ErrAccessRefused) hold.
+func (e *AccessDenied) Unwrap() error { return ErrAccessRefused }
+
 // ErrErased marks a record the patient erased: its key and location are gone.
 var ErrErased = errors.New("erased")
 
@@ -53,6 +65,11 @@ func (a *Agent) Put(ctx context.Context, r io.Reader, size int64, req PutRequest
 	}
 	if err := consenttypes.ValidateDataClass(req.Class); err != nil {
 		return PutResult{}, err
+	}
+	if req.Patient != a.addr {
+		if err := a.MayAccess(ctx, req.Patient, req.Class, consenttypes.PermissionWrite, req.Purpose, time.Time{}); err != nil {
+			return PutResult{}, err
+		}
 	}
 	classKey, kctx, err := a.ClassKey(ctx, req.Patient, req.Class, 0)
 	if err != nil {
@@ -184,7 +201,8 @@ func (a *Agent) MayAccess(ctx context.Context, patient, class, permission, purpo
 		return err
 	}
 	if !d.Allowed {
-		return fmt.Errorf("%w: %s may not %s %s of %s for %s: %s", ErrAccessRefused, a.addr, permission, class, patient, purpose, d.Reason)
+		return &AccessDenied{Reason: d.Reason, msg: fmt.Sprintf("%s: %s may not %s %s of %s for %s: %s",
+			ErrAccessRefused, a.addr, permission, class, patient, purpose, d.Reason)}
 	}
 	return nil
 }

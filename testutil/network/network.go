@@ -473,3 +473,43 @@ func (v *Vault) Restart() { v.start() }
 
 // Stop stops the vault (SIGTERM).
 func (v *Vault) Stop() { v.proc.stop() }
+
+// Portal is a running `healthd portal` for one key of a node's keyring.
+type Portal struct {
+	// URL is the portal's base URL; Login opens a session (it carries the
+	// portal's secret token).
+	URL, Login string
+	proc       *proc
+}
+
+// StartPortal starts `healthd portal --from key` against node n and the vault
+// at vaultURL, on a free loopback port, and waits until it answers. It is
+// stopped when the test ends.
+func StartPortal(t testing.TB, n *Node, key, vaultURL string) *Portal {
+	t.Helper()
+	ports, err := localnet.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "url")
+	p := &Portal{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
+	p.proc = startProc(t, n.Binary, []string{
+		"portal", "--home", n.Home, "--from", key, "--keyring-backend", "test", "--chain-id", n.ChainID,
+		"--node", "tcp://" + strings.TrimPrefix(n.RPC, "http://"), "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		"--vault", vaultURL, "--url-file", urlFile,
+	}, filepath.Join(dir, "portal.log"))
+	t.Cleanup(func() {
+		p.proc.stop()
+		if t.Failed() {
+			t.Logf("last lines of %s's portal log:\n%s", key, tail(p.proc.logPath, 30))
+		}
+	})
+	waitForHTTP(t, p.URL+"/healthz", 30*time.Second)
+	raw, err := os.ReadFile(urlFile)
+	if err != nil {
+		t.Fatalf("the portal wrote no login link: %v", err)
+	}
+	p.Login = strings.TrimSpace(string(raw))
+	return p
+}

@@ -128,6 +128,7 @@ func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) *cobra.Command 
 		vaultCommand(),
 		recordsCommands(),
 		fhirCommands(),
+		portalCmd(),
 	)
 	return txCmd
 }

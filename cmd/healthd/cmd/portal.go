@@ -1,0 +1,99 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cosmos/cosmos-sdk/client/flags"
+
+	"github.com/healthd-chain/healthd/portal"
+)
+
+// portalCmd is `healthd portal`: the local web app of one key.
+func portalCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "portal",
+		Short: "Run the web portal for one key: records, consents, the access log, filing and reading records",
+		Long: "Serves a web app for the holder of --from, on loopback by default. Keys never leave this process: " +
+			"signing, encryption and decryption run here through the same code as `healthd records` and " +
+			"`healthd fhir`; the page talks only to this process. Open the link printed at start (it carries a " +
+			"one-time secret that becomes a session cookie); anyone who has it can act as this key.",
+		Example: "healthd portal --from alice --listen 127.0.0.1:8080 --vault http://127.0.0.1:8800",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			listen, _ := cmd.Flags().GetString("listen")
+			remote, _ := cmd.Flags().GetBool("allow-remote")
+			vaultURL, _ := cmd.Flags().GetString("vault")
+			urlFile, _ := cmd.Flags().GetString("url-file")
+			host, _, err := net.SplitHostPort(listen)
+			if err != nil {
+				return fmt.Errorf("--listen %q: want host:port", listen)
+			}
+			if ip := net.ParseIP(host); !remote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return fmt.Errorf("--listen %s is not a loopback address: the portal signs with your key, so it listens "+
+					"only on this machine unless you pass --allow-remote (and put TLS in front of it)", listen)
+			}
+			a, err := txAgent(cmd)
+			if err != nil {
+				return err
+			}
+			a.Progress = nil
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			addr := ln.Addr().String()
+			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			p, err := portal.New(a, portal.Options{VaultURL: vaultURL, Hosts: portal.LoopbackHosts(addr), Logger: log})
+			if err != nil {
+				return err
+			}
+			url := "http://" + addr + p.LoginPath()
+			if urlFile != "" {
+				if err := writeFileAtomic(urlFile, []byte(url+"\n")); err != nil {
+					return err
+				}
+				if err := os.Chmod(urlFile, 0o600); err != nil {
+					return err
+				}
+			}
+			cmd.Printf("healthd portal for %s (%s)\nopen %s\n", a.KeyName(), a.Address(), url)
+
+			srv := &http.Server{
+				Handler: p, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Minute,
+				WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute,
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().String("listen", "127.0.0.1:8080", "address to serve on (loopback unless --allow-remote)")
+	cmd.Flags().Bool("allow-remote", false, "allow a non-loopback --listen address (put TLS in front of it)")
+	cmd.Flags().String("vault", "http://127.0.0.1:8800", "vault URL for new records")
+	cmd.Flags().String("url-file", "", "also write the login link to this file (mode 0600)")
+	flags.AddTxFlagsToCmd(cmd)
+	return cmd
+}

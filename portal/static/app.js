@@ -1,0 +1,442 @@
+// healthd portal. No framework, no third-party code: the page builds its DOM
+// with el() (text is always set as text, never parsed as HTML) and talks only
+// to the healthd portal process that served it.
+"use strict";
+
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const state = { session: null, tab: null, lookup: "" };
+
+// el builds an element: el("button", {class: "x", onclick: f}, "text", child…)
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function fmtTime(t) {
+  if (!t || t.startsWith("0001-")) return "—";
+  const d = new Date(t);
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+function fmtDate(t) {
+  if (!t || t.startsWith("0001-")) return "—";
+  return new Date(t).toLocaleDateString(undefined, { dateStyle: "medium" });
+}
+function short(addr) { return addr.length > 20 ? addr.slice(0, 12) + "…" + addr.slice(-6) : addr; }
+function who(p) {
+  if (!p) return "—";
+  if (p.name === "you") return el("span", {}, "you");
+  if (p.name) return el("span", { title: p.address }, p.name, p.kind ? el("span", { class: "muted" }, " (" + p.kind + ")") : null);
+  return el("span", { class: "addr", title: p.address }, short(p.address));
+}
+function tag(text, cls) { return el("span", { class: "tag " + (cls || text) }, text); }
+
+// ---- messages ----
+function notify(msg) {
+  const n = document.getElementById("notice");
+  n.textContent = msg;
+  n.hidden = !msg;
+  if (msg) document.getElementById("error").hidden = true;
+}
+function fail(err) {
+  const box = document.getElementById("error");
+  box.replaceChildren(el("strong", {}, err.message || String(err)),
+    err.detail ? el("details", {}, el("summary", {}, "Technical detail"), err.detail) : null);
+  box.hidden = false;
+  document.getElementById("notice").hidden = true;
+  box.scrollIntoView({ block: "nearest" });
+}
+function clearMessages() {
+  document.getElementById("notice").hidden = true;
+  document.getElementById("error").hidden = true;
+}
+
+// ---- API ----
+class APIError extends Error {
+  constructor(body, status) {
+    super(body.error || ("HTTP " + status));
+    this.code = body.code; this.detail = body.detail; this.status = status;
+  }
+}
+async function api(method, path, body) {
+  const opts = { method, headers: {}, credentials: "same-origin" };
+  if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf;
+  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+  let resp;
+  try { resp = await fetch(path, opts); } catch (e) {
+    throw new APIError({ code: "portal_unreachable", error: "The portal process is not answering. Is `healthd portal` still running?" }, 0);
+  }
+  return decode(resp);
+}
+async function decode(resp) {
+  const type = resp.headers.get("Content-Type") || "";
+  if (!resp.ok) {
+    const body = type.includes("json") ? await resp.json().catch(() => ({})) : {};
+    throw new APIError(body, resp.status);
+  }
+  return type.includes("json") ? resp.json() : resp;
+}
+
+// busy disables a button while work runs and shows what is happening.
+async function busy(button, label, work) {
+  const old = button.textContent;
+  button.disabled = true; button.textContent = label;
+  button.setAttribute("aria-busy", "true");
+  try { return await work(); } finally {
+    button.disabled = false; button.textContent = old; button.removeAttribute("aria-busy");
+  }
+}
+
+// ---- tabs ----
+function tabsFor(s) {
+  const tabs = [];
+  if (s.patient) {
+    tabs.push(["records", "My records"], ["sharing", "Sharing"], ["access", "Who read my data"], ["delegates", "Delegates"]);
+  }
+  if (s.provider) {
+    tabs.push(["patients", "Patients"], ["file", "File a record"], ["emergency", "Emergency access"], ["registration", "My registration"]);
+  }
+  if (!s.patient && !s.provider) tabs.push(["none", "Account"]);
+  return tabs;
+}
+function renderTabs() {
+  const nav = document.getElementById("tabs");
+  const tabs = tabsFor(state.session);
+  nav.replaceChildren(...tabs.map(([id, label]) => el("button", {
+    role: "tab", id: "tab-" + id, "aria-selected": String(state.tab === id), "aria-controls": "main",
+    tabindex: state.tab === id ? "0" : "-1", onclick: () => show(id),
+    onkeydown: (ev) => {
+      const i = tabs.findIndex(t => t[0] === id);
+      if (ev.key === "ArrowRight" || ev.key === "ArrowLeft") {
+        const j = (i + (ev.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length;
+        show(tabs[j][0]); document.getElementById("tab-" + tabs[j][0]).focus();
+      }
+    },
+  }, label)));
+}
+async function show(id) {
+  state.tab = id;
+  clearMessages();
+  renderTabs();
+  const main = document.getElementById("main");
+  main.replaceChildren(el("p", { class: "loading" }, "Loading…"));
+  main.setAttribute("aria-busy", "true");
+  try {
+    const view = await views[id]();
+    main.replaceChildren(...[view].flat());
+  } catch (e) {
+    main.replaceChildren(el("p", { class: "muted" }, "This section could not be loaded."));
+    fail(e);
+  } finally { main.removeAttribute("aria-busy"); }
+}
+
+// ---- shared pieces ----
+function checkboxes(name, legend, values, checked) {
+  return el("fieldset", {}, el("legend", {}, legend),
+    values.map(v => el("label", {}, el("input", { type: "checkbox", name, value: v, checked: (checked || []).includes(v) }), v)));
+}
+function checked(form, name) { return [...form.querySelectorAll(`input[name="${name}"]:checked`)].map(i => i.value); }
+function field(id, label, input, hint) {
+  input.id = id;
+  return el("div", { class: "field" }, el("label", { for: id }, label), input, hint ? el("span", { class: "muted" }, hint) : null);
+}
+function select(values, selected) {
+  return el("select", {}, values.map(v => el("option", { value: v, selected: v === selected }, v)));
+}
+
+// openRecord reads a record (an access receipt is taken) and shows it.
+async function openRecord(id, purpose, target) {
+  const resp = await api("POST", `/api/records/${id}/read`, { purpose });
+  const blob = await resp.blob();
+  const text = await blob.text();
+  let shown = text;
+  try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (_) { /* not JSON */ }
+  const receipt = resp.headers.get("X-Receipt-Id");
+  const name = (resp.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+  const url = URL.createObjectURL(blob);
+  target.replaceChildren(el("section", { class: "card", id: "opened-" + id },
+    el("h2", {}, `Record #${id}`),
+    el("p", { class: "muted" }, `Read for ${purpose}; access receipt #${receipt} is on the chain.`),
+    el("pre", { class: "viewer", tabindex: "0", "aria-label": `Content of record ${id}`, "data-record": String(id) }, shown),
+    el("p", {}, el("a", { href: url, download: name ? name[1] : `record-${id}` }, "Download"))));
+  notify(`Record #${id} opened. The patient can see this read.`);
+}
+
+// ---- patient views ----
+const views = {};
+
+views.records = async () => {
+  const data = await api("GET", "/api/records");
+  const opened = el("div", { id: "opened" });
+  const rows = data.records.map(r => {
+    const actions = el("div", { class: "actions" });
+    const confirmBox = el("div");
+    if (r.status !== "erased") {
+      actions.append(
+        el("button", { class: "secondary", onclick: (ev) => busy(ev.target, "Opening…", () => openRecord(r.id, "PATRQT", opened)).catch(fail) }, "Open"),
+        el("button", {
+          class: "secondary", "aria-expanded": "false", onclick: (ev) => {
+            ev.target.setAttribute("aria-expanded", "true");
+            confirmBox.replaceChildren(el("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm erasing" },
+              el("p", {}, el("strong", {}, "Erase this record for good? "),
+                "Its key and location are deleted from the chain and the vault deletes the ciphertext. Nobody, you included, can read it again. " +
+                "Anyone who already downloaded it keeps their copy."),
+              el("div", { class: "actions" },
+                el("button", { class: "danger", onclick: (ev2) => busy(ev2.target, "Erasing…", async () => {
+                  await api("POST", `/api/records/${r.id}/erase`);
+                  await show("records"); notify(`Record #${r.id} was erased.`);
+                }).catch(fail) }, "Erase permanently"),
+                el("button", { class: "secondary", onclick: () => confirmBox.replaceChildren() }, "Keep it"))));
+          },
+        }, "Erase"));
+    }
+    return el("tr", { "data-record": String(r.id) },
+      el("td", {}, "#" + r.id), el("td", {}, r.data_class), el("td", { class: "hide-narrow" }, r.fhir_type),
+      el("td", {}, who(r.author)), el("td", {}, fmtDate(r.created_at)), el("td", {}, tag(r.status)),
+      el("td", {}, actions, confirmBox));
+  });
+  return [el("h1", {}, "My records"),
+    el("p", { class: "hint" }, "Everything filed about you. Opening a record decrypts it here, on this computer."),
+    rows.length ? el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, ["Record", "Kind", "Type", "Filed by", "Date", "Status", ""].map((h, i) => el("th", { class: i === 2 ? "hide-narrow" : null, scope: "col" }, h)))),
+      el("tbody", {}, rows))) : el("p", { class: "muted", id: "no-records" }, "No records yet."),
+    opened];
+};
+
+views.sharing = async () => {
+  const s = state.session;
+  const data = await api("GET", "/api/consents");
+  const form = el("form", { class: "card", id: "grant-form" },
+    el("h2", {}, "Share with a provider"),
+    field("grant-grantee", "Provider's address", el("input", { type: "text", required: true, autocomplete: "off", placeholder: "health1…" })),
+    checkboxes("classes", "Kinds of data", s.data_classes, []),
+    checkboxes("purposes", "For what purpose", s.purposes.filter(p => p !== "ETREAT"), ["TREAT"]),
+    checkboxes("permissions", "May", s.permissions, ["read"]),
+    field("grant-days", "For how many days", el("input", { type: "number", min: "1", max: "3650", value: "30", required: true })),
+    el("button", { type: "submit", id: "grant-submit" }, "Grant access"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = {
+      grantee: form.querySelector("#grant-grantee").value.trim(), data_classes: checked(form, "classes"),
+      purposes: checked(form, "purposes"), permissions: checked(form, "permissions"),
+      days: parseInt(form.querySelector("#grant-days").value, 10),
+    };
+    if (!body.data_classes.length) { fail({ message: "Choose at least one kind of data." }); return; }
+    busy(form.querySelector("#grant-submit"), "Granting… (waiting for the chain)", async () => {
+      const r = await api("POST", "/api/consents", body);
+      await show("sharing"); notify(`Access granted (consent #${r.id}).`);
+    }).catch(fail);
+  });
+  const row = (c, mine) => {
+    const actions = el("div", { class: "actions" });
+    if (mine && c.status === "active") {
+      actions.append(el("button", { class: "secondary", "data-revoke": String(c.id), onclick: (ev) => busy(ev.target, "Revoking…", async () => {
+        const r = await api("POST", `/api/consents/${c.id}/revoke`);
+        await show("sharing");
+        notify(`Consent #${c.id} revoked.` + (r.rotated_classes && r.rotated_classes.length ? " New records use new keys the revoked provider does not have." : ""));
+      }).catch(fail) }, "Revoke"));
+    }
+    return el("tr", { "data-consent": String(c.id), class: c.emergency ? "emergency" : null },
+      el("td", {}, "#" + c.id), el("td", {}, who(mine ? c.grantee : c.patient), c.emergency ? [" ", tag("emergency")] : null),
+      el("td", {}, c.data_classes.join(", ")), el("td", {}, c.permissions.join(", ")), el("td", {}, c.purposes.join(", ")),
+      el("td", {}, fmtDate(c.end)), el("td", {}, tag(c.status)), el("td", {}, actions));
+  };
+  const table = (list, mine) => list.length ? el("div", { class: "table-wrap" }, el("table", {},
+    el("thead", {}, el("tr", {}, ["Consent", mine ? "Provider" : "Patient", "Data", "May", "Purpose", "Until", "Status", ""].map(h => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, list.map(c => row(c, mine))))) : el("p", { class: "muted" }, "None.");
+  return [el("h1", {}, "Sharing"),
+    el("p", { class: "hint" }, "Who may read or write which of your data. Revoking stops access at once."),
+    form, el("h2", {}, "Access you gave"), table(data.given, true),
+    data.held.length ? [el("h2", {}, "Access you hold"), table(data.held, false)] : null];
+};
+
+views.access = async () => {
+  const data = await api("GET", "/api/receipts");
+  const rows = data.receipts.map(r => el("tr", { class: r.emergency ? "emergency" : null, "data-receipt": String(r.id) },
+    el("td", {}, fmtTime(r.time)), el("td", {}, who(r.accessor)), el("td", {}, "#" + r.record_id + (r.data_class ? " (" + r.data_class + ")" : "")),
+    el("td", {}, r.purpose), el("td", {}, r.emergency
+      ? [tag("emergency"), " ", el("span", {}, "review: " + (r.review || "pending")), r.emergency_note ? el("div", { class: "muted" }, r.emergency_note) : null]
+      : (r.consent_id ? "consent #" + r.consent_id : "you"))));
+  return [el("h1", {}, "Who read my data"),
+    el("p", { class: "hint" }, "Every read of your records, as recorded on the chain. Emergency (break-glass) reads are highlighted and reviewed by the consortium."),
+    rows.length ? el("div", { class: "table-wrap" }, el("table", { id: "receipts" },
+      el("thead", {}, el("tr", {}, ["When", "Who", "Record", "Purpose", "Under"].map(h => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows))) : el("p", { class: "muted" }, "Nobody has read your records yet.")];
+};
+
+views.delegates = async () => {
+  const s = (state.session = await api("GET", "/api/session"));
+  const list = (s.patient && s.patient.delegates) || [];
+  const form = el("form", { class: "card" },
+    el("h2", {}, "Add a delegate"),
+    el("p", { class: "hint" }, "A delegate (a parent, a guardian) can manage your consents and records until the date you set."),
+    field("delegate-addr", "Delegate's address", el("input", { type: "text", required: true, autocomplete: "off", placeholder: "health1…" })),
+    field("delegate-days", "For how many days", el("input", { type: "number", min: "1", max: "3650", value: "365", required: true })),
+    el("button", { type: "submit" }, "Add delegate"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    busy(form.querySelector("button"), "Adding…", async () => {
+      await api("POST", "/api/delegates", { delegate: form.querySelector("#delegate-addr").value.trim(), days: parseInt(form.querySelector("#delegate-days").value, 10) });
+      await show("delegates"); notify("Delegate added.");
+    }).catch(fail);
+  });
+  return [el("h1", {}, "Delegates"),
+    list.length ? el("ul", {}, list.map(d => el("li", {}, who(d.delegate), " until " + fmtDate(d.expires_at) + " ",
+      el("button", { class: "secondary", onclick: (ev) => busy(ev.target, "Removing…", async () => {
+        await api("POST", `/api/delegates/${d.delegate.address}/remove`); await show("delegates"); notify("Delegate removed.");
+      }).catch(fail) }, "Remove")))) : el("p", { class: "muted" }, "No delegates."),
+    form];
+};
+
+// ---- provider views ----
+views.patients = async () => {
+  const out = el("div", { id: "patient-records" });
+  const purpose = select(state.session.purposes.filter(p => p !== "ETREAT"), "TREAT");
+  const form = el("form", { class: "card", id: "lookup-form" },
+    field("lookup-addr", "Patient's address", el("input", { type: "text", required: true, autocomplete: "off", placeholder: "health1…", value: state.lookup })),
+    field("lookup-purpose", "Purpose of use", purpose),
+    el("button", { type: "submit", id: "lookup-submit" }, "Show records"));
+  const load = async () => {
+    const addr = form.querySelector("#lookup-addr").value.trim();
+    state.lookup = addr;
+    const p = purpose.value;
+    const data = await api("GET", `/api/records?patient=${encodeURIComponent(addr)}&purpose=${encodeURIComponent(p)}`);
+    const opened = el("div", { id: "opened" });
+    const rows = data.records.map(r => el("tr", { "data-record": String(r.id) },
+      el("td", {}, "#" + r.id), el("td", {}, r.data_class), el("td", { class: "hide-narrow" }, r.fhir_type), el("td", {}, who(r.author)),
+      el("td", {}, fmtDate(r.created_at)), el("td", {}, tag(r.status)),
+      el("td", {}, r.status === "erased" ? el("span", { class: "muted" }, "erased") : [
+        el("button", { class: "secondary", onclick: (ev) => busy(ev.target, "Opening…", () => openRecord(r.id, p, opened)).catch(fail) }, "Open"),
+        r.readable === false ? el("div", { class: "muted" }, r.refusal) : null])));
+    out.replaceChildren(rows.length ? el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, ["Record", "Kind", "Type", "Filed by", "Date", "Status", ""].map((h, i) => el("th", { class: i === 2 ? "hide-narrow" : null, scope: "col" }, h)))),
+      el("tbody", {}, rows))) : el("p", { class: "muted" }, "This patient has no records."), opened);
+  };
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); clearMessages(); busy(form.querySelector("#lookup-submit"), "Loading…", load).catch(fail); });
+  if (state.lookup) load().catch(fail);
+  return [el("h1", {}, "Patients"),
+    el("p", { class: "hint" }, "Look up a patient by address. Opening a record takes an access receipt the patient sees."), form, out];
+};
+
+views.file = async () => {
+  const s = state.session;
+  const progress = el("progress", { max: "100", value: "0", hidden: true, "aria-label": "Upload progress" });
+  const stage = el("p", { class: "muted", "aria-live": "polite" });
+  const kind = select(["file", "bundle"], "file");
+  const classSel = select(s.data_classes, "lab-result");
+  const classField = field("file-class", "Kind of data", classSel);
+  const typeField = field("file-fhir-type", "FHIR resource type", el("input", { type: "text", value: "Observation" }), "e.g. Observation, DiagnosticReport, DocumentReference");
+  const form = el("form", { class: "card", id: "file-form" },
+    field("file-patient", "Patient's address", el("input", { type: "text", required: true, autocomplete: "off", placeholder: "health1…", value: state.lookup })),
+    field("file-kind", "What you upload", kind, "a file (one record), or a FHIR R4 Bundle (one record per resource)"),
+    classField, typeField,
+    field("file-purpose", "Purpose", select(s.purposes.filter(p => p !== "ETREAT"), "TREAT")),
+    field("file-input", "File", el("input", { type: "file", required: true })),
+    el("button", { type: "submit", id: "file-submit" }, "Encrypt and file"), progress, stage);
+  kind.addEventListener("change", () => { classField.hidden = typeField.hidden = kind.value === "bundle"; });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    clearMessages();
+    const file = form.querySelector("#file-input").files[0];
+    if (!file) { fail({ message: "Choose a file." }); return; }
+    const fd = new FormData();
+    fd.append("patient", form.querySelector("#file-patient").value.trim());
+    fd.append("kind", kind.value);
+    fd.append("data_class", classSel.value);
+    fd.append("fhir_type", form.querySelector("#file-fhir-type").value.trim());
+    fd.append("purpose", form.querySelector("#file-purpose").value);
+    fd.append("size", String(file.size));
+    fd.append("file", file);
+    busy(form.querySelector("#file-submit"), "Filing…", () => new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/records");
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      progress.hidden = false; progress.value = 0;
+      stage.textContent = "Uploading to the portal…";
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) progress.value = Math.round(100 * e.loaded / e.total); };
+      xhr.upload.onload = () => { progress.value = 100; stage.textContent = "Encrypting, uploading to the vault, and committing on the chain…"; };
+      xhr.onerror = () => reject(new APIError({ code: "portal_unreachable", error: "The portal process is not answering." }, 0));
+      xhr.onload = () => {
+        let body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (_) { /* keep {} */ }
+        if (xhr.status !== 200) { reject(new APIError(body, xhr.status)); return; }
+        resolve(body);
+      };
+      xhr.send(fd);
+    })).then(body => {
+      stage.textContent = "";
+      notify(`Filed: record ${body.record_ids.map(i => "#" + i).join(", ")}.`);
+    }).catch(e => { stage.textContent = ""; progress.hidden = true; fail(e); });
+  });
+  return [el("h1", {}, "File a record"),
+    el("p", { class: "hint" }, "The file is encrypted in the portal process before it goes to the vault; the chain stores only its hash. You need the patient's write consent for that kind of data."),
+    form];
+};
+
+views.emergency = async () => {
+  const s = state.session;
+  const max = s.max_emergency_minutes || 1440;
+  const form = el("form", { class: "card glass", id: "glass-form" },
+    el("h1", {}, "Emergency access (break-glass)"),
+    el("p", { class: "warn" }, "Use only when the patient cannot consent and care cannot wait. The access is time-boxed, the patient sees it, and the consortium reviews every one: abuse suspends your registration."),
+    field("glass-patient", "Patient's address", el("input", { type: "text", required: true, autocomplete: "off", placeholder: "health1…", value: state.lookup })),
+    field("glass-reason", "Reason", select(s.emergency_reasons, s.emergency_reasons[0])),
+    field("glass-note", "Short justification (no clinical or identifying details, 140 characters at most)", el("input", { type: "text", maxlength: "140" })),
+    field("glass-minutes", `Duration in minutes (at most ${max})`, el("input", { type: "number", min: "1", max: String(max), value: String(Math.min(60, max)), required: true })),
+    el("button", { type: "submit", class: "danger" }, "Open emergency access"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    busy(form.querySelector("button"), "Opening…", async () => {
+      const patient = form.querySelector("#glass-patient").value.trim();
+      const r = await api("POST", "/api/break-glass", {
+        patient, reason: form.querySelector("#glass-reason").value, note: form.querySelector("#glass-note").value,
+        minutes: parseInt(form.querySelector("#glass-minutes").value, 10),
+      });
+      state.lookup = patient;
+      notify(`Emergency access #${r.id} is open. Read records for ETREAT from the Patients tab.`);
+    }).catch(fail);
+  });
+  return form;
+};
+
+views.registration = async () => {
+  const s = (state.session = await api("GET", "/api/session"));
+  const p = s.provider;
+  const soon = p.credential_expires_at && (new Date(p.credential_expires_at) - Date.now()) < 30 * 864e5;
+  return [el("h1", {}, "My registration"),
+    el("dl", { class: "kv" },
+      el("dt", {}, "Name"), el("dd", {}, p.name), el("dt", {}, "Kind"), el("dd", {}, p.kind),
+      el("dt", {}, "Jurisdiction"), el("dd", {}, p.jurisdiction || "—"),
+      el("dt", {}, "Status"), el("dd", {}, tag(p.status), p.status_reason ? " (" + p.status_reason + ")" : ""),
+      el("dt", {}, "Credential expires"), el("dd", {}, fmtDate(p.credential_expires_at),
+        p.credential_expired ? [" ", tag("expired")] : (soon ? el("div", { class: "warn" }, "Renew it soon: when it expires you can no longer read or file records.") : null)),
+      el("dt", {}, "Address"), el("dd", { class: "addr" }, p.address))];
+};
+
+views.none = async () => [el("h1", {}, "Account"),
+  el("p", {}, "This account is neither a registered patient nor a provider. Register as a patient with ",
+    el("code", {}, "healthd tx consent register-patient"), ", or apply as a provider with ", el("code", {}, "healthd tx providers apply"), ".")];
+
+// ---- start ----
+async function start() {
+  try {
+    const s = (state.session = await api("GET", "/api/session"));
+    const roles = [s.patient ? "patient" : null, s.provider ? (s.provider.name + " · " + s.provider.status) : null].filter(Boolean);
+    document.getElementById("who").replaceChildren(el("strong", {}, s.key_name), " ", el("span", { class: "addr" }, s.address), " ",
+      roles.map(r => el("span", { class: "badge" }, r)));
+    await show(tabsFor(s)[0][0]);
+  } catch (e) {
+    document.getElementById("main").replaceChildren(el("p", {}, "The portal could not load your account."));
+    fail(e);
+  }
+}
+start();

@@ -1,0 +1,275 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/healthd-chain/healthd/testutil/network"
+)
+
+// findChromium returns a Chromium to drive: $HEALTHD_CHROMIUM, else the first
+// of the usual names on PATH. Without one, the browser tests skip, unless
+// $HEALTHD_REQUIRE_BROWSER is set (make test-e2e and CI set it after
+// installing Chromium), where they fail.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("HEALTHD_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("HEALTHD_REQUIRE_BROWSER") != "" {
+		t.Fatal("no Chromium found, and HEALTHD_REQUIRE_BROWSER is set: install it with `bash scripts/install-chromium.sh`")
+	}
+	t.Skip("no Chromium on PATH: `make test-e2e` installs it and runs the browser tests")
+	return ""
+}
+
+// screenshotDir is where the browser tests save their screenshots:
+// $HEALTHD_PORTAL_SCREENSHOTS (docs/portal to refresh the docs), else a
+// folder under the system temp dir.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("HEALTHD_PORTAL_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "healthd-portal-screenshots")
+	} else if !filepath.IsAbs(dir) {
+		root, err := network.RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// tab is one browser tab on one portal.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	who  string
+	shot string // screenshot folder
+}
+
+func (b *tab) run(what string, actions ...chromedp.Action) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %s: %v\npage messages: %s", b.who, what, err, b.messages())
+	}
+}
+
+// messages is what the page's notice and error boxes say.
+func (b *tab) messages() string {
+	var s string
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	_ = chromedp.Run(ctx, chromedp.Evaluate(`(document.getElementById("notice")?.innerText||"")+" | "+(document.getElementById("error")?.innerText||"")`, &s))
+	return s
+}
+
+// waitText waits until the element sel's text contains want, and returns it.
+func (b *tab) waitText(sel, want string) string {
+	b.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e && !e.hidden ? e.innerText : ""; })()`, sel)
+	var got string
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		err := chromedp.Run(ctx, chromedp.Evaluate(js, &got))
+		cancel()
+		if err == nil && strings.Contains(got, want) {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.t.Fatalf("%s: %s never said %q (it says %q; page messages: %s)", b.who, sel, want, got, b.messages())
+	return ""
+}
+
+// screenshot saves the whole page as NAME.png.
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	var png []byte
+	b.run("screenshot "+name, chromedp.FullScreenshot(&png, 100))
+	if err := os.WriteFile(filepath.Join(b.shot, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *tab) openTab(id string) {
+	b.t.Helper()
+	b.run("open tab "+id, chromedp.WaitVisible("#tab-"+id, chromedp.ByQuery), chromedp.Click("#tab-"+id, chromedp.ByQuery),
+		chromedp.WaitNotPresent("main[aria-busy]", chromedp.ByQuery))
+}
+
+// grant fills the patient's Sharing form.
+func (b *tab) grant(grantee string, permissions ...string) {
+	b.t.Helper()
+	b.openTab("sharing")
+	actions := []chromedp.Action{
+		chromedp.WaitVisible("#grant-form", chromedp.ByQuery),
+		chromedp.SendKeys("#grant-grantee", grantee, chromedp.ByQuery),
+		chromedp.Click(`#grant-form input[name="classes"][value="lab-result"]`, chromedp.ByQuery),
+	}
+	for _, p := range permissions {
+		if p != "read" { // read is ticked already
+			actions = append(actions, chromedp.Click(`#grant-form input[name="permissions"][value="`+p+`"]`, chromedp.ByQuery))
+		}
+	}
+	actions = append(actions, chromedp.Click("#grant-submit", chromedp.ByQuery))
+	b.run("grant "+grantee, actions...)
+	b.waitText("#notice", "Access granted")
+}
+
+// lookup shows a patient's records in the provider's Patients tab.
+func (b *tab) lookup(patient string) {
+	b.t.Helper()
+	b.openTab("patients")
+	b.run("look up the patient",
+		chromedp.WaitVisible("#lookup-form", chromedp.ByQuery),
+		chromedp.SetValue("#lookup-addr", patient, chromedp.ByQuery),
+		chromedp.Click("#lookup-submit", chromedp.ByQuery))
+	b.waitText("#patient-records", "lab-result")
+}
+
+// TestPortalInTheBrowser drives three portals (the patient alice, the
+// hospital, the lab) in headless Chromium against a real node and vault: the
+// hospital files a lab result, alice grants the lab read access, the lab opens
+// it, alice sees the read in her access log, alice revokes, the lab is
+// refused with a clear message. It saves a screenshot of each main screen.
+func TestPortalInTheBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	n := network.StartNode(t)
+	v := network.StartVault(t, n)
+	alice, hospital, lab := n.Address("alice"), n.Address("hospital"), n.Address("lab")
+	portals := map[string]*network.Portal{
+		"alice": network.StartPortal(t, n, "alice", v.URL), "hospital": network.StartPortal(t, n, "hospital", v.URL),
+		"lab": network.StartPortal(t, n, "lab", v.URL),
+	}
+	shots := screenshotDir(t)
+	t.Logf("screenshots in %s", shots)
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-dev-shm-usage", true))...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Run(browserCtx); err != nil {
+		t.Fatalf("start Chromium (%s): %v", chromium, err)
+	}
+	tabs := map[string]*tab{}
+	for _, who := range []string{"alice", "hospital", "lab"} {
+		ctx, cancel := chromedp.NewContext(browserCtx)
+		t.Cleanup(cancel)
+		tabs[who] = &tab{t: t, ctx: ctx, who: who, shot: shots}
+		tabs[who].run("sign in", chromedp.Navigate(portals[who].Login), chromedp.WaitVisible("#tabs button", chromedp.ByQuery))
+	}
+	pat, hosp, lb := tabs["alice"], tabs["hospital"], tabs["lab"]
+
+	// given alice lets the hospital write lab results
+	pat.grant(hospital, "read", "write")
+	pat.screenshot("patient-sharing")
+
+	// when the hospital files a lab result through its portal
+	result := filepath.Join(t.TempDir(), "result.json")
+	if err := os.WriteFile(result, []byte(labResultFHIR), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hosp.openTab("file")
+	hosp.run("file the lab result",
+		chromedp.WaitVisible("#file-form", chromedp.ByQuery),
+		chromedp.SetValue("#file-patient", alice, chromedp.ByQuery),
+		chromedp.SetUploadFiles("#file-input", []string{result}, chromedp.ByQuery),
+		chromedp.Click("#file-submit", chromedp.ByQuery))
+	filed := hosp.waitText("#notice", "Filed: record #")
+	hosp.screenshot("provider-file-record")
+	var id string
+	if _, err := fmt.Sscanf(filed[strings.Index(filed, "#"):], "#%s", &id); err != nil {
+		t.Fatalf("record id in %q: %v", filed, err)
+	}
+	id = strings.TrimRight(id, ".")
+
+	// then the lab, without consent, sees the record but is refused
+	lb.lookup(alice)
+	lb.waitText(`tr[data-record="`+id+`"]`, "You have no consent from this patient")
+	lb.run("open without consent", chromedp.Click(`tr[data-record="`+id+`"] button`, chromedp.ByQuery))
+	lb.waitText("#error", "You have no consent from this patient")
+
+	// when alice grants the lab read access, the lab opens the exact original
+	pat.grant(lab, "read")
+	lb.lookup(alice)
+	lb.run("open with consent", chromedp.Click(`tr[data-record="`+id+`"] button`, chromedp.ByQuery))
+	shown := lb.waitText(`pre[data-record="`+id+`"]`, "Observation")
+	var got, want any
+	if err := json.Unmarshal([]byte(shown), &got); err != nil {
+		t.Fatalf("the lab's viewer shows %q: %v", shown, err)
+	}
+	_ = json.Unmarshal([]byte(labResultFHIR), &want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the lab decrypted %v, want %v", got, want)
+	}
+	lb.waitText("#notice", "The patient can see this read")
+	lb.screenshot("provider-read-record")
+
+	// and alice sees the lab's read in her access log
+	pat.openTab("access")
+	log := pat.waitText("#receipts", "Localnet Laboratory")
+	if !strings.Contains(log, "#"+id) || !strings.Contains(log, "TREAT") {
+		t.Fatalf("alice's access log: %q", log)
+	}
+	pat.screenshot("patient-access-log")
+	pat.openTab("records")
+	pat.waitText(`tr[data-record="`+id+`"]`, "Localnet General Hospital")
+	pat.screenshot("patient-records")
+
+	// when alice revokes the lab's consent
+	pat.openTab("sharing")
+	pat.waitText("#main", "Localnet Laboratory")
+	var clicked bool
+	pat.run("revoke the lab", chromedp.Evaluate(`(() => {
+		const row = [...document.querySelectorAll("tr[data-consent]")].find(r => r.innerText.includes("Localnet Laboratory") && r.querySelector("[data-revoke]"));
+		if (!row) return false;
+		row.querySelector("[data-revoke]").click();
+		return true;
+	})()`, &clicked))
+	if !clicked {
+		t.Fatal("no Revoke button on the lab's consent")
+	}
+	pat.waitText("#notice", "revoked")
+
+	// then the lab is refused, with the reason in plain words
+	lb.lookup(alice)
+	lb.run("open after revocation", chromedp.Click(`tr[data-record="`+id+`"] button`, chromedp.ByQuery))
+	lb.waitText("#error", "The patient revoked your access")
+	lb.screenshot("provider-refused-revoked")
+
+	// the other main screens, for the docs: emergency access, the registry
+	// entry, and the patient's records at phone width
+	hosp.openTab("emergency")
+	hosp.waitText("#glass-form", "Emergency access")
+	hosp.screenshot("provider-emergency-access")
+	hosp.openTab("registration")
+	hosp.waitText("#main", "Credential expires")
+	hosp.screenshot("provider-registration")
+	pat.run("phone width", chromedp.EmulateViewport(390, 844))
+	pat.openTab("records")
+	pat.waitText(`tr[data-record="`+id+`"]`, "lab-result")
+	pat.screenshot("patient-records-phone")
+}
