@@ -40,18 +40,30 @@ func badRequest(w http.ResponseWriter, message string) {
 // reasonMessages are the sentences shown for each refusal of the consent
 // check.
 var reasonMessages = map[consenttypes.AccessReason]struct{ code, message string }{
-	consenttypes.ACCESS_REASON_NO_CONSENT: {"no_consent",
-		"You have no consent from this patient. Ask the patient to grant you access."},
-	consenttypes.ACCESS_REASON_NOT_COVERED: {"not_covered",
-		"Your consent from this patient does not cover this kind of data or this purpose."},
-	consenttypes.ACCESS_REASON_NOT_STARTED: {"not_started",
-		"Your consent from this patient has not started yet."},
-	consenttypes.ACCESS_REASON_EXPIRED: {"expired",
-		"Your consent from this patient has expired. Ask the patient to grant access again."},
-	consenttypes.ACCESS_REASON_REVOKED: {"revoked",
-		"The patient revoked your access."},
-	consenttypes.ACCESS_REASON_PROVIDER_INACTIVE: {"provider_inactive",
-		"Your provider registration is not active (suspended, revoked, or its credential expired). Contact the consortium's registrar."},
+	consenttypes.ACCESS_REASON_NO_CONSENT: {
+		"no_consent",
+		"You have no consent from this patient. Ask the patient to grant you access.",
+	},
+	consenttypes.ACCESS_REASON_NOT_COVERED: {
+		"not_covered",
+		"Your consent from this patient does not cover this kind of data or this purpose.",
+	},
+	consenttypes.ACCESS_REASON_NOT_STARTED: {
+		"not_started",
+		"Your consent from this patient has not started yet.",
+	},
+	consenttypes.ACCESS_REASON_EXPIRED: {
+		"expired",
+		"Your consent from this patient has expired. Ask the patient to grant access again.",
+	},
+	consenttypes.ACCESS_REASON_REVOKED: {
+		"revoked",
+		"The patient revoked your access.",
+	},
+	consenttypes.ACCESS_REASON_PROVIDER_INACTIVE: {
+		"provider_inactive",
+		"Your provider registration is not active (suspended, revoked, or its credential expired). Contact the consortium's registrar.",
+	},
 }
 
 // writeFailure turns an error of the agent into a status, a code and a

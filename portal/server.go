@@ -36,7 +36,6 @@ import (
 //go:embed static
 var staticFiles embed.FS
 
-
 // csp is the Content-Security-Policy of every response.
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -63,9 +62,9 @@ type Server struct {
 	// of a host, so two portals on one machine (a clinician's and a
 	// patient's, say) need different names.
 	cookie string
-	index *template.Template
-	mux   *http.ServeMux
-	names *nameCache
+	index  *template.Template
+	mux    *http.ServeMux
+	names  *nameCache
 	// writeMu serialises transactions: they share the account's sequence.
 	writeMu sync.Mutex
 }
