@@ -73,8 +73,9 @@ test-sim: ## the app simulation at full size: random genesis and transactions of
 	$(GO) test -count=1 -timeout 60m ./app -run 'TestFullAppSimulation|TestAppStateDeterminism|TestAppImportExport' -v \
 	  -args -sim.blocks $(SIM_BLOCKS) -sim.blocksize $(SIM_BLOCKSIZE) -sim.seed $(SIM_SEED) -sim.seeds $(SIM_SEEDS) -sim.runs $(SIM_RUNS)
 
-test-e2e: ## run only the end-to-end tests (real binaries: one node, a 4-validator network with its fault tests, vaults)
-	$(GO) test -count=1 -timeout 20m ./tests/e2e/...
+test-e2e: ## run only the end-to-end tests (real binaries: one node, a 4-validator network with its fault tests, vaults, the portal in headless Chromium, which it installs)
+	bash scripts/install-chromium.sh
+	HEALTHD_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./tests/e2e/...
 
 proto-gen: ## regenerate Go code and docs/static/openapi.json from the .proto files (needs protoc)
 	bash scripts/protocgen.sh

@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/healthd-chain/healthd/testutil/network"
@@ -63,6 +65,33 @@ type tab struct {
 	ctx  context.Context
 	who  string
 	shot string // screenshot folder
+
+	mu     sync.Mutex
+	errors []string // JavaScript exceptions and console errors
+}
+
+// watch records the page's JavaScript exceptions and console errors, to
+// report them when a step fails.
+func (b *tab) watch() {
+	chromedp.ListenTarget(b.ctx, func(ev any) {
+		var msg string
+		switch e := ev.(type) {
+		case *cdpruntime.EventExceptionThrown:
+			msg = e.ExceptionDetails.Error()
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type != cdpruntime.APITypeError {
+				return
+			}
+			for _, a := range e.Args {
+				msg += string(a.Value) + " "
+			}
+		default:
+			return
+		}
+		b.mu.Lock()
+		b.errors = append(b.errors, msg)
+		b.mu.Unlock()
+	})
 }
 
 func (b *tab) run(what string, actions ...chromedp.Action) {
@@ -79,7 +108,12 @@ func (b *tab) messages() string {
 	var s string
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
-	_ = chromedp.Run(ctx, chromedp.Evaluate(`(document.getElementById("notice")?.innerText||"")+" | "+(document.getElementById("error")?.innerText||"")`, &s))
+	_ = chromedp.Run(ctx, chromedp.Evaluate(`(document.getElementById("notice")?.innerText||"")+" | "+(document.getElementById("error")?.innerText||"")+" | main: "+(document.getElementById("main")?.innerText||"").slice(0, 300)`, &s))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 {
+		s += "\nJavaScript errors: " + strings.Join(b.errors, "; ")
+	}
 	return s
 }
 
@@ -165,20 +199,23 @@ func TestPortalInTheBrowser(t *testing.T) {
 	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-dev-shm-usage", true))...)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Run(browserCtx); err != nil {
-		t.Fatalf("start Chromium (%s): %v", chromium, err)
-	}
+	// One browser per person, as in life: its own cookies, and its page in
+	// the foreground (headless Chromium does not paint background tabs).
 	tabs := map[string]*tab{}
 	for _, who := range []string{"alice", "hospital", "lab"} {
-		ctx, cancel := chromedp.NewContext(browserCtx)
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
+			chromedp.Flag("disable-dev-shm-usage", true))...)
+		t.Cleanup(cancelAlloc)
+		ctx, cancel := chromedp.NewContext(allocCtx)
 		t.Cleanup(cancel)
+		// the first Run on the browser's own context starts it; a Run on a
+		// derived (timeout) context would close it when that context ends
+		if err := chromedp.Run(ctx); err != nil {
+			t.Fatalf("start Chromium (%s): %v", chromium, err)
+		}
 		tabs[who] = &tab{t: t, ctx: ctx, who: who, shot: shots}
+		tabs[who].watch()
 		tabs[who].run("sign in", chromedp.Navigate(portals[who].Login), chromedp.WaitVisible("#tabs button", chromedp.ByQuery))
 	}
 	pat, hosp, lb := tabs["alice"], tabs["hospital"], tabs["lab"]
