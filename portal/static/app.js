@@ -38,6 +38,13 @@ function who(p) {
   if (p.name) return el("span", { title: p.address }, p.name, p.kind ? el("span", { class: "muted" }, " (" + p.kind + ")") : null);
   return el("span", { class: "addr", title: p.address }, short(p.address));
 }
+// dataTable builds a table whose cells carry their column's name, so that at
+// phone width each row becomes a card ("Kind: lab-result").
+function dataTable(attrs, headers, rows) {
+  for (const tr of rows) [...tr.children].forEach((td, i) => { if (headers[i]) td.setAttribute("data-label", headers[i]); });
+  return el("div", { class: "table-wrap" }, el("table", Object.assign({ class: "rows" }, attrs),
+    el("thead", {}, el("tr", {}, headers.map(h => el("th", { scope: "col" }, h)))), el("tbody", {}, rows)));
+}
 function tag(text, cls) { return el("span", { class: "tag " + (cls || text) }, text); }
 
 // ---- messages ----
@@ -132,7 +139,7 @@ async function show(id) {
   main.setAttribute("aria-busy", "true");
   try {
     const view = await views[id]();
-    main.replaceChildren(...[view].flat());
+    main.replaceChildren(...[view].flat(Infinity).filter(x => x !== null && x !== undefined && x !== false));
   } catch (e) {
     main.replaceChildren(el("p", { class: "muted" }, "This section could not be loaded."));
     fail(e);
@@ -200,15 +207,14 @@ views.records = async () => {
         }, "Erase"));
     }
     return el("tr", { "data-record": String(r.id) },
-      el("td", {}, "#" + r.id), el("td", {}, r.data_class), el("td", { class: "hide-narrow" }, r.fhir_type),
+      el("td", {}, "#" + r.id), el("td", {}, r.data_class), el("td", {}, r.fhir_type),
       el("td", {}, who(r.author)), el("td", {}, fmtDate(r.created_at)), el("td", {}, tag(r.status)),
       el("td", {}, actions, confirmBox));
   });
   return [el("h1", {}, "My records"),
     el("p", { class: "hint" }, "Everything filed about you. Opening a record decrypts it here, on this computer."),
-    rows.length ? el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["Record", "Kind", "Type", "Filed by", "Date", "Status", ""].map((h, i) => el("th", { class: i === 2 ? "hide-narrow" : null, scope: "col" }, h)))),
-      el("tbody", {}, rows))) : el("p", { class: "muted", id: "no-records" }, "No records yet."),
+    rows.length ? dataTable({}, ["Record", "Kind", "Type", "Filed by", "Date", "Status", ""], rows)
+      : el("p", { class: "muted", id: "no-records" }, "No records yet."),
     opened];
 };
 
@@ -250,9 +256,9 @@ views.sharing = async () => {
       el("td", {}, c.data_classes.join(", ")), el("td", {}, c.permissions.join(", ")), el("td", {}, c.purposes.join(", ")),
       el("td", {}, fmtDate(c.end)), el("td", {}, tag(c.status)), el("td", {}, actions));
   };
-  const table = (list, mine) => list.length ? el("div", { class: "table-wrap" }, el("table", {},
-    el("thead", {}, el("tr", {}, ["Consent", mine ? "Provider" : "Patient", "Data", "May", "Purpose", "Until", "Status", ""].map(h => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, list.map(c => row(c, mine))))) : el("p", { class: "muted" }, "None.");
+  const table = (list, mine) => list.length
+    ? dataTable({}, ["Consent", mine ? "Provider" : "Patient", "Data", "May", "Purpose", "Until", "Status", ""], list.map(c => row(c, mine)))
+    : el("p", { class: "muted" }, "None.");
   return [el("h1", {}, "Sharing"),
     el("p", { class: "hint" }, "Who may read or write which of your data. Revoking stops access at once."),
     form, el("h2", {}, "Access you gave"), table(data.given, true),
@@ -268,9 +274,8 @@ views.access = async () => {
       : (r.consent_id ? "consent #" + r.consent_id : "you"))));
   return [el("h1", {}, "Who read my data"),
     el("p", { class: "hint" }, "Every read of your records, as recorded on the chain. Emergency (break-glass) reads are highlighted and reviewed by the consortium."),
-    rows.length ? el("div", { class: "table-wrap" }, el("table", { id: "receipts" },
-      el("thead", {}, el("tr", {}, ["When", "Who", "Record", "Purpose", "Under"].map(h => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows))) : el("p", { class: "muted" }, "Nobody has read your records yet.")];
+    rows.length ? dataTable({ id: "receipts" }, ["When", "Who", "Record", "Purpose", "Under"], rows)
+      : el("p", { class: "muted" }, "Nobody has read your records yet.")];
 };
 
 views.delegates = async () => {
@@ -305,21 +310,23 @@ views.patients = async () => {
     field("lookup-addr", "Patient's address", el("input", { type: "text", required: true, autocomplete: "off", placeholder: "health1…", value: state.lookup })),
     field("lookup-purpose", "Purpose of use", purpose),
     el("button", { type: "submit", id: "lookup-submit" }, "Show records"));
+  let loads = 0; // only the newest lookup renders
   const load = async () => {
+    const mine = ++loads;
     const addr = form.querySelector("#lookup-addr").value.trim();
     state.lookup = addr;
     const p = purpose.value;
     const data = await api("GET", `/api/records?patient=${encodeURIComponent(addr)}&purpose=${encodeURIComponent(p)}`);
+    if (mine !== loads) return;
     const opened = el("div", { id: "opened" });
     const rows = data.records.map(r => el("tr", { "data-record": String(r.id) },
-      el("td", {}, "#" + r.id), el("td", {}, r.data_class), el("td", { class: "hide-narrow" }, r.fhir_type), el("td", {}, who(r.author)),
+      el("td", {}, "#" + r.id), el("td", {}, r.data_class), el("td", {}, r.fhir_type), el("td", {}, who(r.author)),
       el("td", {}, fmtDate(r.created_at)), el("td", {}, tag(r.status)),
       el("td", {}, r.status === "erased" ? el("span", { class: "muted" }, "erased") : [
         el("button", { class: "secondary", onclick: (ev) => busy(ev.target, "Opening…", () => openRecord(r.id, p, opened)).catch(fail) }, "Open"),
         r.readable === false ? el("div", { class: "muted" }, r.refusal) : null])));
-    out.replaceChildren(rows.length ? el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["Record", "Kind", "Type", "Filed by", "Date", "Status", ""].map((h, i) => el("th", { class: i === 2 ? "hide-narrow" : null, scope: "col" }, h)))),
-      el("tbody", {}, rows))) : el("p", { class: "muted" }, "This patient has no records."), opened);
+    out.replaceChildren(rows.length ? dataTable({}, ["Record", "Kind", "Type", "Filed by", "Date", "Status", ""], rows)
+      : el("p", { class: "muted" }, "This patient has no records."), opened);
   };
   form.addEventListener("submit", (ev) => { ev.preventDefault(); clearMessages(); busy(form.querySelector("#lookup-submit"), "Loading…", load).catch(fail); });
   if (state.lookup) load().catch(fail);
@@ -432,7 +439,7 @@ async function start() {
     const s = (state.session = await api("GET", "/api/session"));
     const roles = [s.patient ? "patient" : null, s.provider ? (s.provider.name + " · " + s.provider.status) : null].filter(Boolean);
     document.getElementById("who").replaceChildren(el("strong", {}, s.key_name), " ", el("span", { class: "addr" }, s.address), " ",
-      roles.map(r => el("span", { class: "badge" }, r)));
+      ...roles.map(r => el("span", { class: "badge" }, r)));
     await show(tabsFor(s)[0][0]);
   } catch (e) {
     document.getElementById("main").replaceChildren(el("p", {}, "The portal could not load your account."));

@@ -108,7 +108,7 @@ func (b *tab) messages() string {
 	var s string
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
-	_ = chromedp.Run(ctx, chromedp.Evaluate(`(document.getElementById("notice")?.innerText||"")+" | "+(document.getElementById("error")?.innerText||"")+" | main: "+(document.getElementById("main")?.innerText||"").slice(0, 300)`, &s))
+	_ = chromedp.Run(ctx, chromedp.Evaluate(`["notice", "error"].map(id => document.getElementById(id)).filter(e => e && !e.hidden).map(e => e.id+": "+e.innerText).join(" | ")+" | main: "+(document.getElementById("main")?.innerText||"").slice(0, 300)`, &s))
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.errors) > 0 {
@@ -178,7 +178,8 @@ func (b *tab) lookup(patient string) {
 	b.run("look up the patient",
 		chromedp.WaitVisible("#lookup-form", chromedp.ByQuery),
 		chromedp.SetValue("#lookup-addr", patient, chromedp.ByQuery),
-		chromedp.Click("#lookup-submit", chromedp.ByQuery))
+		chromedp.Click("#lookup-submit", chromedp.ByQuery),
+		chromedp.WaitNotPresent("#lookup-submit[aria-busy]", chromedp.ByQuery))
 	b.waitText("#patient-records", "lab-result")
 }
 
