@@ -36,6 +36,7 @@ import (
 type benchChain struct {
 	app                *app.HealthApp
 	sender, provider   *secp256k1.PrivKey
+	patient            *secp256k1.PrivKey
 	senderAddr, patAdr string
 	provAddr           string
 	height             int64
@@ -60,6 +61,7 @@ func newBenchChain(b *testing.B) *benchChain {
 		provider: secp256k1.GenPrivKeyFromSecret([]byte("bench provider")), seq: map[string]uint64{}, accNum: map[string]uint64{},
 	}
 	patient := secp256k1.GenPrivKeyFromSecret([]byte("bench patient"))
+	c.patient = patient
 	ac := a.AccountKeeper.AddressCodec()
 	str := func(k *secp256k1.PrivKey) string {
 		s, err := ac.BytesToString(k.PubKey().Address())
@@ -109,7 +111,7 @@ func newBenchChain(b *testing.B) *benchChain {
 	}
 	c.finalize(b, nil)
 	ctx := a.NewContext(true)
-	for _, addr := range []string{c.senderAddr, c.provAddr} {
+	for _, addr := range []string{c.senderAddr, c.provAddr, c.patAdr} {
 		bz, _ := ac.StringToBytes(addr)
 		c.accNum[addr] = a.AccountKeeper.GetAccount(ctx, bz).GetAccountNumber()
 	}
@@ -208,6 +210,29 @@ func BenchmarkTxExecution(b *testing.B) {
 	b.Run("create-record", func(b *testing.B) {
 		run(b, provider, func(c *benchChain, i int) []sdk.Msg {
 			return []sdk.Msg{&recordstypes.MsgCreateRecords{Author: c.provAddr, Patient: c.patAdr, Purpose: "TREAT", Entries: c.entries(i, 1)}}
+		}, 1)
+	})
+	b.Run("grant-consent", func(b *testing.B) {
+		// the patient consents to the provider again each time (a grantee
+		// must be registered), with no key grants
+		patient := func(c *benchChain) (*secp256k1.PrivKey, string) { return c.patient, c.patAdr }
+		run(b, patient, func(c *benchChain, _ int) []sdk.Msg {
+			return []sdk.Msg{&consenttypes.MsgGrantConsent{
+				Signer: c.patAdr, Grantee: c.provAddr, Permissions: []string{"read"}, DataClasses: []string{"lab-result"},
+				Purposes: []string{"TREAT"}, Duration: 30 * 24 * time.Hour,
+			}}
+		}, 1)
+	})
+	b.Run("access-record", func(b *testing.B) {
+		// the provider reads record 1 (filed by the patient) under its
+		// consent: the consent check and a receipt per transaction
+		run(b, func(c *benchChain) (*secp256k1.PrivKey, string) {
+			c.finalize(b, c.sign(b, 1, c.patient, c.patAdr, func(int) []sdk.Msg {
+				return []sdk.Msg{&recordstypes.MsgCreateRecords{Author: c.patAdr, Purpose: "TREAT", Entries: c.entries(-1, 1)}}
+			}))
+			return c.provider, c.provAddr
+		}, func(c *benchChain, _ int) []sdk.Msg {
+			return []sdk.Msg{&recordstypes.MsgAccessRecord{Accessor: c.provAddr, RecordId: 1, Purpose: "TREAT"}}
 		}, 1)
 	})
 	b.Run("create-records-100", func(b *testing.B) {

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"testing"
 
+	"cosmossdk.io/log"
+	"cosmossdk.io/store"
+	"cosmossdk.io/store/metrics"
 	storetypes "cosmossdk.io/store/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
+	dbm "github.com/cosmos/cosmos-db"
 
 	codectestutil "github.com/cosmos/cosmos-sdk/codec/testutil"
 	"github.com/cosmos/cosmos-sdk/runtime"
-	"github.com/cosmos/cosmos-sdk/testutil"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	consentkeeper "github.com/healthd-chain/healthd/x/consent/keeper"
@@ -34,7 +38,17 @@ type RecordsFixture struct {
 func NewRecordsFixture(t testing.TB) *RecordsFixture {
 	t.Helper()
 	keys := storetypes.NewKVStoreKeys(providerstypes.StoreKey, consenttypes.StoreKey, recordstypes.StoreKey)
-	ctx := testutil.DefaultContextWithKeys(keys, map[string]*storetypes.TransientStoreKey{}, map[string]*storetypes.MemoryStoreKey{})
+	// Each store gets its own prefix of one in-memory database (the SDK's
+	// DefaultContextWithKeys mounts them all on the same keys, so they could
+	// never be committed; benchmarks commit, as a node does every block).
+	cms := store.NewCommitMultiStore(dbm.NewMemDB(), log.NewNopLogger(), metrics.NewNoOpMetrics())
+	for _, key := range keys {
+		cms.MountStoreWithDB(key, storetypes.StoreTypeIAVL, nil)
+	}
+	if err := cms.LoadLatestVersion(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := sdk.NewContext(cms, cmtproto.Header{}, false, log.NewNopLogger())
 	cdc := codectestutil.CodecOptions{AccAddressPrefix: "health", ValAddressPrefix: "healthvaloper"}.NewCodec()
 	providerstypes.RegisterInterfaces(cdc.InterfaceRegistry())
 	consenttypes.RegisterInterfaces(cdc.InterfaceRegistry())

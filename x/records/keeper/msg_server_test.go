@@ -32,7 +32,7 @@ const (
 
 var roles = []string{alice, dana, hospital, lab, clinic, susp, sam}
 
-func grant(t *testing.T, f *tk.RecordsFixture, grantee string, perms ...string) uint64 {
+func grant(t testing.TB, f *tk.RecordsFixture, grantee string, perms ...string) uint64 {
 	t.Helper()
 	resp, err := f.ConsentMsg.GrantConsent(f.Ctx, &consenttypes.MsgGrantConsent{
 		Signer: tk.Address(alice), Grantee: tk.Address(grantee), Permissions: perms,
