@@ -311,3 +311,106 @@ func TestPortalInTheBrowser(t *testing.T) {
 	pat.waitText(`tr[data-record="`+id+`"]`, "lab-result")
 	pat.screenshot("patient-records-phone")
 }
+
+// startBrowsers signs each key's portal in, each in its own headless Chromium.
+func startBrowsers(t *testing.T, chromium string, portals map[string]*network.Portal) map[string]*tab {
+	t.Helper()
+	shots := screenshotDir(t)
+	tabs := map[string]*tab{}
+	for who, p := range portals {
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
+			chromedp.Flag("disable-dev-shm-usage", true))...)
+		t.Cleanup(cancelAlloc)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		t.Cleanup(cancel)
+		if err := chromedp.Run(ctx); err != nil {
+			t.Fatalf("start Chromium (%s): %v", chromium, err)
+		}
+		tabs[who] = &tab{t: t, ctx: ctx, who: who, shot: shots}
+		tabs[who].watch()
+		tabs[who].run("sign in", chromedp.Navigate(p.Login), chromedp.WaitVisible("#tabs button", chromedp.ByQuery))
+	}
+	return tabs
+}
+
+// TestPortalEmergencyEraseAndOutages covers the rest of the portal in the
+// browser: a FHIR Bundle filed by the hospital, break-glass by the clinic and
+// its highlighted row in the patient's access log, erasing a record, and the
+// messages shown when the vault or the node is down.
+func TestPortalEmergencyEraseAndOutages(t *testing.T) {
+	chromium := findChromium(t)
+	n := network.StartNode(t)
+	v := network.StartVault(t, n)
+	alice, hospital := n.Address("alice"), n.Address("hospital")
+	tabs := startBrowsers(t, chromium, map[string]*network.Portal{
+		"alice": network.StartPortal(t, n, "alice", v.URL), "hospital": network.StartPortal(t, n, "hospital", v.URL),
+		"clinic": network.StartPortal(t, n, "clinic", v.URL),
+	})
+	pat, hosp, clinic := tabs["alice"], tabs["hospital"], tabs["clinic"]
+
+	// the hospital files a two-resource FHIR Bundle under alice's write consent
+	pat.grant(hospital, "read", "write")
+	bundle := filepath.Join(t.TempDir(), "bundle.json")
+	if err := os.WriteFile(bundle, []byte(`{"resourceType":"Bundle","type":"collection","entry":[`+
+		`{"resource":{"resourceType":"Observation","status":"final","code":{"text":"potassium QX-1"}}},`+
+		`{"resource":{"resourceType":"Observation","status":"final","code":{"text":"sodium QX-2"}}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hosp.openTab("file")
+	hosp.run("file the Bundle",
+		chromedp.WaitVisible("#file-form", chromedp.ByQuery),
+		chromedp.SetValue("#file-patient", alice, chromedp.ByQuery),
+		chromedp.SetValue("#file-kind", "bundle", chromedp.ByQuery),
+		chromedp.SetUploadFiles("#file-input", []string{bundle}, chromedp.ByQuery),
+		chromedp.Click("#file-submit", chromedp.ByQuery))
+	hosp.waitText("#notice", "Filed: record #1, #2.")
+
+	// the clinic breaks the glass for alice through its portal
+	clinic.openTab("emergency")
+	clinic.run("break the glass",
+		chromedp.WaitVisible("#glass-form", chromedp.ByQuery),
+		chromedp.SetValue("#glass-patient", alice, chromedp.ByQuery),
+		chromedp.SetValue("#glass-reason", "unconscious-patient", chromedp.ByQuery),
+		chromedp.SendKeys("#glass-note", "ED admission", chromedp.ByQuery),
+		chromedp.Click("#glass-form button[type=submit]", chromedp.ByQuery))
+	clinic.waitText("#notice", "Emergency access #")
+	clinic.screenshot("provider-emergency-access-opened")
+	// and takes an emergency receipt for record 1 through the raw access
+	// command (an emergency access carries no key grant, so the portal, which
+	// decrypts, refuses before taking a receipt it could not use)
+	n.CLI("tx", "records", "access", "1", "ETREAT", "--from", "clinic", "--yes")
+
+	// alice sees the emergency read highlighted, pending review, with the note
+	pat.openTab("access")
+	row := pat.waitText("#receipts tr.emergency", "Localnet Family Clinic")
+	for _, want := range []string{"emergency", "review: pending", "ED admission", "ETREAT"} {
+		if !strings.Contains(row, want) {
+			t.Fatalf("alice's emergency row %q lacks %q", row, want)
+		}
+	}
+	pat.screenshot("patient-access-log-emergency")
+
+	// alice erases record 2, after the warning
+	pat.openTab("records")
+	pat.run("erase record 2", chromedp.Click(`tr[data-record="2"] button[aria-expanded]`, chromedp.ByQuery))
+	pat.waitText(`tr[data-record="2"] .confirm`, "Erase this record for good?")
+	pat.screenshot("patient-erase-warning")
+	pat.run("confirm", chromedp.Click(`tr[data-record="2"] .confirm button.danger`, chromedp.ByQuery))
+	pat.waitText("#notice", "Record #2 was erased.")
+	pat.waitText(`tr[data-record="2"]`, "erased")
+
+	// with the vault down, the hospital is told so in plain words
+	hosp.lookup(alice)
+	hosp.waitText(`tr[data-record="2"]`, "erased")
+	v.Kill()
+	hosp.run("open with the vault down", chromedp.Click(`tr[data-record="1"] button`, chromedp.ByQuery))
+	hosp.waitText("#error", "The record vault cannot be reached")
+	v.Restart()
+
+	// and with the node down too
+	n.Stop()
+	hosp.run("look up with the node down", chromedp.Click("#lookup-submit", chromedp.ByQuery))
+	hosp.waitText("#error", "The healthd node cannot be reached")
+	hosp.screenshot("provider-node-down")
+}
