@@ -32,6 +32,27 @@ func validAddress(s string) bool {
 	return err == nil && s != ""
 }
 
+// checkAddress trims *addr and answers 400 unless it is an account address of
+// this chain; who names the field in the message ("The patient").
+func checkAddress(w http.ResponseWriter, who string, addr *string) bool {
+	*addr = strings.TrimSpace(*addr)
+	if validAddress(*addr) {
+		return true
+	}
+	badRequest(w, who+" is not a healthd address (it starts with health1…).")
+	return false
+}
+
+// checkDays answers 400 unless days is between 1 and 3650; what names the
+// thing that lasts ("The consent").
+func checkDays(w http.ResponseWriter, what string, days int) bool {
+	if days >= 1 && days <= 3650 {
+		return true
+	}
+	badRequest(w, what+" must last between 1 day and 10 years.")
+	return false
+}
+
 // maxListed bounds every list the portal shows (records, consents, receipts).
 const maxListed = 500
 
@@ -207,8 +228,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	if patient == "" {
 		patient = me
 	}
-	if !validAddress(patient) {
-		badRequest(w, "That is not a healthd address (it starts with health1…).")
+	if !checkAddress(w, "The patient", &patient) {
 		return
 	}
 	purpose := r.URL.Query().Get("purpose")
@@ -310,8 +330,7 @@ func (s *Server) fileFrom(ctx context.Context, w http.ResponseWriter, file io.Re
 	if patient == "" {
 		patient = s.agent.Address()
 	}
-	if !validAddress(patient) {
-		badRequest(w, "That is not a healthd address (it starts with health1…).")
+	if !checkAddress(w, "The patient", &patient) {
 		return
 	}
 	purpose := fields["purpose"]
@@ -565,9 +584,7 @@ func (s *Server) grantConsent(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	body.Grantee = strings.TrimSpace(body.Grantee)
-	if !validAddress(body.Grantee) {
-		badRequest(w, "The grantee is not a healthd address (it starts with health1…).")
+	if !checkAddress(w, "The grantee", &body.Grantee) {
 		return
 	}
 	if body.Grantee == s.agent.Address() {
@@ -578,8 +595,7 @@ func (s *Server) grantConsent(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "Choose at least one kind of data, purpose and permission: "+err.Error())
 		return
 	}
-	if body.Days < 1 || body.Days > 3650 {
-		badRequest(w, "The consent must last between 1 day and 10 years.")
+	if !checkDays(w, "The consent", body.Days) {
 		return
 	}
 	id, err := s.agent.Grant(ctx, agent.GrantRequest{
@@ -683,13 +699,7 @@ func (s *Server) addDelegate(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	body.Delegate = strings.TrimSpace(body.Delegate)
-	if !validAddress(body.Delegate) {
-		badRequest(w, "The delegate is not a healthd address (it starts with health1…).")
-		return
-	}
-	if body.Days < 1 || body.Days > 3650 {
-		badRequest(w, "A delegation must last between 1 day and 10 years.")
+	if !checkAddress(w, "The delegate", &body.Delegate) || !checkDays(w, "A delegation", body.Days) {
 		return
 	}
 	msg := &consenttypes.MsgAddDelegate{
@@ -706,8 +716,7 @@ func (s *Server) removeDelegate(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	addr := r.PathValue("addr")
-	if !validAddress(addr) {
-		badRequest(w, "Not a healthd address.")
+	if !checkAddress(w, "The delegate", &addr) {
 		return
 	}
 	if err := s.agent.SendOne(ctx, &consenttypes.MsgRemoveDelegate{Patient: s.agent.Address(), Delegate: addr},
@@ -732,9 +741,7 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	body.Patient = strings.TrimSpace(body.Patient)
-	if !validAddress(body.Patient) {
-		badRequest(w, "The patient is not a healthd address (it starts with health1…).")
+	if !checkAddress(w, "The patient", &body.Patient) {
 		return
 	}
 	code, ok := consenttypes.EmergencyReason_value["EMERGENCY_REASON_"+strings.ToUpper(strings.ReplaceAll(body.Reason, "-", "_"))]

@@ -197,28 +197,8 @@ func TestPortalInTheBrowser(t *testing.T) {
 		"alice": network.StartPortal(t, n, "alice", v.URL), "hospital": network.StartPortal(t, n, "hospital", v.URL),
 		"lab": network.StartPortal(t, n, "lab", v.URL),
 	}
-	shots := screenshotDir(t)
-	t.Logf("screenshots in %s", shots)
-
-	// One browser per person, as in life: its own cookies, and its page in
-	// the foreground (headless Chromium does not paint background tabs).
-	tabs := map[string]*tab{}
-	for _, who := range []string{"alice", "hospital", "lab"} {
-		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
-			chromedp.Flag("disable-dev-shm-usage", true))...)
-		t.Cleanup(cancelAlloc)
-		ctx, cancel := chromedp.NewContext(allocCtx)
-		t.Cleanup(cancel)
-		// the first Run on the browser's own context starts it; a Run on a
-		// derived (timeout) context would close it when that context ends
-		if err := chromedp.Run(ctx); err != nil {
-			t.Fatalf("start Chromium (%s): %v", chromium, err)
-		}
-		tabs[who] = &tab{t: t, ctx: ctx, who: who, shot: shots}
-		tabs[who].watch()
-		tabs[who].run("sign in", chromedp.Navigate(portals[who].Login), chromedp.WaitVisible("#tabs button", chromedp.ByQuery))
-	}
+	tabs := startBrowsers(t, chromium, portals)
+	t.Logf("screenshots in %s", tabs["alice"].shot)
 	pat, hosp, lb := tabs["alice"], tabs["hospital"], tabs["lab"]
 
 	// given alice lets the hospital write lab results
