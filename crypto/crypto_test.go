@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cosmos/cosmos-sdk/codec"
 	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
@@ -448,5 +451,78 @@ func BenchmarkPatientClassKey(b *testing.B) {
 		if _, err := PatientClassKey(alice, ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// zeroReader yields n zero bytes.
+type zeroReader struct{ n int64 }
+
+func (z *zeroReader) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.n {
+		p = p[:z.n]
+	}
+	clear(p)
+	z.n -= int64(len(p))
+	return len(p), nil
+}
+
+// Encryption and decryption stream: 256 MiB through both, with the heap
+// sampled all along, must never hold more than a small multiple of a chunk.
+// (A regression that buffers a whole record would hold 256 MiB or more.)
+func TestStreamingMemoryIsBounded(t *testing.T) {
+	const size = 256 << 20
+	key, err := NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	pr, pw := io.Pipe()
+	go func() {
+		w, err := NewRecordWriter(pw, key, testHeader)
+		if err == nil {
+			_, err = io.Copy(w, &zeroReader{n: size})
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	_, r, err := NewRecordReader(pr, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	close(stop)
+	<-sampled
+	if err != nil || n != size {
+		t.Fatalf("decrypted %d bytes, %v", n, err)
+	}
+	grew := int64(peak.Load()) - int64(base.HeapAlloc)
+	t.Logf("256 MiB encrypted and decrypted; the heap grew by at most %.1f MiB", float64(grew)/(1<<20))
+	if grew > 32<<20 {
+		t.Fatalf("the heap grew by %d MiB while streaming 256 MiB: something buffers the record", grew>>20)
 	}
 }
