@@ -19,6 +19,7 @@ import (
 
 	"github.com/healthd-chain/healthd/app"
 	"github.com/healthd-chain/healthd/internal/agent"
+	"github.com/healthd-chain/healthd/internal/paging"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
@@ -245,20 +246,19 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	rq := recordstypes.NewQueryClient(s.clientCtx())
 	var recs []recordstypes.Record
-	var next []byte
-	for len(recs) < maxListed {
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
 		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
-			Patient: patient, Pagination: &query.PageRequest{Key: next, Limit: 100, Reverse: true},
+			Patient: patient, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
 		})
 		if err != nil {
-			writeFailure(w, err)
-			return
+			return nil, false, err
 		}
 		recs = append(recs, resp.Records...)
-		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
-			break
-		}
-		next = resp.Pagination.NextKey
+		return resp.Pagination, len(recs) >= maxListed, nil
+	})
+	if err != nil {
+		writeFailure(w, err)
+		return
 	}
 	readable := map[string]error{} // by class, for a viewer other than the patient
 	out := make([]recordView, 0, len(recs))
@@ -520,19 +520,15 @@ func (s *Server) listConsents(w http.ResponseWriter, r *http.Request) {
 	cq := consenttypes.NewQueryClient(s.clientCtx())
 	collect := func(page func(next []byte) ([]consenttypes.Consent, *query.PageResponse, error)) ([]consentView, error) {
 		out := []consentView{}
-		var next []byte
-		for len(out) < maxListed {
-			cs, pr, err := page(next)
-			if err != nil {
-				return nil, err
-			}
+		err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+			cs, pr, err := page(key)
 			for _, c := range cs {
 				out = append(out, s.viewConsent(ctx, c))
 			}
-			if pr == nil || len(pr.NextKey) == 0 {
-				break
-			}
-			next = pr.NextKey
+			return pr, len(out) >= maxListed, err
+		})
+		if err != nil {
+			return nil, err
 		}
 		return out, nil
 	}
@@ -647,17 +643,12 @@ func (s *Server) listReceipts(w http.ResponseWriter, r *http.Request) {
 	out := []receiptView{}
 	classes := map[uint64]string{}
 	emergencies := map[uint64]consenttypes.Consent{}
-	var next []byte
-	for len(out) < maxListed {
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
 		resp, err := rq.ReceiptsByPatient(ctx, &recordstypes.QueryReceiptsByPatientRequest{
-			Patient: me, Pagination: &query.PageRequest{Key: next, Limit: 100, Reverse: true},
+			Patient: me, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
 		})
 		if err != nil {
-			if notFoundOrEmpty(err) {
-				break
-			}
-			writeFailure(w, err)
-			return
+			return nil, false, err
 		}
 		for _, rc := range resp.Receipts {
 			v := receiptView{
@@ -681,10 +672,11 @@ func (s *Server) listReceipts(w http.ResponseWriter, r *http.Request) {
 			}
 			out = append(out, v)
 		}
-		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
-			break
-		}
-		next = resp.Pagination.NextKey
+		return resp.Pagination, len(out) >= maxListed, nil
+	})
+	if err != nil && !notFoundOrEmpty(err) {
+		writeFailure(w, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"receipts": out})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/query"
 
 	"github.com/healthd-chain/healthd/crypto"
+	"github.com/healthd-chain/healthd/internal/paging"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 )
 
@@ -134,13 +135,12 @@ func (a *Agent) rekeyConsents(ctx context.Context, revoked uint64, newKeys map[s
 ) ([]consenttypes.KeyGrantUpdate, error) {
 	cq := consenttypes.NewQueryClient(a.clientCtx)
 	var updates []consenttypes.KeyGrantUpdate
-	var next []byte
-	for {
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
 		resp, err := cq.ConsentsByPatient(ctx, &consenttypes.QueryConsentsByPatientRequest{
-			Patient: a.addr, Status: consenttypes.CONSENT_STATUS_ACTIVE, Pagination: &query.PageRequest{Key: next},
+			Patient: a.addr, Status: consenttypes.CONSENT_STATUS_ACTIVE, Pagination: &query.PageRequest{Key: key},
 		})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for _, o := range resp.Consents {
 			if o.Id == revoked || len(o.KeyGrants) == 0 || time.Until(o.Period.End) < rekeyMargin {
@@ -156,11 +156,11 @@ func (a *Agent) rekeyConsents(ctx context.Context, revoked uint64, newKeys map[s
 				}
 				pub, err := PublishedKey(ctx, a.clientCtx, o.Grantee)
 				if err != nil {
-					return nil, fmt.Errorf("re-issuing consent %d's key: %w", o.Id, err)
+					return nil, false, fmt.Errorf("re-issuing consent %d's key: %w", o.Id, err)
 				}
 				ng, err := crypto.WrapClassKey(pub, newKeys[class], crypto.KeyContext{Patient: a.addr, DataClass: class, Epoch: newEpochs[class]})
 				if err != nil {
-					return nil, err
+					return nil, false, err
 				}
 				grants = append(grants, ng)
 				changed = true
@@ -169,10 +169,10 @@ func (a *Agent) rekeyConsents(ctx context.Context, revoked uint64, newKeys map[s
 				updates = append(updates, consenttypes.KeyGrantUpdate{ConsentId: o.Id, KeyGrants: grants})
 			}
 		}
-		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
-			break
-		}
-		next = resp.Pagination.NextKey
+		return resp.Pagination, false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return updates, nil
 }

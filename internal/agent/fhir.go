@@ -17,6 +17,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/query"
 
 	"github.com/healthd-chain/healthd/crypto"
+	"github.com/healthd-chain/healthd/internal/paging"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
@@ -216,18 +217,17 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	keys := map[classEpoch]readable{}
 	keyErrs := map[classEpoch]error{}
 	rq := recordstypes.NewQueryClient(a.clientCtx)
-	var next []byte
-	for {
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
 		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
-			Patient: patient, Status: recordstypes.RECORD_STATUS_ACTIVE, Pagination: &query.PageRequest{Key: next},
+			Patient: patient, Status: recordstypes.RECORD_STATUS_ACTIVE, Pagination: &query.PageRequest{Key: key},
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, false, err
 		}
 		for _, rec := range resp.Records {
 			if err := a.MayRead(ctx, rec, purpose); err != nil {
 				if !errors.Is(err, ErrAccessRefused) {
-					return nil, nil, err
+					return nil, false, err
 				}
 				notReadable = append(notReadable, NotRead{rec.Id, rec.DataClass, err.Error()})
 				continue
@@ -247,10 +247,10 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 			}
 			todo = append(todo, readable{rec: rec, key: keys[ce].key, kctx: keys[ce].kctx})
 		}
-		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
-			break
-		}
-		next = resp.Pagination.NextKey
+		return resp.Pagination, false, nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 
 	b := &Bundle{ResourceType: "Bundle", Type: "collection", Entry: []BundleEntry{}}

@@ -16,6 +16,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/query"
 
 	"github.com/healthd-chain/healthd/crypto"
+	"github.com/healthd-chain/healthd/internal/paging"
 	"github.com/healthd-chain/healthd/vault"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
@@ -270,11 +271,10 @@ func (a *Agent) ClassKey(ctx context.Context, patient, class string, epoch uint6
 	cq := consenttypes.NewQueryClient(a.clientCtx)
 	best := uint64(0)
 	var bestGrant []byte
-	var next []byte
-	for {
-		resp, err := cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: a.addr, Pagination: &query.PageRequest{Key: next}})
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		resp, err := cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: a.addr, Pagination: &query.PageRequest{Key: key}})
 		if err != nil {
-			return nil, crypto.KeyContext{}, err
+			return nil, false, err
 		}
 		for _, c := range resp.Consents {
 			if c.Patient != patient {
@@ -286,10 +286,10 @@ func (a *Agent) ClassKey(ctx context.Context, patient, class string, epoch uint6
 				}
 			}
 		}
-		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
-			break
-		}
-		next = resp.Pagination.NextKey
+		return resp.Pagination, false, nil
+	})
+	if err != nil {
+		return nil, crypto.KeyContext{}, err
 	}
 	if bestGrant == nil {
 		return nil, crypto.KeyContext{}, fmt.Errorf("no key grant for %s from patient %s: the patient's consent to you carries none "+
