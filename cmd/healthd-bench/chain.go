@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,7 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/crypto/keys/secp256k1"
+	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/healthd-chain/healthd/app"
@@ -32,6 +35,16 @@ type account struct {
 	bech32  string
 	number  uint64
 	nextSeq uint64
+}
+
+// signTx signs msgs as a's transaction at its next sequence, with fee 0 and
+// the gas limit gas, and encodes it. It does not advance the sequence.
+func (a *account) signTx(r *rand.Rand, txCfg client.TxConfig, chainID string, msgs []sdk.Msg, gas uint64) ([]byte, error) {
+	tx, err := simtestutil.GenSignedMockTx(r, txCfg, msgs, sdk.NewCoins(), gas, chainID, []uint64{a.number}, []uint64{a.nextSeq}, a.key)
+	if err != nil {
+		return nil, err
+	}
+	return txCfg.TxEncoder()(tx)
 }
 
 // newAccounts derives n load accounts deterministically.

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/cosmos/cosmos-sdk/client"
-	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	banktypes "github.com/cosmos/cosmos-sdk/x/bank/types"
 
@@ -166,12 +165,7 @@ func sign(txCfg client.TxConfig, chainID string, sc scenario, accs []*account, n
 	for i := range out {
 		a := accs[i%len(accs)]
 		next := accs[(i+1)%len(accs)]
-		tx, err := simtestutil.GenSignedMockTx(r, txCfg, []sdk.Msg{sc.message(a, next, step*1_000_000+i)}, sdk.NewCoins(), sc.gas,
-			chainID, []uint64{a.number}, []uint64{a.nextSeq}, a.key)
-		if err != nil {
-			return nil, err
-		}
-		bz, err := txCfg.TxEncoder()(tx)
+		bz, err := a.signTx(r, txCfg, chainID, []sdk.Msg{sc.message(a, next, step*1_000_000+i)}, sc.gas)
 		if err != nil {
 			return nil, err
 		}
@@ -482,12 +476,7 @@ func estimateGas(n *node, txCfg client.TxConfig, chainID string, sc scenario, a,
 	var most uint64
 	r := rand.New(rand.NewSource(1))
 	for k := range 10 { // message index k: a mixed scenario's ten kinds
-		tx, err := simtestutil.GenSignedMockTx(r, txCfg, []sdk.Msg{sc.message(a, next, k)}, sdk.NewCoins(), 50_000_000,
-			chainID, []uint64{a.number}, []uint64{a.nextSeq}, a.key)
-		if err != nil {
-			return 0, err
-		}
-		bz, err := txCfg.TxEncoder()(tx)
+		bz, err := a.signTx(r, txCfg, chainID, []sdk.Msg{sc.message(a, next, k)}, 50_000_000)
 		if err != nil {
 			return 0, err
 		}

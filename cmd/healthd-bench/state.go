@@ -26,7 +26,6 @@ import (
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/codec"
 	"github.com/cosmos/cosmos-sdk/crypto/keys/secp256k1"
-	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/cosmos/cosmos-sdk/types/query"
 
@@ -262,14 +261,7 @@ func submitAll(ctx context.Context, n *node, txCfg client.TxConfig, chainID, wha
 		return nil
 	}
 	rng := mathrand.New(mathrand.NewSource(1)) //nolint:gosec // mock tx memo, not secrets
-	signTx := func(i int, gas uint64) ([]byte, error) {
-		a := signers[i]
-		tx, err := simtestutil.GenSignedMockTx(rng, txCfg, msgs[i], sdk.NewCoins(), gas, chainID, []uint64{a.number}, []uint64{a.nextSeq}, a.key)
-		if err != nil {
-			return nil, err
-		}
-		return txCfg.TxEncoder()(tx)
-	}
+	signTx := func(i int, gas uint64) ([]byte, error) { return signers[i].signTx(rng, txCfg, chainID, msgs[i], gas) }
 	probe, err := signTx(0, 100_000_000)
 	if err != nil {
 		return err
