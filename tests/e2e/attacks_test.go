@@ -1,0 +1,305 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cosmos/cosmos-sdk/crypto/keyring"
+
+	"github.com/healthd-chain/healthd/crypto"
+	"github.com/healthd-chain/healthd/testutil/network"
+	"github.com/healthd-chain/healthd/vault"
+)
+
+// TestAttacks is the security regression suite: each subtest is one attack on a
+// patient's consent, made from the outside (CLI, signed vault requests, REST)
+// against one node and one vault that every subtest shares, and each must be
+// refused. A subtest leaves the chain usable for the next: it grants what it
+// needs and uses its own accounts where it suspends or revokes something.
+func TestAttacks(t *testing.T) {
+	n := network.StartNode(t)
+	v := network.StartVault(t, n)
+	a := &attacker{t: t, n: n, v: v, kr: nodeKeyring(t, n.Home), dir: t.TempDir()}
+
+	// Finding 1: lab, holding any write consent from alice, commits a record for
+	// alice that carries the hash of alice's own upload, takes a receipt on its
+	// own record as its author, and downloads alice's blob.
+	t.Run("copied content hash opens a patient-uploaded blob", func(t *testing.T) {
+		a.t = t
+		alice, lab := n.Address("alice"), n.Address("lab")
+		// given alice filed her own mental-health record, and lab may write her lab results
+		id := a.put("alice", alice, "mental-health", "PATRQT", "Session notes QJX-5519")
+		rec := a.record(id)
+		a.grant("alice", lab, "lab-result", "write", false)
+
+		// when lab commits a record of its own for alice with alice's hash
+		res := n.Exec("tx", "records", "create", "TREAT", a.entry("lab-result", rec.ContentHash, "1024", a.epoch(alice, "lab-result")),
+			"--patient", alice, "--from", "lab", "--yes")
+
+		// then the chain refuses a hash that is already committed
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "content hash is already committed") {
+			t.Fatalf("lab committed alice's hash in a record of its own: exit %d, %s", res.ExitCode, res.Stderr)
+		}
+		// and, had it got through, lab has no receipt on alice's record: the vault refuses
+		if _, err := a.vault("lab").Get(context.Background(), hashOf(t, rec.ContentHash), io.Discard, 1<<20); !isStatus(err, http.StatusForbidden) {
+			t.Fatalf("lab downloads alice's blob: %v, want 403", err)
+		}
+	})
+
+	// Finding 1, raced: alice has uploaded but not yet committed; lab, which saw
+	// the hash (in the mempool, say), commits it first in a record of its own for
+	// alice, takes a receipt on that record, and downloads alice's blob.
+	t.Run("front-run commit of a patient's upload opens the blob", func(t *testing.T) {
+		a.t = t
+		alice, lab := n.Address("alice"), n.Address("lab")
+		// given alice's upload, not yet committed, and lab's write consent
+		ct, h := a.seal(alice, "mental-health", "Therapy intake VQP-2290")
+		if err := a.vault("alice").Put(context.Background(), h, bytes.NewReader(ct), int64(len(ct))); err != nil {
+			t.Fatal(err)
+		}
+		a.grant("alice", lab, "lab-result", "write", false)
+
+		// when lab commits the hash first, for alice, and reads its own record
+		a.cli("tx", "records", "create", "TREAT", a.entry("lab-result", base64.StdEncoding.EncodeToString(h[:]), strconv.Itoa(len(ct)),
+			a.epoch(alice, "lab-result")), "--patient", alice, "--from", "lab", "--yes")
+		labRecord := newestRecordOf(t, n, alice)
+		if labRecord.Author != lab {
+			t.Fatalf("newest record %+v is not lab's", labRecord)
+		}
+		a.cli("tx", "records", "access", labRecord.ID, "TREAT", "--from", "lab", "--yes")
+
+		// then the vault refuses: lab's record is not one the uploader committed
+		if _, err := a.vault("lab").Get(context.Background(), h, io.Discard, 1<<20); !isStatus(err, http.StatusForbidden) {
+			t.Fatalf("lab downloads alice's uncommitted blob through its own record: %v, want 403", err)
+		}
+	})
+
+	// Finding 2: bob, alice's delegate, gives clinic a consent whose key grant
+	// claims (lab-result, epoch 4096) and wraps a key bob chose; from then on the
+	// clinic encrypts alice's new lab results under a key bob knows.
+	t.Run("a delegate plants a class key", func(t *testing.T) {
+		a.t = t
+		alice, bob, clinic := n.Address("alice"), n.Address("bob"), n.Address("clinic")
+		// given bob is alice's delegate
+		a.cli("tx", "consent", "add-delegate", bob, time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339), "--from", "alice", "--yes")
+
+		// when bob grants the clinic a consent for alice carrying a key of his own
+		bobKey := bytes.Repeat([]byte{0xb0}, 32)
+		clinicPub := a.publishedKey(clinic)
+		planted, err := crypto.WrapClassKey(clinicPub, bobKey, crypto.KeyContext{Patient: alice, DataClass: "lab-result", Epoch: crypto.MaxKeyEpoch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := n.Exec("tx", "consent", "grant", clinic, "--patient", alice, "--classes", "lab-result", "--purposes", "TREAT",
+			"--permissions", "read,write", "--expires", "1h", "--key-grants", base64.StdEncoding.EncodeToString(planted), "--from", "bob", "--yes")
+
+		// then the chain refuses key grants that the patient did not sign
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "only the patient") {
+			// had it got through, show what it costs: the clinic's next record is bob's to read
+			id := a.put("clinic", alice, "lab-result", "TREAT", "Potassium 6.1 mmol/L HXK-4410")
+			rec := a.record(id)
+			epoch, _ := strconv.ParseUint(a.epoch(alice, "lab-result"), 10, 64)
+			key, err := crypto.RegressClassKey(bobKey, crypto.MaxKeyEpoch, epoch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, _ := base64.StdEncoding.DecodeString(rec.KeyEnvelope)
+			h, _ := base64.StdEncoding.DecodeString(rec.ContentHash)
+			_, openErr := crypto.UnwrapDataKey(key, env, crypto.KeyContext{Patient: alice, DataClass: "lab-result", Epoch: epoch}, h)
+			t.Fatalf("a delegate's key grant was accepted (exit %d, %s); the clinic's record %s opens with bob's key: %v",
+				res.ExitCode, res.Stderr, id, openErr == nil)
+		}
+	})
+
+	// Finding 2, epochs: a delegate who loops grant-with-keys and revoke pushes
+	// alice's epochs past the last one clients can derive, locking every writer
+	// out of the class for good. Only the patient's own revoke rotates.
+	t.Run("a delegate's revoke rotates the patient's class key", func(t *testing.T) {
+		a.t = t
+		alice, clinic := n.Address("alice"), n.Address("clinic")
+		// given alice granted the clinic vital-signs with the key
+		before := a.epoch(alice, "vital-signs")
+		id := a.grant("alice", clinic, "vital-signs", "read", true)
+
+		// when bob, her delegate, revokes it
+		a.cli("tx", "consent", "revoke", id, "--from", "bob", "--yes")
+
+		// then the consent is revoked, but the epoch moves only by alice's hand
+		if c := a.consent(id); c.Status != "CONSENT_STATUS_REVOKED" {
+			t.Fatalf("consent %s is %s after the delegate's revoke", id, c.Status)
+		}
+		if after := a.epoch(alice, "vital-signs"); after != before {
+			t.Fatalf("a delegate's revoke moved alice's vital-signs epoch %s -> %s", before, after)
+		}
+	})
+}
+
+// attacker drives the shared node and vault of TestAttacks.
+type attacker struct {
+	t   *testing.T
+	n   *network.Node
+	v   *network.Vault
+	kr  keyring.Keyring
+	dir string
+	seq int
+}
+
+func (a *attacker) cli(args ...string) string {
+	a.t.Helper()
+	return a.n.CLI(args...)
+}
+
+func (a *attacker) vault(name string) *vault.Client {
+	return &vault.Client{BaseURL: a.v.URL, Keyring: a.kr, UID: name, Address: a.n.Address(name)}
+}
+
+// put files plaintext for patient as key name with `healthd records put` and
+// returns the record id.
+func (a *attacker) put(name, patient, class, purpose, plaintext string) string {
+	a.t.Helper()
+	a.seq++
+	f := filepath.Join(a.dir, "put-"+strconv.Itoa(a.seq)+".json")
+	if err := os.WriteFile(f, []byte(`{"resourceType":"Observation","note":"`+plaintext+`"}`), 0o600); err != nil {
+		a.t.Fatal(err)
+	}
+	var out struct {
+		RecordID json.Number `json:"record_id"`
+	}
+	a.n.CLIJSON(&out, "records", "put", f, "--patient", patient, "--class", class, "--purpose", purpose,
+		"--fhir-type", "Observation", "--vault", a.v.URL, "--from", name, "--keyring-backend", "test")
+	return out.RecordID.String()
+}
+
+// grant has name (the patient or a delegate) grant grantee one class, with
+// the patient's key grant when withKey, and returns the consent id.
+func (a *attacker) grant(name, grantee, class, perms string, withKey bool) string {
+	a.t.Helper()
+	args := []string{
+		"tx", "consent", "grant", grantee, "--classes", class, "--purposes", "TREAT", "--permissions", perms,
+		"--expires", "720h", "--from", name, "--yes",
+	}
+	if withKey {
+		args = append(args, strings.Fields(a.cli("records", "key-grants", grantee, "--classes", class, "--from", name, "--keyring-backend", "test"))...)
+	}
+	a.cli(args...)
+	return newestConsent(a.t, a.n, "/healthd/consent/v1/grantees/"+grantee+"/consents").ID
+}
+
+func (a *attacker) record(id string) recordView {
+	a.t.Helper()
+	var r struct {
+		Record recordView `json:"record"`
+	}
+	if err := a.n.GetJSON("/healthd/records/v1/records/"+id, &r); err != nil {
+		a.t.Fatal(err)
+	}
+	return r.Record
+}
+
+func (a *attacker) consent(id string) consentView {
+	a.t.Helper()
+	var c struct {
+		Consent consentView `json:"consent"`
+	}
+	if err := a.n.GetJSON("/healthd/consent/v1/consents/"+id, &c); err != nil {
+		a.t.Fatal(err)
+	}
+	return c.Consent
+}
+
+// epoch is the patient's current class-key epoch of class, as the chain says.
+func (a *attacker) epoch(patient, class string) string {
+	a.t.Helper()
+	var resp struct {
+		Epochs []struct {
+			DataClass string `json:"data_class"`
+			Epoch     string `json:"epoch"`
+		} `json:"epochs"`
+	}
+	if err := a.n.GetJSON("/healthd/consent/v1/patients/"+patient+"/key_epochs", &resp); err != nil {
+		a.t.Fatal(err)
+	}
+	for _, e := range resp.Epochs {
+		if e.DataClass == class {
+			return e.Epoch
+		}
+	}
+	return "1"
+}
+
+func (a *attacker) publishedKey(addr string) []byte {
+	a.t.Helper()
+	var p struct {
+		Provider struct {
+			EncryptionKey []byte `json:"encryption_key"`
+		} `json:"provider"`
+	}
+	if err := a.n.GetJSON("/healthd/providers/v1/providers/"+addr, &p); err != nil {
+		a.t.Fatal(err)
+	}
+	return p.Provider.EncryptionKey
+}
+
+// seal encrypts plaintext as a record of patient's under a fresh data key and
+// returns the ciphertext and its hash.
+func (a *attacker) seal(patient, class, plaintext string) ([]byte, vault.Hash) {
+	a.t.Helper()
+	dk, err := crypto.NewDataKey()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	var ct bytes.Buffer
+	w, err := crypto.NewRecordWriter(&ct, dk, crypto.Header{DataClass: class, Patient: patient, FHIRResourceType: "Observation"})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, plaintext); err != nil {
+		a.t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		a.t.Fatal(err)
+	}
+	return ct.Bytes(), vault.Hash(sha256.Sum256(ct.Bytes()))
+}
+
+// entry is a record entry for `tx records create` with a junk key envelope.
+func (a *attacker) entry(class, hashB64, size, epoch string) string {
+	a.t.Helper()
+	b, err := json.Marshal(map[string]string{
+		"data_class": class, "fhir_resource_type": "Observation", "content_hash": hashB64, "size": size,
+		"storage_uri": "vault://localnet/copied", "key_envelope": base64.StdEncoding.EncodeToString([]byte("junk envelope")),
+		"key_epoch": epoch,
+	})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return string(b)
+}
+
+func hashOf(t *testing.T, b64 string) vault.Hash {
+	t.Helper()
+	var h vault.Hash
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw) != len(h) {
+		t.Fatalf("content hash %q: %v", b64, err)
+	}
+	copy(h[:], raw)
+	return h
+}
+
+func isStatus(err error, status int) bool {
+	var se *vault.StatusError
+	return errors.As(err, &se) && se.Status == status
+}
