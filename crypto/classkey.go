@@ -100,21 +100,36 @@ func WrapClassKey(recipientPublicKey, classKey []byte, ctx KeyContext) ([]byte, 
 	if len(classKey) != dataKeySize {
 		return nil, fmt.Errorf("want a %d-byte class key, got %d", dataKeySize, len(classKey))
 	}
-	if len(ctx.DataClass) > 255 {
-		return nil, fmt.Errorf("data class of %d bytes", len(ctx.DataClass))
-	}
 	sealed, err := hpke.Seal(pub, kdf, aead, ctx.bytes("class-key"), classKey)
 	if err != nil {
 		return nil, err
 	}
-	out := append([]byte(grantMagic), 0, byte(len(ctx.DataClass)))
-	out = append(out, ctx.DataClass...)
-	out = binary.BigEndian.AppendUint64(out, ctx.Epoch)
+	return EncodeGrant(ctx.DataClass, ctx.Epoch, sealed)
+}
+
+// GrantSealedSize is the size of a key grant's HPKE part: the MLKEM768X25519
+// encapsulation (1,088 + 32 bytes) and the AES-256-GCM sealing of a 32-byte
+// class key (32 + 16 bytes).
+const GrantSealedSize = 1120 + 48
+
+// EncodeGrant lays out a key grant from its label and HPKE part (see
+// WrapClassKey); sealed must be GrantSealedSize bytes.
+func EncodeGrant(dataClass string, epoch uint64, sealed []byte) ([]byte, error) {
+	if len(dataClass) > 255 {
+		return nil, fmt.Errorf("data class of %d bytes", len(dataClass))
+	}
+	if len(sealed) != GrantSealedSize {
+		return nil, fmt.Errorf("sealed class key of %d bytes, want %d", len(sealed), GrantSealedSize)
+	}
+	out := append([]byte(grantMagic), 0, byte(len(dataClass)))
+	out = append(out, dataClass...)
+	out = binary.BigEndian.AppendUint64(out, epoch)
 	return append(out, sealed...), nil
 }
 
 // GrantLabel reads the data class and epoch a key grant is for, without opening
-// it. ok is false for bytes that are not a healthd key grant.
+// it. ok is false for bytes that are not a healthd key grant of the right
+// size (the chain refuses those).
 func GrantLabel(grant []byte) (dataClass string, epoch uint64, ok bool) {
 	_, class, epoch, ok := parseGrant(grant)
 	return class, epoch, ok
@@ -127,7 +142,7 @@ func parseGrant(grant []byte) (sealed []byte, class string, epoch uint64, ok boo
 	rest := grant[len(grantMagic):]
 	n := int(binary.BigEndian.Uint16(rest))
 	rest = rest[2:]
-	if len(rest) < n+8 {
+	if len(rest) != n+8+GrantSealedSize {
 		return nil, "", 0, false
 	}
 	return rest[n+8:], string(rest[:n]), binary.BigEndian.Uint64(rest[n : n+8]), true

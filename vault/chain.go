@@ -65,9 +65,11 @@ func (c *GRPCChain) MayUpload(ctx context.Context, addr string) (bool, error) {
 
 var _ Chain = (*GRPCChain)(nil)
 
-// uploaderRecords returns the records with content hash h whose author or
-// patient is uploader, reading every page (anyone may commit a record with a
-// copied hash; only the uploader's records speak for the blob).
+// uploaderRecords returns the records with content hash h that uploader
+// authored, reading every page. The chain commits a hash at most once, so
+// there is at most one; a record with h that someone else committed (a
+// front-run of an upload not yet committed, say) does not speak for the blob,
+// even when the uploader is that record's patient.
 func (c *GRPCChain) uploaderRecords(ctx context.Context, h Hash, uploader string) ([]recordstypes.Record, error) {
 	var out []recordstypes.Record
 	var next []byte
@@ -82,7 +84,7 @@ func (c *GRPCChain) uploaderRecords(ctx context.Context, h Hash, uploader string
 			return nil, err
 		}
 		for _, r := range resp.Records {
-			if r.Author == uploader || r.Patient == uploader {
+			if r.Author == uploader {
 				out = append(out, r)
 			}
 		}
@@ -93,9 +95,12 @@ func (c *GRPCChain) uploaderRecords(ctx context.Context, h Hash, uploader string
 	}
 }
 
-// ReadAccess implements Chain: a receipt of addr, newer than maxAge, for one of
-// uploader's non-erased records with hash h. Receipts are read newest first, and
-// the search stops at the first one older than maxAge.
+// ReadAccess implements Chain: a receipt of addr, newer than maxAge, for the
+// non-erased record with hash h that uploader committed, AND the chain's access
+// rule still allows addr to read that record for the receipt's purpose now: a
+// receipt taken before a revocation, a suspension or the end of a consent opens
+// nothing afterwards. Receipts are read newest first, and the search stops at
+// the first one older than maxAge.
 func (c *GRPCChain) ReadAccess(ctx context.Context, addr string, h Hash, uploader string, maxAge time.Duration) (bool, bool, error) {
 	records, err := c.uploaderRecords(ctx, h, uploader)
 	if err != nil || len(records) == 0 {
@@ -108,35 +113,46 @@ func (c *GRPCChain) ReadAccess(ctx context.Context, addr string, h Hash, uploade
 			continue
 		}
 		live++
-		ok, err := c.hasFreshReceipt(ctx, r.Id, addr, oldest)
-		if err != nil || ok {
-			return ok, false, err
+		receipt, err := c.freshReceipt(ctx, r.Id, addr, oldest)
+		if err != nil {
+			return false, false, err
 		}
+		if receipt == nil {
+			continue
+		}
+		d, err := c.consent.CheckAccess(ctx, &consenttypes.QueryCheckAccessRequest{
+			Patient: r.Patient, Grantee: addr, DataClass: r.DataClass, Permission: consenttypes.PermissionRead,
+			Purpose: receipt.Purpose, AuthoredAt: r.CreatedAt, Author: r.Author,
+		})
+		if err != nil {
+			return false, false, err
+		}
+		return d.Allowed, false, nil
 	}
 	return false, live == 0, nil
 }
 
-// hasFreshReceipt reads a record's receipts newest first until one is older than
-// oldest, looking for addr's.
-func (c *GRPCChain) hasFreshReceipt(ctx context.Context, recordID uint64, addr string, oldest time.Time) (bool, error) {
+// freshReceipt reads a record's receipts newest first until one is older than
+// oldest, looking for addr's; nil if there is none.
+func (c *GRPCChain) freshReceipt(ctx context.Context, recordID uint64, addr string, oldest time.Time) (*recordstypes.AccessReceipt, error) {
 	var next []byte
 	for {
 		resp, err := c.records.ReceiptsByRecord(ctx, &recordstypes.QueryReceiptsByRecordRequest{
 			RecordId: recordID, Pagination: &query.PageRequest{Key: next, Limit: 100, Reverse: true},
 		})
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		for _, rc := range resp.Receipts {
 			if rc.Time.Before(oldest) {
-				return false, nil
+				return nil, nil
 			}
 			if rc.Accessor == addr {
-				return true, nil
+				return &rc, nil
 			}
 		}
 		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
-			return false, nil
+			return nil, nil
 		}
 		next = resp.Pagination.NextKey
 	}

@@ -15,16 +15,18 @@ import (
 
 // Chain is what the vault asks the healthd chain.
 //
-// A blob is bound to the records of its uploader: only records with its content
-// hash whose author or patient is the account that uploaded it count. Anyone can
-// commit a record with a hash they copied from the chain; such a record neither
-// opens the blob to them nor keeps it alive after the real record is erased.
+// A blob is bound to the record that its uploader committed: the record with
+// its content hash whose author is the account that uploaded it. The chain
+// refuses a hash committed before, so nobody can copy a hash into a record of
+// their own; and a record with the hash that someone other than the uploader
+// committed first (a front-run) neither opens the blob nor keeps it alive.
 type Chain interface {
 	// MayUpload reports whether addr is a registered patient or an active provider.
 	MayUpload(ctx context.Context, addr string) (bool, error)
-	// ReadAccess reports whether addr holds an access receipt, at most maxAge old,
-	// for one of uploader's records with content hash h that is not erased;
-	// erased is true when all of them are erased.
+	// ReadAccess reports whether addr holds an access receipt, at most maxAge
+	// old, for the record with content hash h that uploader committed, and the
+	// chain's access rule (CheckAccess) still allows addr that read now; erased
+	// is true when that record is erased.
 	ReadAccess(ctx context.Context, addr string, h Hash, uploader string, maxAge time.Duration) (allowed, erased bool, err error)
 	// BlobStatus reports whether any of uploader's records commits to h, and
 	// whether all of those are erased.
@@ -244,7 +246,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusGone, "the record was erased")
 		return
 	case !allowed:
-		httpError(w, http.StatusForbidden, "no fresh access receipt of "+addr+" for a record with this hash: send `tx records access` first")
+		httpError(w, http.StatusForbidden, "no fresh access receipt of "+addr+" for the record with this hash, or its access "+
+			"has ended since (revoked consent, suspended provider): send `tx records access` first")
 		return
 	}
 	rc, info, err := s.store.Get(r.Context(), h)

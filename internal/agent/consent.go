@@ -6,11 +6,15 @@ import (
 	"slices"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/cosmos/cosmos-sdk/types/query"
 
 	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/internal/paging"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
 
 // rekeyMargin skips, when re-issuing key grants, consents about to end: the
@@ -101,10 +105,15 @@ func (a *Agent) Revoke(ctx context.Context, id uint64) (RevokeResult, error) {
 	}
 	msg := &consenttypes.MsgRevokeConsent{Signer: a.addr, ConsentId: id}
 	if len(c.KeyGrants) > 0 {
-		res.RotatedClasses = c.DataClasses
 		epochs, err := CurrentEpochs(ctx, a.clientCtx, a.addr)
 		if err != nil {
 			return res, err
+		}
+		// the chain rotates every class of the consent not yet at the last epoch
+		for _, class := range c.DataClasses {
+			if epochs[class] < crypto.MaxKeyEpoch {
+				res.RotatedClasses = append(res.RotatedClasses, class)
+			}
 		}
 		newKeys := map[string][]byte{}
 		for _, class := range res.RotatedClasses {
@@ -130,7 +139,10 @@ func (a *Agent) Revoke(ctx context.Context, id uint64) (RevokeResult, error) {
 
 // rekeyConsents builds the key-grant updates for the patient's live consents
 // other than revoked: every grant for a rotated class is replaced by a grant
-// of the new epoch's key to the consent's grantee; the others are kept.
+// of the new epoch's key to the consent's grantee; the others are kept. A
+// grantee that is a provider not active now (suspended, revoked, credential
+// expired) gets no new key: its consent keeps the old grants, which open
+// nothing written after this revocation.
 func (a *Agent) rekeyConsents(ctx context.Context, revoked uint64, newKeys map[string][]byte, newEpochs map[string]uint64,
 ) ([]consenttypes.KeyGrantUpdate, error) {
 	cq := consenttypes.NewQueryClient(a.clientCtx)
@@ -144,6 +156,11 @@ func (a *Agent) rekeyConsents(ctx context.Context, revoked uint64, newKeys map[s
 		}
 		for _, o := range resp.Consents {
 			if o.Id == revoked || len(o.KeyGrants) == 0 || time.Until(o.Period.End) < rekeyMargin {
+				continue
+			}
+			if inactive, err := a.inactiveProvider(ctx, o.Grantee); err != nil {
+				return nil, false, err
+			} else if inactive {
 				continue
 			}
 			grants := make([][]byte, 0, len(o.KeyGrants))
@@ -175,4 +192,17 @@ func (a *Agent) rekeyConsents(ctx context.Context, revoked uint64, newKeys map[s
 		return nil, err
 	}
 	return updates, nil
+}
+
+// inactiveProvider reports whether addr is a registered provider that is not
+// active now, as the chain says.
+func (a *Agent) inactiveProvider(ctx context.Context, addr string) (bool, error) {
+	resp, err := providerstypes.NewQueryClient(a.clientCtx).Provider(ctx, &providerstypes.QueryProviderRequest{Address: addr})
+	if status.Code(err) == codes.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !resp.IsActive, nil
 }

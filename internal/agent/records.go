@@ -178,13 +178,12 @@ func (a *Agent) Read(ctx context.Context, rec recordstypes.Record, purpose, vaul
 }
 
 // MayRead asks the chain (a query, no transaction) whether the agent may read
-// rec for purpose now. The author of a record reads it without a consent; the
-// transaction still checks that it is an active provider.
+// rec for purpose now. The chain's rule covers the author's own records too.
 func (a *Agent) MayRead(ctx context.Context, rec recordstypes.Record, purpose string) error {
-	if a.addr == rec.Author {
-		return nil
-	}
-	if err := a.MayAccess(ctx, rec.Patient, rec.DataClass, consenttypes.PermissionRead, purpose, rec.CreatedAt); err != nil {
+	if err := a.checkAccess(ctx, &consenttypes.QueryCheckAccessRequest{
+		Patient: rec.Patient, Grantee: a.addr, DataClass: rec.DataClass, Permission: consenttypes.PermissionRead,
+		Purpose: purpose, AuthoredAt: rec.CreatedAt, Author: rec.Author,
+	}); err != nil {
 		return fmt.Errorf("record %d: %w", rec.Id, err)
 	}
 	return nil
@@ -195,15 +194,19 @@ func (a *Agent) MayRead(ctx context.Context, rec recordstypes.Record, purpose st
 // authored at authoredAt (zero: now). A refusal wraps ErrAccessRefused and
 // gives the reason.
 func (a *Agent) MayAccess(ctx context.Context, patient, class, permission, purpose string, authoredAt time.Time) error {
-	d, err := consenttypes.NewQueryClient(a.clientCtx).CheckAccess(ctx, &consenttypes.QueryCheckAccessRequest{
+	return a.checkAccess(ctx, &consenttypes.QueryCheckAccessRequest{
 		Patient: patient, Grantee: a.addr, DataClass: class, Permission: permission, Purpose: purpose, AuthoredAt: authoredAt,
 	})
+}
+
+func (a *Agent) checkAccess(ctx context.Context, req *consenttypes.QueryCheckAccessRequest) error {
+	d, err := consenttypes.NewQueryClient(a.clientCtx).CheckAccess(ctx, req)
 	if err != nil {
 		return err
 	}
 	if !d.Allowed {
 		return &AccessDenied{Reason: d.Reason, msg: fmt.Sprintf("%s: %s may not %s %s of %s for %s: %s",
-			ErrAccessRefused, a.addr, permission, class, patient, purpose, d.Reason)}
+			ErrAccessRefused, a.addr, req.Permission, req.DataClass, req.Patient, req.Purpose, d.Reason)}
 	}
 	return nil
 }
@@ -253,49 +256,42 @@ func (a *Agent) Decrypt(ctx context.Context, rec recordstypes.Record, vaultURL s
 // ClassKey returns the class key of (patient, class, epoch) for the agent;
 // epoch 0 means the patient's current epoch (the one new records must use).
 // The patient derives it; a grantee opens the newest key grant it holds for
-// the class from the patient's consents and, by key regression, derives the
-// requested (earlier or equal) epoch from it.
+// the class and, by key regression, derives the requested (earlier or equal)
+// epoch from it.
+//
+// A grantee takes a grant only from a consent of that patient that is active
+// now and that the patient signed (the chain refuses key grants from anyone
+// else; the client checks it too), and only for an epoch no later than the
+// patient's current one: to write, the grant must be for the current epoch
+// itself, so nobody but the patient chooses the key new records are sealed
+// under.
 func (a *Agent) ClassKey(ctx context.Context, patient, class string, epoch uint64) ([]byte, crypto.KeyContext, error) {
-	if epoch == 0 {
-		epochs, err := CurrentEpochs(ctx, a.clientCtx, patient)
-		if err != nil {
-			return nil, crypto.KeyContext{}, err
-		}
-		epoch = epochs[class]
+	epochs, err := CurrentEpochs(ctx, a.clientCtx, patient)
+	if err != nil {
+		return nil, crypto.KeyContext{}, err
+	}
+	current := epochs[class]
+	writing := epoch == 0
+	if writing {
+		epoch = current
+	}
+	if epoch > current {
+		return nil, crypto.KeyContext{}, fmt.Errorf("%s epoch %d of patient %s is past the current epoch %d", class, epoch, patient, current)
 	}
 	kctx := crypto.KeyContext{Patient: patient, DataClass: class, Epoch: epoch}
 	if a.addr == patient {
 		key, err := crypto.PatientClassKey(a.priv, kctx)
 		return key, kctx, err
 	}
-	cq := consenttypes.NewQueryClient(a.clientCtx)
-	best := uint64(0)
-	var bestGrant []byte
-	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
-		resp, err := cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: a.addr, Pagination: &query.PageRequest{Key: key}})
-		if err != nil {
-			return nil, false, err
-		}
-		for _, c := range resp.Consents {
-			if c.Patient != patient {
-				continue
-			}
-			for _, g := range c.KeyGrants {
-				if gc, ge, ok := crypto.GrantLabel(g); ok && gc == class && ge > best {
-					best, bestGrant = ge, g
-				}
-			}
-		}
-		return resp.Pagination, false, nil
-	})
+	best, bestGrant, err := a.newestGrant(ctx, patient, class, current)
 	if err != nil {
 		return nil, crypto.KeyContext{}, err
 	}
 	if bestGrant == nil {
-		return nil, crypto.KeyContext{}, fmt.Errorf("no key grant for %s from patient %s: the patient's consent to you carries none "+
-			"(ask the patient to grant again with the key)", class, patient)
+		return nil, crypto.KeyContext{}, fmt.Errorf("no key grant for %s from patient %s: no active consent the patient signed "+
+			"carries one (ask the patient to grant again with the key)", class, patient)
 	}
-	if best < epoch {
+	if best < epoch || writing && best != current {
 		return nil, crypto.KeyContext{}, fmt.Errorf("your key grant for %s from patient %s is for epoch %d, but epoch %d is needed "+
 			"(the patient revoked a consent and rotated the key): ask the patient for a new key grant", class, patient, best, epoch)
 	}
@@ -312,6 +308,48 @@ func (a *Agent) ClassKey(ctx context.Context, patient, class string, epoch uint6
 	}
 	key, err = crypto.RegressClassKey(key, gctx.Epoch, epoch)
 	return key, kctx, err
+}
+
+// newestGrant returns the agent's key grant for class with the highest epoch
+// not past current, from the consents patient gave the agent (one query on
+// the chain's (patient, grantee) index) that are active and that the patient
+// signed.
+func (a *Agent) newestGrant(ctx context.Context, patient, class string, current uint64) (uint64, []byte, error) {
+	cq := consenttypes.NewQueryClient(a.clientCtx)
+	best := uint64(0)
+	var bestGrant []byte
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		resp, err := cq.ConsentsByPair(ctx, &consenttypes.QueryConsentsByPairRequest{
+			Patient: patient, Grantee: a.addr, Pagination: &query.PageRequest{Key: key},
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, c := range resp.Consents {
+			if e, g := usableGrant(c, patient, class, current); e > best {
+				best, bestGrant = e, g
+			}
+		}
+		return resp.Pagination, false, nil
+	})
+	return best, bestGrant, err
+}
+
+// usableGrant returns the highest-epoch grant for class in c, if c is an
+// active consent of patient that the patient signed, at an epoch not past
+// current; 0 if none. The chain shows a consent whose period ended as expired.
+func usableGrant(c consenttypes.Consent, patient, class string, current uint64) (uint64, []byte) {
+	if c.Patient != patient || c.GrantedBy != patient || c.Status != consenttypes.CONSENT_STATUS_ACTIVE {
+		return 0, nil
+	}
+	best := uint64(0)
+	var bestGrant []byte
+	for _, g := range c.KeyGrants {
+		if gc, ge, ok := crypto.GrantLabel(g); ok && gc == class && ge <= current && ge > best {
+			best, bestGrant = ge, g
+		}
+	}
+	return best, bestGrant
 }
 
 // CurrentEpochs returns the patient's current class-key epoch of every data

@@ -144,6 +144,67 @@ func TestAttacks(t *testing.T) {
 			t.Fatalf("a delegate's revoke moved alice's vital-signs epoch %s -> %s", before, after)
 		}
 	})
+
+	// Finding 9: clinic, whose consent alice has just revoked, replays the
+	// receipt it took before the revocation at the vault, which served any
+	// receipt for 15 minutes.
+	t.Run("a receipt outlives the revocation at the vault", func(t *testing.T) {
+		a.t = t
+		alice, clinic := n.Address("alice"), n.Address("clinic")
+		// given clinic reads alice's allergy record with her consent (a receipt)
+		consent := a.grant("alice", clinic, "allergy", "read", true)
+		id := a.put("alice", alice, "allergy", "PATRQT", "Penicillin anaphylaxis RTB-8812")
+		rec := a.record(id)
+		if res := n.Exec("records", "get", id, "--purpose", "TREAT", "--out", filepath.Join(a.dir, "clinic-allergy.json"),
+			"--from", "clinic", "--keyring-backend", "test"); res.ExitCode != 0 {
+			t.Fatalf("clinic's read with consent: %s", res.Stderr)
+		}
+
+		// when alice revokes the consent and clinic asks the vault again at once
+		a.cli("tx", "consent", "revoke", consent, "--from", "alice", "--yes")
+		_, err := a.vault("clinic").Get(context.Background(), hashOf(t, rec.ContentHash), io.Discard, 1<<20)
+
+		// then the vault follows the chain's decision now, not the receipt's
+		if !isStatus(err, http.StatusForbidden) {
+			t.Fatalf("clinic downloads after the revocation with its old receipt: %v, want 403", err)
+		}
+	})
+
+	// Finding 3 (and 9): lab, a provider that also registered as a patient
+	// (anyone may), keeps reading the records it authored after the registrar
+	// suspends it, on chain and at the vault with a receipt taken before.
+	t.Run("a suspended provider registered as a patient reads what it authored", func(t *testing.T) {
+		a.t = t
+		alice, lab := n.Address("alice"), n.Address("lab")
+		// given lab is also a registered patient, and authored a record for alice
+		keyFile := filepath.Join(a.dir, "lab.key")
+		a.cli("keys", "encryption-key", "lab", "--out-file", keyFile, "--keyring-backend", "test")
+		a.cli("tx", "consent", "register-patient", keyFile, "--from", "lab", "--yes")
+		a.grant("alice", lab, "procedure", "read,write", true)
+		id := a.put("lab", alice, "procedure", "TREAT", "Colonoscopy findings WPL-3307")
+		rec := a.record(id)
+		a.cli("tx", "records", "access", id, "TREAT", "--from", "lab", "--yes")
+
+		// when the registrar suspends lab
+		a.cli("tx", "providers", "set-status", lab, "suspended", "security-incident", "--from", "registrar", "--yes")
+		defer a.cli("tx", "providers", "set-status", lab, "active", "issue-resolved", "--from", "registrar", "--yes")
+
+		// then the vault refuses the receipt it took before
+		if _, err := a.vault("lab").Get(context.Background(), hashOf(t, rec.ContentHash), io.Discard, 1<<20); !isStatus(err, http.StatusForbidden) {
+			t.Fatalf("suspended lab downloads with its earlier receipt: %v, want 403", err)
+		}
+		// and the chain refuses it a new receipt as the record's author
+		if res := n.Exec("tx", "records", "access", id, "TREAT", "--from", "lab", "--yes"); res.ExitCode == 0 ||
+			!strings.Contains(res.Stderr, "ACCESS_REASON_PROVIDER_INACTIVE") {
+			t.Fatalf("suspended lab takes a receipt on its own record: exit %d, %s", res.ExitCode, res.Stderr)
+		}
+		// and the chain's answer to the client says why
+		var d accessDecision
+		q := "patient=" + alice + "&grantee=" + lab + "&data_class=procedure&permission=read&purpose=TREAT&author=" + lab
+		if err := n.GetJSON("/healthd/consent/v1/check_access?"+q, &d); err != nil || d.Allowed || d.Reason != "ACCESS_REASON_PROVIDER_INACTIVE" {
+			t.Fatalf("check_access for the suspended author = %+v, %v", d, err)
+		}
+	})
 }
 
 // attacker drives the shared node and vault of TestAttacks.

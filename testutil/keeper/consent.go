@@ -1,9 +1,11 @@
 package keeper
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
+	"github.com/healthd-chain/healthd/crypto"
 	consentkeeper "github.com/healthd-chain/healthd/x/consent/keeper"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 )
@@ -47,6 +49,16 @@ func (f *ConsentFixture) Grant(t testing.TB, patient, grantee string, d time.Dur
 		t.Fatalf("grant %s→%s: %v", patient, grantee, err)
 	}
 	return resp.Id
+}
+
+// KeyGrant is a well-formed key grant for (class, epoch) whose HPKE part is
+// filler: the chain checks a grant's layout and label, never opens it.
+func KeyGrant(class string, epoch uint64) []byte {
+	g, err := crypto.EncodeGrant(class, epoch, bytes.Repeat([]byte{0x5a}, crypto.GrantSealedSize))
+	if err != nil {
+		panic(err)
+	}
+	return g
 }
 
 // At moves the fixture's block time.

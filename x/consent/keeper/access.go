@@ -16,15 +16,22 @@ import (
 // permission on a record of dataClass belonging to patient, for purpose, if
 //   - grantee is the patient; or
 //   - grantee is not a provider, or is a provider active now (x/providers), AND
-//     it holds a consent of the patient that is active, whose period contains
-//     the block time (start ≤ t < end), and that covers the data class,
-//     permission and purpose and, if it has a data period, authoredAt.
+//     either it reads a record it authored itself (author, when the request is
+//     about an existing record), or it holds a consent of the patient that is
+//     active, whose period contains the block time (start ≤ t < end), and that
+//     covers the data class, permission and purpose and, if it has a data
+//     period, authoredAt.
+//
+// So a provider that is suspended, revoked or whose credential expired reads
+// nothing, not even what it wrote, whatever else it registered as; it still
+// reads the records of which it is itself the patient.
 //
 // Expiry is checked here, at the block time, whether or not EndBlock has marked
-// the consent expired yet. A zero authoredAt means the block time. Invalid
-// arguments are an error (ErrInvalidAccessRequest), not a denial.
+// the consent expired yet. A zero authoredAt means the block time; a nil author
+// means none. Invalid arguments are an error (ErrInvalidAccessRequest), not a
+// denial.
 func (k Keeper) CheckAccess(ctx context.Context, patient, grantee sdk.AccAddress,
-	dataClass, permission, purpose string, authoredAt time.Time,
+	dataClass, permission, purpose string, authoredAt time.Time, author sdk.AccAddress,
 ) (types.AccessDecision, error) {
 	if err := types.ValidateDataClass(dataClass); err != nil {
 		return types.AccessDecision{}, errorsmod.Wrap(types.ErrInvalidAccessRequest, err.Error())
@@ -44,6 +51,9 @@ func (k Keeper) CheckAccess(ctx context.Context, patient, grantee sdk.AccAddress
 	}
 	if isProvider && !k.providers.IsActive(ctx, grantee) {
 		return types.AccessDecision{Reason: types.ACCESS_REASON_PROVIDER_INACTIVE}, nil
+	}
+	if permission == types.PermissionRead && !author.Empty() && author.Equals(grantee) {
+		return types.AccessDecision{Allowed: true, Reason: types.ACCESS_REASON_AUTHOR}, nil
 	}
 
 	now := blockTime(ctx)

@@ -16,6 +16,20 @@ import (
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
 
+func authorAddr(name string) sdk.AccAddress {
+	if name == "" {
+		return nil
+	}
+	return mustAcc(tk.Address(name))
+}
+
+func authorString(name string) string {
+	if name == "" {
+		return ""
+	}
+	return tk.Address(name)
+}
+
 func joinEnd(c types.Consent) collections.Pair[int64, uint64] { return keeper.QueueKey(c) }
 
 func TestCheckAccess(t *testing.T) {
@@ -25,8 +39,9 @@ func TestCheckAccess(t *testing.T) {
 	type req struct {
 		grantee, class, perm, purpose string
 		authored                      time.Time
+		author                        string
 	}
-	base := req{hospital, "lab-result", "read", "TREAT", time.Time{}}
+	base := req{hospital, "lab-result", "read", "TREAT", time.Time{}, ""}
 	with := func(mod func(r *req)) req { r := base; mod(&r); return r }
 
 	cases := []struct {
@@ -100,6 +115,15 @@ func TestCheckAccess(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, req: with(func(r *req) { r.grantee = lab; r.purpose = "ETREAT" }), reason: types.ACCESS_REASON_PROVIDER_INACTIVE},
+		{name: "the author reads its own record without a consent", req: with(func(r *req) { r.grantee = lab; r.author = lab }), allowed: true, reason: types.ACCESS_REASON_AUTHOR},
+		{name: "the author has no write exemption", req: with(func(r *req) { r.grantee = lab; r.author = lab; r.perm = "write" }), reason: types.ACCESS_REASON_NO_CONSENT},
+		{name: "someone else's record is no author read", req: with(func(r *req) { r.grantee = lab; r.author = hospital }), reason: types.ACCESS_REASON_NO_CONSENT},
+		{name: "a suspended provider that is also a patient reads nothing it authored", setup: func(t *testing.T, f *tk.ConsentFixture) {
+			f.SetProvider(t, tk.ValidProvider(lab, providerstypes.PROVIDER_STATUS_SUSPENDED))
+			if _, err := f.ConsentMsg.RegisterPatient(f.Ctx, &types.MsgRegisterPatient{Patient: tk.Address(lab), EncryptionKey: tk.EncryptionKey(lab)}); err != nil {
+				t.Fatal(err)
+			}
+		}, req: with(func(r *req) { r.grantee = lab; r.author = lab }), reason: types.ACCESS_REASON_PROVIDER_INACTIVE},
 		{name: "data period: record authored inside", setup: dataPeriodConsent, req: with(func(r *req) {
 			r.grantee = lab
 			r.authored = tk.GenesisTime.Add(-24 * time.Hour)
@@ -119,17 +143,17 @@ func TestCheckAccess(t *testing.T) {
 				f.At(tc.at)
 			}
 			d, err := f.Consent.CheckAccess(f.Ctx, mustAcc(tk.Address(alice)), mustAcc(tk.Address(tc.req.grantee)),
-				tc.req.class, tc.req.perm, tc.req.purpose, tc.req.authored)
+				tc.req.class, tc.req.perm, tc.req.purpose, tc.req.authored, authorAddr(tc.req.author))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Allowed != tc.allowed || d.Reason != tc.reason || d.Emergency != tc.emergency || (d.Allowed != (d.ConsentID != 0) && d.Reason != types.ACCESS_REASON_PATIENT) {
+			if d.Allowed != tc.allowed || d.Reason != tc.reason || d.Emergency != tc.emergency || (d.Allowed != (d.ConsentID != 0) && d.Reason != types.ACCESS_REASON_PATIENT && d.Reason != types.ACCESS_REASON_AUTHOR) {
 				t.Fatalf("decision = %+v, want allowed=%v reason=%s emergency=%v", d, tc.allowed, tc.reason, tc.emergency)
 			}
 			// the query answers the same
 			resp, err := f.ConsentQuery.CheckAccess(f.Ctx, &types.QueryCheckAccessRequest{
 				Patient: tk.Address(alice), Grantee: tk.Address(tc.req.grantee), DataClass: tc.req.class,
-				Permission: tc.req.perm, Purpose: tc.req.purpose, AuthoredAt: tc.req.authored,
+				Permission: tc.req.perm, Purpose: tc.req.purpose, AuthoredAt: tc.req.authored, Author: authorString(tc.req.author),
 			})
 			if err != nil || resp.Allowed != d.Allowed || resp.Reason != d.Reason || resp.ConsentId != d.ConsentID {
 				t.Fatalf("query = %+v, %v; keeper = %+v", resp, err, d)
@@ -140,7 +164,7 @@ func TestCheckAccess(t *testing.T) {
 	t.Run("invalid requests are errors, not denials", func(t *testing.T) {
 		f, _ := setup(t)
 		for _, r := range []req{with(func(r *req) { r.class = "x" }), with(func(r *req) { r.perm = "x" }), with(func(r *req) { r.purpose = "x" })} {
-			if _, err := f.Consent.CheckAccess(f.Ctx, mustAcc(tk.Address(alice)), mustAcc(tk.Address(hospital)), r.class, r.perm, r.purpose, time.Time{}); !types.ErrInvalidAccessRequest.Is(err) {
+			if _, err := f.Consent.CheckAccess(f.Ctx, mustAcc(tk.Address(alice)), mustAcc(tk.Address(hospital)), r.class, r.perm, r.purpose, time.Time{}, nil); !types.ErrInvalidAccessRequest.Is(err) {
 				t.Errorf("%+v: error %v, want ErrInvalidAccessRequest", r, err)
 			}
 		}
@@ -189,7 +213,7 @@ func TestMassExpiry(t *testing.T) {
 	check := func(allowed bool) {
 		t.Helper()
 		for p := range patients {
-			d, err := f.Consent.CheckAccess(f.Ctx, mustAcc(tk.Address(fmt.Sprintf("p%02d", p))), mustAcc(tk.Address(hospital)), "lab-result", "read", "TREAT", time.Time{})
+			d, err := f.Consent.CheckAccess(f.Ctx, mustAcc(tk.Address(fmt.Sprintf("p%02d", p))), mustAcc(tk.Address(hospital)), "lab-result", "read", "TREAT", time.Time{}, nil)
 			if err != nil || d.Allowed != allowed {
 				t.Fatalf("patient %d at %s: %+v %v, want allowed=%v", p, f.Ctx.BlockTime(), d, err, allowed)
 			}

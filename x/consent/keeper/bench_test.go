@@ -49,7 +49,7 @@ func BenchmarkCheckAccess(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/consents=%d", tc.name, patients*10), func(b *testing.B) {
 				i := 0
 				for b.Loop() {
-					d, err := f.Consent.CheckAccess(f.Ctx, addrs[i%patients], tc.grantee, "lab-result", "read", "TREAT", time.Time{})
+					d, err := f.Consent.CheckAccess(f.Ctx, addrs[i%patients], tc.grantee, "lab-result", "read", "TREAT", time.Time{}, nil)
 					if err != nil || d.Allowed != tc.allowed {
 						b.Fatalf("patient %d: %+v, %v", i%patients, d, err)
 					}

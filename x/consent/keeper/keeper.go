@@ -16,6 +16,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/internal/collidx"
 	"github.com/healthd-chain/healthd/x/consent/types"
 )
@@ -194,13 +195,34 @@ func (k Keeper) ClassKeyEpoch(ctx context.Context, patient sdk.AccAddress, dataC
 	return e, err
 }
 
-// rotateClassKeys moves the class key of each of classes to its next epoch and
-// after a revocation.
+// rotatableClasses returns those of classes whose class key can still move to
+// a next epoch: the last epoch is crypto.MaxKeyEpoch, the longest key-regression
+// chain clients derive. A class at the last epoch keeps it (a patient would
+// need 4,095 revocations of consents carrying that class's key to get there).
+func (k Keeper) rotatableClasses(ctx context.Context, patient sdk.AccAddress, classes []string) ([]string, error) {
+	out := make([]string, 0, len(classes))
+	for _, class := range classes {
+		e, err := k.ClassKeyEpoch(ctx, patient, class)
+		if err != nil {
+			return nil, err
+		}
+		if e < crypto.MaxKeyEpoch {
+			out = append(out, class)
+		}
+	}
+	return out, nil
+}
+
+// rotateClassKeys moves the class key of each of classes to its next epoch
+// after a revocation; the caller keeps them below crypto.MaxKeyEpoch.
 func (k Keeper) rotateClassKeys(ctx context.Context, patient sdk.AccAddress, classes []string) error {
 	for _, class := range classes {
 		e, err := k.ClassKeyEpoch(ctx, patient, class)
 		if err != nil {
 			return err
+		}
+		if e >= crypto.MaxKeyEpoch {
+			return fmt.Errorf("%s key epoch %d is the last", class, e)
 		}
 		if err := k.KeyEpochs.Set(ctx, collections.Join(patient, class), e+1); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/internal/addrs"
 	"github.com/healthd-chain/healthd/x/consent/types"
 )
@@ -175,10 +176,18 @@ func (s msgServer) GrantConsent(ctx context.Context, msg *types.MsgGrantConsent)
 		return nil, err
 	}
 
+	if len(msg.KeyGrants) > 0 && !patient.Equals(signer) {
+		return nil, errorsmod.Wrap(types.ErrUnauthorized, "only the patient may attach key grants: a consent a delegate "+
+			"grants carries no keys (the patient adds them with a consent of her own)")
+	}
+
 	if patient.Equals(grantee) {
 		return nil, errorsmod.Wrap(types.ErrInvalidGrantee, "a patient does not need a consent for its own data")
 	}
 	if err := s.checkGrantee(ctx, grantee); err != nil {
+		return nil, err
+	}
+	if err := s.checkGrantsAgainstState(ctx, patient, msg.DataClasses, msg.KeyGrants, nil); err != nil {
 		return nil, err
 	}
 	params, err := s.Params.Get(ctx)
@@ -246,10 +255,13 @@ func (s msgServer) GrantConsent(ctx context.Context, msg *types.MsgGrantConsent)
 	return &types.MsgGrantConsentResponse{Id: id}, nil
 }
 
-// RevokeConsent revokes a consent, optionally replacing the key grants of the
-// patient's other consents (key rotation).
+// RevokeConsent revokes a consent. Signed by the patient, it also rotates the
+// class keys the consent carried and may replace the key grants of the
+// patient's other consents (key rotation); signed by a delegate, it only
+// revokes (a delegate can neither move epochs nor place keys).
 func (s msgServer) RevokeConsent(ctx context.Context, msg *types.MsgRevokeConsent) (*types.MsgRevokeConsentResponse, error) {
-	if _, err := s.decode(msg.Signer, "signer"); err != nil {
+	signer, err := s.decode(msg.Signer, "signer")
+	if err != nil {
 		return nil, err
 	}
 	c, err := s.GetConsent(ctx, msg.ConsentId)
@@ -267,9 +279,23 @@ func (s msgServer) RevokeConsent(ctx context.Context, msg *types.MsgRevokeConsen
 		return nil, err
 	}
 
+	byPatient := patient.Equals(signer)
+	if len(msg.RotatedKeyGrants) > 0 && !byPatient {
+		return nil, errorsmod.Wrap(types.ErrUnauthorized, "only the patient may replace key grants")
+	}
+
 	now := blockTime(ctx)
 	if c.Status != types.CONSENT_STATUS_ACTIVE || !now.Before(c.Period.End) {
 		return nil, errorsmod.Wrapf(types.ErrNotActive, "consent %d is %s", c.Id, view(c, now).Status)
+	}
+	// A consent that carried key grants gave its grantee the class keys of its
+	// classes: revoked by the patient, those keys move to a new epoch (up to
+	// the last one clients can derive), and new records must use it.
+	var rotatedClasses []string
+	if byPatient && len(c.KeyGrants) > 0 {
+		if rotatedClasses, err = s.rotatableClasses(ctx, patient, c.DataClasses); err != nil {
+			return nil, err
+		}
 	}
 	rotated := make([]types.Consent, 0, len(msg.RotatedKeyGrants))
 	for _, r := range msg.RotatedKeyGrants {
@@ -281,6 +307,9 @@ func (s msgServer) RevokeConsent(ctx context.Context, msg *types.MsgRevokeConsen
 		if other.Patient != c.Patient || other.Status != types.CONSENT_STATUS_ACTIVE || !now.Before(other.Period.End) {
 			return nil, errorsmod.Wrapf(types.ErrInvalidKeyGrant, "consent %d is not a live consent of the same patient", r.ConsentId)
 		}
+		if err := s.checkGrantsAgainstState(ctx, patient, other.DataClasses, r.KeyGrants, rotatedClasses); err != nil {
+			return nil, errorsmod.Wrapf(err, "consent %d", r.ConsentId)
+		}
 		other.KeyGrants = r.KeyGrants
 		rotated = append(rotated, other)
 	}
@@ -288,14 +317,8 @@ func (s msgServer) RevokeConsent(ctx context.Context, msg *types.MsgRevokeConsen
 	if err := s.end(ctx, c, types.CONSENT_STATUS_REVOKED); err != nil {
 		return nil, err
 	}
-	// A consent that carried key grants gave its grantee the class keys of its
-	// classes: those keys move to a new epoch, and new records must use it.
-	var rotatedClasses []string
-	if len(c.KeyGrants) > 0 {
-		rotatedClasses = c.DataClasses
-		if err := s.rotateClassKeys(ctx, patient, rotatedClasses); err != nil {
-			return nil, err
-		}
+	if err := s.rotateClassKeys(ctx, patient, rotatedClasses); err != nil {
+		return nil, err
 	}
 	for _, other := range rotated {
 		if err := s.Consents.Set(ctx, other.Id, other); err != nil {
@@ -498,6 +521,32 @@ func (s msgServer) authorizeForPatient(ctx context.Context, signer string, patie
 		return nil
 	}
 	return errorsmod.Wrapf(types.ErrUnauthorized, "%s is neither the patient nor a live delegate of it", signer)
+}
+
+// checkGrantsAgainstState checks key grants for a consent of patient on
+// classes: each is for one of those classes, at an epoch no later than the
+// patient's current one for it (the next one for a class in rotating, which
+// this transaction moves on). A grant for a later epoch would make writers
+// encrypt under a key the patient's records never used.
+func (s msgServer) checkGrantsAgainstState(ctx context.Context, patient sdk.AccAddress, classes []string, grants [][]byte, rotating []string) error {
+	for i, g := range grants {
+		class, epoch, _ := crypto.GrantLabel(g) // the layout was checked by Validate
+		if !slices.Contains(classes, class) {
+			return errorsmod.Wrapf(types.ErrInvalidKeyGrant, "key grant %d is for %s, which the consent does not cover", i, class)
+		}
+		current, err := s.ClassKeyEpoch(ctx, patient, class)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(rotating, class) {
+			current++
+		}
+		if epoch > current {
+			return errorsmod.Wrapf(types.ErrInvalidKeyGrant, "key grant %d is for %s epoch %d, but the patient's current epoch is %d",
+				i, class, epoch, current)
+		}
+	}
+	return nil
 }
 
 // checkGrantee checks that grantee is an active provider or a registered patient.

@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/healthd-chain/healthd/crypto"
 	tk "github.com/healthd-chain/healthd/testutil/keeper"
 	"github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
@@ -225,6 +227,22 @@ func TestGrantConsent(t *testing.T) {
 		}), types.ErrInvalidPeriod},
 		{"oversized key grant", nil, grant(func(m *types.MsgGrantConsent) { m.KeyGrants = [][]byte{make([]byte, types.MaxKeyGrantSize+1)} }), types.ErrInvalidKeyGrant},
 		{"too many key grants", nil, grant(func(m *types.MsgGrantConsent) { m.KeyGrants = make([][]byte, types.MaxKeyGrants+1) }), types.ErrInvalidKeyGrant},
+		{"the patient's key grants", nil, grant(func(m *types.MsgGrantConsent) {
+			m.KeyGrants = [][]byte{tk.KeyGrant("lab-result", 1), tk.KeyGrant("diagnosis", 1)}
+		}), nil},
+		{"key grants from a delegate", nil, grant(func(m *types.MsgGrantConsent) {
+			m.Signer, m.Patient, m.KeyGrants = tk.Address(dana), tk.Address(alice), [][]byte{tk.KeyGrant("lab-result", 1)}
+		}), types.ErrUnauthorized},
+		{"a key grant that is not one", nil, grant(func(m *types.MsgGrantConsent) { m.KeyGrants = [][]byte{[]byte("wrapped class key")} }), types.ErrInvalidKeyGrant},
+		{"a key grant for a class the consent does not cover", nil, grant(func(m *types.MsgGrantConsent) {
+			m.KeyGrants = [][]byte{tk.KeyGrant("mental-health", 1)}
+		}), types.ErrInvalidKeyGrant},
+		{"a key grant for a later epoch than the patient's", nil, grant(func(m *types.MsgGrantConsent) {
+			m.KeyGrants = [][]byte{tk.KeyGrant("lab-result", 2)}
+		}), types.ErrInvalidKeyGrant},
+		{"a key grant past the last epoch", nil, grant(func(m *types.MsgGrantConsent) {
+			m.KeyGrants = [][]byte{tk.KeyGrant("lab-result", crypto.MaxKeyEpoch+1)}
+		}), types.ErrInvalidKeyGrant},
 		{"grantee is the patient", nil, grant(func(m *types.MsgGrantConsent) { m.Grantee = tk.Address(alice) }), types.ErrInvalidGrantee},
 		{"grantee is neither provider nor patient", nil, grant(func(m *types.MsgGrantConsent) { m.Grantee = tk.Address(sam) }), types.ErrInvalidGrantee},
 		{"grantee is a suspended provider", func(t *testing.T, f *tk.ConsentFixture) {
@@ -267,7 +285,7 @@ func TestRevokeConsent(t *testing.T) {
 	t.Run("revoking stops access, takes it off the queue, and rotates other grants", func(t *testing.T) {
 		f, id := setup(t)
 		other := f.Grant(t, alice, lab, time.Hour*48)
-		newGrant := bytes.Repeat([]byte{1}, 64)
+		newGrant := tk.KeyGrant("lab-result", 1)
 		_, err := f.ConsentMsg.RevokeConsent(f.Ctx, &types.MsgRevokeConsent{
 			Signer: tk.Address(alice), ConsentId: id,
 			RotatedKeyGrants: []types.KeyGrantUpdate{{ConsentId: other, KeyGrants: [][]byte{newGrant}}},
@@ -303,14 +321,20 @@ func TestRevokeConsent(t *testing.T) {
 		}, func(t *testing.T, f *tk.ConsentFixture, _ uint64) { f.At(tk.GenesisTime.Add(21 * 24 * time.Hour)) }, types.ErrNotActive},
 		{"rotating grants of another patient's consent", func(id uint64) *types.MsgRevokeConsent {
 			// id+1 is bob's consent, granted in setup below
-			return &types.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: id, RotatedKeyGrants: []types.KeyGrantUpdate{{ConsentId: id + 1, KeyGrants: [][]byte{{1}}}}}
+			return &types.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: id, RotatedKeyGrants: []types.KeyGrantUpdate{{ConsentId: id + 1, KeyGrants: [][]byte{tk.KeyGrant("lab-result", 1)}}}}
 		}, func(t *testing.T, f *tk.ConsentFixture, id uint64) {
 			if got := f.Grant(t, bob, lab, time.Hour); got != id+1 {
 				t.Fatalf("bob's consent id = %d, want %d", got, id+1)
 			}
 		}, types.ErrInvalidKeyGrant},
+		{"a delegate replacing key grants", func(id uint64) *types.MsgRevokeConsent {
+			return &types.MsgRevokeConsent{Signer: tk.Address(dana), ConsentId: id, RotatedKeyGrants: []types.KeyGrantUpdate{{ConsentId: id + 1, KeyGrants: [][]byte{tk.KeyGrant("lab-result", 1)}}}}
+		}, func(t *testing.T, f *tk.ConsentFixture, id uint64) { f.Grant(t, alice, lab, time.Hour) }, types.ErrUnauthorized},
+		{"rotated grants for a later epoch than the rotation gives", func(id uint64) *types.MsgRevokeConsent {
+			return &types.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: id, RotatedKeyGrants: []types.KeyGrantUpdate{{ConsentId: id + 1, KeyGrants: [][]byte{tk.KeyGrant("lab-result", 2)}}}}
+		}, func(t *testing.T, f *tk.ConsentFixture, id uint64) { f.Grant(t, alice, lab, time.Hour) }, types.ErrInvalidKeyGrant},
 		{"rotating the revoked consent itself", func(id uint64) *types.MsgRevokeConsent {
-			return &types.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: id, RotatedKeyGrants: []types.KeyGrantUpdate{{ConsentId: id, KeyGrants: [][]byte{{1}}}}}
+			return &types.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: id, RotatedKeyGrants: []types.KeyGrantUpdate{{ConsentId: id, KeyGrants: [][]byte{tk.KeyGrant("lab-result", 1)}}}}
 		}, nil, types.ErrInvalidKeyGrant},
 	}
 	for _, tc := range cases {
@@ -425,4 +449,51 @@ func mustAcc(bech32 string) sdk.AccAddress {
 		panic(err)
 	}
 	return bz
+}
+
+// TestKeyEpochsMoveOnlyByThePatient: a delegate's revoke ends the consent but
+// moves no epoch (a delegate looping grant and revoke would otherwise push the
+// patient's epochs past the last one clients derive); the patient's revoke
+// moves them, and stops at crypto.MaxKeyEpoch instead of failing.
+func TestKeyEpochsMoveOnlyByThePatient(t *testing.T) {
+	f, _ := setup(t)
+	keyed := func() uint64 {
+		resp, err := f.ConsentMsg.GrantConsent(f.Ctx, &types.MsgGrantConsent{
+			Signer: tk.Address(alice), Grantee: tk.Address(lab), Permissions: []string{"read"}, DataClasses: []string{"lab-result"},
+			Purposes: []string{"TREAT"}, Duration: time.Hour, KeyGrants: [][]byte{tk.KeyGrant("lab-result", 1)},
+		})
+		assertErr(t, err, nil)
+		return resp.Id
+	}
+	epoch := func() uint64 {
+		e, err := f.Consent.ClassKeyEpoch(f.Ctx, mustAcc(tk.Address(alice)), "lab-result")
+		assertErr(t, err, nil)
+		return e
+	}
+
+	// when dana, a delegate, revokes a keyed consent: revoked, epoch unchanged
+	id := keyed()
+	_, err := f.ConsentMsg.RevokeConsent(f.Ctx, &types.MsgRevokeConsent{Signer: tk.Address(dana), ConsentId: id})
+	assertErr(t, err, nil)
+	if c, _ := f.Consent.GetConsent(f.Ctx, id); c.Status != types.CONSENT_STATUS_REVOKED || epoch() != 1 {
+		t.Fatalf("after the delegate's revoke: status %s, epoch %d; want revoked, 1", c.Status, epoch())
+	}
+
+	// when alice revokes one: epoch 2
+	_, err = f.ConsentMsg.RevokeConsent(f.Ctx, &types.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: keyed()})
+	assertErr(t, err, nil)
+	if epoch() != 2 {
+		t.Fatalf("after alice's revoke: epoch %d, want 2", epoch())
+	}
+
+	// and at the last epoch, alice's revoke still revokes and the epoch stays
+	if err := f.Consent.KeyEpochs.Set(f.Ctx, collections.Join(mustAcc(tk.Address(alice)), "lab-result"), uint64(crypto.MaxKeyEpoch)); err != nil {
+		t.Fatal(err)
+	}
+	id = keyed()
+	_, err = f.ConsentMsg.RevokeConsent(f.Ctx, &types.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: id})
+	assertErr(t, err, nil)
+	if c, _ := f.Consent.GetConsent(f.Ctx, id); c.Status != types.CONSENT_STATUS_REVOKED || epoch() != crypto.MaxKeyEpoch {
+		t.Fatalf("at the last epoch: status %s, epoch %d", c.Status, epoch())
+	}
 }

@@ -55,6 +55,25 @@ func (q queryServer) ConsentsByGrantee(ctx context.Context, req *types.QueryCons
 	return q.listByStatus(ctx, q.k.Consents.Indexes.ByGrantee, req.Grantee, req.Status, req.Pagination)
 }
 
+// ConsentsByPair lists the consents patient gave grantee from the (patient,
+// grantee) index that CheckAccess reads.
+func (q queryServer) ConsentsByPair(ctx context.Context, req *types.QueryConsentsByPairRequest) (*types.QueryConsentsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	patient, err := q.k.addressCodec.StringToBytes(req.Patient)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", req.Patient, err)
+	}
+	grantee, err := q.k.addressCodec.StringToBytes(req.Grantee)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid grantee address %q: %v", req.Grantee, err)
+	}
+	prefix := collections.TripleSuperPrefix[sdk.AccAddress, sdk.AccAddress, uint64](patient, grantee)
+	return page(ctx, q, q.k.Consents.Indexes.ByPair.Keys(), &prefix, req.Pagination,
+		func(k collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64]) uint64 { return k.K3() })
+}
+
 // EmergencyAccesses lists a patient's break-glass accesses from the emergency index.
 func (q queryServer) EmergencyAccesses(ctx context.Context, req *types.QueryEmergencyAccessesRequest) (*types.QueryConsentsResponse, error) {
 	if req == nil {
@@ -82,7 +101,13 @@ func (q queryServer) CheckAccess(ctx context.Context, req *types.QueryCheckAcces
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "invalid grantee address %q: %v", req.Grantee, err)
 	}
-	d, err := q.k.CheckAccess(ctx, patient, grantee, req.DataClass, req.Permission, req.Purpose, req.AuthoredAt)
+	var author sdk.AccAddress
+	if req.Author != "" {
+		if author, err = q.k.addressCodec.StringToBytes(req.Author); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "invalid author address %q: %v", req.Author, err)
+		}
+	}
+	d, err := q.k.CheckAccess(ctx, patient, grantee, req.DataClass, req.Permission, req.Purpose, req.AuthoredAt, author)
 	if err != nil {
 		return nil, grpcError(err)
 	}

@@ -68,7 +68,7 @@ func TestQueueKeyNeverEarly(t *testing.T) {
 	}
 	// and after the end it is denied at once, and marked by the next whole second
 	f.At(end.Add(100 * time.Millisecond))
-	d, _ := f.Consent.CheckAccess(f.Ctx, mustAcc(tk.Address(alice)), mustAcc(tk.Address(lab)), "allergy", "read", "TREAT", time.Time{})
+	d, _ := f.Consent.CheckAccess(f.Ctx, mustAcc(tk.Address(alice)), mustAcc(tk.Address(lab)), "allergy", "read", "TREAT", time.Time{}, nil)
 	if d.Allowed {
 		t.Fatal("allowed after the end")
 	}

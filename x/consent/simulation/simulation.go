@@ -16,6 +16,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/module"
 	simtypes "github.com/cosmos/cosmos-sdk/types/simulation"
 
+	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/internal/simutil"
 	"github.com/healthd-chain/healthd/x/consent/keeper"
 	"github.com/healthd-chain/healthd/x/consent/types"
@@ -134,10 +135,18 @@ func (m Module) grant(simState module.SimulationState) simtypes.Operation {
 			Permissions: pick(r, types.Permissions, 2), DataClasses: pick(r, types.DataClasses, 3),
 			Purposes: pick(r, grantPurposes, 2), Duration: time.Duration(1+r.Intn(30*24)) * time.Hour,
 		}
-		if r.Intn(2) == 0 { // a key grant per class (opaque to the chain)
-			for range msg.DataClasses {
-				g := make([]byte, 64+r.Intn(64))
-				r.Read(g)
+		if r.Intn(2) == 0 { // a key grant per class, at its current epoch; the HPKE part is opaque to the chain
+			for _, class := range msg.DataClasses {
+				epoch, err := m.Keeper.ClassKeyEpoch(ctx, patient.Address, class)
+				if err != nil {
+					return simtypes.NoOpMsg(types.ModuleName, msgType, "no epoch"), nil, nil
+				}
+				sealed := make([]byte, crypto.GrantSealedSize)
+				r.Read(sealed)
+				g, err := crypto.EncodeGrant(class, epoch, sealed)
+				if err != nil {
+					return simtypes.NoOpMsg(types.ModuleName, msgType, err.Error()), nil, nil
+				}
 				msg.KeyGrants = append(msg.KeyGrants, g)
 			}
 		}

@@ -34,7 +34,11 @@ func ValidateEncryptionKey(key []byte) error {
 	return nil
 }
 
-// ValidateKeyGrants checks the count and sizes of key grants.
+// ValidateKeyGrants checks the count of key grants and that each is a healthd
+// key grant (crypto.WrapClassKey's layout and size) for a known data class and
+// an epoch clients can derive (1..crypto.MaxKeyEpoch). The msg server checks
+// the rest against state: the class is one of the consent's and the epoch is
+// not past the patient's current one.
 func ValidateKeyGrants(grants [][]byte) error {
 	if len(grants) > MaxKeyGrants {
 		return errorsmod.Wrapf(ErrInvalidKeyGrant, "%d key grants, at most %d", len(grants), MaxKeyGrants)
@@ -42,6 +46,16 @@ func ValidateKeyGrants(grants [][]byte) error {
 	for i, g := range grants {
 		if len(g) == 0 || len(g) > MaxKeyGrantSize {
 			return errorsmod.Wrapf(ErrInvalidKeyGrant, "key grant %d is %d bytes, want 1-%d", i, len(g), MaxKeyGrantSize)
+		}
+		class, epoch, ok := crypto.GrantLabel(g)
+		if !ok {
+			return errorsmod.Wrapf(ErrInvalidKeyGrant, "key grant %d is not a healthd key grant (made by `healthd records key-grants`)", i)
+		}
+		if err := ValidateDataClass(class); err != nil {
+			return errorsmod.Wrapf(ErrInvalidKeyGrant, "key grant %d: %s", i, err)
+		}
+		if epoch < 1 || epoch > crypto.MaxKeyEpoch {
+			return errorsmod.Wrapf(ErrInvalidKeyGrant, "key grant %d is for epoch %d, outside 1..%d", i, epoch, crypto.MaxKeyEpoch)
 		}
 	}
 	return nil

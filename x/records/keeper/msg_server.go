@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 
+	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
@@ -56,6 +57,9 @@ func (s msgServer) CreateRecords(ctx context.Context, msg *types.MsgCreateRecord
 			return nil, errorsmod.Wrapf(err, "entry %d", i)
 		}
 		if err := s.requireCurrentEpoch(ctx, patient, e); err != nil {
+			return nil, errorsmod.Wrapf(err, "entry %d", i)
+		}
+		if err := s.requireNewHash(ctx, e.ContentHash); err != nil {
 			return nil, errorsmod.Wrapf(err, "entry %d", i)
 		}
 	}
@@ -121,6 +125,9 @@ func (s msgServer) AmendRecord(ctx context.Context, msg *types.MsgAmendRecord) (
 	if err := s.requireCurrentEpoch(ctx, patient, msg.Entry); err != nil {
 		return nil, err
 	}
+	if err := s.requireNewHash(ctx, msg.Entry.ContentHash); err != nil {
+		return nil, err
+	}
 
 	r, err := s.newRecord(ctx, old.Patient, s.canonical(author), msg.Entry)
 	if err != nil {
@@ -183,8 +190,8 @@ func (s msgServer) EraseRecord(ctx context.Context, msg *types.MsgEraseRecord) (
 }
 
 // AccessRecord applies the access rule for a read and, if allowed, stores an
-// access receipt. The patient and the author need no consent; their reads get
-// receipts too. Denied: a registered error, nothing stored.
+// access receipt. The patient and the author (unless an inactive provider)
+// need no consent; their reads get receipts too. Denied: a registered error, nothing stored.
 func (s msgServer) AccessRecord(ctx context.Context, msg *types.MsgAccessRecord) (*types.MsgAccessRecordResponse, error) {
 	accessor, err := s.decode(msg.Accessor, "accessor")
 	if err != nil {
@@ -210,23 +217,15 @@ func (s msgServer) AccessRecord(ctx context.Context, msg *types.MsgAccessRecord)
 		return nil, err
 	}
 	accessorStr := s.canonical(accessor)
-	var decision consenttypes.AccessDecision
-	if recordAuthor.Equals(accessor) && !patient.Equals(accessor) {
-		// The author reads what it wrote, if it may still act (a suspended
-		// provider may not).
-		if err := s.requireActiveIfProvider(ctx, accessor); err != nil {
-			return nil, err
-		}
-		decision = consenttypes.AccessDecision{Allowed: true}
-	} else {
-		decision, err = s.consent.CheckAccess(ctx, patient, accessor, r.DataClass, consenttypes.PermissionRead, msg.Purpose, r.CreatedAt)
-		if err != nil {
-			return nil, err
-		}
-		if !decision.Allowed {
-			return nil, errorsmod.Wrapf(types.ErrAccessDenied, "%s may not read record %d for %s: %s",
-				accessorStr, r.Id, msg.Purpose, decision.Reason)
-		}
+	// One rule for every reader, the record's author included (CheckAccess
+	// lets an author read what it wrote unless it is an inactive provider).
+	decision, err := s.consent.CheckAccess(ctx, patient, accessor, r.DataClass, consenttypes.PermissionRead, msg.Purpose, r.CreatedAt, recordAuthor)
+	if err != nil {
+		return nil, err
+	}
+	if !decision.Allowed {
+		return nil, errorsmod.Wrapf(types.ErrAccessDenied, "%s may not read record %d for %s: %s",
+			accessorStr, r.Id, msg.Purpose, decision.Reason)
 	}
 
 	id, err := s.ReceiptSeq.Next(ctx)
@@ -281,24 +280,12 @@ func (s msgServer) authorizeWrite(ctx context.Context, patient, author sdk.AccAd
 	if !s.providers.IsActive(ctx, author) {
 		return errorsmod.Wrapf(types.ErrUnauthorized, "%s is neither the patient nor an active provider", author)
 	}
-	d, err := s.consent.CheckAccess(ctx, patient, author, class, consenttypes.PermissionWrite, purpose, sdk.UnwrapSDKContext(ctx).BlockTime())
+	d, err := s.consent.CheckAccess(ctx, patient, author, class, consenttypes.PermissionWrite, purpose, sdk.UnwrapSDKContext(ctx).BlockTime(), nil)
 	if err != nil {
 		return err
 	}
 	if !d.Allowed {
 		return errorsmod.Wrapf(types.ErrAccessDenied, "no write consent for %s, purpose %s: %s", class, purpose, d.Reason)
-	}
-	return nil
-}
-
-// requireActiveIfProvider refuses an author that is a provider no longer active.
-func (s msgServer) requireActiveIfProvider(ctx context.Context, addr sdk.AccAddress) error {
-	isPatient, err := s.consent.IsPatient(ctx, addr)
-	if err != nil {
-		return err
-	}
-	if !isPatient && !s.providers.IsActive(ctx, addr) {
-		return errorsmod.Wrapf(types.ErrAccessDenied, "%s is a provider that is not active", addr)
 	}
 	return nil
 }
@@ -316,6 +303,27 @@ func (s msgServer) requireCurrentEpoch(ctx context.Context, patient sdk.AccAddre
 			"(a consent was revoked: the patient's new key grant is needed)", e.DataClass, e.KeyEpoch, current)
 	}
 	return nil
+}
+
+// requireNewHash refuses a content hash that any record, of any author and
+// patient, active or erased, has committed. A blob in a vault is bound to the
+// one record that committed its hash: were a second record allowed, its author
+// could take a receipt on its own record and download the first one's blob, or
+// keep it alive after the patient erased it.
+func (s msgServer) requireNewHash(ctx context.Context, h []byte) error {
+	it, err := s.Records.Indexes.ByHash.Keys().Iterate(ctx, collections.NewPrefixedPairRange[[]byte, uint64](h))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if !it.Valid() {
+		return nil
+	}
+	key, err := it.Key()
+	if err != nil {
+		return err
+	}
+	return errorsmod.Wrapf(types.ErrHashCommitted, "%x is committed by record %d", h, key.K2())
 }
 
 func (s msgServer) requirePatient(ctx context.Context, patient sdk.AccAddress) error {

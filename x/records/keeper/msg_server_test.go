@@ -307,6 +307,38 @@ func TestAmendEraseAccessLifecycle(t *testing.T) {
 	assertErr(t, err, types.ErrAccessDenied)
 }
 
+// TestContentHashIsCommittedOnce: no author, for no patient, commits a hash
+// that a record already holds, active or erased; that is what binds a vault's
+// blob to one record.
+func TestContentHashIsCommittedOnce(t *testing.T) {
+	f := setup(t)
+	const bob = "bob"
+	f.RegisterPatient(t, bob)
+	// record 1 (setup) is hospital's lab result for alice, hash of "r1"
+	first, _ := f.Records.GetRecord(f.Ctx, 1)
+	copied := tk.Entry("lab-result", "r1")
+	if !bytes.Equal(copied.ContentHash, first.ContentHash) {
+		t.Fatalf("setup's record 1 has another hash than Entry(r1)")
+	}
+	create := func(author, patient string, e types.RecordEntry) error {
+		_, err := f.RecordsMsg.CreateRecords(f.Ctx, &types.MsgCreateRecords{
+			Author: tk.Address(author), Patient: tk.Address(patient), Purpose: "TREAT", Entries: []types.RecordEntry{e},
+		})
+		return err
+	}
+	assertErr(t, create(hospital, alice, copied), types.ErrHashCommitted) // the same author again
+	assertErr(t, create(alice, alice, copied), types.ErrHashCommitted)    // the patient herself
+	assertErr(t, create(bob, bob, copied), types.ErrHashCommitted)        // another patient
+	_, err := f.RecordsMsg.AmendRecord(f.Ctx, &types.MsgAmendRecord{Author: tk.Address(hospital), RecordId: 1, Purpose: "TREAT", Entry: copied})
+	assertErr(t, err, types.ErrHashCommitted)
+
+	// and an erased record's tombstone keeps its hash taken
+	_, err = f.RecordsMsg.EraseRecord(f.Ctx, &types.MsgEraseRecord{Signer: tk.Address(alice), RecordId: 1})
+	assertErr(t, err, nil)
+	assertErr(t, create(bob, bob, copied), types.ErrHashCommitted)
+	assertErr(t, create(bob, bob, tk.Entry("lab-result", "fresh")), nil)
+}
+
 // Events and state carry hashes, ids, addresses and classes: never the storage
 // location or key material in events.
 func TestEventsCarryNoLocationOrKeys(t *testing.T) {
@@ -330,7 +362,7 @@ func TestRevocationRotatesTheClassKeyEpoch(t *testing.T) {
 	labConsent, err := f.ConsentMsg.GrantConsent(f.Ctx, &consenttypes.MsgGrantConsent{
 		Signer: tk.Address(alice), Grantee: tk.Address(lab), Permissions: []string{"read"},
 		DataClasses: []string{"diagnosis", "lab-result"}, Purposes: []string{"TREAT"}, Duration: 24 * time.Hour,
-		KeyGrants: [][]byte{[]byte("wrapped class key")},
+		KeyGrants: [][]byte{tk.KeyGrant("lab-result", 1)},
 	})
 	assertErr(t, err, nil)
 	create := func(epoch uint64, seed string) error {

@@ -150,7 +150,7 @@ func (m Module) createByProvider(simState module.SimulationState) simtypes.Opera
 		purpose := c.Purposes[r.Intn(len(c.Purposes))]
 		// the consent allows it unless a newer event changed that: ask the rule
 		for _, class := range c.DataClasses {
-			d, err := m.Consent.CheckAccess(ctx, patient, author.Address, class, consenttypes.PermissionWrite, purpose, ctx.BlockTime())
+			d, err := m.Consent.CheckAccess(ctx, patient, author.Address, class, consenttypes.PermissionWrite, purpose, ctx.BlockTime(), nil)
 			if err != nil || !d.Allowed {
 				return simtypes.NoOpMsg(types.ModuleName, msgType, "write not allowed now"), nil, nil
 			}
@@ -194,7 +194,7 @@ func (m Module) access(simState module.SimulationState) simtypes.Operation {
 		if r.Intn(2) == 0 {
 			if c, grantee, ok := m.liveConsent(ctx, r, accs, consenttypes.PermissionRead); ok && c.Patient == rec.Patient {
 				p := c.Purposes[r.Intn(len(c.Purposes))]
-				d, err := m.Consent.CheckAccess(ctx, patient.Address, grantee.Address, rec.DataClass, consenttypes.PermissionRead, p, rec.CreatedAt)
+				d, err := m.Consent.CheckAccess(ctx, patient.Address, grantee.Address, rec.DataClass, consenttypes.PermissionRead, p, rec.CreatedAt, nil)
 				if err == nil && d.Allowed {
 					reader, purpose = grantee, p
 				}

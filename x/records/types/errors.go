@@ -27,4 +27,5 @@ var (
 	ErrReceiptNotFound  = errorsmod.Register(ModuleName, 21, "receipt not found")
 	ErrDuplicateHash    = errorsmod.Register(ModuleName, 22, "content hash listed twice in the batch")
 	ErrStaleKeyEpoch    = errorsmod.Register(ModuleName, 23, "the record is not under the class key's current epoch")
+	ErrHashCommitted    = errorsmod.Register(ModuleName, 24, "content hash is already committed")
 )

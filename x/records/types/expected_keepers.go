@@ -13,7 +13,7 @@ import (
 // the patient and its delegates are.
 type ConsentKeeper interface {
 	CheckAccess(ctx context.Context, patient, grantee sdk.AccAddress, dataClass, permission, purpose string,
-		authoredAt time.Time) (consenttypes.AccessDecision, error)
+		authoredAt time.Time, author sdk.AccAddress) (consenttypes.AccessDecision, error)
 	IsPatient(ctx context.Context, addr sdk.AccAddress) (bool, error)
 	IsPatientOrLiveDelegate(ctx context.Context, patient, signer sdk.AccAddress) (bool, error)
 	ClassKeyEpoch(ctx context.Context, patient sdk.AccAddress, dataClass string) (uint64, error)
