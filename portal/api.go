@@ -376,7 +376,14 @@ func (s *Server) fileFrom(ctx context.Context, w http.ResponseWriter, file io.Re
 	if fhirType == "" {
 		fhirType = "DocumentReference"
 	}
-	size, _ := strconv.ParseInt(fields["size"], 10, 64)
+	var size int64 // only for the progress count; unknown is fine
+	if v := fields["size"]; v != "" {
+		var err error
+		if size, err = strconv.ParseInt(v, 10, 64); err != nil || size < 0 {
+			badRequest(w, "The file size is not a number.")
+			return
+		}
+	}
 	res, err := s.agent.Put(ctx, io.LimitReader(file, s.opts.MaxUpload), size, agent.PutRequest{
 		Patient: patient, Class: class, Purpose: purpose, FHIRType: fhirType, VaultURL: s.opts.VaultURL,
 	})

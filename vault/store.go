@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -76,6 +77,11 @@ type DiskStore struct {
 	dir  string
 	now  func() time.Time
 	lock *os.File
+	// publish serialises the last step of a put (is it there yet? metadata,
+	// rename), so that of two uploads of one blob the first to finish is the
+	// recorded uploader and the second finds it stored. The directory lock
+	// keeps other processes out, so an in-process mutex is enough.
+	publish sync.Mutex
 }
 
 // NewDiskStore opens (creating if needed) a disk store in dir, and locks it: two
@@ -136,6 +142,11 @@ func (s *DiskStore) Put(_ context.Context, h Hash, r io.Reader, limit int64, upl
 	}
 	if err != nil {
 		return BlobInfo{}, false, err
+	}
+	s.publish.Lock()
+	defer s.publish.Unlock()
+	if existing, err := s.info(h); err == nil {
+		return existing, false, nil // a concurrent upload of the same bytes finished first: its uploader stays
 	}
 	info := BlobInfo{Hash: h.String(), Size: n, Uploader: uploader, UploadedAt: s.now().UTC()}
 	meta, err := json.Marshal(info)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -203,6 +204,86 @@ func TestAttacks(t *testing.T) {
 		q := "patient=" + alice + "&grantee=" + lab + "&data_class=procedure&permission=read&purpose=TREAT&author=" + lab
 		if err := n.GetJSON("/healthd/consent/v1/check_access?"+q, &d); err != nil || d.Allowed || d.Reason != "ACCESS_REASON_PROVIDER_INACTIVE" {
 			t.Fatalf("check_access for the suspended author = %+v, %v", d, err)
+		}
+	})
+
+	// Finding 12: lab races hospital's upload of the same bytes and finishes
+	// second; the vault recorded the last writer as the uploader, so the
+	// hospital's own record no longer opened its blob (and lab's would).
+	t.Run("a second upload of the same bytes takes the blob over", func(t *testing.T) {
+		a.t = t
+		alice, hospital := n.Address("alice"), n.Address("hospital")
+		a.grant("alice", hospital, "immunization", "write", true)
+		ct, h := a.seal(alice, "immunization", "Hepatitis B dose 2 LMN-6620")
+
+		// when hospital and lab upload the same ciphertext at once, hospital finishing first
+		upload := func(name string) (*io.PipeWriter, chan error) {
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() { done <- a.vault(name).Put(context.Background(), h, pr, int64(len(ct))) }()
+			if _, err := pw.Write(ct[:len(ct)-1]); err != nil {
+				t.Fatal(err)
+			}
+			return pw, done
+		}
+		hospitalPipe, hospitalDone := upload("hospital")
+		labPipe, labDone := upload("lab")
+		for _, step := range []struct {
+			pw   *io.PipeWriter
+			done chan error
+		}{{hospitalPipe, hospitalDone}, {labPipe, labDone}} {
+			if _, err := step.pw.Write(ct[len(ct)-1:]); err != nil {
+				t.Fatal(err)
+			}
+			_ = step.pw.Close()
+			if err := <-step.done; err != nil {
+				t.Fatalf("upload: %v", err)
+			}
+		}
+
+		// then the first writer stays the uploader: hospital's record opens the blob for alice
+		entry := a.entry("immunization", base64.StdEncoding.EncodeToString(h[:]), strconv.Itoa(len(ct)), a.epoch(alice, "immunization"))
+		a.cli("tx", "records", "create", "TREAT", entry, "--patient", alice, "--from", "hospital", "--yes")
+		rec := newestRecordOf(t, n, alice)
+		a.cli("tx", "records", "access", rec.ID, "PATRQT", "--from", "alice", "--yes")
+		if _, err := a.vault("alice").Get(context.Background(), h, io.Discard, 1<<20); err != nil {
+			t.Fatalf("alice reads hospital's record after lab's racing upload: %v", err)
+		}
+	})
+
+	// Finding 16: a third-party client (a web wallet) sets a consent's start to
+	// its own clock's now; the block that includes it is later, and the chain
+	// refused the grant as "in the past".
+	t.Run("a consent starting at the client's now is refused", func(t *testing.T) {
+		a.t = t
+		start := time.Now().Add(-8 * time.Second).UTC().Format(time.RFC3339)
+		res := n.Exec("tx", "consent", "grant", n.Address("clinic"), "--classes", "imaging", "--purposes", "TREAT", "--permissions", "read",
+			"--start", start, "--expires", "24h", "--from", "alice", "--yes")
+		if res.ExitCode != 0 {
+			t.Fatalf("grant starting 8 s ago: exit %d, %s", res.ExitCode, res.Stderr)
+		}
+		if c := a.consent(newestConsent(t, n, "/healthd/consent/v1/grantees/"+n.Address("clinic")+"/consents").ID); c.Status != "CONSENT_STATUS_ACTIVE" {
+			t.Fatalf("the consent is %s", c.Status)
+		}
+	})
+
+	// Finding 13: sloppy arguments do something else than asked: a typo in a
+	// record id reads another record, and --gc-interval 0 crashes the vault.
+	t.Run("sloppy numeric arguments act on something else", func(t *testing.T) {
+		a.t = t
+		res := n.Exec("records", "get", "1abc", "--purpose", "TREAT", "--out", filepath.Join(a.dir, "sloppy.json"), "--from", "clinic", "--keyring-backend", "test")
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, `record id "1abc" is not an id`) {
+			t.Fatalf("records get 1abc: exit %d, %s", res.ExitCode, res.Stderr)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, n.Binary, "vault", "start", "--home", n.Home, "--data", filepath.Join(a.dir, "vault-gc0"),
+			"--listen", "127.0.0.1:0", "--chain-grpc", n.GRPC, "--gc-interval", "0")
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ctx.Err() != nil || err == nil || strings.Contains(stderr.String(), "panic") || !strings.Contains(stderr.String(), "--gc-interval must be positive") {
+			t.Fatalf("vault start --gc-interval 0: %v (timed out: %v)\n%s", err, ctx.Err() != nil, stderr.String())
 		}
 	})
 }

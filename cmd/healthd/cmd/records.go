@@ -149,9 +149,9 @@ func recordsGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var id uint64
-			if _, err := fmt.Sscan(args[0], &id); err != nil {
-				return fmt.Errorf("record id %q: %w", args[0], err)
+			id, err := parseID("record id", args[0])
+			if err != nil {
+				return err
 			}
 			rec, err := a.Record(cmd.Context(), id)
 			if err != nil {

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -25,9 +24,9 @@ func recordsRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var id uint64
-			if _, err := fmt.Sscan(args[0], &id); err != nil {
-				return fmt.Errorf("consent id %q: %w", args[0], err)
+			id, err := parseID("consent id", args[0])
+			if err != nil {
+				return err
 			}
 			res, err := a.Revoke(cmd.Context(), id)
 			if err != nil {

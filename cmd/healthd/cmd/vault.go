@@ -46,14 +46,18 @@ func vaultStartCmd() *cobra.Command {
 			}
 			listen, _ := cmd.Flags().GetString("listen")
 			grpcAddr, _ := cmd.Flags().GetString("chain-grpc")
-			gcEvery, _ := cmd.Flags().GetDuration("gc-interval")
+			gcEvery, err := positiveDuration(cmd, "gc-interval")
+			if err != nil {
+				return err
+			}
 			var cfg vault.Config
-			cfg.MaxBlobSize, _ = cmd.Flags().GetInt64("max-blob-size")
-			cfg.QuotaBytes, _ = cmd.Flags().GetInt64("quota")
-			cfg.ReceiptMaxAge, _ = cmd.Flags().GetDuration("receipt-max-age")
-			cfg.UncommittedTTL, _ = cmd.Flags().GetDuration("uncommitted-ttl")
-			cfg.MinTransferRate, _ = cmd.Flags().GetInt64("min-transfer-rate")
-			cfg.TransferSlack, _ = cmd.Flags().GetDuration("transfer-slack")
+			if err := limitFlags(cmd,
+				map[string]*int64{"max-blob-size": &cfg.MaxBlobSize, "quota": &cfg.QuotaBytes, "min-transfer-rate": &cfg.MinTransferRate},
+				map[string]*time.Duration{
+					"receipt-max-age": &cfg.ReceiptMaxAge, "uncommitted-ttl": &cfg.UncommittedTTL, "transfer-slack": &cfg.TransferSlack,
+				}); err != nil {
+				return err
+			}
 
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			store, err := vault.NewDiskStore(data)

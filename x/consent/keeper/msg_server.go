@@ -196,11 +196,15 @@ func (s msgServer) GrantConsent(ctx context.Context, msg *types.MsgGrantConsent)
 	}
 	now := blockTime(ctx)
 	start := msg.Start.UTC()
-	if msg.Start.IsZero() {
+	// A client that means "now" signs its own clock, and the block that
+	// includes the transaction comes later: a start at most MaxStartSkew
+	// before the block time is the block time.
+	if msg.Start.IsZero() || start.Before(now) && !start.Before(now.Add(-types.MaxStartSkew)) {
 		start = now
 	}
 	if start.Before(now) {
-		return nil, errorsmod.Wrap(types.ErrInvalidPeriod, "the start is before the block time (leave it empty to start now)")
+		return nil, errorsmod.Wrapf(types.ErrInvalidPeriod, "the start is more than %s before the block time "+
+			"(leave it empty to start now)", types.MaxStartSkew)
 	}
 	if start.After(now.Add(params.MaxConsentDuration)) {
 		return nil, errorsmod.Wrapf(types.ErrInvalidPeriod, "the start is more than max_consent_duration %s ahead", params.MaxConsentDuration)

@@ -222,6 +222,12 @@ func TestGrantConsent(t *testing.T) {
 		{"zero duration", nil, grant(func(m *types.MsgGrantConsent) { m.Duration = 0 }), types.ErrInvalidPeriod},
 		{"duration beyond the max", nil, grant(func(m *types.MsgGrantConsent) { m.Duration = types.DefaultMaxConsentDuration + time.Hour }), types.ErrInvalidPeriod},
 		{"start in the past", nil, grant(func(m *types.MsgGrantConsent) { m.Start = tk.GenesisTime }), types.ErrInvalidPeriod},
+		{"start a few seconds before the block (a client's now)", nil, grant(func(m *types.MsgGrantConsent) {
+			m.Start = tk.GenesisTime.Add(time.Hour - 7*time.Second)
+		}), nil},
+		{"start just past the allowed skew", nil, grant(func(m *types.MsgGrantConsent) {
+			m.Start = tk.GenesisTime.Add(time.Hour - types.MaxStartSkew - time.Second)
+		}), types.ErrInvalidPeriod},
 		{"inverted data period", nil, grant(func(m *types.MsgGrantConsent) {
 			m.DataPeriod = &types.Period{Start: tk.GenesisTime, End: tk.GenesisTime.Add(-time.Hour)}
 		}), types.ErrInvalidPeriod},
@@ -267,7 +273,7 @@ func TestGrantConsent(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantStart := tc.msg.Start
-			if wantStart.IsZero() {
+			if wantStart.Before(f.Ctx.BlockTime()) { // empty, or a client's "now": the block time
 				wantStart = f.Ctx.BlockTime()
 			}
 			if c.Status != types.CONSENT_STATUS_ACTIVE || c.Patient != tk.Address(alice) || !c.Period.Start.Equal(wantStart) ||

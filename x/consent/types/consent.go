@@ -24,6 +24,10 @@ const (
 	MaxKeyGrantSize = 2048
 	// MaxEmergencyNoteLength bounds the break-glass note, in characters.
 	MaxEmergencyNoteLength = 140
+	// MaxStartSkew is how far before the block time a consent's start may be
+	// and still be taken as "now": a client that sets the start to its own
+	// clock's now is always a little behind the block that includes it.
+	MaxStartSkew = 5 * time.Minute
 )
 
 // ValidateEncryptionKey checks an HPKE MLKEM768X25519 public key.
