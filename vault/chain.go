@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"google.golang.org/grpc"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/cosmos/cosmos-sdk/client/grpc/cmtservice"
 	"github.com/cosmos/cosmos-sdk/codec"
 	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
 	"github.com/cosmos/cosmos-sdk/types/query"
@@ -22,6 +24,7 @@ import (
 // GRPCChain answers the vault's questions with a node's gRPC queries.
 type GRPCChain struct {
 	conn      *grpc.ClientConn
+	node      cmtservice.ServiceClient
 	consent   consenttypes.QueryClient
 	providers providerstypes.QueryClient
 	records   recordstypes.QueryClient
@@ -38,7 +41,7 @@ func DialChain(addr string) (*GRPCChain, error) {
 		return nil, err
 	}
 	return &GRPCChain{
-		conn: conn, consent: consenttypes.NewQueryClient(conn), providers: providerstypes.NewQueryClient(conn),
+		conn: conn, node: cmtservice.NewServiceClient(conn), consent: consenttypes.NewQueryClient(conn), providers: providerstypes.NewQueryClient(conn),
 		records: recordstypes.NewQueryClient(conn), now: time.Now,
 	}, nil
 }
@@ -64,6 +67,24 @@ func (c *GRPCChain) MayUpload(ctx context.Context, addr string) (bool, error) {
 }
 
 var _ Chain = (*GRPCChain)(nil)
+
+// Status implements Chain: the node's chain id, latest block and whether it is
+// still catching up.
+func (c *GRPCChain) Status(ctx context.Context) (ChainStatus, error) {
+	syncing, err := c.node.GetSyncing(ctx, &cmtservice.GetSyncingRequest{})
+	if err != nil {
+		return ChainStatus{}, err
+	}
+	latest, err := c.node.GetLatestBlock(ctx, &cmtservice.GetLatestBlockRequest{})
+	if err != nil {
+		return ChainStatus{}, err
+	}
+	if latest.SdkBlock == nil {
+		return ChainStatus{}, errors.New("the node returned no latest block")
+	}
+	h := latest.SdkBlock.Header
+	return ChainStatus{ChainID: h.ChainID, Height: h.Height, BlockTime: h.Time, CatchingUp: syncing.Syncing}, nil
+}
 
 // uploaderRecords returns the records with content hash h that uploader
 // authored, reading every page. The chain commits a hash at most once, so

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -31,6 +33,17 @@ type Chain interface {
 	// BlobStatus reports whether any of uploader's records commits to h, and
 	// whether all of those are erased.
 	BlobStatus(ctx context.Context, h Hash, uploader string) (committed, erased bool, err error)
+	// Status reports the node's chain and how current it is; the sweep
+	// removes nothing unless the node is the chain it knows, caught up.
+	Status(ctx context.Context) (ChainStatus, error)
+}
+
+// ChainStatus is what a node says of itself.
+type ChainStatus struct {
+	ChainID    string
+	Height     int64
+	BlockTime  time.Time
+	CatchingUp bool
 }
 
 // Config configures a vault server.
@@ -52,11 +65,22 @@ type Config struct {
 	MinTransferRate int64
 	// TransferSlack is the fixed part of that allowance (default 1 minute).
 	TransferSlack time.Duration
+	// QuarantineRetention is how long a never-committed upload stays in
+	// quarantine before it is deleted (default 30 days).
+	QuarantineRetention time.Duration
+	// MaxChainLag is how old the node's latest block may be for the sweep to
+	// trust its "not found" (default 2 minutes).
+	MaxChainLag time.Duration
+	// ChainStateFile remembers the chain id and the highest height this vault
+	// has seen (default: none, no memory across restarts). The sweep refuses a
+	// node of another chain or below that height.
+	ChainStateFile string
 }
 
 // Validate refuses negative limits.
 func (c Config) Validate() error {
-	if c.MaxBlobSize < 0 || c.QuotaBytes < 0 || c.ReceiptMaxAge < 0 || c.UncommittedTTL < 0 || c.MinTransferRate < 0 || c.TransferSlack < 0 {
+	if c.MaxBlobSize < 0 || c.QuotaBytes < 0 || c.ReceiptMaxAge < 0 || c.UncommittedTTL < 0 || c.MinTransferRate < 0 ||
+		c.TransferSlack < 0 || c.QuarantineRetention < 0 || c.MaxChainLag < 0 {
 		return errors.New("vault limits must not be negative")
 	}
 	return nil
@@ -81,6 +105,12 @@ func (c Config) withDefaults() Config {
 	if c.TransferSlack == 0 {
 		c.TransferSlack = time.Minute
 	}
+	if c.QuarantineRetention == 0 {
+		c.QuarantineRetention = 30 * 24 * time.Hour
+	}
+	if c.MaxChainLag == 0 {
+		c.MaxChainLag = 2 * time.Minute
+	}
 	return c
 }
 
@@ -101,6 +131,9 @@ type Server struct {
 	mu       sync.Mutex
 	usage    map[string]int64 // bytes stored per uploader
 	reserved map[string]int64 // bytes of uploads in progress per uploader
+
+	stateMu sync.Mutex
+	seen    chainMemory // without a ChainStateFile
 }
 
 // NewServer returns a server over store; it reads the store once to know each
@@ -286,50 +319,148 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Hash, str
 	return h, addr, true
 }
 
-// CollectGarbage deletes blobs whose uploader's records are all erased, and
-// uploads that none of the uploader's records committed to within
-// UncommittedTTL. Each blob's status is asked again right before it is deleted.
-// It returns how many it deleted; a blob it cannot check or delete is logged and
-// left for the next sweep.
+// CollectGarbage sweeps the store. It first checks that the node speaks for
+// the chain this vault serves (checkChain): a node of another chain, one reset
+// or resyncing below the height this vault has seen, or one behind, answers
+// "not found" for records that exist, and the sweep then removes nothing.
+// Blobs whose uploader's record is erased are deleted (erasure is deletion);
+// uploads that no record of their uploader committed within UncommittedTTL
+// are moved to quarantine, and quarantined blobs older than
+// QuarantineRetention are deleted. Each blob's status is asked again right
+// before it is removed. It returns how many blobs it deleted or quarantined; a
+// blob it cannot check or remove is logged and left for the next sweep.
 func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
-	doomed := func(b BlobInfo) (Hash, bool) {
+	if err := s.checkChain(ctx); err != nil {
+		return 0, err
+	}
+	type verdict int
+	const (
+		keep verdict = iota
+		erase
+		quarantine
+	)
+	judge := func(b BlobInfo) (Hash, verdict) {
 		h, err := ParseHash(b.Hash)
 		if err != nil {
-			return h, false
+			return h, keep
 		}
 		committed, erased, err := s.chain.BlobStatus(ctx, h, b.Uploader)
-		if err != nil {
+		switch {
+		case err != nil:
 			s.log.Warn("sweep: cannot ask the chain", "hash", b.Hash, "err", err)
-			return h, false
+			return h, keep
+		case erased:
+			return h, erase
+		case !committed && s.now().Sub(b.UploadedAt) > s.cfg.UncommittedTTL:
+			return h, quarantine
 		}
-		return h, erased || !committed && s.now().Sub(b.UploadedAt) > s.cfg.UncommittedTTL
+		return h, keep
 	}
 	var candidates []BlobInfo
 	if err := s.store.List(ctx, func(b BlobInfo) error {
-		if _, ok := doomed(b); ok {
+		if _, v := judge(b); v != keep {
 			candidates = append(candidates, b)
 		}
 		return nil
 	}); err != nil {
 		return 0, err
 	}
-	deleted := 0
+	removed := 0
 	for _, b := range candidates {
-		h, ok := doomed(b) // again: a record may have been committed meanwhile
-		if !ok {
+		h, v := judge(b) // again: a record may have been committed meanwhile
+		var err error
+		switch v {
+		case keep:
 			continue
+		case erase:
+			err = s.store.Delete(ctx, h)
+		case quarantine:
+			err = s.store.Quarantine(ctx, h)
 		}
-		if err := s.store.Delete(ctx, h); err != nil {
-			s.log.Warn("sweep: cannot delete", "hash", b.Hash, "err", err)
+		if err != nil {
+			s.log.Warn("sweep: cannot remove", "hash", b.Hash, "err", err)
 			continue
 		}
 		s.mu.Lock()
 		s.usage[b.Uploader] -= b.Size
 		s.mu.Unlock()
-		deleted++
-		s.log.Info("deleted blob", "hash", b.Hash, "size", b.Size)
+		removed++
+		if v == erase {
+			s.log.Info("deleted the blob of an erased record", "hash", b.Hash, "size", b.Size)
+		} else {
+			s.log.Info("quarantined an upload no record committed", "hash", b.Hash, "size", b.Size,
+				"uploader", b.Uploader, "uploaded_at", b.UploadedAt, "deleted_after", s.cfg.QuarantineRetention.String())
+		}
 	}
-	return deleted, nil
+	purged, err := s.store.PurgeQuarantine(ctx, s.now().Add(-s.cfg.QuarantineRetention))
+	if err != nil {
+		s.log.Warn("sweep: cannot purge the quarantine", "err", err)
+	} else if purged > 0 {
+		s.log.Info("deleted quarantined uploads past their retention", "count", purged)
+	}
+	return removed, nil
+}
+
+// ErrChainUnfit is returned by CollectGarbage when the node cannot be trusted
+// to say what is committed; the sweep then removed nothing.
+var ErrChainUnfit = errors.New("the node cannot vouch for the chain: nothing swept")
+
+// chainMemory is what ChainStateFile holds.
+type chainMemory struct {
+	ChainID string `json:"chain_id"`
+	Height  int64  `json:"height"`
+}
+
+// checkChain refuses a node that is catching up, whose latest block is older
+// than MaxChainLag, of another chain than the one this vault first swept
+// against, or below the highest height it has seen; otherwise it remembers the
+// height.
+func (s *Server) checkChain(ctx context.Context) error {
+	st, err := s.chain.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrChainUnfit, err)
+	}
+	if st.CatchingUp {
+		return fmt.Errorf("%w: the node is catching up (height %d)", ErrChainUnfit, st.Height)
+	}
+	if lag := s.now().Sub(st.BlockTime); lag > s.cfg.MaxChainLag {
+		return fmt.Errorf("%w: the node's latest block (height %d) is %s old", ErrChainUnfit, st.Height, lag.Round(time.Second))
+	}
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	var mem chainMemory
+	if s.cfg.ChainStateFile != "" {
+		raw, err := os.ReadFile(s.cfg.ChainStateFile)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return fmt.Errorf("%w: %w", ErrChainUnfit, err)
+		default:
+			if err := json.Unmarshal(raw, &mem); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrChainUnfit, s.cfg.ChainStateFile, err)
+			}
+		}
+	} else {
+		mem = s.seen
+	}
+	if mem.ChainID != "" && mem.ChainID != st.ChainID {
+		return fmt.Errorf("%w: the node is on chain %q, this vault serves %q", ErrChainUnfit, st.ChainID, mem.ChainID)
+	}
+	if st.Height < mem.Height {
+		return fmt.Errorf("%w: the node is at height %d, below the %d this vault has seen (reset or resyncing?)",
+			ErrChainUnfit, st.Height, mem.Height)
+	}
+	mem = chainMemory{ChainID: st.ChainID, Height: st.Height}
+	s.seen = mem
+	if s.cfg.ChainStateFile == "" {
+		return nil
+	}
+	raw, _ := json.Marshal(mem)
+	dir := filepath.Dir(s.cfg.ChainStateFile)
+	if err := writeFileSync(s.cfg.ChainStateFile, dir, raw); err != nil {
+		return fmt.Errorf("%w: %w", ErrChainUnfit, err)
+	}
+	return nil
 }
 
 // internal answers a failure without its details (paths, peer errors), which

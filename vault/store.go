@@ -67,6 +67,13 @@ type Store interface {
 	Delete(ctx context.Context, h Hash) error
 	// List calls fn for every blob, in no particular order.
 	List(ctx context.Context, fn func(BlobInfo) error) error
+	// Quarantine moves a blob aside: it is no longer served or listed, but
+	// kept until PurgeQuarantine, so that a sweep misled about the chain
+	// loses nothing an operator cannot restore.
+	Quarantine(ctx context.Context, h Hash) error
+	// PurgeQuarantine deletes the blobs quarantined before before and
+	// returns how many.
+	PurgeQuarantine(ctx context.Context, before time.Time) (int, error)
 }
 
 // DiskStore keeps blobs as files in a directory: blobs/ab/cd/<hash> and its
@@ -192,6 +199,65 @@ func (s *DiskStore) Delete(_ context.Context, h Hash) error {
 		return err
 	}
 	return syncDir(filepath.Dir(p))
+}
+
+// Quarantine implements Store: blobs/…/<hash> and its metadata move to
+// quarantine/<hash>(.json), stamped with the time of the move. To restore one,
+// move both files back under blobs/ab/cd/ (a vault restart picks it up).
+func (s *DiskStore) Quarantine(_ context.Context, h Hash) error {
+	qdir := filepath.Join(s.dir, "quarantine")
+	if err := mkdirAllSync(qdir); err != nil {
+		return err
+	}
+	p, q := s.path(h), filepath.Join(qdir, h.String())
+	if err := os.Rename(p, q); err != nil {
+		return err
+	}
+	now := s.now()
+	if err := os.Chtimes(q, now, now); err != nil {
+		return err
+	}
+	if err := os.Rename(p+".json", q+".json"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := syncDir(qdir); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// PurgeQuarantine implements Store.
+func (s *DiskStore) PurgeQuarantine(_ context.Context, before time.Time) (int, error) {
+	qdir := filepath.Join(s.dir, "quarantine")
+	entries, err := os.ReadDir(qdir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if _, err := ParseHash(e.Name()); err != nil {
+			continue // metadata, or not ours
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(before) {
+			continue
+		}
+		p := filepath.Join(qdir, e.Name())
+		if err := os.Remove(p); err != nil {
+			return n, err
+		}
+		if err := os.Remove(p + ".json"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return n, err
+		}
+		n++
+	}
+	if n > 0 {
+		return n, syncDir(qdir)
+	}
+	return 0, nil
 }
 
 // List implements Store.

@@ -38,6 +38,16 @@ type fakeChain struct {
 	receipts  map[string]bool // addr|hash
 	committed map[Hash]bool
 	erased    map[Hash]bool
+	status    *ChainStatus // nil: healthy, at the wall clock
+}
+
+func (c *fakeChain) Status(context.Context) (ChainStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status != nil {
+		return *c.status, nil
+	}
+	return ChainStatus{ChainID: "healthd-test-1", Height: 100, BlockTime: time.Now()}, nil
 }
 
 func (c *fakeChain) MayUpload(_ context.Context, addr string) (bool, error) {
@@ -358,6 +368,8 @@ func TestGarbageCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	e.chain.status = &ChainStatus{ChainID: "healthd-test-1", Height: 100, BlockTime: e.srv.now()}
+
 	n, err := e.srv.CollectGarbage(context.Background())
 	if err != nil || n != 2 {
 		t.Fatalf("collected %d (%v), want 2 (erased and stale)", n, err)
@@ -367,6 +379,61 @@ func TestGarbageCollection(t *testing.T) {
 		if (err == nil) != want {
 			t.Errorf("blob %s present=%v, want %v", h.String()[:8], err == nil, want)
 		}
+	}
+	// the erased record's blob is gone for good; the never-committed upload is in quarantine
+	quarantined := func(h Hash) bool {
+		_, err := os.Stat(filepath.Join(e.dir, "quarantine", h.String()))
+		return err == nil
+	}
+	if quarantined(erased) || !quarantined(stale) {
+		t.Fatalf("quarantine holds erased=%v stale=%v, want false, true", quarantined(erased), quarantined(stale))
+	}
+	// and the quarantine is purged once the retention has passed
+	e.srv.now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
+	e.chain.status = &ChainStatus{ChainID: "healthd-test-1", Height: 101, BlockTime: e.srv.now()}
+	if _, err := e.srv.CollectGarbage(context.Background()); err != nil || quarantined(stale) {
+		t.Fatalf("after the retention: %v, still quarantined %v", err, quarantined(stale))
+	}
+}
+
+// TestSweepRefusesAnUnfitNode: a node of another chain, reset or resyncing
+// below the height the vault has seen, catching up, or behind says "not found"
+// of records that exist; the sweep then removes nothing, and says why.
+func TestSweepRefusesAnUnfitNode(t *testing.T) {
+	now := time.Now()
+	cases := []struct {
+		name   string
+		status ChainStatus
+		want   string
+	}{
+		{"another chain", ChainStatus{ChainID: "other-chain", Height: 500, BlockTime: now}, "on chain"},
+		{"reset below the height seen", ChainStatus{ChainID: "healthd-test-1", Height: 3, BlockTime: now}, "below the 100"},
+		{"catching up", ChainStatus{ChainID: "healthd-test-1", Height: 120, BlockTime: now, CatchingUp: true}, "catching up"},
+		{"behind", ChainStatus{ChainID: "healthd-test-1", Height: 120, BlockTime: now.Add(-10 * time.Minute)}, "old"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			e := newEnv(t, Config{UncommittedTTL: time.Nanosecond, ChainStateFile: filepath.Join(dir, "chain.json")})
+			// given a sweep against the right node has pinned chain and height
+			if _, err := e.srv.CollectGarbage(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			b := []byte("a live upload " + tc.name)
+			if code, out := e.do(http.MethodPut, hashOf(b), b, "hospital", time.Now()); code != http.StatusCreated {
+				t.Fatalf("put: %d %s", code, out)
+			}
+			// when the node is unfit
+			e.chain.status = &tc.status
+			n, err := e.srv.CollectGarbage(context.Background())
+			// then nothing is removed, with a reason
+			if !errors.Is(err, ErrChainUnfit) || !strings.Contains(err.Error(), tc.want) || n != 0 {
+				t.Fatalf("sweep = %d, %v; want ErrChainUnfit saying %q", n, err, tc.want)
+			}
+			if _, err := e.srv.store.Stat(context.Background(), hashOf(b)); err != nil {
+				t.Fatalf("the upload is gone: %v", err)
+			}
+		})
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/crypto/keyring"
 
 	"github.com/healthd-chain/healthd/crypto"
+	"github.com/healthd-chain/healthd/internal/localnet"
 	"github.com/healthd-chain/healthd/testutil/network"
 	"github.com/healthd-chain/healthd/vault"
 )
@@ -284,6 +285,49 @@ func TestAttacks(t *testing.T) {
 		err := cmd.Run()
 		if ctx.Err() != nil || err == nil || strings.Contains(stderr.String(), "panic") || !strings.Contains(stderr.String(), "--gc-interval must be positive") {
 			t.Fatalf("vault start --gc-interval 0: %v (timed out: %v)\n%s", err, ctx.Err() != nil, stderr.String())
+		}
+	})
+
+	// Finding 6: the vault's sweep took the node's "not found" for "never
+	// committed": a vault pointed at a node that was reset (same chain id,
+	// fresh state) deleted every blob older than the upload TTL. (Last: it
+	// needs the shared node to be well past the fresh one's height.)
+	t.Run("a reset node makes the vault delete live blobs", func(t *testing.T) {
+		a.t = t
+		alice := n.Address("alice")
+		// given alice's committed record, and the shared vault has swept since
+		id := a.put("alice", alice, "genomic", "PATRQT", "BRCA2 c.5946delT TQS-1184")
+		h := hashOf(t, a.record(id).ContentHash)
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(filepath.Join(v.Data, "chain.json")); err == nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		time.Sleep(3 * time.Second) // one more sweep, after the upload
+
+		// when the vault's data is served beside a node reset to genesis
+		data := filepath.Join(a.dir, "vault-on-reset-node")
+		if err := localnet.CopyTree(v.Data, data); err != nil {
+			t.Fatal(err)
+		}
+		reset := network.StartNode(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		var logs bytes.Buffer
+		cmd := exec.CommandContext(ctx, n.Binary, "vault", "start", "--home", reset.Home, "--data", data, "--listen", "127.0.0.1:0",
+			"--chain-grpc", reset.GRPC, "--gc-interval", "1s", "--uncommitted-ttl", "1s")
+		cmd.Stderr = &logs
+		_ = cmd.Run() // ended by the timeout, after several sweeps
+
+		// then alice's blob is still where it was, and the vault said why it did not sweep
+		blob := filepath.Join(data, "blobs", h.String()[:2], h.String()[2:4], h.String())
+		if _, err := os.Stat(blob); err != nil {
+			t.Fatalf("alice's committed blob is gone from a vault beside a reset node: %v\n%s", err, logs.String())
+		}
+		if !strings.Contains(logs.String(), "sweep skipped") || !strings.Contains(logs.String(), "below the") {
+			t.Fatalf("the vault did not say why it skipped the sweep:\n%s", logs.String())
 		}
 	})
 }

@@ -34,8 +34,10 @@ func vaultStartCmd() *cobra.Command {
 		Short: "Run a vault: stores ciphertext by SHA-256, serves it only against fresh on-chain access receipts",
 		Long: "Runs the vault's HTTP service. Uploads (PUT /v1/blobs/{sha256}) are accepted from registered patients and " +
 			"active providers; downloads (GET) need a fresh access receipt on chain for a record with that hash, and an " +
-			"erased record answers 410. Requests are signed by account keys. Blobs of erased records, and uploads no " +
-			"record committed to within --uncommitted-ttl, are deleted by a periodic sweep. The vault never sees plaintext.",
+			"erased record answers 410. Requests are signed by account keys. A periodic sweep deletes the blobs of erased " +
+			"records and moves uploads no record committed to within --uncommitted-ttl to a quarantine (deleted after " +
+			"--quarantine-retention); it removes nothing while the node is of another chain, below the height the vault has " +
+			"seen, catching up or behind. The vault never sees plaintext.",
 		Example: "healthd vault start --data ~/.healthd/vault --listen 127.0.0.1:8800 --chain-grpc 127.0.0.1:9090",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,9 +57,11 @@ func vaultStartCmd() *cobra.Command {
 				map[string]*int64{"max-blob-size": &cfg.MaxBlobSize, "quota": &cfg.QuotaBytes, "min-transfer-rate": &cfg.MinTransferRate},
 				map[string]*time.Duration{
 					"receipt-max-age": &cfg.ReceiptMaxAge, "uncommitted-ttl": &cfg.UncommittedTTL, "transfer-slack": &cfg.TransferSlack,
+					"quarantine-retention": &cfg.QuarantineRetention, "max-chain-lag": &cfg.MaxChainLag,
 				}); err != nil {
 				return err
 			}
+			cfg.ChainStateFile = filepath.Join(data, "chain.json")
 
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			store, err := vault.NewDiskStore(data)
@@ -89,7 +93,7 @@ func vaultStartCmd() *cobra.Command {
 						return
 					case <-t.C:
 						if _, err := srv.CollectGarbage(ctx); err != nil {
-							log.Warn("garbage collection", "err", err)
+							log.Warn("sweep skipped", "err", err)
 						}
 					}
 				}
@@ -122,5 +126,7 @@ func vaultStartCmd() *cobra.Command {
 	cmd.Flags().Duration("uncommitted-ttl", 24*time.Hour, "how long an upload may wait for its on-chain record")
 	cmd.Flags().Int64("min-transfer-rate", 64<<10, "slowest accepted upload or download, bytes/s (after --transfer-slack)")
 	cmd.Flags().Duration("transfer-slack", time.Minute, "fixed time allowed for a transfer on top of size/--min-transfer-rate")
+	cmd.Flags().Duration("quarantine-retention", 30*24*time.Hour, "how long a never-committed upload stays in <data>/quarantine before it is deleted")
+	cmd.Flags().Duration("max-chain-lag", 2*time.Minute, "the sweep removes nothing while the node's latest block is older than this")
 	return cmd
 }
