@@ -78,25 +78,49 @@ type Verifier struct {
 	now    func() time.Time
 
 	mu        sync.Mutex
-	seen      map[string]time.Time // address|nonce → when it may be forgotten
+	seen      map[string]map[string]time.Time // address → nonce → when it may be forgotten
 	lastSweep time.Time
 }
 
-// MaxRememberedRequests bounds the replay cache: past it, new requests are
-// refused until old ones expire (a flood of valid requests cannot exhaust memory).
-const MaxRememberedRequests = 1 << 20
+// MaxRememberedPerAccount bounds the replay cache of one account: past it,
+// that account's new requests are refused (429) until old ones leave the
+// window. Only accounts known on chain are remembered (the server asks first),
+// so the cache is bounded by the chain's accounts, and a flood from one
+// account, or from fresh keys, never locks another account out.
+const MaxRememberedPerAccount = 1 << 14
 
 // NewVerifier accepts requests signed within window of now (both directions).
 func NewVerifier(ac address.Codec, window time.Duration) *Verifier {
-	return &Verifier{ac: ac, window: window, now: time.Now, seen: map[string]time.Time{}}
+	return &Verifier{ac: ac, window: window, now: time.Now, seen: map[string]map[string]time.Time{}}
 }
 
 // ErrUnauthenticated is the cause of every authentication failure.
 var ErrUnauthenticated = errors.New("request not authenticated")
 
-// Verify returns the signer's address if req is signed, fresh and new.
+// ErrTooManyRequests is returned when an account has too many requests in the
+// replay window.
+var ErrTooManyRequests = errors.New("too many requests")
+
+// Signed is an authenticated request: who signed it, with which nonce, when.
+type Signed struct {
+	Address   string
+	Nonce     string
+	Timestamp time.Time
+}
+
+// Verify authenticates req and remembers it (Authenticate, then Remember).
 func (v *Verifier) Verify(req *http.Request) (string, error) {
-	fail := func(why string) (string, error) { return "", fmt.Errorf("%w: %s", ErrUnauthenticated, why) }
+	sr, err := v.Authenticate(req)
+	if err != nil {
+		return "", err
+	}
+	return sr.Address, v.Remember(sr)
+}
+
+// Authenticate returns who signed req if the signature is good and fresh. It
+// does not remember the request: call Remember once the account is known.
+func (v *Verifier) Authenticate(req *http.Request) (Signed, error) {
+	fail := func(why string) (Signed, error) { return Signed{}, fmt.Errorf("%w: %s", ErrUnauthenticated, why) }
 	addr, pubB64, tsStr, sigB64, content, nonce := req.Header.Get(HeaderAddress), req.Header.Get(HeaderPubKey),
 		req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature), req.Header.Get(HeaderContent), req.Header.Get(HeaderNonce)
 	if addr == "" || pubB64 == "" || tsStr == "" || sigB64 == "" || content == "" || len(nonce) != 32 {
@@ -127,26 +151,43 @@ func (v *Verifier) Verify(req *http.Request) (string, error) {
 	if !pub.VerifySignature(doc, sig) {
 		return fail("bad signature")
 	}
+	return Signed{Address: addr, Nonce: nonce, Timestamp: time.Unix(ts, 0)}, nil
+}
 
-	// Replays are recognised by (address, nonce): the nonce is signed, and unlike
-	// the signature's text it has one encoding.
-	key := addr + "|" + nonce
+// Remember records an authenticated request until it leaves the window. A
+// request seen before is a replay (ErrUnauthenticated); an account past
+// MaxRememberedPerAccount gets ErrTooManyRequests. Replays are recognised by
+// (address, nonce): the nonce is signed, and unlike the signature's text it
+// has one encoding.
+func (v *Verifier) Remember(sr Signed) error {
+	now := v.now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if now.Sub(v.lastSweep) > time.Second { // at most one sweep a second
-		for k, until := range v.seen {
-			if now.After(until) {
-				delete(v.seen, k)
+		for addr, nonces := range v.seen {
+			for n, until := range nonces {
+				if now.After(until) {
+					delete(nonces, n)
+				}
+			}
+			if len(nonces) == 0 {
+				delete(v.seen, addr)
 			}
 		}
 		v.lastSweep = now
 	}
-	if _, replayed := v.seen[key]; replayed {
-		return fail("replayed request")
+	nonces := v.seen[sr.Address]
+	if _, replayed := nonces[sr.Nonce]; replayed {
+		return fmt.Errorf("%w: replayed request", ErrUnauthenticated)
 	}
-	if len(v.seen) >= MaxRememberedRequests {
-		return fail("too many requests in the replay window, retry later")
+	if len(nonces) >= MaxRememberedPerAccount {
+		return fmt.Errorf("%w: %d requests of %s in the %s replay window; retry later", ErrTooManyRequests,
+			len(nonces), sr.Address, v.window)
 	}
-	v.seen[key] = time.Unix(ts, 0).Add(v.window)
-	return addr, nil
+	if nonces == nil {
+		nonces = map[string]time.Time{}
+		v.seen[sr.Address] = nonces
+	}
+	nonces[sr.Nonce] = sr.Timestamp.Add(v.window)
+	return nil
 }

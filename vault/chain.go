@@ -66,6 +66,20 @@ func (c *GRPCChain) MayUpload(ctx context.Context, addr string) (bool, error) {
 	return resp.IsActive, nil
 }
 
+// Known implements Chain: a registered patient, or a provider of any status.
+func (c *GRPCChain) Known(ctx context.Context, addr string) (bool, error) {
+	if _, err := c.consent.Patient(ctx, &consenttypes.QueryPatientRequest{Address: addr}); err == nil {
+		return true, nil
+	} else if status.Code(err) != codes.NotFound {
+		return false, err
+	}
+	_, err := c.providers.Provider(ctx, &providerstypes.QueryProviderRequest{Address: addr})
+	if status.Code(err) == codes.NotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 var _ Chain = (*GRPCChain)(nil)
 
 // Status implements Chain: the node's chain id, latest block and whether it is

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Chain is what the vault asks the healthd chain.
@@ -23,6 +25,10 @@ import (
 // their own; and a record with the hash that someone other than the uploader
 // committed first (a front-run) neither opens the blob nor keeps it alive.
 type Chain interface {
+	// Known reports whether addr is a registered patient or a registered
+	// provider (of any status): only such accounts' requests are remembered
+	// against replay, so that fresh keys cannot fill the replay cache.
+	Known(ctx context.Context, addr string) (bool, error)
 	// MayUpload reports whether addr is a registered patient or an active provider.
 	MayUpload(ctx context.Context, addr string) (bool, error)
 	// ReadAccess reports whether addr holds an access receipt, at most maxAge
@@ -71,6 +77,11 @@ type Config struct {
 	// MaxChainLag is how old the node's latest block may be for the sweep to
 	// trust its "not found" (default 2 minutes).
 	MaxChainLag time.Duration
+	// RateLimit is how many requests per second one account may make on
+	// average (default 50), RateBurst how many at once (default 100). Requests
+	// of accounts unknown on chain share one such allowance.
+	RateLimit float64
+	RateBurst int
 	// ChainStateFile remembers the chain id and the highest height this vault
 	// has seen (default: none, no memory across restarts). The sweep refuses a
 	// node of another chain or below that height.
@@ -80,7 +91,7 @@ type Config struct {
 // Validate refuses negative limits.
 func (c Config) Validate() error {
 	if c.MaxBlobSize < 0 || c.QuotaBytes < 0 || c.ReceiptMaxAge < 0 || c.UncommittedTTL < 0 || c.MinTransferRate < 0 ||
-		c.TransferSlack < 0 || c.QuarantineRetention < 0 || c.MaxChainLag < 0 {
+		c.TransferSlack < 0 || c.QuarantineRetention < 0 || c.MaxChainLag < 0 || c.RateLimit < 0 || c.RateBurst < 0 {
 		return errors.New("vault limits must not be negative")
 	}
 	return nil
@@ -111,6 +122,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxChainLag == 0 {
 		c.MaxChainLag = 2 * time.Minute
 	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 50
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = 100
+	}
 	return c
 }
 
@@ -134,6 +151,16 @@ type Server struct {
 
 	stateMu sync.Mutex
 	seen    chainMemory // without a ChainStateFile
+
+	limitMu  sync.Mutex
+	limiters map[string]*limiter // by account; "" for accounts unknown on chain
+}
+
+// limiter is one account's allowance and when it was last used (idle ones are
+// dropped, so the map holds only the accounts of the last minutes).
+type limiter struct {
+	*rate.Limiter
+	last time.Time
 }
 
 // NewServer returns a server over store; it reads the store once to know each
@@ -144,7 +171,7 @@ func NewServer(ctx context.Context, cfg Config, store Store, chain Chain, verifi
 	}
 	s := &Server{
 		cfg: cfg.withDefaults(), store: store, chain: chain, verify: verifier, log: log, now: time.Now,
-		usage: map[string]int64{}, reserved: map[string]int64{},
+		usage: map[string]int64{}, reserved: map[string]int64{}, limiters: map[string]*limiter{},
 	}
 	err := store.List(ctx, func(b BlobInfo) error {
 		s.usage[b.Uploader] += b.Size
@@ -302,21 +329,74 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, rc)
 }
 
-// authenticate parses the blob name and checks the request's signature; on
-// failure it has answered the request.
+// authenticate parses the blob name, checks the request's signature, then,
+// in this order: that the account is known on chain (a registered patient or
+// provider), its rate limit (429), and that the request is new (a replay is
+// 401). Requests of unknown accounts are refused (403) without being
+// remembered, so fresh keys cannot fill the replay cache; a known account's
+// request is remembered before any access decision, so one refused now cannot
+// be replayed once its receipt lands. On failure it has answered the request.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Hash, string, bool) {
 	h, err := ParseHash(r.PathValue("hash"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return h, "", false
 	}
-	addr, err := s.verify.Verify(r)
+	sr, err := s.verify.Authenticate(r)
 	if err != nil {
 		httpError(w, http.StatusUnauthorized, err.Error())
 		return h, "", false
 	}
-	setAccount(r, addr)
-	return h, addr, true
+	setAccount(r, sr.Address)
+	known, err := s.chain.Known(r.Context(), sr.Address)
+	if err != nil {
+		s.internal(w, http.StatusBadGateway, "cannot reach the chain", err)
+		return h, "", false
+	}
+	bucket := sr.Address
+	if !known {
+		bucket = ""
+	}
+	if !s.allow(bucket) {
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusTooManyRequests, "more than "+strconv.FormatFloat(s.cfg.RateLimit, 'f', -1, 64)+
+			" requests per second from "+sr.Address+": slow down and retry")
+		return h, "", false
+	}
+	if !known {
+		httpError(w, http.StatusForbidden, sr.Address+" is neither a registered patient nor a registered provider")
+		return h, "", false
+	}
+	if err := s.verify.Remember(sr); errors.Is(err, ErrTooManyRequests) {
+		w.Header().Set("Retry-After", "60")
+		httpError(w, http.StatusTooManyRequests, err.Error())
+		return h, "", false
+	} else if err != nil {
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return h, "", false
+	}
+	return h, sr.Address, true
+}
+
+// allow takes one request from bucket's allowance.
+func (s *Server) allow(bucket string) bool {
+	now := s.now()
+	s.limitMu.Lock()
+	defer s.limitMu.Unlock()
+	l := s.limiters[bucket]
+	if l == nil {
+		if len(s.limiters) > 1024 { // drop the idle ones now and then
+			for k, old := range s.limiters {
+				if now.Sub(old.last) > time.Minute {
+					delete(s.limiters, k)
+				}
+			}
+		}
+		l = &limiter{Limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst)}
+		s.limiters[bucket] = l
+	}
+	l.last = now
+	return l.AllowN(now, 1)
 }
 
 // CollectGarbage sweeps the store. It first checks that the node speaks for

@@ -39,6 +39,7 @@ type fakeChain struct {
 	committed map[Hash]bool
 	erased    map[Hash]bool
 	status    *ChainStatus // nil: healthy, at the wall clock
+	known     map[string]bool
 }
 
 func (c *fakeChain) Status(context.Context) (ChainStatus, error) {
@@ -48,6 +49,12 @@ func (c *fakeChain) Status(context.Context) (ChainStatus, error) {
 		return *c.status, nil
 	}
 	return ChainStatus{ChainID: "healthd-test-1", Height: 100, BlockTime: time.Now()}, nil
+}
+
+func (c *fakeChain) Known(_ context.Context, addr string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.uploaders[addr] || c.known[addr], nil
 }
 
 func (c *fakeChain) MayUpload(_ context.Context, addr string) (bool, error) {
@@ -86,7 +93,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 	kr := keyring.NewInMemory(codec.NewProtoCodec(reg))
 	e := &env{
 		t: t, kr: kr, dir: t.TempDir(), addr: map[string]string{},
-		chain: &fakeChain{uploaders: map[string]bool{}, receipts: map[string]bool{}, committed: map[Hash]bool{}, erased: map[Hash]bool{}},
+		chain: &fakeChain{uploaders: map[string]bool{}, receipts: map[string]bool{}, committed: map[Hash]bool{}, erased: map[Hash]bool{}, known: map[string]bool{}},
 	}
 	for _, name := range []string{"hospital", "lab", "stranger"} {
 		rec, _, err := kr.NewMnemonic(name, keyring.English, hd.CreateHDPath(118, 0, 0).String(), "", hd.Secp256k1)
@@ -97,6 +104,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		e.addr[name], _ = ac.BytesToString(a)
 	}
 	e.chain.uploaders[e.addr["hospital"]] = true
+	e.chain.known[e.addr["lab"]] = true // a provider not allowed to upload; stranger is unknown
 	store, err := NewDiskStore(e.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -611,5 +619,60 @@ func TestStalledUploadIsCutOff(t *testing.T) {
 	// and a client at normal speed still uploads
 	if code, _ := e.do(http.MethodPut, h, blob, "hospital", time.Now()); code != http.StatusCreated {
 		t.Fatalf("a normal upload after it: %d", code)
+	}
+}
+
+// TestReplayCacheCannotBeFilled: only accounts known on chain are remembered,
+// each within its own bound and rate, so neither fresh keys nor one busy
+// account can lock anyone else out (the cache used to be one map of 2^20
+// entries for every correctly signed request, even from unregistered keys).
+func TestReplayCacheCannotBeFilled(t *testing.T) {
+	e := newEnv(t, Config{RateLimit: 1, RateBurst: 5})
+	blob := []byte("a blob")
+	h := hashOf(blob)
+	if code, out := e.do(http.MethodPut, h, blob, "hospital", time.Now()); code != http.StatusCreated {
+		t.Fatalf("put: %d %s", code, out)
+	}
+	// a fresh key's requests are refused and never remembered
+	for range 8 {
+		if code, _ := e.do(http.MethodGet, h, nil, "stranger", time.Now()); code != http.StatusForbidden && code != http.StatusTooManyRequests {
+			t.Fatalf("stranger: %d, want 403 or 429", code)
+		}
+	}
+	e.verify.mu.Lock()
+	remembered := len(e.verify.seen[e.addr["stranger"]])
+	e.verify.mu.Unlock()
+	if remembered != 0 {
+		t.Fatalf("%d requests of an unknown key remembered", remembered)
+	}
+	// a known account past its burst gets 429 with Retry-After, and lab is not affected
+	var codes []int
+	for range 8 {
+		code, _ := e.do(http.MethodGet, h, nil, "hospital", time.Now())
+		codes = append(codes, code)
+	}
+	if !slices.Contains(codes, http.StatusTooManyRequests) {
+		t.Fatalf("hospital's burst of 8 at 1/s, burst 5: %v, want a 429", codes)
+	}
+	if code, _ := e.do(http.MethodGet, h, nil, "lab", time.Now()); code != http.StatusForbidden {
+		t.Fatalf("lab after hospital's burst: %d, want 403 (no receipt), not 429", code)
+	}
+
+	// and one account's replay cache is bounded on its own
+	v := NewVerifier(ac, 5*time.Minute)
+	now := time.Now()
+	for i := range MaxRememberedPerAccount {
+		if err := v.Remember(Signed{Address: "a", Nonce: fmt.Sprint(i), Timestamp: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.Remember(Signed{Address: "a", Nonce: "one more", Timestamp: now}); !errors.Is(err, ErrTooManyRequests) {
+		t.Fatalf("past the bound: %v", err)
+	}
+	if err := v.Remember(Signed{Address: "b", Nonce: "0", Timestamp: now}); err != nil {
+		t.Fatalf("another account: %v", err)
+	}
+	if err := v.Remember(Signed{Address: "b", Nonce: "0", Timestamp: now}); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("a replay: %v", err)
 	}
 }

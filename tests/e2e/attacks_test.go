@@ -17,6 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cosmos/cosmos-sdk/codec"
+	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
+	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
+	cryptocodec "github.com/cosmos/cosmos-sdk/crypto/codec"
+	"github.com/cosmos/cosmos-sdk/crypto/hd"
 	"github.com/cosmos/cosmos-sdk/crypto/keyring"
 
 	"github.com/healthd-chain/healthd/crypto"
@@ -285,6 +290,79 @@ func TestAttacks(t *testing.T) {
 		err := cmd.Run()
 		if ctx.Err() != nil || err == nil || strings.Contains(stderr.String(), "panic") || !strings.Contains(stderr.String(), "--gc-interval must be positive") {
 			t.Fatalf("vault start --gc-interval 0: %v (timed out: %v)\n%s", err, ctx.Err() != nil, stderr.String())
+		}
+	})
+
+	// Finding 5: the vault remembered every correctly signed request before any
+	// chain check, in one cache of 2^20 entries for everyone: a fresh key's
+	// flood filled it and every user got 401. (The full-size flood is out of a
+	// test's reach; TestReplayCacheCannotBeFilled checks the bounds in process.)
+	t.Run("a flood of signed requests locks everyone out of the vault", func(t *testing.T) {
+		a.t = t
+		alice := n.Address("alice")
+		id := a.put("alice", alice, "other", "PATRQT", "Travel vaccination plan KHV-5521")
+		h := hashOf(t, a.record(id).ContentHash)
+		// the flooder's key lives in memory: the node's file keyring signs a few requests a second
+		reg := codectypes.NewInterfaceRegistry()
+		cryptocodec.RegisterInterfaces(reg)
+		mem := keyring.NewInMemory(codec.NewProtoCodec(reg))
+		rec, _, err := mem.NewMnemonic("flooder", keyring.English, hd.CreateHDPath(118, 0, 0).String(), "", hd.Secp256k1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flooderBytes, _ := rec.GetAddress()
+		flooder, err := addresscodec.NewBech32Codec("health").BytesToString(flooderBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func(name string, reuse http.Header) (int, http.Header) {
+			req, err := http.NewRequest(http.MethodGet, v.URL+"/v1/blobs/"+h.String(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kr, addr := a.kr, ""
+			if name == "flooder" {
+				kr, addr = mem, flooder
+			} else if name != "" {
+				addr = n.Address(name)
+			}
+			if reuse != nil {
+				req.Header = reuse.Clone()
+			} else if err := vault.SignRequest(req, kr, name, addr, vault.EmptySHA256, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode, req.Header
+		}
+		// given a fresh key nobody registered, and alice's request refused for want of a receipt
+		code, early := send("alice", nil)
+		if code != http.StatusForbidden {
+			t.Fatalf("alice before her receipt: %d, want 403", code)
+		}
+
+		// when the fresh key floods the vault past its rate
+		counts := map[int]int{}
+		for range 400 {
+			c, _ := send("flooder", nil)
+			counts[c]++
+		}
+		// then it is refused (403, then 429) and never served
+		if counts[http.StatusOK] > 0 || counts[http.StatusUnauthorized] > 0 || counts[http.StatusTooManyRequests] == 0 {
+			t.Fatalf("an unregistered key's flood was answered %v; want 403s and 429s", counts)
+		}
+		// and alice, once she holds her receipt, is served
+		a.cli("tx", "records", "access", id, "PATRQT", "--from", "alice", "--yes")
+		if c, _ := send("alice", nil); c != http.StatusOK {
+			t.Fatalf("alice after the flood: %d, want 200", c)
+		}
+		// but her earlier request, refused then, is not replayable now that the receipt landed
+		if c, _ := send("", early); c != http.StatusUnauthorized {
+			t.Fatalf("a replay of alice's refused request after her receipt: %d, want 401", c)
 		}
 	})
 

@@ -62,6 +62,11 @@ func vaultStartCmd() *cobra.Command {
 				return err
 			}
 			cfg.ChainStateFile = filepath.Join(data, "chain.json")
+			cfg.RateLimit, _ = cmd.Flags().GetFloat64("rate-limit")
+			cfg.RateBurst, _ = cmd.Flags().GetInt("rate-burst")
+			if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
+				return fmt.Errorf("--rate-limit and --rate-burst must not be negative (0 means the default)")
+			}
 
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			store, err := vault.NewDiskStore(data)
@@ -127,6 +132,8 @@ func vaultStartCmd() *cobra.Command {
 	cmd.Flags().Int64("min-transfer-rate", 64<<10, "slowest accepted upload or download, bytes/s (after --transfer-slack)")
 	cmd.Flags().Duration("transfer-slack", time.Minute, "fixed time allowed for a transfer on top of size/--min-transfer-rate")
 	cmd.Flags().Duration("quarantine-retention", 30*24*time.Hour, "how long a never-committed upload stays in <data>/quarantine before it is deleted")
+	cmd.Flags().Float64("rate-limit", 50, "requests per second one account may make on average (429 beyond); unknown accounts share one allowance")
+	cmd.Flags().Int("rate-burst", 100, "requests one account may make at once")
 	cmd.Flags().Duration("max-chain-lag", 2*time.Minute, "the sweep removes nothing while the node's latest block is older than this")
 	return cmd
 }
