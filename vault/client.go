@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type Client struct {
 type StatusError struct {
 	Status  int
 	Message string
+	// RetryAfter is the wait the vault asked for (429), if it said.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -40,7 +43,34 @@ var ErrGone = errors.New("the record was erased")
 // connection, timeout, DNS).
 var ErrUnreachable = errors.New("vault unreachable")
 
+// maxRetries bounds how often a request without a body is sent again after a
+// 429 (the vault's per-account rate limit), waiting as Retry-After says (at
+// most maxRetryWait each time).
+const (
+	maxRetries   = 5
+	maxRetryWait = 5 * time.Second
+)
+
 func (c *Client) do(ctx context.Context, method string, h Hash, body io.Reader, size int64, content string) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := c.once(ctx, method, h, body, size, content)
+		var se *StatusError
+		if body != nil || attempt == maxRetries || !errors.As(err, &se) || se.Status != http.StatusTooManyRequests {
+			return resp, err
+		}
+		wait := se.RetryAfter
+		if wait <= 0 || wait > maxRetryWait {
+			wait = maxRetryWait
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (c *Client) once(ctx context.Context, method string, h Hash, body io.Reader, size int64, content string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+"/v1/blobs/"+h.String(), body)
 	if err != nil {
 		return nil, err
@@ -69,7 +99,11 @@ func (c *Client) do(ctx context.Context, method string, h Hash, body io.Reader, 
 		if resp.StatusCode == http.StatusGone {
 			return nil, fmt.Errorf("%w: %s", ErrGone, e.Error)
 		}
-		return nil, &StatusError{Status: resp.StatusCode, Message: e.Error}
+		se := &StatusError{Status: resp.StatusCode, Message: e.Error}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			se.RetryAfter = time.Duration(secs) * time.Second
+		}
+		return nil, se
 	}
 	return resp, nil
 }
