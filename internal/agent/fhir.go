@@ -18,6 +18,7 @@ import (
 
 	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/internal/paging"
+	"github.com/healthd-chain/healthd/vault"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
@@ -197,7 +198,8 @@ type NotRead struct {
 // the agent may read for purpose, taking one access receipt each (in
 // transactions of ReceiptsPerTx), and returns them as a collection Bundle.
 // Records it may not read are left out, take no receipt, and are listed with
-// the reason. progress, if set, is told after each batch.
+// the reason; so are records that cannot be downloaded or decrypted (their
+// receipts are taken). A vault out of reach stops the export. progress, if set, is told after each batch.
 func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL string, progress func(exported, total int),
 ) (*Bundle, []NotRead, error) {
 	if patient == "" {
@@ -268,16 +270,26 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 		for _, r := range batch {
 			var buf bytes.Buffer
 			if _, err := a.Decrypt(ctx, r.rec, vaultURL, r.key, r.kctx, &buf); err != nil {
-				return nil, nil, fmt.Errorf("record %d: %w", r.rec.Id, err)
+				// A vault out of reach (or a cancelled export) stops everything:
+				// the next record would fail the same way. A record that does
+				// not open (refused or missing blob, corrupt ciphertext, a key
+				// envelope that is not the class key's) is left out and listed:
+				// one bad record must not cost the patient the rest.
+				if errors.Is(err, vault.ErrUnreachable) || ctx.Err() != nil {
+					return nil, nil, fmt.Errorf("record %d: %w", r.rec.Id, err)
+				}
+				notReadable = append(notReadable, NotRead{r.rec.Id, r.rec.DataClass, "could not be opened: " + err.Error()})
+				continue
 			}
 			if !json.Valid(buf.Bytes()) {
-				return nil, nil, fmt.Errorf("record %d (%s) is not a JSON FHIR resource: "+
-					"use `healthd records get` for it", r.rec.Id, r.rec.FhirResourceType)
+				notReadable = append(notReadable, NotRead{r.rec.Id, r.rec.DataClass, fmt.Sprintf(
+					"not a JSON FHIR resource (%s): use `healthd records get` for it", r.rec.FhirResourceType)})
+				continue
 			}
 			b.Entry = append(b.Entry, BundleEntry{Resource: json.RawMessage(buf.Bytes())})
 		}
 		if progress != nil {
-			progress(len(b.Entry), len(todo))
+			progress(start+len(batch), len(todo))
 		}
 	}
 	b.Timestamp = time.Now().UTC().Format(time.RFC3339)

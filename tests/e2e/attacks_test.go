@@ -293,6 +293,40 @@ func TestAttacks(t *testing.T) {
 		}
 	})
 
+	// Finding 8: whoever can put one record alice cannot open on her list (a
+	// provider's junk envelope, a copied hash) made her whole `fhir export` fail.
+	// The earlier subtests left two such records: lab's front-run one and the
+	// hospital's immunization record with a junk envelope.
+	t.Run("one record that does not open aborts a whole export", func(t *testing.T) {
+		a.t = t
+		out := filepath.Join(a.dir, "alice-export.json")
+		res := n.Exec("fhir", "export", "--purpose", "PATRQT", "--vault", v.URL, "--out", out, "--from", "alice", "--keyring-backend", "test")
+		if res.ExitCode != 0 {
+			t.Fatalf("alice's export: exit %d, %s", res.ExitCode, res.Stderr)
+		}
+		var report struct {
+			Exported int `json:"exported"`
+			NotRead  []struct {
+				RecordID json.Number `json:"record_id"`
+				Reason   string      `json:"reason"`
+			} `json:"not_read"`
+		}
+		if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
+			t.Fatalf("export output %q: %v", res.Stdout, err)
+		}
+		unopened := 0
+		for _, nr := range report.NotRead {
+			if strings.Contains(nr.Reason, "could not be opened") {
+				unopened++
+			}
+		}
+		bundle, err := os.ReadFile(out)
+		if err != nil || unopened < 2 || report.Exported == 0 || !bytes.Contains(bundle, []byte("QJX-5519")) {
+			t.Fatalf("export: %d exported, %d not opened (%+v), bundle has alice's first record: %v (%v)",
+				report.Exported, unopened, report.NotRead, bytes.Contains(bundle, []byte("QJX-5519")), err)
+		}
+	})
+
 	// Finding 5: the vault remembered every correctly signed request before any
 	// chain check, in one cache of 2^20 entries for everyone: a fresh key's
 	// flood filled it and every user got 401. (The full-size flood is out of a

@@ -76,7 +76,8 @@ func fhirExportCmd() *cobra.Command {
 			"collection Bundle written to --out. Each read is an access receipt on chain, which the patient sees; " +
 			"receipts are taken in batches, one transaction per " + fmt.Sprint(agent.ReceiptsPerTx) + " records. Records the " +
 			"signer may not read (no consent for the class or purpose, no key grant) are left out, take no receipt, and " +
-			"are listed with the reason. --out is written only if every readable record was exported.",
+			"are listed with the reason; so are records that cannot be downloaded or decrypted (a refused or missing blob, a " +
+			"key envelope that does not open). A vault that cannot be reached stops the export, and then nothing is written.",
 		Example: "healthd fhir export --patient health1… --purpose TREAT --out bundle.json --from lab",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
