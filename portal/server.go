@@ -7,7 +7,8 @@
 // acts as that account. It therefore:
 //   - binds to loopback by default;
 //   - requires a secret login token (printed at start, or written to
-//     --url-file) which it exchanges for an HttpOnly, SameSite=Strict cookie;
+//     --url-file) which it exchanges, once, for an HttpOnly, SameSite=Strict
+//     cookie holding a random session id that expires;
 //   - requires a per-process CSRF token in a header on every state-changing
 //     request, and rejects cross-origin requests (Sec-Fetch-Site / Origin);
 //   - accepts only its own Host names (no DNS rebinding);
@@ -50,6 +51,8 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxUpload bounds a file or Bundle upload (default 64 MiB).
 	MaxUpload int64
+	// SessionTTL is how long a signed-in session lasts (default 12 hours).
+	SessionTTL time.Duration
 }
 
 // Server is the portal's HTTP handler.
@@ -67,6 +70,15 @@ type Server struct {
 	names  *nameCache
 	// writeMu serialises transactions: they share the account's sequence.
 	writeMu sync.Mutex
+
+	// The login token opens one session, once: it is exchanged for a random
+	// session id that expires, so the link (in a shell history, a URL file, a
+	// screenshot) is worth nothing after its first use, and the cookie never
+	// carries it.
+	sessMu    sync.Mutex
+	tokenUsed bool
+	sessions  map[string]time.Time // session id → expiry
+	now       func() time.Time
 }
 
 // New returns a portal for a's account.
@@ -76,6 +88,9 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	}
 	if opts.MaxUpload == 0 {
 		opts.MaxUpload = 64 << 20
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 12 * time.Hour
 	}
 	token, err := randomHex(32)
 	if err != nil {
@@ -92,7 +107,7 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	sum := sha256.Sum256([]byte(token))
 	s := &Server{
 		agent: a, opts: opts, token: token, csrf: csrf, cookie: "healthd_portal_" + hex.EncodeToString(sum[:4]),
-		index: index, names: newNameCache(a.ClientContext()),
+		index: index, names: newNameCache(a.ClientContext()), sessions: map[string]time.Time{}, now: time.Now,
 	}
 	s.routes()
 	return s, nil
@@ -164,23 +179,55 @@ func (s *Server) hostAllowed(host string) bool {
 	return false
 }
 
-// login exchanges the secret token for the session cookie.
+// login exchanges the secret token, once, for a session cookie holding a
+// fresh random id that expires after SessionTTL.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(s.token)) != 1 {
 		writeError(w, http.StatusUnauthorized, "bad_token",
 			"This link is not valid. Use the link `healthd portal` printed when it started.")
 		return
 	}
+	id, err := randomHex(32)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "Could not open a session.")
+		return
+	}
+	s.sessMu.Lock()
+	if s.tokenUsed {
+		s.sessMu.Unlock()
+		writeError(w, http.StatusUnauthorized, "link_used",
+			"This link was already used to sign in. Restart `healthd portal` for a new one.")
+		return
+	}
+	s.tokenUsed = true
+	expires := s.now().Add(s.opts.SessionTTL)
+	s.sessions[id] = expires
+	s.sessMu.Unlock()
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookie, Value: s.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil,
+		Name: s.cookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, Expires: expires,
 	})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (s *Server) loggedIn(r *http.Request) bool {
 	c, err := r.Cookie(s.cookie)
-	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.token)) == 1
+	if err != nil {
+		return false
+	}
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	for id, expires := range s.sessions { // one or a few: compare each in constant time
+		if subtle.ConstantTimeCompare([]byte(c.Value), []byte(id)) != 1 {
+			continue
+		}
+		if !s.now().Before(expires) {
+			delete(s.sessions, id)
+			return false
+		}
+		return true
+	}
+	return false
 }
 
 // page serves the app, with the CSRF token in a meta tag.

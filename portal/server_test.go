@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -286,5 +287,42 @@ func TestFailuresInPlainWords(t *testing.T) {
 		if got.Code != tc.code || !strings.Contains(got.Message, tc.want) {
 			t.Errorf("classify(%v) = %+v, want %s saying %q", tc.err, got, tc.code, tc.want)
 		}
+	}
+}
+
+// TestLoginLinkOpensOneExpiringSession: the login link works once; the cookie
+// holds a random session id, never the token; the session ends after its TTL.
+func TestLoginLinkOpensOneExpiringSession(t *testing.T) {
+	p, srv := testPortal(t)
+	c := login(t, p, srv)
+	if c.Value == p.token || strings.Contains(c.Value, p.token) {
+		t.Fatal("the session cookie carries the login token")
+	}
+	// the link again: refused, and no new cookie
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+p.LoginPath(), nil)
+	if code, e, h := do(t, req); code != http.StatusUnauthorized || e.Code != "link_used" || h.Get("Set-Cookie") != "" {
+		t.Fatalf("second use of the link: %d %+v cookie %q", code, e, h.Get("Set-Cookie"))
+	}
+	session := func() int {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/session", nil)
+		req.AddCookie(c)
+		code, _, _ := do(t, req)
+		return code
+	}
+	// a cookie with the token itself opens nothing
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/api/session", nil)
+	req.AddCookie(&http.Cookie{Name: c.Name, Value: p.token})
+	if code, _, _ := do(t, req); code != http.StatusUnauthorized {
+		t.Fatalf("the token as a cookie: %d, want 401", code)
+	}
+	if code := session(); code == http.StatusUnauthorized {
+		t.Fatalf("the session right after login: %d", code)
+	}
+	// and after the TTL the session is over
+	p.sessMu.Lock()
+	p.now = func() time.Time { return time.Now().Add(p.opts.SessionTTL + time.Second) }
+	p.sessMu.Unlock()
+	if code := session(); code != http.StatusUnauthorized {
+		t.Fatalf("the session after its TTL: %d, want 401", code)
 	}
 }

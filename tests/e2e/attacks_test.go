@@ -327,6 +327,33 @@ func TestAttacks(t *testing.T) {
 		}
 	})
 
+	// Finding 10: the portal's "one-time" login link could be used again, by
+	// anyone who later found it (shell history, the URL file, a screenshot),
+	// and its session cookie was the link's secret itself, valid for ever.
+	t.Run("the portal's login link works twice", func(t *testing.T) {
+		a.t = t
+		p := network.StartPortal(t, n, "bob", v.URL)
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		open := func() (int, []*http.Cookie) {
+			resp, err := client.Get(p.Login)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode, resp.Cookies()
+		}
+		code, cookies := open()
+		if code != http.StatusSeeOther || len(cookies) != 1 {
+			t.Fatalf("first use of the link: %d, %d cookies", code, len(cookies))
+		}
+		if token := p.Login[strings.Index(p.Login, "token=")+len("token="):]; cookies[0].Value == token {
+			t.Fatal("the session cookie is the link's secret")
+		}
+		if code, cookies := open(); code != http.StatusUnauthorized || len(cookies) != 0 {
+			t.Fatalf("second use of the link: %d with %d cookies, want 401 and none", code, len(cookies))
+		}
+	})
+
 	// Finding 5: the vault remembered every correctly signed request before any
 	// chain check, in one cache of 2^20 entries for everyone: a fresh key's
 	// flood filled it and every user got 401. (The full-size flood is out of a

@@ -26,8 +26,9 @@ func portalCmd() *cobra.Command {
 		Short: "Run the web portal for one key: records, consents, the access log, filing and reading records",
 		Long: "Serves a web app for the holder of --from, on loopback by default. Keys never leave this process: " +
 			"signing, encryption and decryption run here through the same code as `healthd records` and " +
-			"`healthd fhir`; the page talks only to this process. Open the link printed at start (it carries a " +
-			"one-time secret that becomes a session cookie); anyone who has it can act as this key.",
+			"`healthd fhir`; the page talks only to this process. Open the link printed at start: it works once, and " +
+			"becomes a session cookie (a random id, not the link's secret) that ends after --session-ttl; restart the " +
+			"portal for a new link. Until it is used, anyone who has the link can act as this key.",
 		Example: "healthd portal --from alice --listen 127.0.0.1:8080 --vault http://127.0.0.1:8800",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -35,6 +36,10 @@ func portalCmd() *cobra.Command {
 			remote, _ := cmd.Flags().GetBool("allow-remote")
 			vaultURL, _ := cmd.Flags().GetString("vault")
 			urlFile, _ := cmd.Flags().GetString("url-file")
+			ttl, err := positiveDuration(cmd, "session-ttl")
+			if err != nil {
+				return err
+			}
 			host, _, err := net.SplitHostPort(listen)
 			if err != nil {
 				return fmt.Errorf("--listen %q: want host:port", listen)
@@ -54,7 +59,7 @@ func portalCmd() *cobra.Command {
 			}
 			addr := ln.Addr().String()
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			p, err := portal.New(a, portal.Options{VaultURL: vaultURL, Hosts: portal.LoopbackHosts(addr), Logger: log})
+			p, err := portal.New(a, portal.Options{VaultURL: vaultURL, Hosts: portal.LoopbackHosts(addr), Logger: log, SessionTTL: ttl})
 			if err != nil {
 				return err
 			}
@@ -94,6 +99,7 @@ func portalCmd() *cobra.Command {
 	cmd.Flags().Bool("allow-remote", false, "allow a non-loopback --listen address (put TLS in front of it)")
 	cmd.Flags().String("vault", "http://127.0.0.1:8800", "vault URL for new records")
 	cmd.Flags().String("url-file", "", "also write the login link to this file (mode 0600)")
+	cmd.Flags().Duration("session-ttl", 12*time.Hour, "how long a signed-in session lasts")
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
 }
