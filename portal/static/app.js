@@ -195,8 +195,10 @@ views.records = async () => {
             ev.target.setAttribute("aria-expanded", "true");
             confirmBox.replaceChildren(el("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm erasing" },
               el("p", {}, el("strong", {}, "Erase this record for good? "),
-                "Its key and location are deleted from the chain and the vault deletes the ciphertext. Nobody, you included, can read it again. " +
-                "Anyone who already downloaded it keeps their copy."),
+                "This version and every other version of it (its amendments) are erased: the chain drops their keys and locations, " +
+                "and the vault deletes the encrypted files, so nobody can fetch them through healthd again, you included. " +
+                "Anyone who already downloaded it keeps their copy, and the encrypted key stays in the chain's history, " +
+                "where whoever holds this kind of data's key could still open it."),
               el("div", { class: "actions" },
                 el("button", { class: "danger", onclick: (ev2) => busy(ev2.target, "Erasing…", async () => {
                   await api("POST", `/api/records/${r.id}/erase`);
@@ -227,6 +229,8 @@ views.sharing = async () => {
     checkboxes("classes", "Kinds of data", s.data_classes, []),
     checkboxes("purposes", "For what purpose", s.purposes.filter(p => p !== "ETREAT"), ["TREAT"]),
     checkboxes("permissions", "May", s.permissions, ["read"]),
+    el("p", { class: "hint", id: "write-warning" }, "Write access comes with the key to these kinds of data: a provider who may write " +
+      "can also decrypt your earlier records of those kinds. Revoking changes the key for records filed afterwards."),
     field("grant-days", "For how many days", el("input", { type: "number", min: "1", max: "3650", value: "30", required: true })),
     el("button", { type: "submit", id: "grant-submit" }, "Grant access"));
   form.addEventListener("submit", (ev) => {

@@ -85,7 +85,10 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod: "GrantConsent", Use: "grant [grantee]",
 					Short: "Grant a provider (or a registered patient) access to classes of your data",
 					Long: "Grant grantee the --permissions (read, write) on the --classes (" + classList() + ") for the --purposes " +
-						"(TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PATRQT), from now (or --start) for --expires. A delegate adds --patient.",
+						"(TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PATRQT), from now (or --start, at most 5 minutes in the past) for " +
+						"--expires. --key-grants (from `healthd records key-grants`) give the grantee the class keys: with them, " +
+						"WRITE ACCESS ALSO DECRYPTS every earlier record of those classes (a writer needs the key to encrypt). " +
+						"Only the patient may attach key grants; a delegate adds --patient and grants without keys.",
 					Example:        "healthd tx consent grant health1… --classes lab-result,diagnosis --purposes TREAT --permissions read --expires 720h --from alice",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "grantee"}},
 					FlagOptions: map[string]*autocliv1.FlagOptions{
@@ -98,7 +101,8 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod: "RevokeConsent", Use: "revoke [consent-id]", Short: "Revoke a consent (it stops at once; data already read cannot be recalled)",
 					Long: "Revokes the consent at once. If it carried key grants, the chain moves the class keys of its classes to " +
 						"a new epoch: new records must use it, and the patient's other grantees need the new keys, which this raw " +
-						"command does not send (--rotated-key-grants). `healthd records revoke` does it all: use that.",
+						"command does not send (--rotated-key-grants). `healthd records revoke` does it all: use that. A delegate's " +
+						"revoke ends the consent but moves no epoch (only the patient's does).",
 					Example:        "healthd tx consent revoke 7 --from alice",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "consent_id"}},
 				},

@@ -36,7 +36,9 @@ func recordsKeyGrantsCmd() *cobra.Command {
 		Long: "Derives your (the patient's) current class key of each --classes and wraps it to the grantee's encryption " +
 			"key as published on chain (provider registry or patient profile). Prints one `--key-grants=…` flag per " +
 			"class, ready to splice into `tx consent grant` (the flag is repeated, not comma-separated), so the grantee " +
-			"can read (and write) without you online. The grants are base64: no spaces or shell wildcards.",
+			"can read (and write) without you online. A class key opens every record of its class up to now: a grantee " +
+			"you let only write can decrypt your earlier records of that class too. The grants are base64: no spaces or " +
+			"shell wildcards.",
 		Example: "healthd tx consent grant health1…lab --classes lab-result,vital-signs --purposes TREAT --permissions read " +
 			"--expires 720h $(healthd records key-grants health1…lab --classes lab-result,vital-signs --from alice) --from alice",
 		Args: cobra.ExactArgs(1),
