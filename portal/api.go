@@ -476,12 +476,12 @@ func (s *Server) eraseRecord(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var resp recordstypes.MsgEraseRecordResponse
-	if err := s.agent.SendOne(ctx, &recordstypes.MsgEraseRecord{Signer: s.agent.Address(), RecordId: id}, &resp); err != nil {
+	versions, err := s.agent.Erase(ctx, id)
+	if err != nil {
 		writeFailure(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"erased": id})
+	writeJSON(w, http.StatusOK, map[string]any{"erased": id, "versions": versions})
 }
 
 type consentView struct {

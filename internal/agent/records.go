@@ -144,6 +144,27 @@ func (a *Agent) Upload(ctx context.Context, r io.Reader, size int64, class, fhir
 	}, nil
 }
 
+// Erase erases record id and every version of it (its amendment chain), in
+// as many transactions as the chain's per-transaction bound needs, and returns
+// the ids of the versions erased. The vaults delete the blobs at their next
+// sweep; a copy someone already downloaded cannot be recalled.
+func (a *Agent) Erase(ctx context.Context, id uint64) ([]uint64, error) {
+	var erased []uint64
+	for {
+		var resp recordstypes.MsgEraseRecordResponse
+		if err := a.SendOne(ctx, &recordstypes.MsgEraseRecord{Signer: a.addr, RecordId: id}, &resp); err != nil {
+			if len(erased) > 0 {
+				return erased, fmt.Errorf("erased versions %v, then: %w", erased, err)
+			}
+			return nil, err
+		}
+		erased = append(erased, resp.ErasedIds...)
+		if !resp.More {
+			return erased, nil
+		}
+	}
+}
+
 // Record fetches record id; an erased record is an error wrapping ErrErased.
 func (a *Agent) Record(ctx context.Context, id uint64) (recordstypes.Record, error) {
 	rr, err := recordstypes.NewQueryClient(a.clientCtx).Record(ctx, &recordstypes.QueryRecordRequest{Id: id})

@@ -354,6 +354,33 @@ func TestAttacks(t *testing.T) {
 		}
 	})
 
+	// Finding 7: erasing a record left its earlier versions on chain and in the
+	// vault: the patient erased the amendment, and the original stayed readable.
+	t.Run("erasing a record leaves its earlier versions readable", func(t *testing.T) {
+		a.t = t
+		alice := n.Address("alice")
+		// given alice's note and an amendment of it
+		first := a.put("alice", alice, "clinical-note", "PATRQT", "Discharge summary ZPR-7702")
+		_, fresh := a.seal(alice, "clinical-note", "amended")
+		a.cli("tx", "records", "amend", first, "PATRQT", a.entry("clinical-note", base64.StdEncoding.EncodeToString(fresh[:]), "100",
+			a.epoch(alice, "clinical-note")), "--from", "alice", "--yes")
+		amended := newestRecordOf(t, n, alice)
+		if a.record(first).Status != "RECORD_STATUS_SUPERSEDED" {
+			t.Fatalf("record %s after the amendment: %s", first, a.record(first).Status)
+		}
+
+		// when alice erases the amendment
+		a.cli("tx", "records", "erase", amended.ID, "--from", "alice", "--yes")
+
+		// then the original is erased with it, and the vault answers 410 for it
+		if r := a.record(first); r.Status != "RECORD_STATUS_ERASED" || r.KeyEnvelope != "" || r.StorageURI != "" {
+			t.Fatalf("the original after erasing its amendment: %+v", r)
+		}
+		if _, err := a.vault("alice").Get(context.Background(), hashOf(t, a.record(first).ContentHash), io.Discard, 1<<20); !errors.Is(err, vault.ErrGone) {
+			t.Fatalf("the original's blob after the erasure: %v, want 410", err)
+		}
+	})
+
 	// Finding 5: the vault remembered every correctly signed request before any
 	// chain check, in one cache of 2^20 entries for everyone: a fresh key's
 	// flood filled it and every user got 401. (The full-size flood is out of a

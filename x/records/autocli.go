@@ -70,7 +70,12 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				},
 				{
 					RpcMethod: "EraseRecord", Use: "erase [record-id]",
-					Short:          "Erase a record: its key and location leave the chain, the vault deletes the blob (the patient or a delegate)",
+					Short:          "Erase a record and every version of it: keys and locations leave the chain, the vaults delete the blobs (the patient or a delegate)",
+					Long: "Erases the record and every other version of it (the versions it amends and those amending it): their " +
+						"key envelopes and storage locations leave chain state and the vaults delete the ciphertexts at their " +
+						"next sweep. At most 50 versions per transaction: when the result says more: true, run it again. What " +
+						"erasure cannot do: recall a copy someone already downloaded, or remove the envelope from the chain's " +
+						"block history (whoever holds the class key could open it from there with a copy of the ciphertext).",
 					Example:        "healthd tx records erase 42 --from alice",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "record_id"}},
 				},

@@ -150,9 +150,12 @@ func (s msgServer) AmendRecord(ctx context.Context, msg *types.MsgAmendRecord) (
 	return &types.MsgAmendRecordResponse{Id: r.Id}, nil
 }
 
-// EraseRecord erases a record: its URI and key envelope leave state (the data key
-// is gone: crypto-shredding), its hash stays as a tombstone, and the event tells
-// vaults to delete the blob. The patient or a live delegate signs.
+// EraseRecord erases a record and every other version of it (the records it
+// supersedes and those that supersede it): each one's URI and key envelope
+// leave state (the data key is gone: crypto-shredding), its hash stays as a
+// tombstone, and an event per version tells vaults to delete the blob. The
+// patient or a live delegate signs. At most types.MaxEraseVersions versions
+// are erased per transaction; the response's more says when some remain.
 func (s msgServer) EraseRecord(ctx context.Context, msg *types.MsgEraseRecord) (*types.MsgEraseRecordResponse, error) {
 	signer, err := s.decode(msg.Signer, "signer")
 	if err != nil {
@@ -173,20 +176,70 @@ func (s msgServer) EraseRecord(ctx context.Context, msg *types.MsgEraseRecord) (
 	if !ok {
 		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "only the patient or a live delegate may erase record %d", r.Id)
 	}
-	if r.Status == types.RECORD_STATUS_ERASED {
-		return nil, errorsmod.Wrapf(types.ErrRecordErased, "record %d", r.Id)
+	versions, more, err := s.liveVersions(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if len(versions) == 0 {
+		return nil, errorsmod.Wrapf(types.ErrRecordErased, "record %d and every version of it", r.Id)
 	}
 
-	r.Status = types.RECORD_STATUS_ERASED
-	r.StorageUri = ""
-	r.KeyEnvelope = nil
-	if err := s.Records.Set(ctx, r.Id, r); err != nil {
-		return nil, err
+	resp := &types.MsgEraseRecordResponse{More: more}
+	for _, v := range versions {
+		v.Status = types.RECORD_STATUS_ERASED
+		v.StorageUri = ""
+		v.KeyEnvelope = nil
+		if err := s.Records.Set(ctx, v.Id, v); err != nil {
+			return nil, err
+		}
+		if err := emit(ctx, &types.EventRecordErased{Id: v.Id, Patient: v.Patient, ContentHash: hex.EncodeToString(v.ContentHash)}); err != nil {
+			return nil, err
+		}
+		resp.ErasedIds = append(resp.ErasedIds, v.Id)
 	}
-	if err := emit(ctx, &types.EventRecordErased{Id: r.Id, Patient: r.Patient, ContentHash: hex.EncodeToString(r.ContentHash)}); err != nil {
-		return nil, err
+	return resp, nil
+}
+
+// liveVersions returns the versions of r's amendment chain that are not
+// erased yet, r first, then older ones, then newer ones: at most
+// MaxEraseVersions of them, reading at most 4×MaxEraseVersions records. more
+// is true when the chain goes on past either bound. Amending needs an active
+// record, so a chain is a line: no version has two successors.
+func (s msgServer) liveVersions(ctx context.Context, r types.Record) ([]types.Record, bool, error) {
+	var out []types.Record
+	reads := 0
+	take := func(v types.Record) bool { // false: a bound is reached
+		if v.Status != types.RECORD_STATUS_ERASED {
+			if len(out) == types.MaxEraseVersions {
+				return false
+			}
+			out = append(out, v)
+		}
+		return true
 	}
-	return &types.MsgEraseRecordResponse{}, nil
+	if !take(r) {
+		return out, true, nil
+	}
+	for _, step := range []func(types.Record) uint64{
+		func(v types.Record) uint64 { return v.Supersedes },
+		func(v types.Record) uint64 { return v.SupersededBy },
+	} {
+		for next := step(r); next != 0; {
+			reads++
+			if reads > 4*types.MaxEraseVersions {
+				return out, true, nil
+			}
+			v, err := s.GetRecord(ctx, next)
+			if err != nil {
+				return nil, false, err
+			}
+			if !take(v) {
+				return out, true, nil
+			}
+			next = step(v)
+		}
+	}
+	return out, false, nil
 }
 
 // AccessRecord applies the access rule for a read and, if allowed, stores an

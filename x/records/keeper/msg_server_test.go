@@ -2,6 +2,7 @@ package keeper_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -296,14 +297,24 @@ func TestAmendEraseAccessLifecycle(t *testing.T) {
 	if !erasedEvent {
 		t.Fatal("no erase event for the vaults")
 	}
+	// and the version it superseded was erased with it (one amendment chain, one erasure)
+	if old, _ := f.Records.GetRecord(f.Ctx, 1); old.Status != types.RECORD_STATUS_ERASED || len(old.KeyEnvelope) != 0 || old.StorageUri != "" {
+		t.Fatalf("the earlier version after erasing the latest: %+v", old)
+	}
 	_, err = f.RecordsMsg.EraseRecord(f.Ctx, &types.MsgEraseRecord{Signer: tk.Address(alice), RecordId: v2.Id})
+	assertErr(t, err, types.ErrRecordErased)
+	_, err = f.RecordsMsg.EraseRecord(f.Ctx, &types.MsgEraseRecord{Signer: tk.Address(alice), RecordId: 1})
 	assertErr(t, err, types.ErrRecordErased)
 	_, err = f.RecordsMsg.AccessRecord(f.Ctx, &types.MsgAccessRecord{Accessor: tk.Address(alice), RecordId: v2.Id, Purpose: "PATRQT"})
 	assertErr(t, err, types.ErrRecordErased)
 
 	// the author that was suspended can no longer read what it wrote
+	created, err := f.RecordsMsg.CreateRecords(f.Ctx, &types.MsgCreateRecords{
+		Author: tk.Address(hospital), Patient: tk.Address(alice), Purpose: "TREAT", Entries: []types.RecordEntry{tk.Entry("lab-result", "r9")},
+	})
+	assertErr(t, err, nil)
 	f.SetProvider(t, tk.ValidProvider(hospital, providerstypes.PROVIDER_STATUS_SUSPENDED))
-	_, err = f.RecordsMsg.AccessRecord(f.Ctx, &types.MsgAccessRecord{Accessor: tk.Address(hospital), RecordId: 1, Purpose: "TREAT"})
+	_, err = f.RecordsMsg.AccessRecord(f.Ctx, &types.MsgAccessRecord{Accessor: tk.Address(hospital), RecordId: created.Ids[0], Purpose: "TREAT"})
 	assertErr(t, err, types.ErrAccessDenied)
 }
 
@@ -401,5 +412,38 @@ func TestRevocationRotatesTheClassKeyEpoch(t *testing.T) {
 	assertErr(t, err, nil)
 	if len(epochs.Epochs) != 2 || epochs.Epochs[0].DataClass != "diagnosis" || epochs.Epochs[1].Epoch != 2 {
 		t.Fatalf("key epochs = %+v", epochs.Epochs)
+	}
+}
+
+// TestEraseALongAmendmentChainInPages: a chain longer than MaxEraseVersions is
+// erased in several transactions, each bounded, each saying whether more remain.
+func TestEraseALongAmendmentChainInPages(t *testing.T) {
+	f := setup(t)
+	last := uint64(1)
+	for i := range types.MaxEraseVersions + 10 {
+		resp, err := f.RecordsMsg.AmendRecord(f.Ctx, &types.MsgAmendRecord{
+			Author: tk.Address(alice), RecordId: last, Purpose: "PATRQT", Entry: tk.Entry("lab-result", fmt.Sprintf("version %d", i)),
+		})
+		assertErr(t, err, nil)
+		last = resp.Id
+	}
+	total := int(last) // records 1..last, one chain
+	// erasing from the middle: first page
+	middle := uint64(total / 2)
+	resp, err := f.RecordsMsg.EraseRecord(f.Ctx, &types.MsgEraseRecord{Signer: tk.Address(alice), RecordId: middle})
+	assertErr(t, err, nil)
+	if len(resp.ErasedIds) != types.MaxEraseVersions || !resp.More || resp.ErasedIds[0] != middle {
+		t.Fatalf("first page: %d erased (first %d), more %v", len(resp.ErasedIds), resp.ErasedIds[0], resp.More)
+	}
+	// the same message again finishes the chain
+	resp, err = f.RecordsMsg.EraseRecord(f.Ctx, &types.MsgEraseRecord{Signer: tk.Address(alice), RecordId: middle})
+	assertErr(t, err, nil)
+	if len(resp.ErasedIds) != total-types.MaxEraseVersions || resp.More {
+		t.Fatalf("second page: %d erased, more %v; want %d and no more", len(resp.ErasedIds), resp.More, total-types.MaxEraseVersions)
+	}
+	for id := uint64(1); id <= last; id++ {
+		if r, _ := f.Records.GetRecord(f.Ctx, id); r.Status != types.RECORD_STATUS_ERASED {
+			t.Fatalf("version %d is %s", id, r.Status)
+		}
 	}
 }

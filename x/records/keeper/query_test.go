@@ -138,7 +138,14 @@ func TestGenesisRoundTripAndValidation(t *testing.T) {
 	if _, err := f.RecordsMsg.AmendRecord(f.Ctx, &types.MsgAmendRecord{Author: tk.Address(alice), RecordId: 1, Purpose: "PATRQT", Entry: tk.Entry("lab-result", "v2")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.RecordsMsg.EraseRecord(f.Ctx, &types.MsgEraseRecord{Signer: tk.Address(alice), RecordId: 1}); err != nil {
+	// a record of its own, erased (erasing record 1 would erase its new version 2 too)
+	solo, err := f.RecordsMsg.CreateRecords(f.Ctx, &types.MsgCreateRecords{
+		Author: tk.Address(alice), Purpose: "PATRQT", Entries: []types.RecordEntry{tk.Entry("lab-result", "solo")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.RecordsMsg.EraseRecord(f.Ctx, &types.MsgEraseRecord{Signer: tk.Address(alice), RecordId: solo.Ids[0]}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.RecordsMsg.AccessRecord(f.Ctx, &types.MsgAccessRecord{Accessor: tk.Address(clinic), RecordId: 2, Purpose: "TREAT"}); err != nil {
@@ -167,12 +174,13 @@ func TestGenesisRoundTripAndValidation(t *testing.T) {
 	bad := []func(gs *types.GenesisState){
 		func(gs *types.GenesisState) { gs.Records = append(gs.Records, gs.Records[0]) },
 		func(gs *types.GenesisState) { gs.NextRecordId = 2 },
-		func(gs *types.GenesisState) { gs.Records[0].StorageUri = "vault://h/x" },          // erased but keeps a URI
-		func(gs *types.GenesisState) { gs.Records[1].Supersedes = 0 },                      // broken back-link
-		func(gs *types.GenesisState) { gs.Records[1].ContentHash = []byte{1} },             // bad hash
-		func(gs *types.GenesisState) { gs.Receipts[0].RecordId = 42 },                      // receipt of a missing record
-		func(gs *types.GenesisState) { gs.Receipts[0].Patient = tk.Address(sam) },          // receipt of the wrong patient
-		func(gs *types.GenesisState) { gs.Receipts = append(gs.Receipts, gs.Receipts[0]) }, // duplicate receipt
+		func(gs *types.GenesisState) { gs.Records[2].StorageUri = "vault://h/x" },              // erased but keeps a URI
+		func(gs *types.GenesisState) { gs.Records[2].ContentHash = gs.Records[0].ContentHash }, // one hash, two records
+		func(gs *types.GenesisState) { gs.Records[1].Supersedes = 0 },                          // broken back-link
+		func(gs *types.GenesisState) { gs.Records[1].ContentHash = []byte{1} },                 // bad hash
+		func(gs *types.GenesisState) { gs.Receipts[0].RecordId = 42 },                          // receipt of a missing record
+		func(gs *types.GenesisState) { gs.Receipts[0].Patient = tk.Address(sam) },              // receipt of the wrong patient
+		func(gs *types.GenesisState) { gs.Receipts = append(gs.Receipts, gs.Receipts[0]) },     // duplicate receipt
 		func(gs *types.GenesisState) { gs.Params.UriSchemes = nil },
 	}
 	for i, mod := range bad {

@@ -24,7 +24,12 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 		return errorsmod.Wrap(ErrInvalidGenesis, "next ids must be at least 1")
 	}
 	records := make(map[uint64]Record, len(gs.Records))
+	hashes := make(map[string]uint64, len(gs.Records))
 	for _, r := range gs.Records {
+		if other, dup := hashes[string(r.ContentHash)]; dup {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "records %d and %d commit the same content hash", other, r.Id)
+		}
+		hashes[string(r.ContentHash)] = r.Id
 		if r.Id == 0 || r.Id >= gs.NextRecordId {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "record id %d not in [1, next_record_id %d)", r.Id, gs.NextRecordId)
 		}

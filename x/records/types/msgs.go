@@ -8,6 +8,11 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 )
 
+// MaxEraseVersions bounds how many versions of a record one MsgEraseRecord
+// erases, so that a long amendment chain cannot push a transaction past the
+// block gas limit; the response says when more remain.
+const MaxEraseVersions = 50
+
 var (
 	_ sdk.Msg = (*MsgCreateRecords)(nil)
 	_ sdk.Msg = (*MsgAmendRecord)(nil)
