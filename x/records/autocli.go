@@ -70,7 +70,7 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				},
 				{
 					RpcMethod: "EraseRecord", Use: "erase [record-id]",
-					Short:          "Erase a record and every version of it: keys and locations leave the chain, the vaults delete the blobs (the patient or a delegate)",
+					Short: "Erase a record and every version of it: keys and locations leave the chain, the vaults delete the blobs (the patient or a delegate)",
 					Long: "Erases the record and every other version of it (the versions it amends and those amending it): their " +
 						"key envelopes and storage locations leave chain state and the vaults delete the ciphertexts at their " +
 						"next sweep. At most 50 versions per transaction: when the result says more: true, run it again. What " +
