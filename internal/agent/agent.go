@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	gogoproto "github.com/cosmos/gogoproto/proto"
@@ -40,6 +41,9 @@ type Agent struct {
 	Progress func(what string, r io.Reader, total int64) io.Reader
 	// CommitTimeout bounds how long Send waits for a block (default 60 s).
 	CommitTimeout time.Duration
+
+	vaultHostsMu sync.Mutex
+	vaultHosts   map[string]bool // host names of the registered vault endpoints
 }
 
 // New returns the agent of clientCtx's --from account. txf signs its

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cosmos/cosmos-sdk/client"
@@ -191,6 +192,9 @@ func (a *Agent) Read(ctx context.Context, rec recordstypes.Record, purpose, vaul
 	if err != nil {
 		return access, 0, err
 	}
+	if vaultURL, err = a.vaultFor(ctx, rec, vaultURL); err != nil {
+		return access, 0, err
+	}
 	if err := a.SendOne(ctx, &recordstypes.MsgAccessRecord{Accessor: a.addr, RecordId: rec.Id, Purpose: purpose}, &access); err != nil {
 		return access, 0, fmt.Errorf("%w: %w", ErrAccessRefused, err)
 	}
@@ -239,11 +243,9 @@ func (a *Agent) checkAccess(ctx context.Context, req *consenttypes.QueryCheckAcc
 func (a *Agent) Decrypt(ctx context.Context, rec recordstypes.Record, vaultURL string, classKey []byte, kctx crypto.KeyContext,
 	w io.Writer,
 ) (int64, error) {
-	var err error
-	if vaultURL == "" {
-		if vaultURL, err = VaultFromURI(rec.StorageUri); err != nil {
-			return 0, err
-		}
+	vaultURL, err := a.vaultFor(ctx, rec, vaultURL)
+	if err != nil {
+		return 0, err
 	}
 	ct, err := os.CreateTemp("", ".healthd-get-*")
 	if err != nil {
@@ -402,6 +404,67 @@ func PublishedKey(ctx context.Context, clientCtx client.Context, addr string) ([
 		return nil, fmt.Errorf("%s has published no encryption key (neither a provider nor a registered patient)", addr)
 	}
 	return pt.Patient.EncryptionKey, nil
+}
+
+// ErrUnregisteredVault marks a record whose storage URI names a host that no
+// provider registered as its vault endpoint on chain.
+var ErrUnregisteredVault = errors.New("vault host not registered on chain")
+
+// vaultFor returns the vault to fetch rec from: vaultURL if the user chose
+// one, else the vault of the record's storage URI, if its host is one that a
+// provider registered on chain as its vault endpoint. The URI is the author's
+// choice: without this check a record could send its reader's signed requests
+// to any host, loopback services included.
+func (a *Agent) vaultFor(ctx context.Context, rec recordstypes.Record, vaultURL string) (string, error) {
+	if vaultURL != "" {
+		return vaultURL, nil
+	}
+	u, err := VaultFromURI(rec.StorageUri)
+	if err != nil {
+		return "", err
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	hosts, err := a.registeredVaultHosts(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !hosts[strings.ToLower(parsed.Hostname())] {
+		return "", fmt.Errorf("record %d is stored at %s: %w (no provider lists it as its vault endpoint); "+
+			"pass --vault to choose the vault yourself", rec.Id, parsed.Host, ErrUnregisteredVault)
+	}
+	return u, nil
+}
+
+// registeredVaultHosts returns the host names of every provider's registered
+// vault endpoint (read once per agent: a consortium has few providers).
+func (a *Agent) registeredVaultHosts(ctx context.Context) (map[string]bool, error) {
+	a.vaultHostsMu.Lock()
+	defer a.vaultHostsMu.Unlock()
+	if a.vaultHosts != nil {
+		return a.vaultHosts, nil
+	}
+	hosts := map[string]bool{}
+	pq := providerstypes.NewQueryClient(a.clientCtx)
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		resp, err := pq.Providers(ctx, &providerstypes.QueryProvidersRequest{Pagination: &query.PageRequest{Key: key}})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, p := range resp.Providers {
+			if u, err := url.Parse(p.Provider.VaultEndpoint); err == nil && u.Hostname() != "" {
+				hosts[strings.ToLower(u.Hostname())] = true
+			}
+		}
+		return resp.Pagination, false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the registered vault endpoints: %w", err)
+	}
+	a.vaultHosts = hosts
+	return hosts, nil
 }
 
 // VaultFromURI turns vault://host[:port]/hash into the vault's URL: http on a

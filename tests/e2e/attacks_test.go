@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -378,6 +379,50 @@ func TestAttacks(t *testing.T) {
 		}
 		if _, err := a.vault("alice").Get(context.Background(), hashOf(t, a.record(first).ContentHash), io.Discard, 1<<20); !errors.Is(err, vault.ErrGone) {
 			t.Fatalf("the original's blob after the erasure: %v, want 410", err)
+		}
+	})
+
+	// Finding 11: the record's author chooses its storage URI, so a provider
+	// could point alice's reads at any host (a loopback admin service, its own
+	// collector) and have her client send it her signed requests.
+	t.Run("a storage URI sends the reader's signed requests anywhere", func(t *testing.T) {
+		a.t = t
+		alice, hospital := n.Address("alice"), n.Address("hospital")
+		// given a listener on a loopback address no provider registered
+		ln, err := net.Listen("tcp", "127.0.0.2:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan string, 10)
+		collector := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got <- r.Header.Get(vault.HeaderAddress)
+			w.WriteHeader(http.StatusNotFound)
+		}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = collector.Serve(ln) }()
+		defer collector.Close()
+		// and a record the hospital filed for alice that points there
+		a.grant("alice", hospital, "vital-signs", "write", false)
+		_, h := a.seal(alice, "vital-signs", "redirected")
+		entry, _ := json.Marshal(map[string]string{
+			"data_class": "vital-signs", "fhir_resource_type": "Observation", "content_hash": base64.StdEncoding.EncodeToString(h[:]),
+			"size": "100", "storage_uri": "vault://" + ln.Addr().String() + "/" + h.String(),
+			"key_envelope": base64.StdEncoding.EncodeToString([]byte("junk")), "key_epoch": a.epoch(alice, "vital-signs"),
+		})
+		a.cli("tx", "records", "create", "TREAT", string(entry), "--patient", alice, "--from", "hospital", "--yes")
+		rec := newestRecordOf(t, n, alice)
+
+		// when alice reads it without naming a vault
+		res := n.Exec("records", "get", rec.ID, "--purpose", "PATRQT", "--out", filepath.Join(a.dir, "redirected.json"),
+			"--from", "alice", "--keyring-backend", "test")
+
+		// then her client refuses the unregistered host, and nothing reached it
+		select {
+		case who := <-got:
+			t.Fatalf("the collector received a signed request of %s", who)
+		default:
+		}
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "vault host not registered on chain") {
+			t.Fatalf("records get of a record stored at an unregistered host: exit %d, %s", res.ExitCode, res.Stderr)
 		}
 	})
 
