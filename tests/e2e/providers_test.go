@@ -84,7 +84,7 @@ func TestProviderLifecycle(t *testing.T) {
 
 		// when the registrar approves it for a year
 		expires := time.Now().UTC().Add(365 * 24 * time.Hour).Add(-time.Hour).Format(time.RFC3339)
-		n.CLI("tx", "providers", "approve", pharmacy, expires, "--from", "registrar", "--yes")
+		n.CLI("tx", "providers", "approve", pharmacy, expires, credHash, "--from", "registrar", "--yes")
 		// then it appears active over REST
 		if v := getProvider(t, n, pharmacy); v.Provider.Status != "PROVIDER_STATUS_ACTIVE" || !v.IsActive {
 			t.Fatalf("after approve: %+v", v)
@@ -128,7 +128,7 @@ func TestProviderLifecycle(t *testing.T) {
 		}{
 			{
 				"a non-registrar approving", `(code 2, codespace "providers"): failed to execute message; message index: 0: alice is neither a registrar nor the governance authority: signer is not allowed to do this`,
-				[]string{"tx", "providers", "approve", pharmacy, expires, "--from", "alice", "--yes"},
+				[]string{"tx", "providers", "approve", pharmacy, expires, credHash, "--from", "alice", "--yes"},
 			},
 			{
 				"a provider suspending itself", `(code 17, codespace "providers")`,
@@ -170,7 +170,7 @@ func TestProviderLifecycle(t *testing.T) {
 		n.CLI("tx", "providers", "apply", "Short Lab", "laboratory", "LAB-2", "DE", keyFile,
 			"https://vault.example.org", credHash, "--from", "lab2", "--yes")
 		expiry := time.Now().UTC().Add(6 * time.Second).Truncate(time.Second)
-		n.CLI("tx", "providers", "approve", lab2, expiry.Format(time.RFC3339), "--from", "registrar", "--yes")
+		n.CLI("tx", "providers", "approve", lab2, expiry.Format(time.RFC3339), credHash, "--from", "registrar", "--yes")
 		if v := getProvider(t, n, lab2); !v.IsActive {
 			t.Fatalf("right after approval: %+v", v)
 		}

@@ -59,13 +59,17 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				},
 				{
 					RpcMethod: "ApproveProvider",
-					Use:       "approve [provider] [credential-expires-at]",
+					Use:       "approve [provider] [credential-expires-at] [credential-hash]",
 					Short:     "Approve a pending provider, or renew a credential (registrars and governance)",
 					Long: "Approve a pending provider until credential-expires-at (RFC 3339), which must be after the " +
-						"current block time and within the max_credential_validity parameter. Also renews the credential " +
-						"of an active provider that requested renewal.",
-					Example:        "healthd tx providers approve health1… 2027-12-31T00:00:00Z --from registrar",
-					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "provider"}, {ProtoField: "credential_expires_at"}},
+						"current block time and within the max_credential_validity parameter. credential-hash (hex SHA-256) " +
+						"is the hash of the credential document you reviewed: it must be the provider's current one, so an " +
+						"application changed after your review is not approved. Also renews the credential of an active " +
+						"provider that requested renewal.",
+					Example: "healthd tx providers approve health1… 2027-12-31T00:00:00Z 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 --from registrar",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
+						{ProtoField: "provider"}, {ProtoField: "credential_expires_at"}, {ProtoField: "credential_hash"},
+					},
 				},
 				{
 					RpcMethod: "SetProviderStatus",
@@ -82,7 +86,9 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Use:       "update",
 					Short:     "Change your own registry entry (name, vault endpoint, encryption key, credential, renewal request)",
 					Long: "Change the signer's entry; only the given flags change. A new --encryption-key rotates the key " +
-						"(the old one is kept in previous_keys). --request-renewal asks a registrar to extend the credential.",
+						"(the old one is kept in previous_keys). --request-renewal asks a registrar to extend the credential. " +
+						"WARNING: a new --name or --credential-hash returns your entry to pending: every access you have " +
+						"(reads, writes, break-glass) is suspended until a registrar approves the new identity.",
 					Example: "healthd tx providers update --vault-endpoint https://vault2.example.org --request-renewal --from lab",
 				},
 				{

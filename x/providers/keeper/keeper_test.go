@@ -240,7 +240,9 @@ func TestGenesisExportImportIsIdentity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.Msg.ApproveProvider(f.Ctx, approve(registrar, "p1", tk.GenesisTime.Add(time.Hour))()); err != nil {
+	approval := approve(registrar, "p1", tk.GenesisTime.Add(time.Hour))()
+	approval.CredentialHash = validApply("p1").CredentialHash // the one the registrar reviewed
+	if _, err := f.Msg.ApproveProvider(f.Ctx, approval); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Msg.UpdateProvider(f.Ctx, &types.MsgUpdateProvider{Provider: tk.Address("p1"), EncryptionKey: tk.EncryptionKey("new")}); err != nil {

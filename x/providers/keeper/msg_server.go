@@ -98,6 +98,12 @@ func (s msgServer) ApproveProvider(ctx context.Context, msg *types.MsgApprovePro
 		return nil, errorsmod.Wrapf(types.ErrInvalidTransition,
 			"%s is %s: only a pending provider, or an active one that requested renewal, can be approved", msg.Provider, p.Status)
 	}
+	// The approval names the credential it reviewed: an application rewritten
+	// since (up to the approval's own block) is not approved by it.
+	if !bytes.Equal(msg.CredentialHash, p.CredentialHash) {
+		return nil, errorsmod.Wrapf(types.ErrCredentialMismatch, "%s's credential hash is now %x: review it again",
+			msg.Provider, p.CredentialHash)
+	}
 	params, err := s.Params.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -188,9 +194,11 @@ func (s msgServer) UpdateProvider(ctx context.Context, msg *types.MsgUpdateProvi
 	}
 	now := sdk.UnwrapSDKContext(ctx).BlockTime()
 	var fields []string
+	identityChanged := false // name or credential: what the registrar approved
 	if msg.Name != "" && msg.Name != p.Name {
 		p.Name = msg.Name
 		fields = append(fields, "name")
+		identityChanged = true
 	}
 	if msg.VaultEndpoint != "" && msg.VaultEndpoint != p.VaultEndpoint {
 		p.VaultEndpoint = msg.VaultEndpoint
@@ -208,6 +216,14 @@ func (s msgServer) UpdateProvider(ctx context.Context, msg *types.MsgUpdateProvi
 	if len(msg.CredentialHash) > 0 && !bytes.Equal(msg.CredentialHash, p.CredentialHash) {
 		p.CredentialHash = msg.CredentialHash
 		fields = append(fields, "credential_hash")
+		identityChanged = true
+	}
+	if identityChanged && p.Status == types.PROVIDER_STATUS_SUSPENDED {
+		return nil, errorsmod.Wrapf(types.ErrInvalidTransition, "%s is suspended: it cannot change its name or credential "+
+			"(a registrar reinstates it first; the change then asks for a new approval)", msg.Provider)
+	}
+	if identityChanged && msg.RequestRenewal {
+		return nil, errorsmod.Wrap(types.ErrInvalidTransition, "a change of name or credential already asks for a new approval")
 	}
 	if msg.RequestRenewal {
 		if p.Status != types.PROVIDER_STATUS_ACTIVE {
@@ -221,15 +237,32 @@ func (s msgServer) UpdateProvider(ctx context.Context, msg *types.MsgUpdateProvi
 	if len(fields) == 0 {
 		return nil, errorsmod.Wrap(types.ErrNoChange, "every given value equals the current one")
 	}
+	// A changed identity is not the one a registrar approved: the provider
+	// goes back to pending (and loses every access, through IsActive) until a
+	// registrar approves the new one.
+	from := p.Status
+	if identityChanged && p.Status != types.PROVIDER_STATUS_PENDING {
+		p.Status = types.PROVIDER_STATUS_PENDING
+		p.StatusReason = types.STATUS_REASON_IDENTITY_CHANGED
+		p.RenewalRequested = false
+	}
 	p.UpdatedAt = now
 	if err := s.Providers.Set(ctx, provider, p); err != nil {
 		return nil, err
 	}
 
-	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventProviderUpdated{
+	em := sdk.UnwrapSDKContext(ctx).EventManager()
+	if err := em.EmitTypedEvent(&types.EventProviderUpdated{
 		Address: msg.Provider, Fields: fields, KeyRotated: keyRotated,
 	}); err != nil {
 		return nil, err
+	}
+	if from != p.Status {
+		if err := em.EmitTypedEvent(&types.EventProviderStatusChanged{
+			Address: msg.Provider, Actor: msg.Provider, From: from, To: p.Status, Reason: p.StatusReason,
+		}); err != nil {
+			return nil, err
+		}
 	}
 	return &types.MsgUpdateProviderResponse{}, nil
 }

@@ -217,7 +217,9 @@ func TestApplyProvider(t *testing.T) {
 
 func approve(approver, provider string, expires time.Time) func() *types.MsgApproveProvider {
 	return func() *types.MsgApproveProvider {
-		return &types.MsgApproveProvider{Approver: tk.Address(approver), Provider: tk.Address(provider), CredentialExpiresAt: expires}
+		return &types.MsgApproveProvider{
+			Approver: tk.Address(approver), Provider: tk.Address(provider), CredentialExpiresAt: expires, CredentialHash: make([]byte, 32),
+		}
 	}
 }
 
@@ -243,7 +245,7 @@ func TestApproveProvider(t *testing.T) {
 			name:  "right signer: the governance authority approves",
 			setup: setProvider(prov, types.PROVIDER_STATUS_PENDING),
 			msg: func() *types.MsgApproveProvider {
-				return &types.MsgApproveProvider{Approver: tk.Authority(), Provider: tk.Address(prov), CredentialExpiresAt: in90days}
+				return &types.MsgApproveProvider{Approver: tk.Authority(), Provider: tk.Address(prov), CredentialExpiresAt: in90days, CredentialHash: make([]byte, 32)}
 			},
 			check: func(t *testing.T, f *tk.ProvidersFixture) {
 				if p := mustProvider(t, f, prov); p.Status != types.PROVIDER_STATUS_ACTIVE {
@@ -278,6 +280,16 @@ func TestApproveProvider(t *testing.T) {
 			return &types.MsgApproveProvider{Approver: tk.Address(registrar), Provider: "nope", CredentialExpiresAt: in90days}
 		}, expErr: types.ErrInvalidAddress},
 		{name: "wrong state: no such provider", msg: approve(registrar, prov, in90days), expErr: types.ErrProviderNotFound},
+		{
+			name: "wrong state: the application changed since the review", setup: func(t *testing.T, f *tk.ProvidersFixture) {
+				p := tk.ValidProvider(prov, types.PROVIDER_STATUS_PENDING)
+				p.CredentialHash = bytes.Repeat([]byte{7}, 32)
+				f.SetProvider(t, p)
+			}, msg: approve(registrar, prov, in90days), expErr: types.ErrCredentialMismatch,
+		},
+		{name: "bad input: no credential hash", setup: setProvider(prov, types.PROVIDER_STATUS_PENDING), msg: func() *types.MsgApproveProvider {
+			return &types.MsgApproveProvider{Approver: tk.Address(registrar), Provider: tk.Address(prov), CredentialExpiresAt: in90days}
+		}, expErr: types.ErrInvalidCredentialHash},
 		{name: "wrong state: active without a renewal request", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE), msg: approve(registrar, prov, in90days), expErr: types.ErrInvalidTransition},
 		{name: "wrong state: suspended", setup: setProvider(prov, types.PROVIDER_STATUS_SUSPENDED), msg: approve(registrar, prov, in90days), expErr: types.ErrInvalidTransition},
 		{name: "wrong state: revoked", setup: setProvider(prov, types.PROVIDER_STATUS_REVOKED), msg: approve(registrar, prov, in90days), expErr: types.ErrInvalidTransition},
@@ -407,29 +419,69 @@ func TestUpdateProvider(t *testing.T) {
 			},
 		},
 		{
-			name:  "right signer: name, endpoint and renewal request",
+			name:  "right signer: endpoint and renewal request keep it active",
 			setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
 			msg: update(func(m *types.MsgUpdateProvider) {
-				m.Name = "New Name"
 				m.VaultEndpoint = "http://127.0.0.1:8088"
 				m.RequestRenewal = true
 			}),
 			check: func(t *testing.T, f *tk.ProvidersFixture) {
 				p := mustProvider(t, f, prov)
-				if p.Name != "New Name" || p.VaultEndpoint != "http://127.0.0.1:8088" || !p.RenewalRequested || p.Status != types.PROVIDER_STATUS_ACTIVE {
+				if p.VaultEndpoint != "http://127.0.0.1:8088" || !p.RenewalRequested || p.Status != types.PROVIDER_STATUS_ACTIVE {
 					t.Fatalf("provider = %+v", p)
 				}
 			},
 		},
 		{
-			name:  "right signer: a suspended provider may still fix its entry",
-			setup: setProvider(prov, types.PROVIDER_STATUS_SUSPENDED),
+			name:  "right signer: a new name returns an active provider to pending",
+			setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
+			msg:   update(func(m *types.MsgUpdateProvider) { m.Name = "Clínica São José" }),
+			check: func(t *testing.T, f *tk.ProvidersFixture) {
+				p := mustProvider(t, f, prov)
+				if p.Name != "Clínica São José" || p.Status != types.PROVIDER_STATUS_PENDING || p.StatusReason != types.STATUS_REASON_IDENTITY_CHANGED {
+					t.Fatalf("provider = %+v", p)
+				}
+				if f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address(prov))) {
+					t.Fatal("a renamed provider is still active")
+				}
+				assertEvent(t, f, "healthd.providers.v1.EventProviderStatusChanged")
+			},
+		},
+		{
+			name:  "right signer: a new credential returns an active provider to pending",
+			setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
 			msg:   update(func(m *types.MsgUpdateProvider) { m.CredentialHash = bytes.Repeat([]byte{9}, 32) }),
 			check: func(t *testing.T, f *tk.ProvidersFixture) {
-				if p := mustProvider(t, f, prov); !bytes.Equal(p.CredentialHash, bytes.Repeat([]byte{9}, 32)) {
-					t.Fatalf("credential hash = %x", p.CredentialHash)
+				if p := mustProvider(t, f, prov); p.Status != types.PROVIDER_STATUS_PENDING {
+					t.Fatalf("status = %s", p.Status)
 				}
 			},
+		},
+		{
+			name:  "right signer: a suspended provider may still fix its endpoint",
+			setup: setProvider(prov, types.PROVIDER_STATUS_SUSPENDED),
+			msg:   update(func(m *types.MsgUpdateProvider) { m.VaultEndpoint = "http://127.0.0.1:8089" }),
+			check: func(t *testing.T, f *tk.ProvidersFixture) {
+				if p := mustProvider(t, f, prov); p.VaultEndpoint != "http://127.0.0.1:8089" || p.Status != types.PROVIDER_STATUS_SUSPENDED {
+					t.Fatalf("provider = %+v", p)
+				}
+			},
+		},
+		{
+			name: "wrong state: a suspended provider changing its credential", setup: setProvider(prov, types.PROVIDER_STATUS_SUSPENDED),
+			msg: update(func(m *types.MsgUpdateProvider) { m.CredentialHash = bytes.Repeat([]byte{9}, 32) }), expErr: types.ErrInvalidTransition,
+		},
+		{
+			name: "bad input: a bidirectional override in the name", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
+			msg: update(func(m *types.MsgUpdateProvider) { m.Name = "Localnet \u202eGeneral Hospital" }), expErr: types.ErrInvalidName,
+		},
+		{
+			name: "bad input: a Cyrillic look-alike in the name", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
+			msg: update(func(m *types.MsgUpdateProvider) { m.Name = "Localnet General H\u043espital" }), expErr: types.ErrInvalidName,
+		},
+		{
+			name: "bad input: a zero-width space in the name", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE),
+			msg: update(func(m *types.MsgUpdateProvider) { m.Name = "Localnet\u200bHospital" }), expErr: types.ErrInvalidName,
 		},
 		{name: "bad input: nothing to change", setup: setProvider(prov, types.PROVIDER_STATUS_ACTIVE), msg: update(func(*types.MsgUpdateProvider) {}), expErr: types.ErrNoChange},
 		{

@@ -165,7 +165,7 @@ func (m Module) approve(simState module.SimulationState) simtypes.Operation {
 			return simtypes.NoOpMsg(types.ModuleName, msgType, "no registrar"), nil, nil
 		}
 		expires := ctx.BlockTime().Add(time.Duration(1+r.Intn(300)) * 24 * time.Hour)
-		msg := &types.MsgApproveProvider{Approver: reg.Address.String(), Provider: p.Address, CredentialExpiresAt: expires}
+		msg := &types.MsgApproveProvider{Approver: reg.Address.String(), Provider: p.Address, CredentialExpiresAt: expires, CredentialHash: p.CredentialHash}
 		return simutil.Deliver(r, app, ctx, simState.TxConfig, m.Keepers, types.ModuleName, msg, reg)
 	}
 }

@@ -27,4 +27,5 @@ var (
 	ErrInvalidAddress        = errorsmod.Register(ModuleName, 21, "invalid address")
 	ErrInvalidGenesis        = errorsmod.Register(ModuleName, 22, "invalid genesis")
 	ErrValidatorNotApproved  = errorsmod.Register(ModuleName, 23, "validator operator not approved by the consortium")
+	ErrCredentialMismatch    = errorsmod.Register(ModuleName, 24, "the credential hash is not the one reviewed")
 )

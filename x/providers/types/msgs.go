@@ -42,7 +42,7 @@ func (m *MsgApproveProvider) Validate() error {
 	if m.CredentialExpiresAt.IsZero() {
 		return errorsmod.Wrap(ErrInvalidExpiry, "a credential expiry is required")
 	}
-	return nil
+	return ValidateCredentialHash(m.CredentialHash)
 }
 
 // Validate runs the stateless checks of a status change.

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	errorsmod "cosmossdk.io/errors"
@@ -28,8 +27,13 @@ const (
 
 var jurisdictionRE = regexp.MustCompile(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`)
 
-// ValidateName checks a display name: 1-128 characters of valid UTF-8, no control
-// characters, no leading or trailing space.
+// ValidateName checks a display name: 1-128 characters, each from an explicit
+// allow-list (nameRune), single spaces between words, no leading or trailing
+// space. It is a consensus rule, so it uses fixed code-point ranges rather than
+// Go's unicode tables, which change between Go releases; and it leaves out
+// what lets one name pass for another: bidirectional and other format
+// controls, zero-width characters, and scripts whose letters look like Latin
+// ones (Cyrillic, Greek).
 func ValidateName(name string) error {
 	n := utf8.RuneCountInString(name)
 	switch {
@@ -39,10 +43,33 @@ func ValidateName(name string) error {
 		return errorsmod.Wrapf(ErrInvalidName, "must be 1-%d characters, got %d", MaxNameLength, n)
 	case strings.TrimSpace(name) != name:
 		return errorsmod.Wrap(ErrInvalidName, "leading or trailing spaces")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return errorsmod.Wrap(ErrInvalidName, "control characters")
+	case strings.Contains(name, "  "):
+		return errorsmod.Wrap(ErrInvalidName, "two spaces in a row")
+	}
+	for i, r := range name {
+		if !nameRune(r) {
+			return errorsmod.Wrapf(ErrInvalidName, "character %U at byte %d is not allowed: use Latin letters, digits, "+
+				"spaces and - . , & ' ( ) / + #", r, i)
+		}
 	}
 	return nil
+}
+
+// nameRune is the allow-list of ValidateName: ASCII letters and digits, the
+// space, a little punctuation, and the letters of Latin-1 Supplement and Latin
+// Extended-A (accented Latin letters; not × and ÷).
+func nameRune(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	case strings.ContainsRune(" -.,&'()/+#", r):
+		return true
+	case r >= 0xC0 && r <= 0xFF:
+		return r != 0xD7 && r != 0xF7
+	case r >= 0x100 && r <= 0x17F:
+		return true
+	}
+	return false
 }
 
 // ValidateLicenseID checks a licence number: 1-64 printable ASCII characters.
