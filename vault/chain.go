@@ -51,33 +51,32 @@ func (c *GRPCChain) Close() error { return c.conn.Close() }
 
 // MayUpload implements Chain: a registered patient, or an active provider.
 func (c *GRPCChain) MayUpload(ctx context.Context, addr string) (bool, error) {
-	if _, err := c.consent.Patient(ctx, &consenttypes.QueryPatientRequest{Address: addr}); err == nil {
-		return true, nil
-	} else if status.Code(err) != codes.NotFound {
-		return false, err
-	}
-	resp, err := c.providers.Provider(ctx, &providerstypes.QueryProviderRequest{Address: addr})
-	if status.Code(err) == codes.NotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return resp.IsActive, nil
+	patient, provider, err := c.account(ctx, addr)
+	return patient || provider != nil && provider.IsActive, err
 }
 
 // Known implements Chain: a registered patient, or a provider of any status.
 func (c *GRPCChain) Known(ctx context.Context, addr string) (bool, error) {
+	patient, provider, err := c.account(ctx, addr)
+	return patient || provider != nil, err
+}
+
+// account says whether addr is a registered patient and, if it is not, its
+// registry entry as a provider (nil if none).
+func (c *GRPCChain) account(ctx context.Context, addr string) (bool, *providerstypes.QueryProviderResponse, error) {
 	if _, err := c.consent.Patient(ctx, &consenttypes.QueryPatientRequest{Address: addr}); err == nil {
-		return true, nil
+		return true, nil, nil
 	} else if status.Code(err) != codes.NotFound {
-		return false, err
+		return false, nil, err
 	}
-	_, err := c.providers.Provider(ctx, &providerstypes.QueryProviderRequest{Address: addr})
+	resp, err := c.providers.Provider(ctx, &providerstypes.QueryProviderRequest{Address: addr})
 	if status.Code(err) == codes.NotFound {
-		return false, nil
+		return false, nil, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, nil, err
+	}
+	return false, resp, nil
 }
 
 var _ Chain = (*GRPCChain)(nil)

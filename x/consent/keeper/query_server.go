@@ -61,13 +61,9 @@ func (q queryServer) ConsentsByPair(ctx context.Context, req *types.QueryConsent
 	if req == nil {
 		return nil, status.Error(codes.InvalidArgument, "empty request")
 	}
-	patient, err := q.k.addressCodec.StringToBytes(req.Patient)
+	patient, grantee, err := q.pair(req.Patient, req.Grantee)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", req.Patient, err)
-	}
-	grantee, err := q.k.addressCodec.StringToBytes(req.Grantee)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid grantee address %q: %v", req.Grantee, err)
+		return nil, err
 	}
 	prefix := collections.TripleSuperPrefix[sdk.AccAddress, sdk.AccAddress, uint64](patient, grantee)
 	return page(ctx, q, q.k.Consents.Indexes.ByPair.Keys(), &prefix, req.Pagination,
@@ -93,13 +89,9 @@ func (q queryServer) CheckAccess(ctx context.Context, req *types.QueryCheckAcces
 	if req == nil {
 		return nil, status.Error(codes.InvalidArgument, "empty request")
 	}
-	patient, err := q.k.addressCodec.StringToBytes(req.Patient)
+	patient, grantee, err := q.pair(req.Patient, req.Grantee)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", req.Patient, err)
-	}
-	grantee, err := q.k.addressCodec.StringToBytes(req.Grantee)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid grantee address %q: %v", req.Grantee, err)
+		return nil, err
 	}
 	var author sdk.AccAddress
 	if req.Author != "" {
@@ -193,6 +185,19 @@ func page[K any](ctx context.Context, q queryServer, keys collections.KeySet[K],
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return &types.QueryConsentsResponse{Consents: consents, Pagination: pageRes}, nil
+}
+
+// pair decodes a (patient, grantee) pair of addresses, or answers InvalidArgument.
+func (q queryServer) pair(patient, grantee string) (sdk.AccAddress, sdk.AccAddress, error) {
+	p, err := q.k.addressCodec.StringToBytes(patient)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "invalid patient address %q: %v", patient, err)
+	}
+	g, err := q.k.addressCodec.StringToBytes(grantee)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "invalid grantee address %q: %v", grantee, err)
+	}
+	return p, g, nil
 }
 
 // grpcError maps the module's errors to gRPC status codes.
