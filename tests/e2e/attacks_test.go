@@ -189,7 +189,8 @@ func TestAttacks(t *testing.T) {
 		keyFile := filepath.Join(a.dir, "lab.key")
 		a.cli("keys", "encryption-key", "lab", "--out-file", keyFile, "--keyring-backend", "test")
 		a.cli("tx", "consent", "register-patient", keyFile, "--from", "lab", "--yes")
-		a.grant("alice", lab, "procedure", "read,write", true)
+		labConsent := a.grant("alice", lab, "procedure", "read,write", true)
+		hospitalConsent := a.grant("alice", n.Address("hospital"), "procedure", "read", true)
 		id := a.put("lab", alice, "procedure", "TREAT", "Colonoscopy findings WPL-3307")
 		rec := a.record(id)
 		a.cli("tx", "records", "access", id, "TREAT", "--from", "lab", "--yes")
@@ -212,6 +213,17 @@ func TestAttacks(t *testing.T) {
 		q := "patient=" + alice + "&grantee=" + lab + "&data_class=procedure&permission=read&purpose=TREAT&author=" + lab
 		if err := n.GetJSON("/healthd/consent/v1/check_access?"+q, &d); err != nil || d.Allowed || d.Reason != "ACCESS_REASON_PROVIDER_INACTIVE" {
 			t.Fatalf("check_access for the suspended author = %+v, %v", d, err)
+		}
+		// and when alice revokes another keyed consent of the class, the
+		// suspended lab is not handed the new key
+		var revoked struct {
+			Rekeyed []uint64 `json:"rekeyed_consents"`
+		}
+		n.CLIJSON(&revoked, "records", "revoke", hospitalConsent, "--from", "alice", "--keyring-backend", "test")
+		for _, id := range revoked.Rekeyed {
+			if strconv.FormatUint(id, 10) == labConsent {
+				t.Fatalf("re-keying handed the suspended lab's consent %s the new key (%v)", labConsent, revoked.Rekeyed)
+			}
 		}
 	})
 
