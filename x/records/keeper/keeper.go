@@ -36,8 +36,9 @@ type RecordIndexes struct {
 	ByPatientClass *collidx.Index[triple, types.Record]
 	// ByAuthor is (author, id).
 	ByAuthor *collidx.Index[pair, types.Record]
-	// ByHash is (content hash, id).
-	ByHash *collidx.Index[collections.Pair[[]byte, uint64], types.Record]
+	// ByHash is content hash → id: unique (a hash is committed once, ever), and
+	// read with a point lookup before every create and amend.
+	ByHash *collidx.Unique[[]byte, types.Record]
 }
 
 // IndexesList implements collections.Indexes.
@@ -101,11 +102,8 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 				a, err := ac.StringToBytes(r.Author)
 				return collections.Join(sdk.AccAddress(a), id), err
 			}),
-		ByHash: collidx.New(sb, types.RecordsByHashKey, "records_by_hash",
-			collections.PairKeyCodec(collections.BytesKey, collections.Uint64Key),
-			func(id uint64, r types.Record) (collections.Pair[[]byte, uint64], error) {
-				return collections.Join(r.ContentHash, id), nil
-			}),
+		ByHash: collidx.NewUnique(sb, types.RecordsByHashKey, "records_by_hash", collections.BytesKey,
+			func(_ uint64, r types.Record) ([]byte, error) { return r.ContentHash, nil }),
 	}
 	receiptIdx := ReceiptIndexes{
 		ByPatient: collidx.New(sb, types.ReceiptsByPatientKey, "receipts_by_patient", pairCodec,

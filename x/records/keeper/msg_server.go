@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
@@ -364,19 +365,14 @@ func (s msgServer) requireCurrentEpoch(ctx context.Context, patient sdk.AccAddre
 // could take a receipt on its own record and download the first one's blob, or
 // keep it alive after the patient erased it.
 func (s msgServer) requireNewHash(ctx context.Context, h []byte) error {
-	it, err := s.Records.Indexes.ByHash.Keys().Iterate(ctx, collections.NewPrefixedPairRange[[]byte, uint64](h))
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	if !it.Valid() {
+	id, err := s.Records.Indexes.ByHash.Get(ctx, h)
+	switch {
+	case errors.Is(err, collections.ErrNotFound):
 		return nil
-	}
-	key, err := it.Key()
-	if err != nil {
+	case err != nil:
 		return err
 	}
-	return errorsmod.Wrapf(types.ErrHashCommitted, "%x is committed by record %d", h, key.K2())
+	return errorsmod.Wrapf(types.ErrHashCommitted, "%x is committed by record %d", h, id)
 }
 
 func (s msgServer) requirePatient(ctx context.Context, patient sdk.AccAddress) error {

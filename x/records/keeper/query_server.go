@@ -88,7 +88,8 @@ func (q queryServer) RecordsByAuthor(ctx context.Context, req *types.QueryRecord
 	return records(ctx, q, q.k.Records.Indexes.ByAuthor.Keys(), &prefix, req.Pagination, func(k pair) uint64 { return k.K2() })
 }
 
-// RecordByHash returns the records committed with a content hash (normally one).
+// RecordByHash returns the record committed with a content hash (a hash is
+// committed once, so the list has one record).
 func (q queryServer) RecordByHash(ctx context.Context, req *types.QueryRecordByHashRequest) (*types.QueryRecordsResponse, error) {
 	if req == nil {
 		return nil, status.Error(codes.InvalidArgument, "empty request")
@@ -97,16 +98,18 @@ func (q queryServer) RecordByHash(ctx context.Context, req *types.QueryRecordByH
 	if err != nil || len(hash) != types.HashLength {
 		return nil, status.Errorf(codes.InvalidArgument, "content hash %q: want %d hex characters", req.ContentHash, 2*types.HashLength)
 	}
-	prefix := collections.PairPrefix[[]byte, uint64](hash)
-	resp, err := records(ctx, q, q.k.Records.Indexes.ByHash.Keys(), &prefix, req.Pagination,
-		func(k collections.Pair[[]byte, uint64]) uint64 { return k.K2() })
-	if err != nil {
-		return nil, err
-	}
-	if len(resp.Records) == 0 && (req.Pagination == nil || len(req.Pagination.Key) == 0) {
+	// A hash is committed once: one record at most, from the unique index.
+	id, err := q.k.Records.Indexes.ByHash.Get(ctx, hash)
+	if errors.Is(err, collections.ErrNotFound) {
 		return nil, status.Errorf(codes.NotFound, "no record with content hash %s", req.ContentHash)
+	} else if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
 	}
-	return resp, nil
+	r, err := q.k.Records.Get(ctx, id)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &types.QueryRecordsResponse{Records: []types.Record{r}, Pagination: &query.PageResponse{Total: 1}}, nil
 }
 
 // Receipt returns one access receipt.

@@ -21,7 +21,7 @@ var (
 	// 4 and 5 held (patient, status, id) and (patient, class/status, id) before
 	// the first release; retired, never to be reused.
 	RecordsByAuthorKey   = collections.NewPrefix(6) // (author, id)
-	RecordsByHashKey     = collections.NewPrefix(7) // (hash, id)
+	RecordsByHashKey     = collections.NewPrefix(7) // hash → id (unique)
 	ReceiptSeqKey        = collections.NewPrefix(8)
 	ReceiptsKey          = collections.NewPrefix(9)
 	ReceiptsByPatientKey = collections.NewPrefix(10) // (patient, id)
