@@ -2,6 +2,7 @@ package collidx_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"cosmossdk.io/collections"
@@ -108,5 +109,53 @@ func TestReferenceWritesOnlyWhenTheKeyChanges(t *testing.T) {
 	}
 	if got, old := owned("bob"), owned("ann"); len(got) != 1 || got[0] != 7 || len(old) != 0 {
 		t.Fatalf("after the move: bob owns %v, ann owns %v", got, old)
+	}
+}
+
+type uniqueIndexes struct {
+	byOwner *collidx.Unique[string, item]
+}
+
+func (i uniqueIndexes) IndexesList() []collections.Index[uint64, item] {
+	return []collections.Index[uint64, item]{i.byOwner}
+}
+
+// TestUniqueRefusesATakenKey: a unique index finds its one primary key with a
+// point lookup, refuses a key another primary key holds, and, like Index,
+// writes nothing when an update keeps the key.
+func TestUniqueRefusesATakenKey(t *testing.T) {
+	inner, ctx := colltest.MockStore()
+	writes := 0
+	sb := collections.NewSchemaBuilder(countingService{inner, &writes})
+	idx := uniqueIndexes{byOwner: collidx.NewUnique(sb, collections.NewPrefix(1), "by_owner", collections.StringKey,
+		func(_ uint64, v item) (string, error) { return v.owner, nil })}
+	m := collections.NewIndexedMap(sb, collections.NewPrefix(0), "items", collections.Uint64Key, itemCodec{}, idx)
+	if _, err := sb.Build(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(ctx, 7, item{"ann", "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if pk, err := idx.byOwner.Get(ctx, "ann"); err != nil || pk != 7 {
+		t.Fatalf("ann → %d, %v; want 7", pk, err)
+	}
+	if err := m.Set(ctx, 8, item{"ann", "copy"}); !errors.Is(err, collections.ErrConflict) {
+		t.Fatalf("a second value under ann: %v, want ErrConflict", err)
+	}
+	writes = 0
+	if err := m.Set(ctx, 7, item{"ann", "done"}); err != nil || writes != 1 {
+		t.Fatalf("an update keeping the key: %v, %d writes, want 1 (the value only)", err, writes)
+	}
+	if err := m.Set(ctx, 7, item{"bob", "done"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idx.byOwner.Get(ctx, "ann"); !errors.Is(err, collections.ErrNotFound) {
+		t.Fatalf("ann after the move: %v, want not found", err)
+	}
+	if err := m.Remove(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idx.byOwner.Get(ctx, "bob"); !errors.Is(err, collections.ErrNotFound) {
+		t.Fatalf("bob after the removal: %v, want not found", err)
 	}
 }
