@@ -99,34 +99,25 @@ func (c *GRPCChain) Status(ctx context.Context) (ChainStatus, error) {
 	return ChainStatus{ChainID: h.ChainID, Height: h.Height, BlockTime: h.Time, CatchingUp: syncing.Syncing}, nil
 }
 
-// uploaderRecords returns the records with content hash h that uploader
-// authored, reading every page. The chain commits a hash at most once, so
-// there is at most one; a record with h that someone else committed (a
-// front-run of an upload not yet committed, say) does not speak for the blob,
-// even when the uploader is that record's patient.
-func (c *GRPCChain) uploaderRecords(ctx context.Context, h Hash, uploader string) ([]recordstypes.Record, error) {
-	var out []recordstypes.Record
-	var next []byte
-	for {
-		resp, err := c.records.RecordByHash(ctx, &recordstypes.QueryRecordByHashRequest{
-			ContentHash: hex.EncodeToString(h[:]), Pagination: &query.PageRequest{Key: next, Limit: 100},
-		})
-		if status.Code(err) == codes.NotFound {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range resp.Records {
-			if r.Author == uploader {
-				out = append(out, r)
-			}
-		}
-		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
-			return out, nil
-		}
-		next = resp.Pagination.NextKey
+// uploaderRecord returns the record with content hash h if uploader authored
+// it, else nil. The chain commits a hash at most once, so there is one record
+// at most; one that someone else committed (a front-run of an upload not yet
+// committed, say) does not speak for the blob, even when the uploader is that
+// record's patient.
+func (c *GRPCChain) uploaderRecord(ctx context.Context, h Hash, uploader string) (*recordstypes.Record, error) {
+	resp, err := c.records.RecordByHash(ctx, &recordstypes.QueryRecordByHashRequest{ContentHash: hex.EncodeToString(h[:])})
+	if status.Code(err) == codes.NotFound {
+		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range resp.Records {
+		if r.Author == uploader {
+			return &r, nil
+		}
+	}
+	return nil, nil
 }
 
 // ReadAccess implements Chain: a receipt of addr, newer than maxAge, for the
@@ -136,34 +127,25 @@ func (c *GRPCChain) uploaderRecords(ctx context.Context, h Hash, uploader string
 // nothing afterwards. Receipts are read newest first, and the search stops at
 // the first one older than maxAge.
 func (c *GRPCChain) ReadAccess(ctx context.Context, addr string, h Hash, uploader string, maxAge time.Duration) (bool, bool, error) {
-	records, err := c.uploaderRecords(ctx, h, uploader)
-	if err != nil || len(records) == 0 {
+	r, err := c.uploaderRecord(ctx, h, uploader)
+	if err != nil || r == nil {
 		return false, false, err
 	}
-	oldest := c.now().Add(-maxAge)
-	live := 0
-	for _, r := range records {
-		if r.Status == recordstypes.RECORD_STATUS_ERASED {
-			continue
-		}
-		live++
-		receipt, err := c.freshReceipt(ctx, r.Id, addr, oldest)
-		if err != nil {
-			return false, false, err
-		}
-		if receipt == nil {
-			continue
-		}
-		d, err := c.consent.CheckAccess(ctx, &consenttypes.QueryCheckAccessRequest{
-			Patient: r.Patient, Grantee: addr, DataClass: r.DataClass, Permission: consenttypes.PermissionRead,
-			Purpose: receipt.Purpose, AuthoredAt: r.CreatedAt, Author: r.Author,
-		})
-		if err != nil {
-			return false, false, err
-		}
-		return d.Allowed, false, nil
+	if r.Status == recordstypes.RECORD_STATUS_ERASED {
+		return false, true, nil
 	}
-	return false, live == 0, nil
+	receipt, err := c.freshReceipt(ctx, r.Id, addr, c.now().Add(-maxAge))
+	if err != nil || receipt == nil {
+		return false, false, err
+	}
+	d, err := c.consent.CheckAccess(ctx, &consenttypes.QueryCheckAccessRequest{
+		Patient: r.Patient, Grantee: addr, DataClass: r.DataClass, Permission: consenttypes.PermissionRead,
+		Purpose: receipt.Purpose, AuthoredAt: r.CreatedAt, Author: r.Author,
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return d.Allowed, false, nil
 }
 
 // freshReceipt reads a record's receipts newest first until one is older than
@@ -194,14 +176,9 @@ func (c *GRPCChain) freshReceipt(ctx context.Context, recordID uint64, addr stri
 
 // BlobStatus implements Chain.
 func (c *GRPCChain) BlobStatus(ctx context.Context, h Hash, uploader string) (bool, bool, error) {
-	records, err := c.uploaderRecords(ctx, h, uploader)
-	if err != nil || len(records) == 0 {
+	r, err := c.uploaderRecord(ctx, h, uploader)
+	if err != nil || r == nil {
 		return false, false, err
 	}
-	for _, r := range records {
-		if r.Status != recordstypes.RECORD_STATUS_ERASED {
-			return true, false, nil
-		}
-	}
-	return true, true, nil
+	return true, r.Status == recordstypes.RECORD_STATUS_ERASED, nil
 }

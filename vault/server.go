@@ -36,8 +36,8 @@ type Chain interface {
 	// chain's access rule (CheckAccess) still allows addr that read now; erased
 	// is true when that record is erased.
 	ReadAccess(ctx context.Context, addr string, h Hash, uploader string, maxAge time.Duration) (allowed, erased bool, err error)
-	// BlobStatus reports whether any of uploader's records commits to h, and
-	// whether all of those are erased.
+	// BlobStatus reports whether the record with content hash h was committed
+	// by uploader, and whether it is erased.
 	BlobStatus(ctx context.Context, h Hash, uploader string) (committed, erased bool, err error)
 	// Status reports the node's chain and how current it is; the sweep
 	// removes nothing unless the node is the chain it knows, caught up.
