@@ -8,18 +8,19 @@ import (
 	"os"
 	"path/filepath"
 
-	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/healthd-chain/healthd/chaincfg"
 )
 
 const (
 	// AppName is the name of the application, as reported by the ABCI Info call.
 	AppName = "healthd"
 
-	// Bech32Prefix is the human-readable part of account addresses (health1…).
-	Bech32Prefix = "health"
+	// Bech32Prefix is the human-readable part of account addresses (health1…);
+	// defined in the leaf package chaincfg, which the client side imports.
+	Bech32Prefix = chaincfg.Bech32Prefix
 
 	// BondDenom is the staking and fee denomination. One HEALTH is 10^6 uhealth.
-	BondDenom = "uhealth"
+	BondDenom = chaincfg.BondDenom
 )
 
 // DefaultNodeHome is the default home directory of the node and client: ~/.healthd.
@@ -35,22 +36,6 @@ func defaultNodeHome() string {
 	return filepath.Join(home, ".healthd")
 }
 
-// SetSDKConfig sets the bech32 prefixes and the default bond denom in the SDK's
-// process-wide configuration. The SDK still formats some addresses (validator
-// operator addresses in x/staking, for instance) through that global config, so it
-// must agree with the address codecs the app passes to keepers. healthd code itself
-// uses address.Codec values, never the global config. Safe to call more than once.
-func SetSDKConfig() {
-	cfg := sdk.GetConfig()
-	if cfg.GetBech32AccountAddrPrefix() == Bech32Prefix {
-		return
-	}
-	cfg.SetBech32PrefixForAccount(Bech32Prefix, Bech32Prefix+sdk.PrefixPublic)
-	cfg.SetBech32PrefixForValidator(Bech32Prefix+sdk.PrefixValidator+sdk.PrefixOperator,
-		Bech32Prefix+sdk.PrefixValidator+sdk.PrefixOperator+sdk.PrefixPublic)
-	cfg.SetBech32PrefixForConsensusNode(Bech32Prefix+sdk.PrefixValidator+sdk.PrefixConsensus,
-		Bech32Prefix+sdk.PrefixValidator+sdk.PrefixConsensus+sdk.PrefixPublic)
-	cfg.Seal()
-	// Module default genesis (staking bond denom, gov min deposit) reads this value.
-	sdk.DefaultBondDenom = BondDenom
-}
+// SetSDKConfig sets the SDK's process-wide bech32 prefixes and bond denom
+// (chaincfg.SetSDKConfig). Safe to call more than once.
+func SetSDKConfig() { chaincfg.SetSDKConfig() }

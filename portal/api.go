@@ -17,16 +17,17 @@ import (
 	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
 	"github.com/cosmos/cosmos-sdk/types/query"
 
-	"github.com/healthd-chain/healthd/app"
-	"github.com/healthd-chain/healthd/internal/agent"
-	"github.com/healthd-chain/healthd/internal/paging"
+	"github.com/healthd-chain/healthd/chaincfg"
+	"github.com/healthd-chain/healthd/client/agent"
+	"github.com/healthd-chain/healthd/client/paging"
+	"github.com/healthd-chain/healthd/fhir"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
 
 // addresses checks bech32 account addresses of this chain.
-var addresses = addresscodec.NewBech32Codec(app.Bech32Prefix)
+var addresses = addresscodec.NewBech32Codec(chaincfg.Bech32Prefix)
 
 func validAddress(s string) bool {
 	_, err := addresses.StringToBytes(s)
@@ -350,7 +351,7 @@ func (s *Server) fileFrom(ctx context.Context, w http.ResponseWriter, file io.Re
 			badRequest(w, fmt.Sprintf("The Bundle is larger than the portal's limit of %d MiB.", s.opts.MaxUpload>>20))
 			return
 		}
-		if _, _, _, err := agent.ParseBundle(raw); err != nil {
+		if _, _, _, err := fhir.ParseBundle(raw); err != nil {
 			writeError(w, http.StatusBadRequest, "bad_bundle", "This is not a FHIR R4 Bundle the portal can import: "+err.Error())
 			return
 		}

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/healthd-chain/healthd/internal/agent"
+	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/vault"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 )

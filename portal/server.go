@@ -31,7 +31,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/healthd-chain/healthd/internal/agent"
+	"github.com/healthd-chain/healthd/client/agent"
 )
 
 //go:embed static

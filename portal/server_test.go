@@ -25,7 +25,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/crypto/hd"
 	"github.com/cosmos/cosmos-sdk/crypto/keyring"
 
-	"github.com/healthd-chain/healthd/internal/agent"
+	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/vault"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 )

@@ -11,7 +11,8 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/client/flags"
 
-	"github.com/healthd-chain/healthd/internal/agent"
+	"github.com/healthd-chain/healthd/client/agent"
+	"github.com/healthd-chain/healthd/fhir"
 )
 
 // fhirCommands are `healthd fhir import|export`: FHIR R4 Bundles in and out,
@@ -38,7 +39,7 @@ func fhirImportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, _, _, err := agent.ParseBundle(raw); err != nil {
+			if _, _, _, err := fhir.ParseBundle(raw); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			a, err := txAgent(cmd)

@@ -12,7 +12,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/client/keys"
 	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
 
-	"github.com/healthd-chain/healthd/app"
+	"github.com/healthd-chain/healthd/chaincfg"
 	"github.com/healthd-chain/healthd/crypto"
 )
 
@@ -50,7 +50,7 @@ func encryptionKeyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bech32, err := addresscodec.NewBech32Codec(app.Bech32Prefix).BytesToString(addr)
+			bech32, err := addresscodec.NewBech32Codec(chaincfg.Bech32Prefix).BytesToString(addr)
 			if err != nil {
 				return err
 			}

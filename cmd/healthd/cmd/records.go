@@ -17,7 +17,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	"github.com/cosmos/cosmos-sdk/client/tx"
 
-	"github.com/healthd-chain/healthd/internal/agent"
+	"github.com/healthd-chain/healthd/client/agent"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 )
 

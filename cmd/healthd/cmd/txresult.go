@@ -15,7 +15,7 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/client"
 
-	"github.com/healthd-chain/healthd/internal/agent"
+	"github.com/healthd-chain/healthd/client/agent"
 )
 
 // maxCapturedOutput bounds how much of a tx command's output is kept to find its

@@ -9,7 +9,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	"github.com/cosmos/cosmos-sdk/client/tx"
 
-	"github.com/healthd-chain/healthd/internal/agent"
+	"github.com/healthd-chain/healthd/client/agent"
 )
 
 // txAgent returns the agent of the command's --from account, signing with the

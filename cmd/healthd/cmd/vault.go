@@ -17,7 +17,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
 
-	"github.com/healthd-chain/healthd/app"
+	"github.com/healthd-chain/healthd/chaincfg"
 	"github.com/healthd-chain/healthd/vault"
 )
 
@@ -84,7 +84,7 @@ func vaultStartCmd() *cobra.Command {
 			defer chain.Close()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			verifier := vault.NewVerifier(addresscodec.NewBech32Codec(app.Bech32Prefix), 5*time.Minute)
+			verifier := vault.NewVerifier(addresscodec.NewBech32Codec(chaincfg.Bech32Prefix), 5*time.Minute)
 			srv, err := vault.NewServer(ctx, cfg, store, chain, verifier, log)
 			if err != nil {
 				return err

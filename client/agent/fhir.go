@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
-	"strings"
 	"time"
 
 	gogoproto "github.com/cosmos/gogoproto/proto"
@@ -16,105 +13,13 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/cosmos/cosmos-sdk/types/query"
 
+	"github.com/healthd-chain/healthd/client/paging"
 	"github.com/healthd-chain/healthd/crypto"
-	"github.com/healthd-chain/healthd/internal/paging"
+	"github.com/healthd-chain/healthd/fhir"
 	"github.com/healthd-chain/healthd/vault"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
-
-// importableBundleTypes are the Bundle types whose entries are resources to keep.
-var importableBundleTypes = []string{"document", "collection", "transaction", "searchset", "batch"}
-
-var resourceTypeRE = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
-
-// ClassOfResource maps a FHIR R4 resource to a healthd data class.
-func ClassOfResource(resourceType string, resource []byte) string {
-	categoryHas := func(words ...string) bool {
-		var r struct {
-			Category json.RawMessage `json:"category"`
-		}
-		_ = json.Unmarshal(resource, &r)
-		c := strings.ToLower(string(r.Category))
-		for _, w := range words {
-			if strings.Contains(c, w) {
-				return true
-			}
-		}
-		return false
-	}
-	switch resourceType {
-	case "Condition":
-		return "diagnosis"
-	case "Observation":
-		if categoryHas("vital-signs") {
-			return "vital-signs"
-		}
-		return "lab-result"
-	case "DiagnosticReport":
-		if categoryHas("imaging", `"rad"`) {
-			return "imaging"
-		}
-		return "lab-result"
-	case "MedicationRequest", "MedicationStatement", "MedicationDispense", "MedicationAdministration":
-		return "prescription"
-	case "AllergyIntolerance":
-		return "allergy"
-	case "Immunization":
-		return "immunization"
-	case "Procedure":
-		return "procedure"
-	case "ImagingStudy":
-		return "imaging"
-	case "DocumentReference", "Composition", "ClinicalImpression":
-		return "clinical-note"
-	default: // Patient, Encounter, Practitioner, …
-		return "other"
-	}
-}
-
-// BundleEntry is one entry of a Bundle: its resource, kept as raw JSON.
-type BundleEntry struct {
-	Resource json.RawMessage `json:"resource"`
-}
-
-// Bundle is the part of a FHIR R4 Bundle that import and export use.
-type Bundle struct {
-	ResourceType string        `json:"resourceType"`
-	Type         string        `json:"type"`
-	Timestamp    string        `json:"timestamp,omitempty"`
-	Entry        []BundleEntry `json:"entry"`
-}
-
-// ParseBundle reads an R4 Bundle and returns its resources with their types and
-// classes. Any problem is reported before anything is uploaded.
-func ParseBundle(raw []byte) (types, classes []string, resources []json.RawMessage, err error) {
-	var b Bundle
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, nil, nil, fmt.Errorf("not valid JSON: %w", err)
-	}
-	if b.ResourceType != "Bundle" {
-		return nil, nil, nil, fmt.Errorf("not a FHIR Bundle (resourceType %q)", b.ResourceType)
-	}
-	if !slices.Contains(importableBundleTypes, b.Type) {
-		return nil, nil, nil, fmt.Errorf("Bundle type %q cannot be imported: want one of %s", b.Type, strings.Join(importableBundleTypes, ", "))
-	}
-	if len(b.Entry) == 0 {
-		return nil, nil, nil, errors.New("the Bundle has no entries")
-	}
-	for i, e := range b.Entry {
-		var r struct {
-			ResourceType string `json:"resourceType"`
-		}
-		if len(e.Resource) == 0 || json.Unmarshal(e.Resource, &r) != nil || !resourceTypeRE.MatchString(r.ResourceType) {
-			return nil, nil, nil, fmt.Errorf("entry %d has no resource with a valid resourceType", i)
-		}
-		types = append(types, r.ResourceType)
-		classes = append(classes, ClassOfResource(r.ResourceType, e.Resource))
-		resources = append(resources, e.Resource)
-	}
-	return types, classes, resources, nil
-}
 
 // Imported is one resource of a Bundle committed as a record.
 type Imported struct {
@@ -133,7 +38,7 @@ type Imported struct {
 func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, vaultURL string,
 	progress func(committed, total int),
 ) ([]Imported, error) {
-	types, classes, resources, err := ParseBundle(raw)
+	types, classes, resources, err := fhir.ParseBundle(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +106,7 @@ type NotRead struct {
 // the reason; so are records that cannot be downloaded or decrypted (their
 // receipts are taken). A vault out of reach stops the export. progress, if set, is told after each batch.
 func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL string, progress func(exported, total int),
-) (*Bundle, []NotRead, error) {
+) (*fhir.Bundle, []NotRead, error) {
 	if patient == "" {
 		patient = a.addr
 	}
@@ -255,7 +160,7 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 		return nil, nil, err
 	}
 
-	b := &Bundle{ResourceType: "Bundle", Type: "collection", Entry: []BundleEntry{}}
+	b := &fhir.Bundle{ResourceType: "Bundle", Type: "collection", Entry: []fhir.BundleEntry{}}
 	for start := 0; start < len(todo); start += ReceiptsPerTx {
 		batch := todo[start:min(start+ReceiptsPerTx, len(todo))]
 		msgs := make([]sdk.Msg, len(batch))
@@ -286,7 +191,7 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 					"not a JSON FHIR resource (%s): use `healthd records get` for it", r.rec.FhirResourceType)})
 				continue
 			}
-			b.Entry = append(b.Entry, BundleEntry{Resource: json.RawMessage(buf.Bytes())})
+			b.Entry = append(b.Entry, fhir.BundleEntry{Resource: json.RawMessage(buf.Bytes())})
 		}
 		if progress != nil {
 			progress(start+len(batch), len(todo))

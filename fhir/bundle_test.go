@@ -1,4 +1,4 @@
-package agent
+package fhir
 
 import (
 	"encoding/json"

@@ -11,8 +11,8 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/types/query"
 
+	"github.com/healthd-chain/healthd/client/paging"
 	"github.com/healthd-chain/healthd/crypto"
-	"github.com/healthd-chain/healthd/internal/paging"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )

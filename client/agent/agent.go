@@ -25,7 +25,7 @@ import (
 	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
 	authtx "github.com/cosmos/cosmos-sdk/x/auth/tx"
 
-	"github.com/healthd-chain/healthd/app"
+	"github.com/healthd-chain/healthd/chaincfg"
 	"github.com/healthd-chain/healthd/crypto"
 )
 
@@ -54,7 +54,7 @@ func New(clientCtx client.Context, txf tx.Factory) (*Agent, error) {
 	if clientCtx.FromName == "" {
 		return nil, errors.New("--from is required")
 	}
-	me, err := addresscodec.NewBech32Codec(app.Bech32Prefix).BytesToString(clientCtx.GetFromAddress())
+	me, err := addresscodec.NewBech32Codec(chaincfg.Bech32Prefix).BytesToString(clientCtx.GetFromAddress())
 	if err != nil {
 		return nil, err
 	}

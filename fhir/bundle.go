@@ -1,0 +1,107 @@
+// Package fhir maps HL7 FHIR R4 content to healthd's records: which data
+// class a resource belongs to, and the part of a Bundle that import and
+// export read and write. It knows nothing of the chain or the vault; the
+// client (client/agent) does the encrypting, uploading and committing.
+package fhir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// importableBundleTypes are the Bundle types whose entries are resources to keep.
+var importableBundleTypes = []string{"document", "collection", "transaction", "searchset", "batch"}
+
+var resourceTypeRE = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
+
+// ClassOfResource maps a FHIR R4 resource to a healthd data class.
+func ClassOfResource(resourceType string, resource []byte) string {
+	categoryHas := func(words ...string) bool {
+		var r struct {
+			Category json.RawMessage `json:"category"`
+		}
+		_ = json.Unmarshal(resource, &r)
+		c := strings.ToLower(string(r.Category))
+		for _, w := range words {
+			if strings.Contains(c, w) {
+				return true
+			}
+		}
+		return false
+	}
+	switch resourceType {
+	case "Condition":
+		return "diagnosis"
+	case "Observation":
+		if categoryHas("vital-signs") {
+			return "vital-signs"
+		}
+		return "lab-result"
+	case "DiagnosticReport":
+		if categoryHas("imaging", `"rad"`) {
+			return "imaging"
+		}
+		return "lab-result"
+	case "MedicationRequest", "MedicationStatement", "MedicationDispense", "MedicationAdministration":
+		return "prescription"
+	case "AllergyIntolerance":
+		return "allergy"
+	case "Immunization":
+		return "immunization"
+	case "Procedure":
+		return "procedure"
+	case "ImagingStudy":
+		return "imaging"
+	case "DocumentReference", "Composition", "ClinicalImpression":
+		return "clinical-note"
+	default: // Patient, Encounter, Practitioner, …
+		return "other"
+	}
+}
+
+// BundleEntry is one entry of a Bundle: its resource, kept as raw JSON.
+type BundleEntry struct {
+	Resource json.RawMessage `json:"resource"`
+}
+
+// Bundle is the part of a FHIR R4 Bundle that import and export use.
+type Bundle struct {
+	ResourceType string        `json:"resourceType"`
+	Type         string        `json:"type"`
+	Timestamp    string        `json:"timestamp,omitempty"`
+	Entry        []BundleEntry `json:"entry"`
+}
+
+// ParseBundle reads an R4 Bundle and returns its resources with their types and
+// classes. Any problem is reported before anything is uploaded.
+func ParseBundle(raw []byte) (types, classes []string, resources []json.RawMessage, err error) {
+	var b Bundle
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, nil, nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if b.ResourceType != "Bundle" {
+		return nil, nil, nil, fmt.Errorf("not a FHIR Bundle (resourceType %q)", b.ResourceType)
+	}
+	if !slices.Contains(importableBundleTypes, b.Type) {
+		return nil, nil, nil, fmt.Errorf("Bundle type %q cannot be imported: want one of %s", b.Type, strings.Join(importableBundleTypes, ", "))
+	}
+	if len(b.Entry) == 0 {
+		return nil, nil, nil, errors.New("the Bundle has no entries")
+	}
+	for i, e := range b.Entry {
+		var r struct {
+			ResourceType string `json:"resourceType"`
+		}
+		if len(e.Resource) == 0 || json.Unmarshal(e.Resource, &r) != nil || !resourceTypeRE.MatchString(r.ResourceType) {
+			return nil, nil, nil, fmt.Errorf("entry %d has no resource with a valid resourceType", i)
+		}
+		types = append(types, r.ResourceType)
+		classes = append(classes, ClassOfResource(r.ResourceType, e.Resource))
+		resources = append(resources, e.Resource)
+	}
+	return types, classes, resources, nil
+}
