@@ -86,3 +86,34 @@ func TestParseBundle(t *testing.T) {
 		}
 	}
 }
+
+func TestSyntheticBundle(t *testing.T) {
+	raw, err := SyntheticBundle(3500, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, classes, resources, err := ParseBundle(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resources) != 3500 || types[0] != "Patient" {
+		t.Fatalf("%d resources, first %s", len(resources), types[0])
+	}
+	perClass := map[string]int{}
+	for _, c := range classes {
+		perClass[c]++
+	}
+	// every class the mapping gives a visit's resources appears
+	for _, c := range []string{"other", "vital-signs", "lab-result", "diagnosis", "prescription", "procedure", "immunization", "allergy", "clinical-note"} {
+		if perClass[c] == 0 {
+			t.Errorf("no %s resource in %v", c, perClass)
+		}
+	}
+	again, _ := SyntheticBundle(3500, 1)
+	if string(again) != string(raw) {
+		t.Fatal("the same seed gave another bundle")
+	}
+	if _, err := SyntheticBundle(0, 1); err == nil {
+		t.Fatal("a bundle of 0 resources")
+	}
+}

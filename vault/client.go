@@ -51,11 +51,20 @@ const (
 	maxRetryWait = 5 * time.Second
 )
 
-func (c *Client) do(ctx context.Context, method string, h Hash, body io.Reader, size int64, content string) (*http.Response, error) {
+// send makes a signed request to path and, on a 429 (the vault's
+// per-account rate limit), makes it again, waiting as Retry-After says (at
+// most maxRetryWait each time). newBody returns a fresh body for each attempt
+// (nil: no body); the vault answers 429 before reading any of it.
+func (c *Client) send(ctx context.Context, method, path string, newBody func() io.Reader, size int64, content string,
+) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		resp, err := c.once(ctx, method, h, body, size, content)
+		var body io.Reader
+		if newBody != nil {
+			body = newBody()
+		}
+		resp, err := c.once(ctx, method, path, body, size, content)
 		var se *StatusError
-		if body != nil || attempt == maxRetries || !errors.As(err, &se) || se.Status != http.StatusTooManyRequests {
+		if attempt == maxRetries || !errors.As(err, &se) || se.Status != http.StatusTooManyRequests {
 			return resp, err
 		}
 		wait := se.RetryAfter
@@ -70,8 +79,8 @@ func (c *Client) do(ctx context.Context, method string, h Hash, body io.Reader, 
 	}
 }
 
-func (c *Client) once(ctx context.Context, method string, h Hash, body io.Reader, size int64, content string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+"/v1/blobs/"+h.String(), body)
+func (c *Client) once(ctx context.Context, method, path string, body io.Reader, size int64, content string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +92,7 @@ func (c *Client) once(ctx context.Context, method string, h Hash, body io.Reader
 	}
 	hc := c.HTTP
 	if hc == nil {
-		// Never follow redirects: signed headers must not travel to another host.
-		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		hc = defaultHTTP
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -108,9 +116,20 @@ func (c *Client) once(ctx context.Context, method string, h Hash, body io.Reader
 	return resp, nil
 }
 
+// defaultHTTP never follows redirects (signed headers must not travel to
+// another host) and keeps enough idle connections for parallel transfers.
+var defaultHTTP = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Transport: func() http.RoundTripper {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 16
+		return t
+	}(),
+}
+
 // Put uploads size bytes from r, whose SHA-256 is h.
 func (c *Client) Put(ctx context.Context, h Hash, r io.Reader, size int64) error {
-	resp, err := c.do(ctx, http.MethodPut, h, r, size, h.String())
+	resp, err := c.once(ctx, http.MethodPut, "/v1/blobs/"+h.String(), r, size, h.String())
 	if err != nil {
 		return err
 	}
@@ -124,7 +143,18 @@ var ErrCorrupt = errors.New("the vault sent bytes that do not match the record's
 // download that does not hash to h returns ErrCorrupt (write to a temporary
 // file, keep it only without error).
 func (c *Client) Get(ctx context.Context, h Hash, w io.Writer, maxSize int64) (int64, error) {
-	resp, err := c.do(ctx, http.MethodGet, h, nil, 0, EmptySHA256)
+	return c.download(ctx, "/v1/blobs/"+h.String(), h, w, maxSize)
+}
+
+// GetByReceipt downloads the blob of the record that access receipt id is
+// for, which must be h, as Get does: the vault finds the record from the
+// receipt (one query) instead of scanning the record's receipts.
+func (c *Client) GetByReceipt(ctx context.Context, id uint64, h Hash, w io.Writer, maxSize int64) (int64, error) {
+	return c.download(ctx, "/v1/receipts/"+strconv.FormatUint(id, 10)+"/blob", h, w, maxSize)
+}
+
+func (c *Client) download(ctx context.Context, path string, h Hash, w io.Writer, maxSize int64) (int64, error) {
+	resp, err := c.send(ctx, http.MethodGet, path, nil, 0, EmptySHA256)
 	if err != nil {
 		return 0, err
 	}

@@ -36,12 +36,26 @@ type Chain interface {
 	// chain's access rule (CheckAccess) still allows addr that read now; erased
 	// is true when that record is erased.
 	ReadAccess(ctx context.Context, addr string, h Hash, uploader string, maxAge time.Duration) (allowed, erased bool, err error)
+	// ReceiptAccess reports on access receipt id for addr: the content hash
+	// and author of its record; Allowed if the receipt is addr's, at most
+	// maxAge old, and the chain's access rule (CheckAccess) still allows addr
+	// that read now; Erased if the record is erased. An unknown receipt is
+	// not allowed.
+	ReceiptAccess(ctx context.Context, addr string, id uint64, maxAge time.Duration) (ReceiptAccess, error)
 	// BlobStatus reports whether the record with content hash h was committed
 	// by uploader, and whether it is erased.
 	BlobStatus(ctx context.Context, h Hash, uploader string) (committed, erased bool, err error)
 	// Status reports the node's chain and how current it is; the sweep
 	// removes nothing unless the node is the chain it knows, caught up.
 	Status(ctx context.Context) (ChainStatus, error)
+}
+
+// ReceiptAccess is the chain's answer about one access receipt.
+type ReceiptAccess struct {
+	Hash    Hash   // the content hash of the receipt's record
+	Author  string // who committed that record
+	Allowed bool
+	Erased  bool
 }
 
 // ChainStatus is what a node says of itself.
@@ -180,7 +194,9 @@ func NewServer(ctx context.Context, cfg Config, store Store, chain Chain, verifi
 	return s, err
 }
 
-// Handler returns the HTTP routes: GET /healthz, PUT and GET /v1/blobs/{hash}.
+// Handler returns the HTTP routes: GET /healthz, PUT and GET
+// /v1/blobs/{hash}, GET /v1/receipts/{id}/blob, POST /v1/batch/put and
+// POST /v1/batch/get (docs/vault.md).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -188,6 +204,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("PUT /v1/blobs/{hash}", s.put)
 	mux.HandleFunc("GET /v1/blobs/{hash}", s.get)
+	mux.HandleFunc("GET /v1/receipts/{id}/blob", s.getByReceipt)
+	mux.HandleFunc("POST /v1/batch/put", s.putBatch)
+	mux.HandleFunc("POST /v1/batch/get", s.getBatch)
 	return s.logged(mux)
 }
 
@@ -204,7 +223,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request) {
-	h, addr, ok := s.authenticate(w, r)
+	h, addr, ok := s.authenticateBlob(w, r)
 	if !ok {
 		return
 	}
@@ -212,13 +231,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "the signed content hash must be the blob's name")
 		return
 	}
-	ok, err := s.chain.MayUpload(r.Context(), addr)
-	if err != nil {
-		s.internal(w, http.StatusBadGateway, "cannot reach the chain", err)
-		return
-	}
-	if !ok {
-		httpError(w, http.StatusForbidden, "only registered patients and active providers may upload")
+	if !s.mayUpload(w, r, addr) {
 		return
 	}
 	size := r.ContentLength
@@ -226,132 +239,225 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusLengthRequired, "send Content-Length: uploads are counted against a quota before they are read")
 		return
 	}
-	if size > s.cfg.MaxBlobSize {
-		httpError(w, http.StatusRequestEntityTooLarge, "blob larger than "+strconv.FormatInt(s.cfg.MaxBlobSize, 10)+" bytes")
-		return
-	}
-	// Content-addressed: a blob already here needs no upload (nor quota). Say so
-	// without telling who uploaded it, or when.
-	if existing, err := s.store.Stat(r.Context(), h); err == nil {
-		writeJSON(w, http.StatusOK, map[string]any{"hash": existing.Hash, "size": existing.Size})
-		return
-	}
-	// Reserve the size before reading, under the lock, so that concurrent
-	// uploads cannot together exceed the quota.
-	s.mu.Lock()
-	if s.usage[addr]+s.reserved[addr]+size > s.cfg.QuotaBytes {
-		s.mu.Unlock()
-		httpError(w, http.StatusForbidden, "storage quota of "+strconv.FormatInt(s.cfg.QuotaBytes, 10)+" bytes exceeded")
-		return
-	}
-	s.reserved[addr] += size
-	s.mu.Unlock()
-	created := false
-	var info BlobInfo
-	defer func() {
-		s.mu.Lock()
-		s.reserved[addr] -= size
-		if created {
-			s.usage[addr] += info.Size
-		}
-		s.mu.Unlock()
-	}()
 	// The body may not exceed its declared length, nor arrive too slowly.
 	if err := http.NewResponseController(w).SetReadDeadline(s.cfg.transferDeadline(size)); err != nil {
 		s.log.Warn("cannot bound the upload's duration", "err", err)
 	}
-	body := http.MaxBytesReader(w, r.Body, size)
-	info, created, err = s.store.Put(r.Context(), h, body, size, addr)
+	res := s.storeBlob(r.Context(), h, http.MaxBytesReader(w, r.Body, size), size, addr)
+	switch {
+	case res.err != nil:
+		s.internal(w, res.Status, res.Error, res.err)
+	case res.Status >= 300:
+		httpError(w, res.Status, res.Error)
+	case res.Status == http.StatusCreated:
+		writeJSON(w, res.Status, res.info)
+	default:
+		// Content-addressed: a blob already here needs no upload (nor quota).
+		// Say so without telling who uploaded it, or when.
+		writeJSON(w, res.Status, map[string]any{"hash": res.info.Hash, "size": res.info.Size})
+	}
+}
+
+// mayUpload answers 403 (or 502) unless addr may upload.
+func (s *Server) mayUpload(w http.ResponseWriter, r *http.Request, addr string) bool {
+	ok, err := s.chain.MayUpload(r.Context(), addr)
+	if err != nil {
+		s.internal(w, http.StatusBadGateway, "cannot reach the chain", err)
+		return false
+	}
+	if !ok {
+		httpError(w, http.StatusForbidden, "only registered patients and active providers may upload")
+	}
+	return ok
+}
+
+// stored is the outcome of storing one blob: 201 stored, 200 already there,
+// or an error status with its message (err set for a fault of the vault).
+type stored struct {
+	Status int
+	Error  string
+	info   BlobInfo
+	err    error
+}
+
+// storeBlob stores the size bytes of body, which must hash to h, as addr's
+// upload: it checks the size limit and addr's quota (reserving size while it
+// reads, so concurrent uploads cannot together exceed it). A blob already
+// stored is not read.
+func (s *Server) storeBlob(ctx context.Context, h Hash, body io.Reader, size int64, addr string) stored {
+	if size > s.cfg.MaxBlobSize {
+		return stored{Status: http.StatusRequestEntityTooLarge, Error: "blob larger than " + strconv.FormatInt(s.cfg.MaxBlobSize, 10) + " bytes"}
+	}
+	if existing, err := s.store.Stat(ctx, h); err == nil {
+		return stored{Status: http.StatusOK, info: existing}
+	}
+	s.mu.Lock()
+	if s.usage[addr]+s.reserved[addr]+size > s.cfg.QuotaBytes {
+		s.mu.Unlock()
+		return stored{Status: http.StatusForbidden, Error: "storage quota of " + strconv.FormatInt(s.cfg.QuotaBytes, 10) + " bytes exceeded"}
+	}
+	s.reserved[addr] += size
+	s.mu.Unlock()
+	info, created, err := s.store.Put(ctx, h, body, size, addr)
+	s.mu.Lock()
+	s.reserved[addr] -= size
+	if created {
+		s.usage[addr] += info.Size
+	}
+	s.mu.Unlock()
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.Is(err, ErrHashMismatch):
-		httpError(w, http.StatusBadRequest, "the content does not hash to "+h.String())
-		return
+		return stored{Status: http.StatusBadRequest, Error: "the content does not hash to " + h.String()}
 	case errors.Is(err, ErrTooLarge), errors.As(err, &maxErr):
-		httpError(w, http.StatusRequestEntityTooLarge, "body longer than its Content-Length")
-		return
+		return stored{Status: http.StatusRequestEntityTooLarge, Error: "body longer than its Content-Length"}
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		httpError(w, http.StatusRequestTimeout, "upload slower than the vault's minimum rate; nothing was stored")
-		return
+		return stored{Status: http.StatusRequestTimeout, Error: "upload slower than the vault's minimum rate; nothing was stored"}
 	case err != nil:
-		s.internal(w, http.StatusInternalServerError, "cannot store the blob", err)
-		return
+		return stored{Status: http.StatusInternalServerError, Error: "cannot store the blob", err: err}
+	case !created: // a concurrent upload of the same bytes won the race
+		return stored{Status: http.StatusOK, info: info}
 	}
-	if !created { // a concurrent upload of the same bytes won the race
-		writeJSON(w, http.StatusOK, map[string]any{"hash": info.Hash, "size": info.Size})
-		return
-	}
-	writeJSON(w, http.StatusCreated, info)
+	return stored{Status: http.StatusCreated, info: info}
 }
 
+// get serves GET /v1/blobs/{hash}: the blob, to an account holding a fresh
+// access receipt for the record with that hash (found by scanning the
+// record's receipts; GET /v1/receipts/{id}/blob names the receipt instead).
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
-	h, addr, ok := s.authenticate(w, r)
+	h, addr, ok := s.authenticateBlob(w, r)
 	if !ok {
 		return
 	}
-	meta, err := s.store.Stat(r.Context(), h)
-	if errors.Is(err, ErrNotFound) {
-		httpError(w, http.StatusNotFound, "blob not in this vault")
-		return
-	} else if err != nil {
-		s.internal(w, http.StatusInternalServerError, "cannot read the store", err)
+	s.serve(w, s.openByHash(r.Context(), addr, h))
+}
+
+// getByReceipt serves GET /v1/receipts/{id}/blob: the blob of the record
+// that access receipt id is for, if the receipt is the caller's and fresh and
+// the chain still allows the read.
+func (s *Server) getByReceipt(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id == 0 {
+		httpError(w, http.StatusBadRequest, "the receipt id must be a positive integer")
 		return
 	}
-	allowed, erased, err := s.chain.ReadAccess(r.Context(), addr, h, meta.Uploader, s.cfg.ReceiptMaxAge)
+	addr, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	s.serve(w, s.openByReceipt(r.Context(), addr, id))
+}
+
+// serve answers with an opened blob, or with o's refusal.
+func (s *Server) serve(w http.ResponseWriter, o opened) {
 	switch {
-	case err != nil:
-		s.internal(w, http.StatusBadGateway, "cannot reach the chain", err)
+	case o.err != nil:
+		s.internal(w, o.Status, o.Error, o.err)
 		return
-	case erased:
-		httpError(w, http.StatusGone, "the record was erased")
-		return
-	case !allowed:
-		httpError(w, http.StatusForbidden, "no fresh access receipt of "+addr+" for the record with this hash, or its access "+
-			"has ended since (revoked consent, suspended provider): send `tx records access` first")
+	case o.Status != http.StatusOK:
+		httpError(w, o.Status, o.Error)
 		return
 	}
-	rc, info, err := s.store.Get(r.Context(), h)
-	if errors.Is(err, ErrNotFound) {
-		httpError(w, http.StatusNotFound, "blob not in this vault")
-		return
-	} else if err != nil {
-		s.internal(w, http.StatusInternalServerError, "cannot read the store", err)
-		return
-	}
-	defer rc.Close()
-	if err := http.NewResponseController(w).SetWriteDeadline(s.cfg.transferDeadline(info.Size)); err != nil {
+	defer o.rc.Close()
+	if err := http.NewResponseController(w).SetWriteDeadline(s.cfg.transferDeadline(o.info.Size)); err != nil {
 		s.log.Warn("cannot bound the download's duration", "err", err)
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
-	w.Header().Set(HeaderContent, h.String())
+	w.Header().Set("Content-Length", strconv.FormatInt(o.info.Size, 10))
+	w.Header().Set(HeaderContent, o.info.Hash)
 	w.WriteHeader(http.StatusOK)
-	_, _ = io.Copy(w, rc)
+	_, _ = io.Copy(w, o.rc)
 }
 
-// authenticate parses the blob name, checks the request's signature, then,
+// opened is a blob open for a reader (Status 200, rc set), or why not: an
+// error status and message (err set for a fault of the vault or the chain).
+type opened struct {
+	Status int
+	Error  string
+	rc     io.ReadCloser
+	info   BlobInfo
+	err    error
+}
+
+var errNoReceipt = "no fresh access receipt of %s for the record with this hash, or its access has ended since " +
+	"(revoked consent, suspended provider): send `tx records access` first"
+
+// openByHash opens blob h for addr if addr holds a fresh receipt for the
+// record its uploader committed with that hash.
+func (s *Server) openByHash(ctx context.Context, addr string, h Hash) opened {
+	meta, err := s.store.Stat(ctx, h)
+	if errors.Is(err, ErrNotFound) {
+		return opened{Status: http.StatusNotFound, Error: "blob not in this vault"}
+	} else if err != nil {
+		return opened{Status: http.StatusInternalServerError, Error: "cannot read the store", err: err}
+	}
+	allowed, erased, err := s.chain.ReadAccess(ctx, addr, h, meta.Uploader, s.cfg.ReceiptMaxAge)
+	switch {
+	case err != nil:
+		return opened{Status: http.StatusBadGateway, Error: "cannot reach the chain", err: err}
+	case erased:
+		return opened{Status: http.StatusGone, Error: "the record was erased"}
+	case !allowed:
+		return opened{Status: http.StatusForbidden, Error: fmt.Sprintf(errNoReceipt, addr)}
+	}
+	return s.open(ctx, h)
+}
+
+// openByReceipt opens the blob of receipt id's record for addr: the receipt
+// must be addr's, at most ReceiptMaxAge old, its record not erased, the chain
+// must still allow the read now, and the blob must have been uploaded by the
+// record's author (a copy of someone else's upload is not served).
+func (s *Server) openByReceipt(ctx context.Context, addr string, id uint64) opened {
+	ra, err := s.chain.ReceiptAccess(ctx, addr, id, s.cfg.ReceiptMaxAge)
+	switch {
+	case err != nil:
+		return opened{Status: http.StatusBadGateway, Error: "cannot reach the chain", err: err}
+	case ra.Erased:
+		return opened{Status: http.StatusGone, Error: "the record was erased"}
+	case !ra.Allowed:
+		return opened{Status: http.StatusForbidden, Error: fmt.Sprintf("receipt %d is not a fresh access receipt of %s, or its "+
+			"access has ended since (revoked consent, suspended provider): send `tx records access` first", id, addr)}
+	}
+	meta, err := s.store.Stat(ctx, ra.Hash)
+	if errors.Is(err, ErrNotFound) {
+		return opened{Status: http.StatusNotFound, Error: "blob not in this vault"}
+	} else if err != nil {
+		return opened{Status: http.StatusInternalServerError, Error: "cannot read the store", err: err}
+	}
+	if meta.Uploader != ra.Author {
+		return opened{Status: http.StatusForbidden, Error: "this vault's copy of the blob was not uploaded by the record's author"}
+	}
+	return s.open(ctx, ra.Hash)
+}
+
+func (s *Server) open(ctx context.Context, h Hash) opened {
+	rc, info, err := s.store.Get(ctx, h)
+	if errors.Is(err, ErrNotFound) {
+		return opened{Status: http.StatusNotFound, Error: "blob not in this vault"}
+	} else if err != nil {
+		return opened{Status: http.StatusInternalServerError, Error: "cannot read the store", err: err}
+	}
+	return opened{Status: http.StatusOK, rc: rc, info: info}
+}
+
+// authenticate checks the request's signature, then,
 // in this order: that the account is known on chain (a registered patient or
 // provider), its rate limit (429), and that the request is new (a replay is
 // 401). Requests of unknown accounts are refused (403) without being
 // remembered, so fresh keys cannot fill the replay cache; a known account's
 // request is remembered before any access decision, so one refused now cannot
 // be replayed once its receipt lands. On failure it has answered the request.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Hash, string, bool) {
-	h, err := ParseHash(r.PathValue("hash"))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err.Error())
-		return h, "", false
-	}
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
 	sr, err := s.verify.Authenticate(r)
 	if err != nil {
 		httpError(w, http.StatusUnauthorized, err.Error())
-		return h, "", false
+		return "", false
 	}
 	setAccount(r, sr.Address)
 	known, err := s.chain.Known(r.Context(), sr.Address)
 	if err != nil {
 		s.internal(w, http.StatusBadGateway, "cannot reach the chain", err)
-		return h, "", false
+		return "", false
 	}
 	bucket := sr.Address
 	if !known {
@@ -361,21 +467,32 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Hash, str
 		w.Header().Set("Retry-After", "1")
 		httpError(w, http.StatusTooManyRequests, "more than "+strconv.FormatFloat(s.cfg.RateLimit, 'f', -1, 64)+
 			" requests per second from "+sr.Address+": slow down and retry")
-		return h, "", false
+		return "", false
 	}
 	if !known {
 		httpError(w, http.StatusForbidden, sr.Address+" is neither a registered patient nor a registered provider")
-		return h, "", false
+		return "", false
 	}
 	if err := s.verify.Remember(sr); errors.Is(err, ErrTooManyRequests) {
 		w.Header().Set("Retry-After", "60")
 		httpError(w, http.StatusTooManyRequests, err.Error())
-		return h, "", false
+		return "", false
 	} else if err != nil {
 		httpError(w, http.StatusUnauthorized, err.Error())
+		return "", false
+	}
+	return sr.Address, true
+}
+
+// authenticateBlob parses the blob name of the path, then authenticates.
+func (s *Server) authenticateBlob(w http.ResponseWriter, r *http.Request) (Hash, string, bool) {
+	h, err := ParseHash(r.PathValue("hash"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
 		return h, "", false
 	}
-	return h, sr.Address, true
+	addr, ok := s.authenticate(w, r)
+	return h, addr, ok
 }
 
 // allow takes one request from bucket's allowance.

@@ -40,6 +40,14 @@ type fakeChain struct {
 	erased    map[Hash]bool
 	status    *ChainStatus // nil: healthy, at the wall clock
 	known     map[string]bool
+	// byReceipt: receipt id → the access it gives (the fake's ReceiptAccess)
+	byReceipt map[uint64]ReceiptAccess
+}
+
+func (c *fakeChain) ReceiptAccess(_ context.Context, _ string, id uint64, _ time.Duration) (ReceiptAccess, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byReceipt[id], nil
 }
 
 func (c *fakeChain) Status(context.Context) (ChainStatus, error) {
@@ -93,7 +101,10 @@ func newEnv(t testing.TB, cfg Config) *env {
 	kr := keyring.NewInMemory(codec.NewProtoCodec(reg))
 	e := &env{
 		t: t, kr: kr, dir: t.TempDir(), addr: map[string]string{},
-		chain: &fakeChain{uploaders: map[string]bool{}, receipts: map[string]bool{}, committed: map[Hash]bool{}, erased: map[Hash]bool{}, known: map[string]bool{}},
+		chain: &fakeChain{
+			uploaders: map[string]bool{}, receipts: map[string]bool{}, committed: map[Hash]bool{}, erased: map[Hash]bool{}, known: map[string]bool{},
+			byReceipt: map[uint64]ReceiptAccess{},
+		},
 	}
 	for _, name := range []string{"hospital", "lab", "stranger"} {
 		rec, _, err := kr.NewMnemonic(name, keyring.English, hd.CreateHDPath(118, 0, 0).String(), "", hd.Secp256k1)

@@ -2,10 +2,15 @@ package agent
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	gogoproto "github.com/cosmos/gogoproto/proto"
@@ -29,14 +34,27 @@ type Imported struct {
 	RecordID     uint64 `json:"record_id"`
 }
 
+// Bulk transfer tuning: how many vault requests run at once, and the largest
+// resource sent inside a batch upload (larger ones stream one by one).
+const (
+	bulkParallel  = 4
+	inlineMaxSize = 1 << 20
+)
+
+// Progress is told how far a bulk step got: step is "uploading",
+// "committing", "receipts" or "downloading".
+type Progress func(step string, done, total int)
+
 // ImportBundle makes every resource of the R4 Bundle raw one encrypted record
-// of patient (default: the agent), committed in batches of the chain's
-// max_batch_size. The Bundle, the write consents and the class keys are all
-// checked before anything is uploaded. If a batch fails, the error says so and
-// the records committed before it are returned with it. progress, if set, is
-// told after each batch.
-func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, vaultURL string,
-	progress func(committed, total int),
+// of patient (default: the agent). The Bundle, the write consents and the
+// class keys are all checked before anything is uploaded. Resources are
+// encrypted and uploaded in batches, several at once, and committed in
+// transactions of the chain's max_batch_size sent back to back (each signed
+// with the next sequence number) and confirmed from the node's block events.
+// If any upload fails, nothing is committed; if a transaction fails, the
+// error says which resources were not committed and the committed ones are
+// returned with it.
+func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, vaultURL string, progress Progress,
 ) ([]Imported, error) {
 	types, classes, resources, err := fhir.ParseBundle(raw)
 	if err != nil {
@@ -44,6 +62,13 @@ func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, 
 	}
 	if patient == "" {
 		patient = a.addr
+	}
+	if progress == nil {
+		progress = func(string, int, int) {}
+	}
+	host, err := vaultHost(vaultURL)
+	if err != nil {
+		return nil, err
 	}
 	params, err := recordstypes.NewQueryClient(a.clientCtx).Params(ctx, &recordstypes.QueryParamsRequest{})
 	if err != nil {
@@ -56,37 +81,151 @@ func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, 
 		if _, done := keys[c]; done {
 			continue
 		}
-		if err := a.MayAccess(ctx, patient, c, consenttypes.PermissionWrite, purpose, time.Time{}); err != nil {
-			return nil, fmt.Errorf("nothing was imported: %w", err)
+		if patient != a.addr {
+			if err := a.MayAccess(ctx, patient, c, consenttypes.PermissionWrite, purpose, time.Time{}); err != nil {
+				return nil, fmt.Errorf("nothing was imported: %w", err)
+			}
 		}
 		if keys[c], ctxs[c], err = a.ClassKey(ctx, patient, c, 0); err != nil {
 			return nil, fmt.Errorf("nothing was imported: class %s: %w", c, err)
 		}
 	}
+
+	// upload: batches of encrypted resources, bulkParallel at a time
 	entries := make([]recordstypes.RecordEntry, len(resources))
-	for i, r := range resources {
-		if entries[i], err = a.Upload(ctx, bytes.NewReader(r), int64(len(r)), classes[i], types[i], patient, vaultURL,
-			keys[classes[i]], ctxs[classes[i]]); err != nil {
-			return nil, fmt.Errorf("nothing was imported: resource %d (%s): %w", i, types[i], err)
+	chunks := uploadChunks(resources)
+	uploaded := 0
+	var mu sync.Mutex
+	err = parallel(ctx, len(chunks), func(ctx context.Context, k int) error {
+		c := chunks[k]
+		var blobs []vault.BatchData
+		var idx []int
+		dataKeys := map[int][]byte{}
+		for i := c[0]; i < c[1]; i++ {
+			hdr := crypto.Header{DataClass: classes[i], Patient: patient, FHIRResourceType: types[i]}
+			if len(resources[i]) > inlineMaxSize {
+				e, err := a.Upload(ctx, bytes.NewReader(resources[i]), int64(len(resources[i])), classes[i], types[i], patient, vaultURL,
+					keys[classes[i]], ctxs[classes[i]])
+				if err != nil {
+					return fmt.Errorf("resource %d (%s): %w", i, types[i], err)
+				}
+				entries[i] = e
+				continue
+			}
+			var ct bytes.Buffer
+			hash, dataKey, err := encrypt(&ct, bytes.NewReader(resources[i]), hdr)
+			if err != nil {
+				return err
+			}
+			blobs, idx, dataKeys[i] = append(blobs, vault.BatchData{Hash: hash, Data: ct.Bytes()}), append(idx, i), dataKey
 		}
+		if len(blobs) > 0 {
+			res, err := a.vaultClient(vaultURL).PutBatch(ctx, blobs)
+			if err != nil {
+				return err
+			}
+			for j, r := range res {
+				i := idx[j]
+				if r.Status >= 300 {
+					return fmt.Errorf("resource %d (%s): vault: %d %s", i, types[i], r.Status, r.Error)
+				}
+				if entries[i], err = recordEntry(host, blobs[j].Hash, int64(len(blobs[j].Data)), dataKeys[i], classes[i], types[i],
+					keys[classes[i]], ctxs[classes[i]]); err != nil {
+					return err
+				}
+			}
+		}
+		mu.Lock()
+		uploaded += c[1] - c[0]
+		progress("uploading", uploaded, len(resources))
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nothing was imported (the uploads are deleted after the vault's TTL): %w", err)
 	}
-	var done []Imported
+
+	// commit: every batch sent at once, confirmed from block events
 	batch := int(params.Params.MaxBatchSize)
+	var txs [][]sdk.Msg
+	var resps [][]gogoproto.Message
 	for start := 0; start < len(entries); start += batch {
 		end := min(start+batch, len(entries))
-		var resp recordstypes.MsgCreateRecordsResponse
-		msg := &recordstypes.MsgCreateRecords{Author: a.addr, Patient: patient, Purpose: purpose, Entries: entries[start:end]}
-		if err := a.SendOne(ctx, msg, &resp); err != nil {
-			return done, fmt.Errorf("resources %d-%d were not committed (the %d before them were): %w", start, len(entries)-1, len(done), err)
+		txs = append(txs, []sdk.Msg{&recordstypes.MsgCreateRecords{Author: a.addr, Patient: patient, Purpose: purpose, Entries: entries[start:end]}})
+		resps = append(resps, []gogoproto.Message{&recordstypes.MsgCreateRecordsResponse{}})
+	}
+	committed := 0
+	errs := a.SendAll(ctx, txs, resps, func(k int) {
+		committed += len(txs[k][0].(*recordstypes.MsgCreateRecords).Entries)
+		progress("committing", committed, len(entries))
+	})
+	var done []Imported
+	var failed []string
+	var firstErr error
+	for k, err := range errs {
+		start := k * batch
+		end := min(start+batch, len(entries))
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%d-%d", start, end-1))
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
-		for i, id := range resp.Ids {
+		for i, id := range resps[k][0].(*recordstypes.MsgCreateRecordsResponse).Ids {
 			done = append(done, Imported{Index: start + i, ResourceType: types[start+i], DataClass: classes[start+i], RecordID: id})
 		}
-		if progress != nil {
-			progress(len(done), len(entries))
-		}
+	}
+	if firstErr != nil {
+		return done, fmt.Errorf("resources %s were not committed (%d others were): %w", strings.Join(failed, ", "), len(done), firstErr)
 	}
 	return done, nil
+}
+
+// uploadChunks splits resources into [start, end) ranges of at most
+// vault.MaxBatchItems resources and about a quarter of vault.MaxBatchBytes.
+func uploadChunks(resources []json.RawMessage) [][2]int {
+	const items, bytes = 100, vault.MaxBatchBytes / 4
+	var out [][2]int
+	start, size := 0, 0
+	for i, r := range resources {
+		if i > start && (i-start == items || size+len(r) > bytes) {
+			out = append(out, [2]int{start, i})
+			start, size = i, 0
+		}
+		size += len(r)
+	}
+	return append(out, [2]int{start, len(resources)})
+}
+
+// parallel runs fn(0) … fn(n-1), bulkParallel at a time; the first error
+// cancels the others and is returned.
+func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(bulkParallel, n) {
+		wg.Go(func() {
+			for i := range next {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
 }
 
 // ReceiptsPerTx is how many access receipts ExportBundle takes per transaction.
@@ -101,28 +240,22 @@ type NotRead struct {
 
 // ExportBundle reads every active record of patient (default: the agent) that
 // the agent may read for purpose, taking one access receipt each (in
-// transactions of ReceiptsPerTx), and returns them as a collection Bundle.
-// Records it may not read are left out, take no receipt, and are listed with
-// the reason; so are records that cannot be downloaded or decrypted (their
-// receipts are taken). A vault out of reach stops the export. progress, if set, is told after each batch.
-func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL string, progress func(exported, total int),
+// transactions of ReceiptsPerTx, sent back to back), and returns them as a
+// collection Bundle, in record order. As each receipt transaction commits,
+// its records are downloaded in one batch request naming the receipts, and
+// decrypted. Records it may not read are left out, take no receipt, and are
+// listed with the reason; so are records that cannot be downloaded or
+// decrypted (their receipts are taken). A vault out of reach stops the
+// export.
+func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL string, progress Progress,
 ) (*fhir.Bundle, []NotRead, error) {
 	if patient == "" {
 		patient = a.addr
 	}
-	type readable struct {
-		rec  recordstypes.Record
-		key  []byte
-		kctx crypto.KeyContext
+	if progress == nil {
+		progress = func(string, int, int) {}
 	}
-	var todo []readable
-	notReadable := []NotRead{}
-	type classEpoch struct {
-		class string
-		epoch uint64
-	}
-	keys := map[classEpoch]readable{}
-	keyErrs := map[classEpoch]error{}
+	var recs []recordstypes.Record
 	rq := recordstypes.NewQueryClient(a.clientCtx)
 	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
 		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
@@ -131,72 +264,184 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 		if err != nil {
 			return nil, false, err
 		}
-		for _, rec := range resp.Records {
-			if err := a.MayRead(ctx, rec, purpose); err != nil {
-				if !errors.Is(err, ErrAccessRefused) {
-					return nil, false, err
-				}
-				notReadable = append(notReadable, NotRead{rec.Id, rec.DataClass, err.Error()})
-				continue
-			}
-			ce := classEpoch{rec.DataClass, rec.KeyEpoch}
-			if _, seen := keys[ce]; !seen && keyErrs[ce] == nil {
-				k, kctx, err := a.ClassKey(ctx, patient, ce.class, ce.epoch)
-				if err != nil {
-					keyErrs[ce] = err
-				} else {
-					keys[ce] = readable{key: k, kctx: kctx}
-				}
-			}
-			if err := keyErrs[ce]; err != nil {
-				notReadable = append(notReadable, NotRead{rec.Id, rec.DataClass, err.Error()})
-				continue
-			}
-			todo = append(todo, readable{rec: rec, key: keys[ce].key, kctx: keys[ce].kctx})
-		}
+		recs = append(recs, resp.Records...)
 		return resp.Pagination, false, nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	// the chain's decision for each record, a few queries at a time
+	refusals := make([]error, len(recs))
+	err = parallel(ctx, len(recs), func(ctx context.Context, i int) error {
+		if err := a.MayRead(ctx, recs[i], purpose); err != nil {
+			if !errors.Is(err, ErrAccessRefused) {
+				return err
+			}
+			refusals[i] = err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	type classEpoch struct {
+		class string
+		epoch uint64
+	}
+	keys := map[classEpoch]*openKey{}
+	notRead := []NotRead{}
+	var todo []int // indexes into recs
+	for i, rec := range recs {
+		if refusals[i] != nil {
+			notRead = append(notRead, NotRead{rec.Id, rec.DataClass, refusals[i].Error()})
+			continue
+		}
+		ce := classEpoch{rec.DataClass, rec.KeyEpoch}
+		k := keys[ce]
+		if k == nil {
+			k = &openKey{}
+			k.key, k.kctx, k.err = a.ClassKey(ctx, rec.Patient, ce.class, ce.epoch)
+			keys[ce] = k
+		}
+		if k.err != nil {
+			notRead = append(notRead, NotRead{rec.Id, rec.DataClass, k.err.Error()})
+			continue
+		}
+		todo = append(todo, i)
+	}
 
-	b := &fhir.Bundle{ResourceType: "Bundle", Type: "collection", Entry: []fhir.BundleEntry{}}
+	// receipts: all transactions sent at once; each committed one is
+	// downloaded and decrypted while the others commit
+	var txs [][]sdk.Msg
+	var resps [][]gogoproto.Message
 	for start := 0; start < len(todo); start += ReceiptsPerTx {
 		batch := todo[start:min(start+ReceiptsPerTx, len(todo))]
 		msgs := make([]sdk.Msg, len(batch))
-		resps := make([]gogoproto.Message, len(batch))
-		for i, r := range batch {
-			msgs[i] = &recordstypes.MsgAccessRecord{Accessor: a.addr, RecordId: r.rec.Id, Purpose: purpose}
-			resps[i] = &recordstypes.MsgAccessRecordResponse{}
+		rs := make([]gogoproto.Message, len(batch))
+		for j, i := range batch {
+			msgs[j] = &recordstypes.MsgAccessRecord{Accessor: a.addr, RecordId: recs[i].Id, Purpose: purpose}
+			rs[j] = &recordstypes.MsgAccessRecordResponse{}
 		}
-		if err := a.Send(ctx, msgs, resps); err != nil {
-			return nil, nil, fmt.Errorf("taking the receipts for records %d to %d: %w", batch[0].rec.Id, batch[len(batch)-1].rec.Id, err)
-		}
-		for _, r := range batch {
-			var buf bytes.Buffer
-			if _, err := a.Decrypt(ctx, r.rec, vaultURL, r.key, r.kctx, &buf); err != nil {
-				// A vault out of reach (or a cancelled export) stops everything:
-				// the next record would fail the same way. A record that does
-				// not open (refused or missing blob, corrupt ciphertext, a key
-				// envelope that is not the class key's) is left out and listed:
-				// one bad record must not cost the patient the rest.
-				if errors.Is(err, vault.ErrUnreachable) || ctx.Err() != nil {
-					return nil, nil, fmt.Errorf("record %d: %w", r.rec.Id, err)
-				}
-				notReadable = append(notReadable, NotRead{r.rec.Id, r.rec.DataClass, "could not be opened: " + err.Error()})
-				continue
+		txs, resps = append(txs, msgs), append(resps, rs)
+	}
+	plain := make([][]byte, len(recs))
+	failures := make([]string, len(recs))
+	committed := make(chan int, len(txs))
+	var sendErrs []error
+	go func() {
+		sendErrs = a.SendAll(ctx, txs, resps, func(k int) { committed <- k })
+		close(committed)
+	}()
+	var mu sync.Mutex
+	receipts, downloaded := 0, 0
+	var downloadErr error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, bulkParallel)
+	for k := range committed {
+		mu.Lock()
+		receipts += len(txs[k])
+		progress("receipts", receipts, len(todo))
+		mu.Unlock()
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			batch := todo[k*ReceiptsPerTx : min((k+1)*ReceiptsPerTx, len(todo))]
+			err := a.downloadBatch(ctx, recs, batch, resps[k], vaultURL,
+				func(rec recordstypes.Record) *openKey { return keys[classEpoch{rec.DataClass, rec.KeyEpoch}] }, plain, failures)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && downloadErr == nil {
+				downloadErr = err
 			}
-			if !json.Valid(buf.Bytes()) {
-				notReadable = append(notReadable, NotRead{r.rec.Id, r.rec.DataClass, fmt.Sprintf(
-					"not a JSON FHIR resource (%s): use `healthd records get` for it", r.rec.FhirResourceType)})
-				continue
-			}
-			b.Entry = append(b.Entry, fhir.BundleEntry{Resource: json.RawMessage(buf.Bytes())})
-		}
-		if progress != nil {
-			progress(start+len(batch), len(todo))
+			downloaded += len(batch)
+			progress("downloading", downloaded, len(todo))
+		})
+	}
+	wg.Wait()
+	for k, err := range sendErrs {
+		if err != nil {
+			batch := todo[k*ReceiptsPerTx : min((k+1)*ReceiptsPerTx, len(todo))]
+			return nil, nil, fmt.Errorf("taking the receipts for records %d to %d: %w", recs[batch[0]].Id, recs[batch[len(batch)-1]].Id, err)
 		}
 	}
+	if downloadErr != nil {
+		return nil, nil, downloadErr
+	}
+	b := &fhir.Bundle{ResourceType: "Bundle", Type: "collection", Entry: []fhir.BundleEntry{}}
+	for _, i := range todo {
+		switch {
+		case failures[i] != "":
+			notRead = append(notRead, NotRead{recs[i].Id, recs[i].DataClass, failures[i]})
+		case !json.Valid(plain[i]):
+			notRead = append(notRead, NotRead{recs[i].Id, recs[i].DataClass, fmt.Sprintf(
+				"not a JSON FHIR resource (%s): use `healthd records get` for it", recs[i].FhirResourceType)})
+		default:
+			b.Entry = append(b.Entry, fhir.BundleEntry{Resource: json.RawMessage(plain[i])})
+		}
+	}
+	slices.SortFunc(notRead, func(x, y NotRead) int { return cmp.Compare(x.RecordID, y.RecordID) })
 	b.Timestamp = time.Now().UTC().Format(time.RFC3339)
-	return b, notReadable, nil
+	return b, notRead, nil
+}
+
+// openKey is the class key that opens a record, or why there is none.
+type openKey struct {
+	key  []byte
+	kctx crypto.KeyContext
+	err  error
+}
+
+// downloadBatch downloads and decrypts the records recs[i] of batch by the
+// receipts of resps (one batch request per vault), into plain[i]. A vault
+// out of reach (or a cancelled export) is an error: the next record would
+// fail the same way. A record that does not open (refused or missing blob,
+// corrupt ciphertext, a key envelope that is not the class key's) gets its
+// reason in failures[i]: one bad record must not cost the patient the rest.
+func (a *Agent) downloadBatch(ctx context.Context, recs []recordstypes.Record, batch []int, resps []gogoproto.Message, vaultURL string,
+	keyOf func(recordstypes.Record) *openKey, plain [][]byte, failures []string,
+) error {
+	const cannot = "could not be opened: "
+	groups := map[string][]int{} // vault URL → positions in batch
+	for j, i := range batch {
+		u, err := a.vaultFor(ctx, recs[i], vaultURL)
+		if err != nil {
+			failures[i] = cannot + err.Error()
+			continue
+		}
+		groups[u] = append(groups[u], j)
+	}
+	for u, js := range groups {
+		want := make([]vault.Wanted, len(js))
+		for n, j := range js {
+			rec := recs[batch[j]]
+			want[n] = vault.Wanted{Receipt: resps[j].(*recordstypes.MsgAccessRecordResponse).ReceiptId, MaxSize: int64(rec.Size_)}
+			copy(want[n].Hash[:], rec.ContentHash)
+		}
+		got, err := a.vaultClient(u).GetBatch(ctx, want)
+		if err != nil {
+			if errors.Is(err, vault.ErrUnreachable) || ctx.Err() != nil {
+				return fmt.Errorf("record %d: %w", recs[batch[js[0]]].Id, err)
+			}
+			for _, j := range js {
+				failures[batch[j]] = cannot + err.Error()
+			}
+			continue
+		}
+		for n, j := range js {
+			i := batch[j]
+			if got[n].Err != nil {
+				failures[i] = cannot + got[n].Err.Error()
+				continue
+			}
+			k := keyOf(recs[i])
+			r, err := openRecord(recs[i], bytes.NewReader(got[n].Data), k.key, k.kctx)
+			if err == nil {
+				plain[i], err = io.ReadAll(r)
+			}
+			if err != nil {
+				failures[i] = cannot + err.Error()
+			}
+		}
+	}
+	return nil
 }

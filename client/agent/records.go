@@ -95,54 +95,82 @@ func (a *Agent) Put(ctx context.Context, r io.Reader, size int64, req PutRequest
 func (a *Agent) Upload(ctx context.Context, r io.Reader, size int64, class, fhirType, patient, vaultURL string,
 	classKey []byte, kctx crypto.KeyContext,
 ) (recordstypes.RecordEntry, error) {
-	var entry recordstypes.RecordEntry
-	vu, err := url.Parse(vaultURL)
-	if err != nil || vu.Host == "" {
-		return entry, fmt.Errorf("vault URL %q is not an http(s) URL", vaultURL)
+	host, err := vaultHost(vaultURL)
+	if err != nil {
+		return recordstypes.RecordEntry{}, err
 	}
 	tmp, err := os.CreateTemp("", "healthd-put-*")
 	if err != nil {
-		return entry, err
+		return recordstypes.RecordEntry{}, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	dataKey, err := crypto.NewDataKey()
+	hash, dataKey, err := encrypt(tmp, a.progress("encrypting", r, size), crypto.Header{DataClass: class, Patient: patient, FHIRResourceType: fhirType})
 	if err != nil {
-		return entry, err
+		return recordstypes.RecordEntry{}, err
 	}
-	hasher := sha256.New()
-	w, err := crypto.NewRecordWriter(io.MultiWriter(tmp, hasher), dataKey,
-		crypto.Header{DataClass: class, Patient: patient, FHIRResourceType: fhirType})
-	if err != nil {
-		return entry, err
-	}
-	if _, err := io.Copy(w, a.progress("encrypting", r, size)); err != nil {
-		return entry, err
-	}
-	if err := w.Close(); err != nil {
-		return entry, err
-	}
-	var hash vault.Hash
-	copy(hash[:], hasher.Sum(nil))
 	ctSize, err := tmp.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return entry, err
+		return recordstypes.RecordEntry{}, err
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return entry, err
+		return recordstypes.RecordEntry{}, err
 	}
-	vc := &vault.Client{BaseURL: vaultURL, Keyring: a.clientCtx.Keyring, UID: a.clientCtx.FromName, Address: a.addr}
-	if err := vc.Put(ctx, hash, a.progress("uploading", tmp, ctSize), ctSize); err != nil {
-		return entry, err
+	if err := a.vaultClient(vaultURL).Put(ctx, hash, a.progress("uploading", tmp, ctSize), ctSize); err != nil {
+		return recordstypes.RecordEntry{}, err
 	}
+	return recordEntry(host, hash, ctSize, dataKey, class, fhirType, classKey, kctx)
+}
+
+// encrypt encrypts src under a fresh data key into dst and returns the
+// ciphertext's hash and the data key.
+func encrypt(dst io.Writer, src io.Reader, hdr crypto.Header) (vault.Hash, []byte, error) {
+	var hash vault.Hash
+	dataKey, err := crypto.NewDataKey()
+	if err != nil {
+		return hash, nil, err
+	}
+	hasher := sha256.New()
+	w, err := crypto.NewRecordWriter(io.MultiWriter(dst, hasher), dataKey, hdr)
+	if err != nil {
+		return hash, nil, err
+	}
+	if _, err := io.Copy(w, src); err != nil {
+		return hash, nil, err
+	}
+	if err := w.Close(); err != nil {
+		return hash, nil, err
+	}
+	copy(hash[:], hasher.Sum(nil))
+	return hash, dataKey, nil
+}
+
+// recordEntry is the entry that commits an uploaded ciphertext, its data key
+// wrapped under the class key.
+func recordEntry(host string, hash vault.Hash, size int64, dataKey []byte, class, fhirType string, classKey []byte, kctx crypto.KeyContext,
+) (recordstypes.RecordEntry, error) {
 	envelope, err := crypto.WrapDataKey(classKey, dataKey, kctx, hash[:])
 	if err != nil {
-		return entry, err
+		return recordstypes.RecordEntry{}, err
 	}
 	return recordstypes.RecordEntry{
-		DataClass: class, FhirResourceType: fhirType, ContentHash: hash[:], Size_: uint64(ctSize),
-		StorageUri: "vault://" + vu.Host + "/" + hash.String(), KeyEnvelope: envelope, KeyEpoch: kctx.Epoch,
+		DataClass: class, FhirResourceType: fhirType, ContentHash: hash[:], Size_: uint64(size),
+		StorageUri: "vault://" + host + "/" + hash.String(), KeyEnvelope: envelope, KeyEpoch: kctx.Epoch,
 	}, nil
+}
+
+// vaultHost is the host[:port] of an http(s) vault URL.
+func vaultHost(vaultURL string) (string, error) {
+	vu, err := url.Parse(vaultURL)
+	if err != nil || vu.Host == "" {
+		return "", fmt.Errorf("vault URL %q is not an http(s) URL", vaultURL)
+	}
+	return vu.Host, nil
+}
+
+// vaultClient is the agent's signed client of the vault at vaultURL.
+func (a *Agent) vaultClient(vaultURL string) *vault.Client {
+	return &vault.Client{BaseURL: vaultURL, Keyring: a.clientCtx.Keyring, UID: a.clientCtx.FromName, Address: a.addr}
 }
 
 // Erase erases record id and every version of it (its amendment chain), in
@@ -198,7 +226,7 @@ func (a *Agent) Read(ctx context.Context, rec recordstypes.Record, purpose, vaul
 	if err := a.SendOne(ctx, &recordstypes.MsgAccessRecord{Accessor: a.addr, RecordId: rec.Id, Purpose: purpose}, &access); err != nil {
 		return access, 0, fmt.Errorf("%w: %w", ErrAccessRefused, err)
 	}
-	n, err := a.Decrypt(ctx, rec, vaultURL, classKey, kctx, w)
+	n, err := a.Decrypt(ctx, rec, access.ReceiptId, vaultURL, classKey, kctx, w)
 	return access, n, err
 }
 
@@ -239,9 +267,11 @@ func (a *Agent) checkAccess(ctx context.Context, req *consenttypes.QueryCheckAcc
 // Decrypt downloads rec's ciphertext (from vaultURL, or the vault of its
 // storage URI), checks it against the on-chain hash and header, and decrypts
 // it into w with the class key. The vault serves it only to an account
-// holding a fresh access receipt for it. w must be discarded on error.
-func (a *Agent) Decrypt(ctx context.Context, rec recordstypes.Record, vaultURL string, classKey []byte, kctx crypto.KeyContext,
-	w io.Writer,
+// holding a fresh access receipt for it: receipt names it (the vault then
+// checks that one receipt); 0 lets the vault look for one. w must be
+// discarded on error.
+func (a *Agent) Decrypt(ctx context.Context, rec recordstypes.Record, receipt uint64, vaultURL string, classKey []byte,
+	kctx crypto.KeyContext, w io.Writer,
 ) (int64, error) {
 	vaultURL, err := a.vaultFor(ctx, rec, vaultURL)
 	if err != nil {
@@ -255,25 +285,41 @@ func (a *Agent) Decrypt(ctx context.Context, rec recordstypes.Record, vaultURL s
 	defer ct.Close()
 	var hash vault.Hash
 	copy(hash[:], rec.ContentHash)
-	vc := &vault.Client{BaseURL: vaultURL, Keyring: a.clientCtx.Keyring, UID: a.clientCtx.FromName, Address: a.addr}
-	if _, err := vc.Get(ctx, hash, ct, int64(rec.Size_)); err != nil {
-		return 0, err
+	vc := a.vaultClient(vaultURL)
+	if receipt != 0 {
+		_, err = vc.GetByReceipt(ctx, receipt, hash, ct, int64(rec.Size_))
+	} else {
+		_, err = vc.Get(ctx, hash, ct, int64(rec.Size_))
 	}
-	dataKey, err := crypto.UnwrapDataKey(classKey, rec.KeyEnvelope, kctx, rec.ContentHash)
 	if err != nil {
 		return 0, err
 	}
 	if _, err := ct.Seek(0, io.SeekStart); err != nil {
 		return 0, err
 	}
-	hdr, plain, err := crypto.NewRecordReader(ct, dataKey)
+	plain, err := openRecord(rec, ct, classKey, kctx)
 	if err != nil {
 		return 0, err
 	}
-	if hdr.Patient != rec.Patient || hdr.DataClass != rec.DataClass {
-		return 0, errors.New("the ciphertext's header does not match the on-chain record")
-	}
 	return io.Copy(w, a.progress("decrypting", plain, int64(rec.Size_)))
+}
+
+// openRecord returns the plaintext reader of rec's ciphertext (already
+// checked against its hash), checking that its header is the on-chain
+// record's.
+func openRecord(rec recordstypes.Record, ct io.Reader, classKey []byte, kctx crypto.KeyContext) (io.Reader, error) {
+	dataKey, err := crypto.UnwrapDataKey(classKey, rec.KeyEnvelope, kctx, rec.ContentHash)
+	if err != nil {
+		return nil, err
+	}
+	hdr, plain, err := crypto.NewRecordReader(ct, dataKey)
+	if err != nil {
+		return nil, err
+	}
+	if hdr.Patient != rec.Patient || hdr.DataClass != rec.DataClass {
+		return nil, errors.New("the ciphertext's header does not match the on-chain record")
+	}
+	return plain, nil
 }
 
 // ClassKey returns the class key of (patient, class, epoch) for the agent;

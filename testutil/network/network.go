@@ -171,6 +171,14 @@ func (p *proc) stop() {
 // when the test ends.
 func StartNode(t testing.TB) *Node {
 	t.Helper()
+	return StartNodeBinary(t, Binary(t))
+}
+
+// StartNodeBinary is StartNode running bin (a healthd built elsewhere, e.g.
+// from an earlier commit for a before/after benchmark); its vault, portal and
+// CLI calls run the same binary.
+func StartNodeBinary(t testing.TB, bin string) *Node {
+	t.Helper()
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -179,8 +187,6 @@ func StartNode(t testing.TB) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := Binary(t)
-
 	ports, err := localnet.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
@@ -433,8 +439,8 @@ type Vault struct {
 
 // StartVault starts a vault for node n on a free loopback port, with a short
 // garbage-collection interval, and waits for /healthz. It is stopped when the
-// test ends.
-func StartVault(t testing.TB, n *Node) *Vault {
+// test ends. extra are more `vault start` flags.
+func StartVault(t testing.TB, n *Node, extra ...string) *Vault {
 	t.Helper()
 	ports, err := localnet.FreePorts(1)
 	if err != nil {
@@ -445,6 +451,7 @@ func StartVault(t testing.TB, n *Node) *Vault {
 		"vault", "start", "--home", n.Home, "--data", v.Data,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--chain-grpc", n.GRPC, "--gc-interval", "2s",
 	}
+	v.args = append(v.args, extra...)
 	v.start()
 	t.Cleanup(func() {
 		v.proc.stop()

@@ -49,9 +49,7 @@ func fhirImportCmd() *cobra.Command {
 			patient, _ := cmd.Flags().GetString("patient")
 			purpose, _ := cmd.Flags().GetString("purpose")
 			vaultURL, _ := cmd.Flags().GetString("vault")
-			done, err := a.ImportBundle(cmd.Context(), raw, patient, purpose, vaultURL, func(n, total int) {
-				cmd.PrintErrf("committed %d of %d resources\n", n, total)
-			})
+			done, err := a.ImportBundle(cmd.Context(), raw, patient, purpose, vaultURL, bulkProgress(cmd))
 			if err != nil {
 				if len(done) > 0 {
 					_ = printJSON(cmd, map[string]any{"committed": done})
@@ -93,9 +91,7 @@ func fhirExportCmd() *cobra.Command {
 			patient, _ := cmd.Flags().GetString("patient")
 			purpose, _ := cmd.Flags().GetString("purpose")
 			vaultURL, _ := cmd.Flags().GetString("vault")
-			b, notRead, err := a.ExportBundle(cmd.Context(), patient, purpose, vaultURL, func(n, total int) {
-				cmd.PrintErrf("exported %d of %d records\n", n, total)
-			})
+			b, notRead, err := a.ExportBundle(cmd.Context(), patient, purpose, vaultURL, bulkProgress(cmd))
 			if err != nil {
 				return fmt.Errorf("%w (nothing was written)", err)
 			}

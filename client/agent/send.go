@@ -1,0 +1,326 @@
+package agent
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	cmttypes "github.com/cometbft/cometbft/types"
+	gogoproto "github.com/cosmos/gogoproto/proto"
+
+	errorsmod "cosmossdk.io/errors"
+
+	"github.com/cosmos/cosmos-sdk/client"
+	"github.com/cosmos/cosmos-sdk/client/tx"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
+	authtx "github.com/cosmos/cosmos-sdk/x/auth/tx"
+)
+
+// TxError is a transaction the chain refused: at CheckTx, before any block
+// (Height 0), or when its block ran it.
+type TxError struct {
+	Hash      string
+	Height    int64
+	Codespace string
+	Code      uint32
+	Log       string
+	GasWanted int64
+}
+
+func (e *TxError) Error() string {
+	if e.Height == 0 {
+		return fmt.Sprintf("transaction rejected (code %d, codespace %q): %s", e.Code, e.Codespace, e.Log)
+	}
+	return fmt.Sprintf("transaction %s failed in block %d (code %d, codespace %q): %s%s",
+		e.Hash, e.Height, e.Code, e.Codespace, e.Log, e.outOfGasHint())
+}
+
+// Is makes errors.Is(err, types.ErrX) hold for the chain's registered error
+// of the same codespace and code.
+func (e *TxError) Is(target error) bool {
+	var reg *errorsmod.Error
+	return errors.As(target, &reg) && reg.Codespace() == e.Codespace && reg.ABCICode() == e.Code
+}
+
+// outOfGasHint tells how to get past an out-of-gas failure: the SDK's default
+// gas limit (200,000) is too small for, say, a consent carrying several key
+// grants. (Simulating by default would hide the chain's error codes: a refused
+// simulation reports no codespace.)
+func (e *TxError) outOfGasHint() string {
+	if e.Codespace != sdkerrors.RootCodespace || e.Code != sdkerrors.ErrOutOfGas.ABCICode() {
+		return ""
+	}
+	return fmt.Sprintf(" (the transaction needs more gas than its limit of %d: run it again with --gas auto, "+
+		"which simulates it first, or a larger --gas)", e.GasWanted)
+}
+
+// ErrNotCommitted marks a transaction accepted into the mempool that no block
+// included within the agent's CommitTimeout.
+var ErrNotCommitted = errors.New("not committed")
+
+// errNotSent is the error of a transaction never broadcast because one
+// before it was refused: its sequence would not follow.
+var errNotSent = errors.New("not sent: an earlier transaction of the same batch was refused")
+
+// Send signs msgs in one transaction (all commit or none), broadcasts it,
+// waits until it is in a block, and decodes the response of msgs[i] into
+// resps[i]. A transaction the chain refuses is a *TxError.
+func (a *Agent) Send(ctx context.Context, msgs []sdk.Msg, resps []gogoproto.Message) error {
+	return a.SendAll(ctx, [][]sdk.Msg{msgs}, [][]gogoproto.Message{resps}, nil)[0]
+}
+
+// SendOne is Send for a single message.
+func (a *Agent) SendOne(ctx context.Context, msg sdk.Msg, resp gogoproto.Message) error {
+	return a.Send(ctx, []sdk.Msg{msg}, []gogoproto.Message{resp})
+}
+
+// SendAll sends the transactions txs[0], txs[1], … of the agent's account
+// without waiting for a block between them: each is signed with the next
+// sequence number (tracked here, not asked of the node each time), all are
+// broadcast in order, and their commits are read from the node's block
+// events. It returns one error per transaction (nil: committed, responses
+// decoded into resps[i]). If the node refuses one at CheckTx, the ones after
+// it are not sent. committed, if set, is called as each one is committed.
+func (a *Agent) SendAll(ctx context.Context, txs [][]sdk.Msg, resps [][]gogoproto.Message, committed func(i int)) []error {
+	errs := make([]error, len(txs))
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	for i := range txs {
+		if len(txs[i]) == 0 || len(txs[i]) != len(resps[i]) {
+			return fail(fmt.Errorf("internal: %d messages, %d responses", len(txs[i]), len(resps[i])))
+		}
+	}
+	txf, err := a.txf.Prepare(a.clientCtx)
+	if err != nil {
+		return fail(err)
+	}
+	signed, err := a.signAll(ctx, txf, txs)
+	if err != nil {
+		return fail(err)
+	}
+	// Watch blocks before the first broadcast, so that no commit is missed.
+	w := a.watchBlocks(ctx)
+	defer w.close()
+	pending := map[string]int{}
+	for i, bz := range signed {
+		res, err := a.clientCtx.BroadcastTxSync(bz)
+		if err == nil && res.Code != 0 {
+			err = &TxError{Hash: res.TxHash, Codespace: res.Codespace, Code: res.Code, Log: res.RawLog}
+		}
+		if err != nil {
+			errs[i] = err
+			for j := i + 1; j < len(signed); j++ {
+				errs[j] = errNotSent
+			}
+			break
+		}
+		pending[strings.ToUpper(res.TxHash)] = i
+	}
+	a.awaitCommits(ctx, w, pending, false, func(i int, r *abci.ExecTxResult, height int64, hash string) {
+		if errs[i] = decodeResult(r, height, hash, resps[i]); errs[i] == nil && committed != nil {
+			committed(i)
+		}
+	}, errs)
+	return errs
+}
+
+// signAll signs each transaction with the next sequence after txf's. With
+// SimulateAndExecute set, the gas of each is simulated first (times the gas
+// adjustment), a few at a time: a simulation runs against the committed
+// state, where the account's sequence is txf's, so every one is simulated at
+// that sequence.
+func (a *Agent) signAll(ctx context.Context, txf tx.Factory, txs [][]sdk.Msg) ([][]byte, error) {
+	gas := make([]uint64, len(txs))
+	if txf.SimulateAndExecute() {
+		var wg sync.WaitGroup
+		errs := make([]error, len(txs))
+		sem := make(chan struct{}, 4)
+		for i := range txs {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				_, gas[i], errs[i] = tx.CalculateGas(a.clientCtx, txf, txs[i]...)
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("the chain refuses the transaction: %w", err)
+		}
+	}
+	out := make([][]byte, len(txs))
+	seq := txf.Sequence()
+	for i, msgs := range txs {
+		f := txf.WithSequence(seq + uint64(i))
+		if gas[i] > 0 {
+			f = f.WithGas(gas[i])
+		}
+		builder, err := f.BuildUnsignedTx(msgs...)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.Sign(ctx, f, a.clientCtx.FromName, builder, true); err != nil {
+			return nil, err
+		}
+		if out[i], err = a.clientCtx.TxConfig.TxEncoder()(builder.GetTx()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decodeResult turns a committed transaction's result into its error or its
+// message responses.
+func decodeResult(r *abci.ExecTxResult, height int64, hash string, resps []gogoproto.Message) error {
+	if r.Code != 0 {
+		return &TxError{Hash: hash, Height: height, Codespace: r.Codespace, Code: r.Code, Log: r.Log, GasWanted: r.GasWanted}
+	}
+	var msgData sdk.TxMsgData
+	if err := msgData.Unmarshal(r.Data); err != nil || len(msgData.MsgResponses) != len(resps) {
+		return fmt.Errorf("transaction %s: %d message responses for %d messages", hash, len(msgData.MsgResponses), len(resps))
+	}
+	for i, m := range msgData.MsgResponses {
+		if err := gogoproto.Unmarshal(m.Value, resps[i]); err != nil {
+			return fmt.Errorf("transaction %s: response %d: %w", hash, i, err)
+		}
+	}
+	return nil
+}
+
+// blockWatch is a subscription to the node's NewBlock events: each carries
+// the block's transactions and their results, so one event confirms every
+// transaction of the block without a query.
+type blockWatch struct {
+	client *rpchttp.HTTP
+	events <-chan ctypes.ResultEvent
+}
+
+// watchBlocks subscribes to NewBlock events over the node's websocket. If
+// that fails (no node URI, websocket refused), events is nil and the wait
+// falls back to asking for each transaction.
+func (a *Agent) watchBlocks(ctx context.Context) *blockWatch {
+	w := &blockWatch{}
+	if a.clientCtx.NodeURI == "" {
+		return w
+	}
+	c, err := rpchttp.New(a.clientCtx.NodeURI, "/websocket")
+	if err != nil || c.Start() != nil {
+		return w
+	}
+	events, err := c.Subscribe(ctx, "healthd-agent", cmttypes.EventQueryNewBlock.String(), 64)
+	if err != nil {
+		_ = c.Stop()
+		return w
+	}
+	w.client, w.events = c, events
+	return w
+}
+
+func (w *blockWatch) close() {
+	if w.client != nil {
+		_ = w.client.Stop()
+	}
+}
+
+// stallCheck is how long the wait goes without a block event before it asks
+// the node for the pending transactions directly (the node drops a
+// subscriber that falls behind, without closing its channel).
+const stallCheck = 3 * time.Second
+
+// awaitCommits waits until every pending transaction (hash → index) is in a
+// block, or the agent's CommitTimeout; each found one is passed to found.
+// Those never found get ErrNotCommitted in errs.
+// With checkFirst, the pending ones are asked for at once (they may have been
+// committed before the subscription).
+func (a *Agent) awaitCommits(ctx context.Context, w *blockWatch, pending map[string]int, checkFirst bool,
+	found func(i int, r *abci.ExecTxResult, height int64, hash string), errs []error,
+) {
+	if len(pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.CommitTimeout)
+	defer cancel()
+	stall := time.NewTimer(stallCheck)
+	defer stall.Stop()
+	if w.events == nil {
+		stall.Reset(250 * time.Millisecond) // no events: ask for each transaction
+	}
+	if checkFirst {
+		stall.Reset(0)
+	}
+	for len(pending) > 0 {
+		select {
+		case ev := <-w.events:
+			if b, ok := ev.Data.(cmttypes.EventDataNewBlock); ok && b.Block != nil {
+				for j, t := range b.Block.Txs {
+					hash := fmt.Sprintf("%X", t.Hash())
+					if i, ok := pending[hash]; ok && j < len(b.ResultFinalizeBlock.TxResults) {
+						delete(pending, hash)
+						found(i, b.ResultFinalizeBlock.TxResults[j], b.Block.Height, hash)
+					}
+				}
+			}
+			stall.Reset(stallCheck)
+		case <-stall.C:
+			for hash, i := range pending {
+				if res, err := authtx.QueryTx(a.clientCtx, hash); err == nil {
+					delete(pending, hash)
+					found(i, &abci.ExecTxResult{
+						Code: res.Code, Codespace: res.Codespace, Log: res.RawLog, GasWanted: res.GasWanted,
+						Data: hexBytes(res.Data),
+					}, res.Height, hash)
+				}
+			}
+			if w.events == nil {
+				stall.Reset(250 * time.Millisecond)
+			} else {
+				stall.Reset(stallCheck)
+			}
+		case <-ctx.Done():
+			for hash, i := range pending {
+				errs[i] = fmt.Errorf("transaction %s was %w within %s (it may still be in the mempool; "+
+					"check with `healthd query tx %s`): %w", hash, ErrNotCommitted, a.CommitTimeout, hash, ctx.Err())
+			}
+			return
+		}
+	}
+}
+
+// WaitForTx waits until the transaction is in a block and returns its result;
+// an error if it is not committed within timeout or failed on execution (a
+// *TxError).
+func WaitForTx(ctx context.Context, clientCtx client.Context, hash string, timeout time.Duration) (*sdk.TxResponse, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	a := &Agent{clientCtx: clientCtx, CommitTimeout: timeout}
+	w := a.watchBlocks(ctx)
+	defer w.close()
+	errs := []error{nil}
+	var out *sdk.TxResponse
+	a.awaitCommits(ctx, w, map[string]int{strings.ToUpper(hash): 0}, true, func(_ int, r *abci.ExecTxResult, height int64, h string) {
+		out = &sdk.TxResponse{TxHash: h, Height: height, Code: r.Code, Codespace: r.Codespace, RawLog: r.Log, GasWanted: r.GasWanted}
+		if r.Code != 0 {
+			errs[0] = &TxError{Hash: h, Height: height, Codespace: r.Codespace, Code: r.Code, Log: r.Log, GasWanted: r.GasWanted}
+		}
+	}, errs)
+	return out, errs[0]
+}
+
+// hexBytes decodes the hex of a queried transaction's data (nil if it is not
+// hex: the result then fails to decode, with a message).
+func hexBytes(s string) []byte {
+	b, _ := hex.DecodeString(s)
+	return b
+}

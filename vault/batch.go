@@ -1,0 +1,364 @@
+package vault
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// Batches: one signed request carries many blobs, so a bulk import or export
+// costs one signature, one replay-cache entry and one rate-limit token per
+// batch instead of per record. The vault checks every blob exactly as it
+// checks a single one (hash, size, quota; receipt, consent, uploader).
+//
+//	POST /v1/batch/put   body: manifest line, then the blobs back to back
+//	POST /v1/batch/get   body: {"receipts":[…]}; answer: per receipt a header line, then its bytes
+const (
+	// MaxBatchItems bounds the blobs of one batch request.
+	MaxBatchItems = 256
+	// MaxBatchBytes bounds the blob bytes of one batch request; larger
+	// blobs go one by one (PUT /v1/blobs/{hash}).
+	MaxBatchBytes = 64 << 20
+	// maxManifest bounds a batch's manifest line or request body.
+	maxManifest = 64 << 10
+	// batchLookups is how many access decisions of one batch get are asked
+	// of the chain at once.
+	batchLookups = 8
+)
+
+// BatchBlob names one blob of a batch upload's manifest.
+type BatchBlob struct {
+	Hash string `json:"hash"`
+	Size int64  `json:"size"`
+}
+
+// BatchManifest is the first line of a batch upload: the blobs that follow,
+// in order. The request's signed content hash is the SHA-256 of this line
+// (without its newline).
+type BatchManifest struct {
+	Blobs []BatchBlob `json:"blobs"`
+}
+
+// BatchPutResult is the vault's answer for one blob of a batch upload: 201
+// stored, 200 already stored, or an error status and message.
+type BatchPutResult struct {
+	Hash   string `json:"hash"`
+	Status int    `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// BatchGetRequest is the body of a batch download: the access receipts whose
+// records to send, at most MaxBatchItems. The request's signed content hash
+// is the SHA-256 of the body.
+type BatchGetRequest struct {
+	Receipts []uint64 `json:"receipts"`
+}
+
+// BatchGetItem heads one answer of a batch download, on a line of its own.
+// With Status 200, Size bytes of the blob follow the line; otherwise nothing
+// does and Error says why.
+type BatchGetItem struct {
+	Receipt uint64 `json:"receipt"`
+	Hash    string `json:"hash,omitempty"`
+	Size    int64  `json:"size,omitempty"`
+	Status  int    `json:"status"`
+	Error   string `json:"error,omitempty"`
+}
+
+// putBatch serves POST /v1/batch/put.
+func (s *Server) putBatch(w http.ResponseWriter, r *http.Request) {
+	addr, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if r.ContentLength < 0 {
+		httpError(w, http.StatusLengthRequired, "send Content-Length: uploads are counted against a quota before they are read")
+		return
+	}
+	body := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, r.ContentLength), 64<<10)
+	line, err := readLine(body)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "the batch has no manifest line: "+err.Error())
+		return
+	}
+	if sum := sha256.Sum256(line); hex.EncodeToString(sum[:]) != r.Header.Get(HeaderContent) {
+		httpError(w, http.StatusBadRequest, "the signed content hash must be the SHA-256 of the manifest line")
+		return
+	}
+	var m BatchManifest
+	if err := json.Unmarshal(line, &m); err != nil {
+		httpError(w, http.StatusBadRequest, "the manifest is not JSON: "+err.Error())
+		return
+	}
+	hashes, total, err := m.check()
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if int64(len(line))+1+total != r.ContentLength {
+		httpError(w, http.StatusBadRequest, "Content-Length is not the manifest line plus the sizes it lists")
+		return
+	}
+	if !s.mayUpload(w, r, addr) {
+		return
+	}
+	if err := http.NewResponseController(w).SetReadDeadline(s.cfg.transferDeadline(total)); err != nil {
+		s.log.Warn("cannot bound the upload's duration", "err", err)
+	}
+	results := make([]BatchPutResult, len(m.Blobs))
+	for i, b := range m.Blobs {
+		blob := io.LimitReader(body, b.Size)
+		res := s.storeBlob(r.Context(), hashes[i], blob, b.Size, addr)
+		results[i] = BatchPutResult{Hash: b.Hash, Status: res.Status, Error: res.Error}
+		if res.err != nil {
+			s.internal(w, res.Status, res.Error, res.err)
+			return
+		}
+		// a blob refused before it was read (quota, already stored) is skipped
+		if _, err := io.Copy(io.Discard, blob); err != nil || res.Status == http.StatusRequestTimeout {
+			httpError(w, http.StatusBadRequest, "the batch body ended early or arrived too slowly; blobs before it were kept")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"blobs": results})
+}
+
+// check validates a manifest and returns its parsed hashes and total size.
+func (m BatchManifest) check() ([]Hash, int64, error) {
+	if len(m.Blobs) == 0 || len(m.Blobs) > MaxBatchItems {
+		return nil, 0, fmt.Errorf("a batch has 1 to %d blobs, not %d", MaxBatchItems, len(m.Blobs))
+	}
+	hashes := make([]Hash, len(m.Blobs))
+	seen := make(map[Hash]bool, len(m.Blobs))
+	var total int64
+	for i, b := range m.Blobs {
+		h, err := ParseHash(b.Hash)
+		if err != nil {
+			return nil, 0, fmt.Errorf("blob %d: %w", i, err)
+		}
+		if seen[h] {
+			return nil, 0, fmt.Errorf("blob %d: %s is listed twice", i, b.Hash)
+		}
+		seen[h] = true
+		if b.Size < 0 || b.Size > MaxBatchBytes-total {
+			return nil, 0, fmt.Errorf("blob %d: the blobs of a batch total at most %d bytes (send larger ones one by one)", i, MaxBatchBytes)
+		}
+		total += b.Size
+		hashes[i] = h
+	}
+	return hashes, total, nil
+}
+
+// readLine reads one line of at most maxManifest bytes, without its newline.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		part, more, err := r.ReadLine()
+		if err != nil {
+			return nil, err
+		}
+		line = append(line, part...)
+		if len(line) > maxManifest {
+			return nil, fmt.Errorf("longer than %d bytes", maxManifest)
+		}
+		if !more {
+			return line, nil
+		}
+	}
+}
+
+// getBatch serves POST /v1/batch/get: the access decisions are asked of the
+// chain a few at a time, and the answers stream back in the request's order.
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
+	addr, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxManifest+1))
+	if err != nil || len(raw) > maxManifest {
+		httpError(w, http.StatusBadRequest, "the request body must be at most "+strconv.Itoa(maxManifest)+" bytes")
+		return
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != r.Header.Get(HeaderContent) {
+		httpError(w, http.StatusBadRequest, "the signed content hash must be the SHA-256 of the body")
+		return
+	}
+	var req BatchGetRequest
+	if err := json.Unmarshal(raw, &req); err != nil || len(req.Receipts) == 0 || len(req.Receipts) > MaxBatchItems {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("the body must be {\"receipts\": [1 to %d receipt ids]}", MaxBatchItems))
+		return
+	}
+	// Decide every item first (a few chain queries at a time), then stream.
+	ctx := r.Context()
+	items := make([]opened, len(req.Receipts))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(batchLookups, len(items)) {
+		wg.Go(func() {
+			for i := range next {
+				items[i] = s.openByReceipt(ctx, addr, req.Receipts[i])
+			}
+		})
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	defer func() {
+		for _, o := range items {
+			if o.rc != nil {
+				_ = o.rc.Close()
+			}
+		}
+	}()
+	var total int64
+	for _, o := range items {
+		if o.err != nil {
+			s.log.Error("batch download", "err", o.err)
+		}
+		total += o.info.Size
+	}
+	if err := http.NewResponseController(w).SetWriteDeadline(s.cfg.transferDeadline(total)); err != nil {
+		s.log.Warn("cannot bound the download's duration", "err", err)
+	}
+	w.Header().Set("Content-Type", "application/x-healthd-batch")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for i, o := range items {
+		head := BatchGetItem{Receipt: req.Receipts[i], Status: o.Status, Error: o.Error}
+		if o.Status == http.StatusOK {
+			head.Hash, head.Size = o.info.Hash, o.info.Size
+		}
+		line, _ := json.Marshal(head)
+		if _, err := bw.Write(append(line, '\n')); err != nil {
+			return
+		}
+		if o.Status == http.StatusOK {
+			if n, err := io.Copy(bw, o.rc); err != nil || n != o.info.Size {
+				return // the client sees a short stream and fails the rest
+			}
+		}
+	}
+	_ = bw.Flush()
+}
+
+// PutBatch uploads blobs (each data hashing to its hash) in one request, and
+// returns the vault's answer for each, in order. An error is a failure of the
+// whole request; a refused blob is a result with its status.
+func (c *Client) PutBatch(ctx context.Context, blobs []BatchData) ([]BatchPutResult, error) {
+	m := BatchManifest{Blobs: make([]BatchBlob, len(blobs))}
+	var total int64
+	for i, b := range blobs {
+		m.Blobs[i] = BatchBlob{Hash: b.Hash.String(), Size: int64(len(b.Data))}
+		total += int64(len(b.Data))
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(line)
+	line = append(line, '\n')
+	body := func() io.Reader {
+		parts := make([]io.Reader, 0, len(blobs)+1)
+		parts = append(parts, bytes.NewReader(line))
+		for _, b := range blobs {
+			parts = append(parts, bytes.NewReader(b.Data))
+		}
+		return io.MultiReader(parts...)
+	}
+	resp, err := c.send(ctx, http.MethodPost, "/v1/batch/put", body, int64(len(line))+total, hex.EncodeToString(sum[:]))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Blobs []BatchPutResult `json:"blobs"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || len(out.Blobs) != len(blobs) {
+		return nil, fmt.Errorf("vault %s: an unreadable answer to a batch upload (%v)", c.BaseURL, err)
+	}
+	return out.Blobs, nil
+}
+
+// BatchData is one blob to upload.
+type BatchData struct {
+	Hash Hash
+	Data []byte
+}
+
+// Wanted is one blob to download by its access receipt: the record's content
+// hash and size, as the chain says, which the download must match.
+type Wanted struct {
+	Receipt uint64
+	Hash    Hash
+	MaxSize int64
+}
+
+// Got is the outcome of one wanted blob: its bytes, or why not (a
+// *StatusError with the vault's status; ErrGone for an erased record;
+// ErrCorrupt for bytes that do not match the hash).
+type Got struct {
+	Data []byte
+	Err  error
+}
+
+// GetBatch downloads the blobs of want in one request and checks each
+// against its hash. An error is a failure of the whole request.
+func (c *Client) GetBatch(ctx context.Context, want []Wanted) ([]Got, error) {
+	req := BatchGetRequest{Receipts: make([]uint64, len(want))}
+	for i, w := range want {
+		req.Receipts[i] = w.Receipt
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	resp, err := c.send(ctx, http.MethodPost, "/v1/batch/get", func() io.Reader { return bytes.NewReader(body) }, int64(len(body)),
+		hex.EncodeToString(sum[:]))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	out := make([]Got, len(want))
+	for i, w := range want {
+		line, err := readLine(br)
+		if err != nil {
+			return nil, fmt.Errorf("vault %s: the batch answer ended at item %d of %d: %w", c.BaseURL, i, len(want), err)
+		}
+		var head BatchGetItem
+		if err := json.Unmarshal(line, &head); err != nil || head.Receipt != w.Receipt {
+			return nil, fmt.Errorf("vault %s: an unreadable batch answer at item %d", c.BaseURL, i)
+		}
+		switch {
+		case head.Status == http.StatusGone:
+			out[i].Err = fmt.Errorf("%w: %s", ErrGone, head.Error)
+			continue
+		case head.Status != http.StatusOK:
+			out[i].Err = &StatusError{Status: head.Status, Message: head.Error}
+			continue
+		case head.Size < 0 || head.Size > w.MaxSize:
+			return nil, fmt.Errorf("vault %s: item %d: %w", c.BaseURL, i, ErrCorrupt)
+		}
+		data := make([]byte, head.Size)
+		if _, err := io.ReadFull(br, data); err != nil {
+			return nil, fmt.Errorf("vault %s: the batch answer ended inside item %d: %w", c.BaseURL, i, err)
+		}
+		if sha256.Sum256(data) != w.Hash {
+			out[i].Err = ErrCorrupt
+			continue
+		}
+		out[i].Data = data
+	}
+	return out, nil
+}

@@ -1,0 +1,130 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func (e *env) client(who string) *Client {
+	return &Client{BaseURL: e.http.URL, Keyring: e.kr, UID: who, Address: e.addr[who]}
+}
+
+func TestBatchPutAndGet(t *testing.T) {
+	e := newEnv(t, Config{QuotaBytes: 1 << 20})
+	ctx := context.Background()
+	var blobs []BatchData
+	for i := range 20 {
+		data := []byte(fmt.Sprintf("ciphertext number %d", i))
+		blobs = append(blobs, BatchData{Hash: hashOf(data), Data: data})
+	}
+	// an account that may not upload is refused as a whole
+	if _, err := e.client("lab").PutBatch(ctx, blobs); !isStatus(err, http.StatusForbidden) {
+		t.Fatalf("lab's batch: %v", err)
+	}
+	// one blob already stored: the batch stores the others and says so
+	if code, out := e.do(http.MethodPut, blobs[3].Hash, blobs[3].Data, "hospital", time.Now()); code != http.StatusCreated {
+		t.Fatalf("put: %d %s", code, out)
+	}
+	res, err := e.client("hospital").PutBatch(ctx, blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		want := http.StatusCreated
+		if i == 3 {
+			want = http.StatusOK
+		}
+		if r.Status != want || r.Hash != blobs[i].Hash.String() {
+			t.Fatalf("blob %d: %+v", i, r)
+		}
+	}
+	// a blob whose bytes are not its name is refused alone; the rest are kept
+	bad := []BatchData{{Hash: hashOf([]byte("a")), Data: []byte("b")}, {Hash: hashOf([]byte("c")), Data: []byte("c")}}
+	res, err = e.client("hospital").PutBatch(ctx, bad)
+	if err != nil || res[0].Status != http.StatusBadRequest || res[1].Status != http.StatusCreated {
+		t.Fatalf("mismatched blob: %+v %v", res, err)
+	}
+	// past the quota, blobs are refused one by one, the batch goes on
+	big := bytes.Repeat([]byte("q"), 900<<10)
+	res, err = e.client("hospital").PutBatch(ctx, []BatchData{{Hash: hashOf(big), Data: big}, {Hash: hashOf(big[1:]), Data: big[1:]}})
+	if err != nil || res[0].Status != http.StatusCreated || res[1].Status != http.StatusForbidden {
+		t.Fatalf("quota: %+v %v", res, err)
+	}
+
+	// reads by receipt: allowed, refused, erased, from another uploader, unknown
+	e.chain.byReceipt[1] = ReceiptAccess{Hash: blobs[0].Hash, Author: e.addr["hospital"], Allowed: true}
+	e.chain.byReceipt[2] = ReceiptAccess{Hash: blobs[1].Hash, Author: e.addr["hospital"]}
+	e.chain.byReceipt[3] = ReceiptAccess{Hash: blobs[2].Hash, Author: e.addr["hospital"], Erased: true}
+	e.chain.byReceipt[4] = ReceiptAccess{Hash: blobs[4].Hash, Author: e.addr["lab"], Allowed: true}
+	e.chain.byReceipt[6] = ReceiptAccess{Hash: blobs[5].Hash, Author: e.addr["hospital"], Allowed: true}
+	want := []Wanted{
+		{Receipt: 1, Hash: blobs[0].Hash, MaxSize: 100},
+		{Receipt: 2, Hash: blobs[1].Hash, MaxSize: 100},
+		{Receipt: 3, Hash: blobs[2].Hash, MaxSize: 100},
+		{Receipt: 4, Hash: blobs[4].Hash, MaxSize: 100},
+		{Receipt: 5, Hash: blobs[6].Hash, MaxSize: 100},
+		{Receipt: 6, Hash: blobs[5].Hash, MaxSize: 100},
+	}
+	got, err := e.client("lab").GetBatch(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[0].Data, blobs[0].Data) || !bytes.Equal(got[5].Data, blobs[5].Data) {
+		t.Fatalf("allowed reads: %q, %q", got[0].Data, got[5].Data)
+	}
+	for i, code := range map[int]int{1: http.StatusForbidden, 3: http.StatusForbidden, 4: http.StatusForbidden} {
+		if !isStatus(got[i].Err, code) || got[i].Data != nil {
+			t.Fatalf("item %d: %v, want %d", i, got[i].Err, code)
+		}
+	}
+	if !errors.Is(got[2].Err, ErrGone) {
+		t.Fatalf("erased: %v", got[2].Err)
+	}
+	// the client checks what it gets against the hash it expects
+	got, err = e.client("lab").GetBatch(ctx, []Wanted{{Receipt: 1, Hash: blobs[1].Hash, MaxSize: 100}})
+	if err != nil || !errors.Is(got[0].Err, ErrCorrupt) {
+		t.Fatalf("wrong bytes: %v %v", got, err)
+	}
+	// and the one-receipt route answers like a batch of one
+	var buf bytes.Buffer
+	if _, err := e.client("lab").GetByReceipt(ctx, 1, blobs[0].Hash, &buf, 100); err != nil || !bytes.Equal(buf.Bytes(), blobs[0].Data) {
+		t.Fatalf("by receipt: %v", err)
+	}
+	if _, err := e.client("lab").GetByReceipt(ctx, 2, blobs[1].Hash, &buf, 100); !isStatus(err, http.StatusForbidden) {
+		t.Fatalf("refused by receipt: %v", err)
+	}
+}
+
+func TestBatchRefusals(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	many := make([]Wanted, MaxBatchItems+1)
+	for i := range many {
+		many[i] = Wanted{Receipt: uint64(i + 1)}
+	}
+	if _, err := e.client("lab").GetBatch(ctx, many); !isStatus(err, http.StatusBadRequest) {
+		t.Fatalf("too many receipts: %v", err)
+	}
+	blobs := make([]BatchData, 2)
+	for i := range blobs {
+		data := []byte("same")
+		blobs[i] = BatchData{Hash: hashOf(data), Data: data}
+	}
+	if _, err := e.client("hospital").PutBatch(ctx, blobs); !isStatus(err, http.StatusBadRequest) {
+		t.Fatalf("a blob listed twice: %v", err)
+	}
+	big := make([]byte, MaxBatchBytes+1)
+	if _, err := e.client("hospital").PutBatch(ctx, []BatchData{{Hash: hashOf(big), Data: big}}); !isStatus(err, http.StatusBadRequest) {
+		t.Fatalf("a batch over MaxBatchBytes: %v", err)
+	}
+}
+
+func isStatus(err error, code int) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == code
+}
