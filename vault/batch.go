@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 )
@@ -30,8 +32,10 @@ const (
 	// maxManifest bounds a batch's manifest line or request body.
 	maxManifest = 64 << 10
 	// batchLookups is how many access decisions of one batch get are asked
-	// of the chain at once.
+	// of the chain at once, batchStores how many blobs of one batch put are
+	// stored at once.
 	batchLookups = 8
+	batchStores  = 8
 )
 
 // BatchBlob names one blob of a batch upload's manifest.
@@ -113,20 +117,35 @@ func (s *Server) putBatch(w http.ResponseWriter, r *http.Request) {
 	if err := http.NewResponseController(w).SetReadDeadline(s.cfg.transferDeadline(total)); err != nil {
 		s.log.Warn("cannot bound the upload's duration", "err", err)
 	}
+	// Each blob is read whole, then stored by one of batchStores workers, so
+	// the syncs of a batch's blobs overlap.
 	results := make([]BatchPutResult, len(m.Blobs))
+	faults := make([]error, len(m.Blobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, batchStores)
 	for i, b := range m.Blobs {
-		blob := io.LimitReader(body, b.Size)
-		res := s.storeBlob(r.Context(), hashes[i], blob, b.Size, addr)
-		results[i] = BatchPutResult{Hash: b.Hash, Status: res.Status, Error: res.Error}
-		if res.err != nil {
-			s.internal(w, res.Status, res.Error, res.err)
+		buf := make([]byte, b.Size)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			wg.Wait()
+			status, msg := http.StatusBadRequest, "the batch body ended early; blobs before it were kept"
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				status, msg = http.StatusRequestTimeout, "upload slower than the vault's minimum rate; blobs before it were kept"
+			}
+			httpError(w, status, msg)
 			return
 		}
-		// a blob refused before it was read (quota, already stored) is skipped
-		if _, err := io.Copy(io.Discard, blob); err != nil || res.Status == http.StatusRequestTimeout {
-			httpError(w, http.StatusBadRequest, "the batch body ended early or arrived too slowly; blobs before it were kept")
-			return
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			res := s.storeBlob(r.Context(), hashes[i], bytes.NewReader(buf), b.Size, addr)
+			results[i] = BatchPutResult{Hash: b.Hash, Status: res.Status, Error: res.Error}
+			faults[i] = res.err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(faults...); err != nil {
+		s.internal(w, http.StatusInternalServerError, "cannot store the blobs", err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"blobs": results})
 }

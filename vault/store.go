@@ -85,10 +85,13 @@ type DiskStore struct {
 	now  func() time.Time
 	lock *os.File
 	// publish serialises the last step of a put (is it there yet? metadata,
-	// rename), so that of two uploads of one blob the first to finish is the
-	// recorded uploader and the second finds it stored. The directory lock
-	// keeps other processes out, so an in-process mutex is enough.
-	publish sync.Mutex
+	// rename) per blob, so that of two uploads of one blob the first to
+	// finish is the recorded uploader and the second finds it stored. The
+	// locks are striped by the hash's first byte, so puts of different blobs
+	// sync in parallel (the file system batches their journal commits). The
+	// directory lock keeps other processes out, so in-process mutexes are
+	// enough.
+	publish [64]sync.Mutex
 }
 
 // NewDiskStore opens (creating if needed) a disk store in dir, and locks it: two
@@ -150,8 +153,9 @@ func (s *DiskStore) Put(_ context.Context, h Hash, r io.Reader, limit int64, upl
 	if err != nil {
 		return BlobInfo{}, false, err
 	}
-	s.publish.Lock()
-	defer s.publish.Unlock()
+	lock := &s.publish[int(h[0])%len(s.publish)]
+	lock.Lock()
+	defer lock.Unlock()
 	if existing, err := s.info(h); err == nil {
 		return existing, false, nil // a concurrent upload of the same bytes finished first: its uploader stays
 	}

@@ -34,10 +34,12 @@ type Imported struct {
 	RecordID     uint64 `json:"record_id"`
 }
 
-// Bulk transfer tuning: how many vault requests run at once, and the largest
-// resource sent inside a batch upload (larger ones stream one by one).
+// Bulk transfer tuning: how many vault requests and how many chain queries
+// run at once, and the largest resource sent inside a batch upload (larger
+// ones stream one by one).
 const (
 	bulkParallel  = 4
+	queryParallel = 8
 	inlineMaxSize = 1 << 20
 )
 
@@ -96,7 +98,7 @@ func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, 
 	chunks := uploadChunks(resources)
 	uploaded := 0
 	var mu sync.Mutex
-	err = parallel(ctx, len(chunks), func(ctx context.Context, k int) error {
+	err = parallel(ctx, len(chunks), bulkParallel, func(ctx context.Context, k int) error {
 		c := chunks[k]
 		var blobs []vault.BatchData
 		var idx []int
@@ -198,14 +200,14 @@ func uploadChunks(resources []json.RawMessage) [][2]int {
 	return append(out, [2]int{start, len(resources)})
 }
 
-// parallel runs fn(0) … fn(n-1), bulkParallel at a time; the first error
-// cancels the others and is returned.
-func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+// parallel runs fn(0) … fn(n-1), workers at a time; the first error cancels
+// the others and is returned.
+func parallel(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for range min(bulkParallel, n) {
+	for range min(workers, n) {
 		wg.Go(func() {
 			for i := range next {
 				if ctx.Err() != nil {
@@ -272,7 +274,7 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	}
 	// the chain's decision for each record, a few queries at a time
 	refusals := make([]error, len(recs))
-	err = parallel(ctx, len(recs), func(ctx context.Context, i int) error {
+	err = parallel(ctx, len(recs), queryParallel, func(ctx context.Context, i int) error {
 		if err := a.MayRead(ctx, recs[i], purpose); err != nil {
 			if !errors.Is(err, ErrAccessRefused) {
 				return err

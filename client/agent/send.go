@@ -137,26 +137,60 @@ func (a *Agent) SendAll(ctx context.Context, txs [][]sdk.Msg, resps [][]gogoprot
 }
 
 // signAll signs each transaction with the next sequence after txf's. With
-// SimulateAndExecute set, the gas of each is simulated first (times the gas
-// adjustment), a few at a time: a simulation runs against the committed
-// state, where the account's sequence is txf's, so every one is simulated at
-// that sequence.
+// SimulateAndExecute set, gas is simulated first (times the factory's gas
+// adjustment). Transactions of the same shape (the same message types, in
+// the same order) cost about the same, so for each shape only two are
+// simulated, the first and the largest, and the larger estimate is used for
+// all of them: simulating each would run the whole batch twice on the node.
+// A simulation runs against the committed state, where the account's
+// sequence is txf's, so each is simulated at that sequence.
 func (a *Agent) signAll(ctx context.Context, txf tx.Factory, txs [][]sdk.Msg) ([][]byte, error) {
 	gas := make([]uint64, len(txs))
 	if txf.SimulateAndExecute() {
-		var wg sync.WaitGroup
+		shapes := map[string][]int{} // shape → indexes of txs
+		var order []string
+		for i, msgs := range txs {
+			var key strings.Builder
+			for _, m := range msgs {
+				key.WriteString(sdk.MsgTypeURL(m) + ";")
+			}
+			if shapes[key.String()] == nil {
+				order = append(order, key.String())
+			}
+			shapes[key.String()] = append(shapes[key.String()], i)
+		}
+		var samples []int
+		for _, k := range order {
+			idx := shapes[k]
+			largest := idx[0]
+			for _, i := range idx {
+				if msgsSize(txs[i]) > msgsSize(txs[largest]) {
+					largest = i
+				}
+			}
+			samples = append(samples, idx[0])
+			if largest != idx[0] {
+				samples = append(samples, largest)
+			}
+		}
+		estimates := make([]uint64, len(txs))
 		errs := make([]error, len(txs))
-		sem := make(chan struct{}, 4)
-		for i := range txs {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				_, gas[i], errs[i] = tx.CalculateGas(a.clientCtx, txf, txs[i]...)
-			})
+		var wg sync.WaitGroup
+		for _, i := range samples {
+			wg.Go(func() { _, estimates[i], errs[i] = tx.CalculateGas(a.clientCtx, txf, txs[i]...) })
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("the chain refuses the transaction: %w", err)
+		}
+		for _, k := range order {
+			var most uint64
+			for _, i := range shapes[k] {
+				most = max(most, estimates[i])
+			}
+			for _, i := range shapes[k] {
+				gas[i] = most
+			}
 		}
 	}
 	out := make([][]byte, len(txs))
@@ -178,6 +212,15 @@ func (a *Agent) signAll(ctx context.Context, txf tx.Factory, txs [][]sdk.Msg) ([
 		}
 	}
 	return out, nil
+}
+
+// msgsSize is the encoded size of msgs.
+func msgsSize(msgs []sdk.Msg) int {
+	n := 0
+	for _, m := range msgs {
+		n += gogoproto.Size(m)
+	}
+	return n
 }
 
 // decodeResult turns a committed transaction's result into its error or its

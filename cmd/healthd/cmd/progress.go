@@ -23,14 +23,15 @@ func bulkProgress(cmd *cobra.Command) agent.Progress {
 	tty := isFile && term.IsTerminal(int(f.Fd()))
 	var mu sync.Mutex
 	var bar *progressbar.ProgressBar
-	step, last := "", time.Time{}
+	step := ""
+	last := map[string]time.Time{} // when each step was last reported (steps overlap)
 	return func(s string, done, total int) {
 		mu.Lock()
 		defer mu.Unlock()
 		if !tty {
-			if s != step || done == total || time.Since(last) >= 2*time.Second {
+			if t, seen := last[s]; !seen || done == total || time.Since(t) >= 2*time.Second {
 				cmd.PrintErrf("%s: %d of %d\n", s, done, total)
-				step, last = s, time.Now()
+				last[s] = time.Now()
 			}
 			return
 		}
