@@ -179,6 +179,41 @@ func TestAttacks(t *testing.T) {
 		}
 	})
 
+	// Batched and by-receipt downloads (issue #15): lab names a receipt that
+	// bob took for his own record, on the one-receipt route and in a batch.
+	t.Run("someone else's receipt id opens a blob by receipt", func(t *testing.T) {
+		a.t = t
+		bob := n.Address("bob")
+		id := a.put("bob", bob, "diagnosis", "PATRQT", "Hypothyroidism KLM-2291")
+		rec := a.record(id)
+		var got struct {
+			ReceiptID json.Number `json:"receipt_id"`
+		}
+		n.CLIJSON(&got, "records", "get", id, "--purpose", "PATRQT", "--out", filepath.Join(a.dir, "bob-own.json"),
+			"--from", "bob", "--keyring-backend", "test")
+		receipt, err := strconv.ParseUint(got.ReceiptID.String(), 10, 64)
+		if err != nil || receipt == 0 {
+			t.Fatalf("bob's receipt id %q", got.ReceiptID)
+		}
+		h := hashOf(t, rec.ContentHash)
+		ctx := context.Background()
+		// bob's own receipt opens his blob on both routes
+		if _, err := a.vault("bob").GetByReceipt(ctx, receipt, h, io.Discard, 1<<20); err != nil {
+			t.Fatalf("bob by his receipt: %v", err)
+		}
+		if res, err := a.vault("bob").GetBatch(ctx, []vault.Wanted{{Receipt: receipt, Hash: h, MaxSize: 1 << 20}}); err != nil || res[0].Err != nil {
+			t.Fatalf("bob's batch: %v %v", err, res)
+		}
+		// lab, naming bob's receipt, gets nothing on either route
+		if _, err := a.vault("lab").GetByReceipt(ctx, receipt, h, io.Discard, 1<<20); !isStatus(err, http.StatusForbidden) {
+			t.Fatalf("lab by bob's receipt: %v, want 403", err)
+		}
+		res, err := a.vault("lab").GetBatch(ctx, []vault.Wanted{{Receipt: receipt, Hash: h, MaxSize: 1 << 20}, {Receipt: 1 << 40, Hash: h, MaxSize: 1 << 20}})
+		if err != nil || !isStatus(res[0].Err, http.StatusForbidden) || res[0].Data != nil || !isStatus(res[1].Err, http.StatusForbidden) {
+			t.Fatalf("lab's batch with bob's receipt and an unknown one: %v %+v, want 403 each", err, res)
+		}
+	})
+
 	// Finding 3 (and 9): lab, a provider that also registered as a patient
 	// (anyone may), keeps reading the records it authored after the registrar
 	// suspends it, on chain and at the vault with a receipt taken before.
