@@ -31,11 +31,8 @@ const (
 	MaxBatchBytes = 64 << 20
 	// maxManifest bounds a batch's manifest line or request body.
 	maxManifest = 64 << 10
-	// batchLookups is how many access decisions of one batch get are asked
-	// of the chain at once, batchStores how many blobs of one batch put are
-	// stored at once.
-	batchLookups = 8
-	batchStores  = 8
+	// batchStores is how many blobs of one batch put are stored at once.
+	batchStores = 8
 )
 
 // BatchBlob names one blob of a batch upload's manifest.
@@ -215,23 +212,8 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("the body must be {\"receipts\": [1 to %d receipt ids]}", MaxBatchItems))
 		return
 	}
-	// Decide every item first (a few chain queries at a time), then stream.
-	ctx := r.Context()
-	items := make([]opened, len(req.Receipts))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(batchLookups, len(items)) {
-		wg.Go(func() {
-			for i := range next {
-				items[i] = s.openByReceipt(ctx, addr, req.Receipts[i])
-			}
-		})
-	}
-	for i := range items {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	// One chain query for the whole batch, then stream.
+	items := s.openReceipts(r.Context(), addr, req.Receipts)
 	defer func() {
 		for _, o := range items {
 			if o.rc != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
@@ -183,42 +184,31 @@ func (c *GRPCChain) BlobStatus(ctx context.Context, h Hash, uploader string) (bo
 	return true, r.Status == recordstypes.RECORD_STATUS_ERASED, nil
 }
 
-// ReceiptAccess implements Chain with three queries: the receipt, its
-// record, and the chain's access rule for the receipt's purpose now.
-func (c *GRPCChain) ReceiptAccess(ctx context.Context, addr string, id uint64, maxAge time.Duration) (ReceiptAccess, error) {
-	var ra ReceiptAccess
-	rr, err := c.records.Receipt(ctx, &recordstypes.QueryReceiptRequest{Id: id})
-	if status.Code(err) == codes.NotFound {
-		return ra, nil
+// ReceiptAccess implements Chain with one ReceiptReads query per
+// MaxQueryIDs receipts; the receipt's age is judged by this vault's clock.
+func (c *GRPCChain) ReceiptAccess(ctx context.Context, addr string, ids []uint64, maxAge time.Duration) ([]ReceiptAccess, error) {
+	out := make([]ReceiptAccess, 0, len(ids))
+	oldest := c.now().Add(-maxAge)
+	for start := 0; start < len(ids); start += recordstypes.MaxQueryIDs {
+		chunk := ids[start:min(start+recordstypes.MaxQueryIDs, len(ids))]
+		resp, err := c.records.ReceiptReads(ctx, &recordstypes.QueryReceiptReadsRequest{Accessor: addr, ReceiptIds: chunk})
+		if err != nil {
+			return nil, err
+		}
+		if len(resp.Reads) != len(chunk) {
+			return nil, fmt.Errorf("the chain answered %d receipts of %d", len(resp.Reads), len(chunk))
+		}
+		for _, rr := range resp.Reads {
+			var ra ReceiptAccess
+			if rr.Found && !rr.Time.Before(oldest) {
+				if len(rr.ContentHash) != len(ra.Hash) {
+					return nil, errors.New("the chain returned a record without a SHA-256 content hash")
+				}
+				copy(ra.Hash[:], rr.ContentHash)
+				ra.Author, ra.Erased, ra.Allowed = rr.Author, rr.Erased, rr.Allowed && !rr.Erased
+			}
+			out = append(out, ra)
+		}
 	}
-	if err != nil {
-		return ra, err
-	}
-	receipt := rr.Receipt
-	if receipt.Accessor != addr || receipt.Time.Before(c.now().Add(-maxAge)) {
-		return ra, nil
-	}
-	rec, err := c.records.Record(ctx, &recordstypes.QueryRecordRequest{Id: receipt.RecordId})
-	if err != nil {
-		return ra, err
-	}
-	r := rec.Record
-	if len(r.ContentHash) != len(ra.Hash) {
-		return ra, errors.New("the chain returned a record without a SHA-256 content hash")
-	}
-	copy(ra.Hash[:], r.ContentHash)
-	ra.Author = r.Author
-	if r.Status == recordstypes.RECORD_STATUS_ERASED {
-		ra.Erased = true
-		return ra, nil
-	}
-	d, err := c.consent.CheckAccess(ctx, &consenttypes.QueryCheckAccessRequest{
-		Patient: r.Patient, Grantee: addr, DataClass: r.DataClass, Permission: consenttypes.PermissionRead,
-		Purpose: receipt.Purpose, AuthoredAt: r.CreatedAt, Author: r.Author,
-	})
-	if err != nil {
-		return ra, err
-	}
-	ra.Allowed = d.Allowed
-	return ra, nil
+	return out, nil
 }

@@ -36,12 +36,12 @@ type Chain interface {
 	// chain's access rule (CheckAccess) still allows addr that read now; erased
 	// is true when that record is erased.
 	ReadAccess(ctx context.Context, addr string, h Hash, uploader string, maxAge time.Duration) (allowed, erased bool, err error)
-	// ReceiptAccess reports on access receipt id for addr: the content hash
-	// and author of its record; Allowed if the receipt is addr's, at most
-	// maxAge old, and the chain's access rule (CheckAccess) still allows addr
-	// that read now; Erased if the record is erased. An unknown receipt is
-	// not allowed.
-	ReceiptAccess(ctx context.Context, addr string, id uint64, maxAge time.Duration) (ReceiptAccess, error)
+	// ReceiptAccess reports on access receipts ids of addr, one answer per
+	// id in order: the content hash and author of its record; Allowed if the
+	// receipt is addr's, at most maxAge old, and the chain's access rule
+	// (CheckAccess) still allows addr that read now; Erased if the record is
+	// erased. An unknown receipt, or someone else's, is not allowed.
+	ReceiptAccess(ctx context.Context, addr string, ids []uint64, maxAge time.Duration) ([]ReceiptAccess, error)
 	// BlobStatus reports whether the record with content hash h was committed
 	// by uploader, and whether it is erased.
 	BlobStatus(ctx context.Context, h Hash, uploader string) (committed, erased bool, err error)
@@ -403,31 +403,51 @@ func (s *Server) openByHash(ctx context.Context, addr string, h Hash) opened {
 	return s.open(ctx, h)
 }
 
-// openByReceipt opens the blob of receipt id's record for addr: the receipt
-// must be addr's, at most ReceiptMaxAge old, its record not erased, the chain
-// must still allow the read now, and the blob must have been uploaded by the
-// record's author (a copy of someone else's upload is not served).
+// openByReceipt opens the blob of receipt id's record for addr (see
+// openReceipts).
 func (s *Server) openByReceipt(ctx context.Context, addr string, id uint64) opened {
-	ra, err := s.chain.ReceiptAccess(ctx, addr, id, s.cfg.ReceiptMaxAge)
-	switch {
-	case err != nil:
-		return opened{Status: http.StatusBadGateway, Error: "cannot reach the chain", err: err}
-	case ra.Erased:
-		return opened{Status: http.StatusGone, Error: "the record was erased"}
-	case !ra.Allowed:
-		return opened{Status: http.StatusForbidden, Error: fmt.Sprintf("receipt %d is not a fresh access receipt of %s, or its "+
-			"access has ended since (revoked consent, suspended provider): send `tx records access` first", id, addr)}
+	return s.openReceipts(ctx, addr, []uint64{id})[0]
+}
+
+// openReceipts opens the blob of each receipt's record for addr, asking the
+// chain about all of them at once: the receipt must be addr's, at most
+// ReceiptMaxAge old, its record not erased, the chain must still allow the
+// read now, and the blob must have been uploaded by the record's author (a
+// copy of someone else's upload is not served).
+func (s *Server) openReceipts(ctx context.Context, addr string, ids []uint64) []opened {
+	out := make([]opened, len(ids))
+	access, err := s.chain.ReceiptAccess(ctx, addr, ids, s.cfg.ReceiptMaxAge)
+	if err == nil && len(access) != len(ids) {
+		err = fmt.Errorf("the chain answered %d receipts of %d", len(access), len(ids))
 	}
-	meta, err := s.store.Stat(ctx, ra.Hash)
-	if errors.Is(err, ErrNotFound) {
-		return opened{Status: http.StatusNotFound, Error: "blob not in this vault"}
-	} else if err != nil {
-		return opened{Status: http.StatusInternalServerError, Error: "cannot read the store", err: err}
+	for i, id := range ids {
+		if err != nil {
+			out[i] = opened{Status: http.StatusBadGateway, Error: "cannot reach the chain", err: err}
+			continue
+		}
+		ra := access[i]
+		switch {
+		case ra.Erased:
+			out[i] = opened{Status: http.StatusGone, Error: "the record was erased"}
+			continue
+		case !ra.Allowed:
+			out[i] = opened{Status: http.StatusForbidden, Error: fmt.Sprintf("receipt %d is not a fresh access receipt of %s, or "+
+				"its access has ended since (revoked consent, suspended provider): send `tx records access` first", id, addr)}
+			continue
+		}
+		meta, serr := s.store.Stat(ctx, ra.Hash)
+		switch {
+		case errors.Is(serr, ErrNotFound):
+			out[i] = opened{Status: http.StatusNotFound, Error: "blob not in this vault"}
+		case serr != nil:
+			out[i] = opened{Status: http.StatusInternalServerError, Error: "cannot read the store", err: serr}
+		case meta.Uploader != ra.Author:
+			out[i] = opened{Status: http.StatusForbidden, Error: "this vault's copy of the blob was not uploaded by the record's author"}
+		default:
+			out[i] = s.open(ctx, ra.Hash)
+		}
 	}
-	if meta.Uploader != ra.Author {
-		return opened{Status: http.StatusForbidden, Error: "this vault's copy of the blob was not uploaded by the record's author"}
-	}
-	return s.open(ctx, ra.Hash)
+	return out
 }
 
 func (s *Server) open(ctx context.Context, h Hash) opened {

@@ -44,10 +44,14 @@ type fakeChain struct {
 	byReceipt map[uint64]ReceiptAccess
 }
 
-func (c *fakeChain) ReceiptAccess(_ context.Context, _ string, id uint64, _ time.Duration) (ReceiptAccess, error) {
+func (c *fakeChain) ReceiptAccess(_ context.Context, _ string, ids []uint64, _ time.Duration) ([]ReceiptAccess, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.byReceipt[id], nil
+	out := make([]ReceiptAccess, len(ids))
+	for i, id := range ids {
+		out[i] = c.byReceipt[id]
+	}
+	return out, nil
 }
 
 func (c *fakeChain) Status(context.Context) (ChainStatus, error) {

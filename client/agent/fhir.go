@@ -34,12 +34,11 @@ type Imported struct {
 	RecordID     uint64 `json:"record_id"`
 }
 
-// Bulk transfer tuning: how many vault requests and how many chain queries
-// run at once, and the largest resource sent inside a batch upload (larger
-// ones stream one by one).
+// Bulk transfer tuning: how many vault requests or chain queries run at
+// once, and the largest resource sent inside a batch upload (larger ones
+// stream one by one).
 const (
 	bulkParallel  = 4
-	queryParallel = 8
 	inlineMaxSize = 1 << 20
 )
 
@@ -272,17 +271,8 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	if err != nil {
 		return nil, nil, err
 	}
-	// the chain's decision for each record, a few queries at a time
-	refusals := make([]error, len(recs))
-	err = parallel(ctx, len(recs), queryParallel, func(ctx context.Context, i int) error {
-		if err := a.MayRead(ctx, recs[i], purpose); err != nil {
-			if !errors.Is(err, ErrAccessRefused) {
-				return err
-			}
-			refusals[i] = err
-		}
-		return nil
-	})
+	// the chain's decision for every record, MaxQueryIDs per query
+	refusals, err := a.readRefusals(ctx, recs, purpose)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -384,6 +374,42 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	slices.SortFunc(notRead, func(x, y NotRead) int { return cmp.Compare(x.RecordID, y.RecordID) })
 	b.Timestamp = time.Now().UTC().Format(time.RFC3339)
 	return b, notRead, nil
+}
+
+// readRefusals asks the chain (ReadDecisions, one query per MaxQueryIDs
+// records, a few at a time) whether the agent may read each of recs for
+// purpose now: nil for a read the chain allows, else the refusal (an
+// *AccessDenied, or ErrErased).
+func (a *Agent) readRefusals(ctx context.Context, recs []recordstypes.Record, purpose string) ([]error, error) {
+	refusals := make([]error, len(recs))
+	chunks := (len(recs) + recordstypes.MaxQueryIDs - 1) / recordstypes.MaxQueryIDs
+	rq := recordstypes.NewQueryClient(a.clientCtx)
+	err := parallel(ctx, chunks, bulkParallel, func(ctx context.Context, k int) error {
+		start := k * recordstypes.MaxQueryIDs
+		chunk := recs[start:min(start+recordstypes.MaxQueryIDs, len(recs))]
+		ids := make([]uint64, len(chunk))
+		for i, r := range chunk {
+			ids[i] = r.Id
+		}
+		resp, err := rq.ReadDecisions(ctx, &recordstypes.QueryReadDecisionsRequest{Accessor: a.addr, Purpose: purpose, RecordIds: ids})
+		if err != nil {
+			return err
+		}
+		if len(resp.Decisions) != len(ids) {
+			return fmt.Errorf("the chain decided %d reads of %d", len(resp.Decisions), len(ids))
+		}
+		for i, d := range resp.Decisions {
+			rec := chunk[i]
+			switch {
+			case d.Erased || d.NotFound:
+				refusals[start+i] = fmt.Errorf("record %d was %w by the patient: its key and location are gone", rec.Id, ErrErased)
+			case !d.Allowed:
+				refusals[start+i] = fmt.Errorf("record %d: %w", rec.Id, a.denied(rec.Patient, rec.DataClass, consenttypes.PermissionRead, purpose, d.Reason))
+			}
+		}
+		return nil
+	})
+	return refusals, err
 }
 
 // openKey is the class key that opens a record, or why there is none.

@@ -258,10 +258,16 @@ func (a *Agent) checkAccess(ctx context.Context, req *consenttypes.QueryCheckAcc
 		return err
 	}
 	if !d.Allowed {
-		return &AccessDenied{Reason: d.Reason, msg: fmt.Sprintf("%s: %s may not %s %s of %s for %s: %s",
-			ErrAccessRefused, a.addr, req.Permission, req.DataClass, req.Patient, req.Purpose, d.Reason)}
+		return a.denied(req.Patient, req.DataClass, req.Permission, req.Purpose, d.Reason)
 	}
 	return nil
+}
+
+// denied is the chain's refusal of permission on class of patient for
+// purpose to the agent.
+func (a *Agent) denied(patient, class, permission, purpose string, reason consenttypes.AccessReason) *AccessDenied {
+	return &AccessDenied{Reason: reason, msg: fmt.Sprintf("%s: %s may not %s %s of %s for %s: %s",
+		ErrAccessRefused, a.addr, permission, class, patient, purpose, reason)}
 }
 
 // Decrypt downloads rec's ciphertext (from vaultURL, or the vault of its

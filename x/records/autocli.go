@@ -44,6 +44,22 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod: "ReceiptsByRecord", Use: "receipts-by-record [record-id]", Short: "Every read of one record",
 					Example: "healthd query records receipts-by-record 42", PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "record_id"}},
 				},
+				{
+					RpcMethod: "ReadDecisions", Use: "read-decisions [accessor] [purpose] [record-id]...",
+					Short:   "What the chain would decide now for reads of these records (at most 256) by accessor for purpose",
+					Example: "healthd query records read-decisions health1… TREAT 1 2 3",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
+						{ProtoField: "accessor"}, {ProtoField: "purpose"}, {ProtoField: "record_ids", Varargs: true},
+					},
+				},
+				{
+					RpcMethod: "ReceiptReads", Use: "receipt-reads [accessor] [receipt-id]...",
+					Short:   "For access receipts of accessor (at most 256): their records, and whether the read is still allowed now",
+					Example: "healthd query records receipt-reads health1… 7 8",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
+						{ProtoField: "accessor"}, {ProtoField: "receipt_ids", Varargs: true},
+					},
+				},
 				{RpcMethod: "Params", Use: "params", Short: "Show the records parameters", Example: "healthd query records params"},
 			},
 		},

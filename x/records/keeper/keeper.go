@@ -16,6 +16,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/healthd-chain/healthd/internal/collidx"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	"github.com/healthd-chain/healthd/x/records/types"
 )
 
@@ -153,3 +154,20 @@ func (k Keeper) GetRecord(ctx context.Context, id uint64) (types.Record, error) 
 
 // Codec returns the keeper's binary codec (the simulation's store decoder uses it).
 func (k Keeper) Codec() codec.BinaryCodec { return k.cdc }
+
+// ReadDecision is the access rule for accessor reading record r for purpose
+// now: CheckAccess with the record's patient, class, authoring time and
+// author (who may read what it wrote unless it is an inactive provider). It
+// is the one decision behind MsgAccessRecord and the ReadDecisions and
+// ReceiptReads queries.
+func (k Keeper) ReadDecision(ctx context.Context, accessor sdk.AccAddress, r types.Record, purpose string) (consenttypes.AccessDecision, error) {
+	patient, err := k.addressCodec.StringToBytes(r.Patient)
+	if err != nil {
+		return consenttypes.AccessDecision{}, err
+	}
+	author, err := k.addressCodec.StringToBytes(r.Author)
+	if err != nil {
+		return consenttypes.AccessDecision{}, err
+	}
+	return k.consent.CheckAccess(ctx, patient, accessor, r.DataClass, consenttypes.PermissionRead, purpose, r.CreatedAt, author)
+}

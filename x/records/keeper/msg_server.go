@@ -261,19 +261,9 @@ func (s msgServer) AccessRecord(ctx context.Context, msg *types.MsgAccessRecord)
 	if r.Status == types.RECORD_STATUS_ERASED {
 		return nil, errorsmod.Wrapf(types.ErrRecordErased, "record %d", r.Id)
 	}
-	patient, err := s.decode(r.Patient, "patient")
-	if err != nil {
-		return nil, err
-	}
-
-	recordAuthor, err := s.decode(r.Author, "author")
-	if err != nil {
-		return nil, err
-	}
 	accessorStr := s.canonical(accessor)
-	// One rule for every reader, the record's author included (CheckAccess
-	// lets an author read what it wrote unless it is an inactive provider).
-	decision, err := s.consent.CheckAccess(ctx, patient, accessor, r.DataClass, consenttypes.PermissionRead, msg.Purpose, r.CreatedAt, recordAuthor)
+	// One rule for every reader, the record's author included.
+	decision, err := s.ReadDecision(ctx, accessor, r, msg.Purpose)
 	if err != nil {
 		return nil, err
 	}

@@ -159,6 +159,89 @@ func (q queryServer) ReceiptsByRecord(ctx context.Context, req *types.QueryRecei
 	return &types.QueryReceiptsResponse{Receipts: receipts, Pagination: pageRes}, nil
 }
 
+// ReadDecisions returns the read decisions of one accessor for many records.
+func (q queryServer) ReadDecisions(ctx context.Context, req *types.QueryReadDecisionsRequest) (*types.QueryReadDecisionsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	accessor, err := q.k.addressCodec.StringToBytes(req.Accessor)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "accessor: %v", err)
+	}
+	if len(req.RecordIds) > types.MaxQueryIDs {
+		return nil, status.Errorf(codes.InvalidArgument, "at most %d records per query", types.MaxQueryIDs)
+	}
+	out := &types.QueryReadDecisionsResponse{Decisions: make([]types.ReadDecision, len(req.RecordIds))}
+	for i, id := range req.RecordIds {
+		d := &out.Decisions[i]
+		d.RecordId = id
+		r, err := q.k.GetRecord(ctx, id)
+		switch {
+		case errors.Is(err, types.ErrRecordNotFound):
+			d.NotFound = true
+			continue
+		case err != nil:
+			return nil, status.Error(codes.Internal, err.Error())
+		case r.Status == types.RECORD_STATUS_ERASED:
+			d.Erased = true
+			continue
+		}
+		decision, err := q.k.ReadDecision(ctx, accessor, r, req.Purpose)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		d.Allowed, d.Reason, d.ConsentId = decision.Allowed, decision.Reason, decision.ConsentID
+	}
+	return out, nil
+}
+
+// ReceiptReads answers about many access receipts of one accessor.
+func (q queryServer) ReceiptReads(ctx context.Context, req *types.QueryReceiptReadsRequest) (*types.QueryReceiptReadsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	accessor, err := q.k.addressCodec.StringToBytes(req.Accessor)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "accessor: %v", err)
+	}
+	if len(req.ReceiptIds) > types.MaxQueryIDs {
+		return nil, status.Errorf(codes.InvalidArgument, "at most %d receipts per query", types.MaxQueryIDs)
+	}
+	canonical, err := q.k.addressCodec.BytesToString(accessor)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	out := &types.QueryReceiptReadsResponse{Reads: make([]types.ReceiptRead, len(req.ReceiptIds))}
+	for i, id := range req.ReceiptIds {
+		rr := &out.Reads[i]
+		rr.ReceiptId = id
+		receipt, err := q.k.Receipts.Get(ctx, id)
+		if errors.Is(err, collections.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		if receipt.Accessor != canonical {
+			continue
+		}
+		r, err := q.k.GetRecord(ctx, receipt.RecordId)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		rr.Found, rr.Time, rr.RecordId, rr.ContentHash, rr.Author = true, receipt.Time, r.Id, r.ContentHash, r.Author
+		if r.Status == types.RECORD_STATUS_ERASED {
+			rr.Erased = true
+			continue
+		}
+		decision, err := q.k.ReadDecision(ctx, accessor, r, receipt.Purpose)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		rr.Allowed = decision.Allowed
+	}
+	return out, nil
+}
+
 // Params returns the module parameters.
 func (q queryServer) Params(ctx context.Context, _ *types.QueryParamsRequest) (*types.QueryParamsResponse, error) {
 	params, err := q.k.Params.Get(ctx)

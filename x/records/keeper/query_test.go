@@ -11,6 +11,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/query"
 
 	tk "github.com/healthd-chain/healthd/testutil/keeper"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	"github.com/healthd-chain/healthd/x/records/types"
 )
 
@@ -202,4 +203,72 @@ func equal(a, b []uint64) bool {
 		}
 	}
 	return true
+}
+
+// ReadDecisions and ReceiptReads answer, for many ids at once, what
+// MsgAccessRecord decides for one.
+func TestBatchedReadQueries(t *testing.T) {
+	f := setup(t) // record 1: lab-result by hospital; clinic may read lab-result for TREAT
+	if _, err := f.RecordsMsg.CreateRecords(f.Ctx, &types.MsgCreateRecords{
+		Author: tk.Address(alice), Purpose: "PATRQT", Entries: []types.RecordEntry{tk.Entry("allergy", "a1"), tk.Entry("lab-result", "l2")},
+	}); err != nil { // 2, 3
+		t.Fatal(err)
+	}
+	if _, err := f.RecordsMsg.EraseRecord(f.Ctx, &types.MsgEraseRecord{Signer: tk.Address(alice), RecordId: 3}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.RecordsQuery.ReadDecisions(f.Ctx, &types.QueryReadDecisionsRequest{
+		Accessor: tk.Address(clinic), Purpose: "TREAT", RecordIds: []uint64{1, 2, 3, 99},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := got.Decisions
+	if len(d) != 4 || !d[0].Allowed || d[0].ConsentId == 0 || d[1].Allowed || d[1].Reason != consenttypes.ACCESS_REASON_NOT_COVERED ||
+		!d[2].Erased || d[2].Allowed || !d[3].NotFound {
+		t.Fatalf("decisions: %+v", d)
+	}
+	// the same decision as the message: allowed reads succeed, refused ones fail
+	if _, err := f.RecordsMsg.AccessRecord(f.Ctx, &types.MsgAccessRecord{Accessor: tk.Address(clinic), RecordId: 2, Purpose: "TREAT"}); err == nil {
+		t.Fatal("a read the query refuses succeeds as a message")
+	}
+	resp, err := f.RecordsMsg.AccessRecord(f.Ctx, &types.MsgAccessRecord{Accessor: tk.Address(clinic), RecordId: 1, Purpose: "TREAT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	reads := func(accessor string, ids ...uint64) []types.ReceiptRead {
+		t.Helper()
+		r, err := f.RecordsQuery.ReceiptReads(f.Ctx, &types.QueryReceiptReadsRequest{Accessor: tk.Address(accessor), ReceiptIds: ids})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Reads
+	}
+	r := reads(clinic, resp.ReceiptId, 99)
+	if !r[0].Found || !r[0].Allowed || r[0].RecordId != 1 || r[0].Author != tk.Address(hospital) || len(r[0].ContentHash) != 32 ||
+		!r[0].Time.Equal(f.Ctx.BlockTime()) || r[1].Found {
+		t.Fatalf("clinic's receipt reads: %+v", r)
+	}
+	// someone else's receipt is not found for lab
+	if r := reads(lab, resp.ReceiptId); r[0].Found || r[0].Allowed || r[0].ContentHash != nil {
+		t.Fatalf("lab asking about clinic's receipt: %+v", r)
+	}
+	// when alice revokes clinic's consent, the receipt no longer allows the read
+	consents, err := f.ConsentQuery.ConsentsByGrantee(f.Ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: tk.Address(clinic)})
+	if err != nil || len(consents.Consents) == 0 {
+		t.Fatalf("clinic's consents: %v", err)
+	}
+	if _, err := f.ConsentMsg.RevokeConsent(f.Ctx, &consenttypes.MsgRevokeConsent{Signer: tk.Address(alice), ConsentId: consents.Consents[0].Id}); err != nil {
+		t.Fatal(err)
+	}
+	if r := reads(clinic, resp.ReceiptId); !r[0].Found || r[0].Allowed {
+		t.Fatalf("after the revocation: %+v", r)
+	}
+	// and a query past the bound is refused
+	if _, err := f.RecordsQuery.ReadDecisions(f.Ctx, &types.QueryReadDecisionsRequest{
+		Accessor: tk.Address(clinic), Purpose: "TREAT", RecordIds: make([]uint64, types.MaxQueryIDs+1),
+	}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("too many ids: %v", err)
+	}
 }

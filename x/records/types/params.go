@@ -46,3 +46,7 @@ func (p Params) Validate() error {
 	}
 	return nil
 }
+
+// MaxQueryIDs bounds the ids of one ReadDecisions or ReceiptReads query, so
+// that one query's work is bounded.
+const MaxQueryIDs = 256

@@ -12,19 +12,24 @@ import (
 	_ "github.com/cosmos/gogoproto/gogoproto"
 	grpc1 "github.com/cosmos/gogoproto/grpc"
 	proto "github.com/cosmos/gogoproto/proto"
+	github_com_cosmos_gogoproto_types "github.com/cosmos/gogoproto/types"
+	types "github.com/healthd-chain/healthd/x/consent/types"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	_ "google.golang.org/protobuf/types/known/timestamppb"
 	io "io"
 	math "math"
 	math_bits "math/bits"
+	time "time"
 )
 
 // Reference imports to suppress errors if they are not otherwise used.
 var _ = proto.Marshal
 var _ = fmt.Errorf
 var _ = math.Inf
+var _ = time.Kitchen
 
 // This is a compile-time assertion to ensure that this generated file
 // is compatible with the proto package it is being compiled against.
@@ -702,6 +707,419 @@ func (m *QueryParamsResponse) GetParams() Params {
 	return Params{}
 }
 
+// QueryReadDecisionsRequest asks for the read decisions of one accessor.
+type QueryReadDecisionsRequest struct {
+	// accessor who would read.
+	Accessor string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	// purpose of the reads (HL7 v3 ActReason).
+	Purpose string `protobuf:"bytes,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// record_ids to decide, at most 256.
+	RecordIds []uint64 `protobuf:"varint,3,rep,packed,name=record_ids,json=recordIds,proto3" json:"record_ids,omitempty"`
+}
+
+func (m *QueryReadDecisionsRequest) Reset()         { *m = QueryReadDecisionsRequest{} }
+func (m *QueryReadDecisionsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryReadDecisionsRequest) ProtoMessage()    {}
+func (*QueryReadDecisionsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_ff0f76b9ff10e682, []int{13}
+}
+func (m *QueryReadDecisionsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryReadDecisionsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryReadDecisionsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryReadDecisionsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryReadDecisionsRequest.Merge(m, src)
+}
+func (m *QueryReadDecisionsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryReadDecisionsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryReadDecisionsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryReadDecisionsRequest proto.InternalMessageInfo
+
+func (m *QueryReadDecisionsRequest) GetAccessor() string {
+	if m != nil {
+		return m.Accessor
+	}
+	return ""
+}
+
+func (m *QueryReadDecisionsRequest) GetPurpose() string {
+	if m != nil {
+		return m.Purpose
+	}
+	return ""
+}
+
+func (m *QueryReadDecisionsRequest) GetRecordIds() []uint64 {
+	if m != nil {
+		return m.RecordIds
+	}
+	return nil
+}
+
+// ReadDecision is the chain's decision for one record.
+type ReadDecision struct {
+	// record_id decided.
+	RecordId uint64 `protobuf:"varint,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// allowed is true if a MsgAccessRecord would succeed now.
+	Allowed bool `protobuf:"varint,2,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	// reason of the access rule (unspecified if the record is missing or erased).
+	Reason types.AccessReason `protobuf:"varint,3,opt,name=reason,proto3,enum=healthd.consent.v1.AccessReason" json:"reason,omitempty"`
+	// consent_id that allows it (0 if none, or for the patient or the author).
+	ConsentId uint64 `protobuf:"varint,4,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
+	// not_found is true if there is no such record.
+	NotFound bool `protobuf:"varint,5,opt,name=not_found,json=notFound,proto3" json:"not_found,omitempty"`
+	// erased is true if the patient erased the record.
+	Erased bool `protobuf:"varint,6,opt,name=erased,proto3" json:"erased,omitempty"`
+}
+
+func (m *ReadDecision) Reset()         { *m = ReadDecision{} }
+func (m *ReadDecision) String() string { return proto.CompactTextString(m) }
+func (*ReadDecision) ProtoMessage()    {}
+func (*ReadDecision) Descriptor() ([]byte, []int) {
+	return fileDescriptor_ff0f76b9ff10e682, []int{14}
+}
+func (m *ReadDecision) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ReadDecision) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ReadDecision.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ReadDecision) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ReadDecision.Merge(m, src)
+}
+func (m *ReadDecision) XXX_Size() int {
+	return m.Size()
+}
+func (m *ReadDecision) XXX_DiscardUnknown() {
+	xxx_messageInfo_ReadDecision.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ReadDecision proto.InternalMessageInfo
+
+func (m *ReadDecision) GetRecordId() uint64 {
+	if m != nil {
+		return m.RecordId
+	}
+	return 0
+}
+
+func (m *ReadDecision) GetAllowed() bool {
+	if m != nil {
+		return m.Allowed
+	}
+	return false
+}
+
+func (m *ReadDecision) GetReason() types.AccessReason {
+	if m != nil {
+		return m.Reason
+	}
+	return types.ACCESS_REASON_UNSPECIFIED
+}
+
+func (m *ReadDecision) GetConsentId() uint64 {
+	if m != nil {
+		return m.ConsentId
+	}
+	return 0
+}
+
+func (m *ReadDecision) GetNotFound() bool {
+	if m != nil {
+		return m.NotFound
+	}
+	return false
+}
+
+func (m *ReadDecision) GetErased() bool {
+	if m != nil {
+		return m.Erased
+	}
+	return false
+}
+
+// QueryReadDecisionsResponse has one decision per requested record, in order.
+type QueryReadDecisionsResponse struct {
+	// decisions in the order of the request.
+	Decisions []ReadDecision `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions"`
+}
+
+func (m *QueryReadDecisionsResponse) Reset()         { *m = QueryReadDecisionsResponse{} }
+func (m *QueryReadDecisionsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryReadDecisionsResponse) ProtoMessage()    {}
+func (*QueryReadDecisionsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_ff0f76b9ff10e682, []int{15}
+}
+func (m *QueryReadDecisionsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryReadDecisionsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryReadDecisionsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryReadDecisionsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryReadDecisionsResponse.Merge(m, src)
+}
+func (m *QueryReadDecisionsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryReadDecisionsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryReadDecisionsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryReadDecisionsResponse proto.InternalMessageInfo
+
+func (m *QueryReadDecisionsResponse) GetDecisions() []ReadDecision {
+	if m != nil {
+		return m.Decisions
+	}
+	return nil
+}
+
+// QueryReceiptReadsRequest asks about access receipts of one accessor.
+type QueryReceiptReadsRequest struct {
+	// accessor who holds the receipts.
+	Accessor string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	// receipt_ids to answer for, at most 256.
+	ReceiptIds []uint64 `protobuf:"varint,2,rep,packed,name=receipt_ids,json=receiptIds,proto3" json:"receipt_ids,omitempty"`
+}
+
+func (m *QueryReceiptReadsRequest) Reset()         { *m = QueryReceiptReadsRequest{} }
+func (m *QueryReceiptReadsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryReceiptReadsRequest) ProtoMessage()    {}
+func (*QueryReceiptReadsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_ff0f76b9ff10e682, []int{16}
+}
+func (m *QueryReceiptReadsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryReceiptReadsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryReceiptReadsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryReceiptReadsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryReceiptReadsRequest.Merge(m, src)
+}
+func (m *QueryReceiptReadsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryReceiptReadsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryReceiptReadsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryReceiptReadsRequest proto.InternalMessageInfo
+
+func (m *QueryReceiptReadsRequest) GetAccessor() string {
+	if m != nil {
+		return m.Accessor
+	}
+	return ""
+}
+
+func (m *QueryReceiptReadsRequest) GetReceiptIds() []uint64 {
+	if m != nil {
+		return m.ReceiptIds
+	}
+	return nil
+}
+
+// ReceiptRead is the chain's answer for one access receipt.
+type ReceiptRead struct {
+	// receipt_id asked about.
+	ReceiptId uint64 `protobuf:"varint,1,opt,name=receipt_id,json=receiptId,proto3" json:"receipt_id,omitempty"`
+	// found is true if the receipt exists and is the accessor's; nothing else
+	// is set otherwise.
+	Found bool `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
+	// time of the receipt (its block time).
+	Time time.Time `protobuf:"bytes,3,opt,name=time,proto3,stdtime" json:"time"`
+	// record_id the receipt is for.
+	RecordId uint64 `protobuf:"varint,4,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// content_hash of that record.
+	ContentHash []byte `protobuf:"bytes,5,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
+	// author who committed that record.
+	Author string `protobuf:"bytes,6,opt,name=author,proto3" json:"author,omitempty"`
+	// erased is true if the patient erased the record.
+	Erased bool `protobuf:"varint,7,opt,name=erased,proto3" json:"erased,omitempty"`
+	// allowed is true if the access rule allows the accessor to read the
+	// record now for the receipt's purpose (false for an erased record).
+	Allowed bool `protobuf:"varint,8,opt,name=allowed,proto3" json:"allowed,omitempty"`
+}
+
+func (m *ReceiptRead) Reset()         { *m = ReceiptRead{} }
+func (m *ReceiptRead) String() string { return proto.CompactTextString(m) }
+func (*ReceiptRead) ProtoMessage()    {}
+func (*ReceiptRead) Descriptor() ([]byte, []int) {
+	return fileDescriptor_ff0f76b9ff10e682, []int{17}
+}
+func (m *ReceiptRead) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ReceiptRead) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ReceiptRead.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ReceiptRead) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ReceiptRead.Merge(m, src)
+}
+func (m *ReceiptRead) XXX_Size() int {
+	return m.Size()
+}
+func (m *ReceiptRead) XXX_DiscardUnknown() {
+	xxx_messageInfo_ReceiptRead.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ReceiptRead proto.InternalMessageInfo
+
+func (m *ReceiptRead) GetReceiptId() uint64 {
+	if m != nil {
+		return m.ReceiptId
+	}
+	return 0
+}
+
+func (m *ReceiptRead) GetFound() bool {
+	if m != nil {
+		return m.Found
+	}
+	return false
+}
+
+func (m *ReceiptRead) GetTime() time.Time {
+	if m != nil {
+		return m.Time
+	}
+	return time.Time{}
+}
+
+func (m *ReceiptRead) GetRecordId() uint64 {
+	if m != nil {
+		return m.RecordId
+	}
+	return 0
+}
+
+func (m *ReceiptRead) GetContentHash() []byte {
+	if m != nil {
+		return m.ContentHash
+	}
+	return nil
+}
+
+func (m *ReceiptRead) GetAuthor() string {
+	if m != nil {
+		return m.Author
+	}
+	return ""
+}
+
+func (m *ReceiptRead) GetErased() bool {
+	if m != nil {
+		return m.Erased
+	}
+	return false
+}
+
+func (m *ReceiptRead) GetAllowed() bool {
+	if m != nil {
+		return m.Allowed
+	}
+	return false
+}
+
+// QueryReceiptReadsResponse has one answer per requested receipt, in order.
+type QueryReceiptReadsResponse struct {
+	// reads in the order of the request.
+	Reads []ReceiptRead `protobuf:"bytes,1,rep,name=reads,proto3" json:"reads"`
+}
+
+func (m *QueryReceiptReadsResponse) Reset()         { *m = QueryReceiptReadsResponse{} }
+func (m *QueryReceiptReadsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryReceiptReadsResponse) ProtoMessage()    {}
+func (*QueryReceiptReadsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_ff0f76b9ff10e682, []int{18}
+}
+func (m *QueryReceiptReadsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryReceiptReadsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryReceiptReadsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryReceiptReadsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryReceiptReadsResponse.Merge(m, src)
+}
+func (m *QueryReceiptReadsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryReceiptReadsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryReceiptReadsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryReceiptReadsResponse proto.InternalMessageInfo
+
+func (m *QueryReceiptReadsResponse) GetReads() []ReceiptRead {
+	if m != nil {
+		return m.Reads
+	}
+	return nil
+}
+
 func init() {
 	proto.RegisterType((*QueryRecordRequest)(nil), "healthd.records.v1.QueryRecordRequest")
 	proto.RegisterType((*QueryRecordResponse)(nil), "healthd.records.v1.QueryRecordResponse")
@@ -716,70 +1134,101 @@ func init() {
 	proto.RegisterType((*QueryReceiptsResponse)(nil), "healthd.records.v1.QueryReceiptsResponse")
 	proto.RegisterType((*QueryParamsRequest)(nil), "healthd.records.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "healthd.records.v1.QueryParamsResponse")
+	proto.RegisterType((*QueryReadDecisionsRequest)(nil), "healthd.records.v1.QueryReadDecisionsRequest")
+	proto.RegisterType((*ReadDecision)(nil), "healthd.records.v1.ReadDecision")
+	proto.RegisterType((*QueryReadDecisionsResponse)(nil), "healthd.records.v1.QueryReadDecisionsResponse")
+	proto.RegisterType((*QueryReceiptReadsRequest)(nil), "healthd.records.v1.QueryReceiptReadsRequest")
+	proto.RegisterType((*ReceiptRead)(nil), "healthd.records.v1.ReceiptRead")
+	proto.RegisterType((*QueryReceiptReadsResponse)(nil), "healthd.records.v1.QueryReceiptReadsResponse")
 }
 
 func init() { proto.RegisterFile("healthd/records/v1/query.proto", fileDescriptor_ff0f76b9ff10e682) }
 
 var fileDescriptor_ff0f76b9ff10e682 = []byte{
-	// 918 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x96, 0x41, 0x8f, 0xdb, 0x44,
-	0x14, 0xc7, 0x77, 0xd2, 0x92, 0x6d, 0xa6, 0x55, 0xa1, 0xc3, 0x22, 0x85, 0x74, 0x1b, 0xb2, 0x06,
-	0xda, 0x6d, 0xd5, 0x7a, 0x92, 0x50, 0x41, 0x85, 0x84, 0xd0, 0x2e, 0x52, 0x29, 0x9c, 0x16, 0x97,
-	0x13, 0x07, 0x56, 0x13, 0x7b, 0x64, 0x5b, 0xda, 0x78, 0x5c, 0xcf, 0x64, 0x45, 0x14, 0xe5, 0x42,
-	0x85, 0xb8, 0x22, 0x71, 0xe0, 0xc0, 0x05, 0x71, 0x40, 0xd0, 0x13, 0x07, 0x3e, 0x44, 0x8f, 0x15,
-	0x5c, 0x38, 0x21, 0x94, 0x45, 0xe2, 0x03, 0xf0, 0x05, 0x90, 0x67, 0xc6, 0x8e, 0x9d, 0x78, 0xed,
-	0x4d, 0x95, 0xcb, 0xca, 0xfb, 0xe6, 0xbd, 0x99, 0xdf, 0x9b, 0xf7, 0xde, 0x7f, 0x02, 0xdb, 0x1e,
-	0x25, 0x47, 0xc2, 0x73, 0x70, 0x44, 0x6d, 0x16, 0x39, 0x1c, 0x1f, 0xf7, 0xf0, 0xa3, 0x11, 0x8d,
-	0xc6, 0x66, 0x18, 0x31, 0xc1, 0x10, 0xd2, 0xeb, 0xa6, 0x5e, 0x37, 0x8f, 0x7b, 0xad, 0x2b, 0x64,
-	0xe8, 0x07, 0x0c, 0xcb, 0xbf, 0xca, 0xad, 0x75, 0xcb, 0x66, 0x7c, 0xc8, 0x38, 0x1e, 0x10, 0x4e,
-	0x55, 0x3c, 0x3e, 0xee, 0x0d, 0xa8, 0x20, 0x3d, 0x1c, 0x12, 0xd7, 0x0f, 0x88, 0xf0, 0x59, 0xa0,
-	0x7d, 0x5f, 0x55, 0xbe, 0x87, 0xf2, 0x3f, 0xac, 0xfe, 0xd1, 0x4b, 0x5b, 0x2e, 0x73, 0x99, 0xb2,
-	0xc7, 0x5f, 0xda, 0xba, 0xed, 0x32, 0xe6, 0x1e, 0x51, 0x4c, 0x42, 0x1f, 0x93, 0x20, 0x60, 0x42,
-	0xee, 0x96, 0xc4, 0x14, 0x65, 0x20, 0xc6, 0x21, 0xd5, 0xeb, 0xc6, 0x1b, 0x10, 0x7d, 0x12, 0x03,
-	0x59, 0x72, 0xd9, 0xa2, 0x8f, 0x46, 0x94, 0x0b, 0x74, 0x19, 0xd6, 0x7c, 0xa7, 0x09, 0x3a, 0x60,
-	0xf7, 0xbc, 0x55, 0xf3, 0x1d, 0xe3, 0x53, 0xf8, 0x72, 0xce, 0x8b, 0x87, 0x2c, 0xe0, 0x14, 0xbd,
-	0x07, 0xeb, 0x6a, 0x5b, 0xe9, 0x7a, 0xb1, 0xdf, 0x32, 0x97, 0xef, 0xc3, 0x54, 0x31, 0xfb, 0x8d,
-	0xa7, 0x7f, 0xbd, 0xb6, 0xf1, 0xf3, 0xbf, 0xbf, 0xde, 0x02, 0x96, 0x0e, 0x32, 0xfe, 0x03, 0x70,
-	0x3b, 0xb3, 0x2d, 0xdf, 0x1f, 0x1f, 0x10, 0xe1, 0xd3, 0x40, 0x24, 0x18, 0x7d, 0xb8, 0x19, 0x2a,
-	0x8b, 0x3c, 0xa0, 0xb1, 0xdf, 0xfc, 0xfd, 0xb7, 0x3b, 0x5b, 0xfa, 0x4e, 0xf6, 0x1c, 0x27, 0xa2,
-	0x9c, 0x3f, 0x14, 0x91, 0x1f, 0xb8, 0x56, 0xe2, 0x88, 0xae, 0x41, 0xe8, 0x10, 0x41, 0x0e, 0xed,
-	0x23, 0xc2, 0x79, 0xb3, 0x16, 0x87, 0x59, 0x8d, 0xd8, 0xf2, 0x41, 0x6c, 0x40, 0xf7, 0x60, 0x9d,
-	0x0b, 0x22, 0x46, 0xbc, 0x79, 0xae, 0x03, 0x76, 0x2f, 0xf7, 0x3b, 0xa7, 0x23, 0x3f, 0x94, 0x7e,
-	0x96, 0xf6, 0x47, 0xf7, 0x21, 0x9c, 0x17, 0xab, 0x79, 0x5e, 0x26, 0x7c, 0xdd, 0xd4, 0x30, 0x71,
-	0x65, 0x4d, 0xd5, 0x19, 0xba, 0xb2, 0xe6, 0x01, 0x71, 0xa9, 0x4e, 0xc4, 0xca, 0x44, 0x1a, 0xdf,
-	0x01, 0x78, 0x35, 0x9f, 0xf5, 0xde, 0x48, 0x78, 0x2c, 0x4a, 0x92, 0xee, 0xc2, 0x3a, 0x91, 0x86,
-	0xca, 0x9c, 0xb5, 0xdf, 0x02, 0x59, 0xed, 0xb9, 0xc9, 0xbe, 0x02, 0xb0, 0x99, 0x21, 0xdb, 0x1f,
-	0x3f, 0x20, 0xdc, 0x4b, 0xb0, 0x76, 0xe0, 0x25, 0x9b, 0x05, 0x82, 0x06, 0xe2, 0xd0, 0x23, 0xdc,
-	0x53, 0x70, 0xd6, 0x45, 0x6d, 0x8b, 0x3d, 0xd7, 0xc6, 0xf1, 0x03, 0x80, 0x5b, 0xd9, 0x1b, 0x4a,
-	0xfb, 0xed, 0x7d, 0xb8, 0xa9, 0xab, 0xd4, 0x04, 0x9d, 0x73, 0x67, 0x6f, 0xb8, 0x24, 0x0a, 0x7d,
-	0x58, 0x40, 0x78, 0xa3, 0x92, 0x50, 0x9d, 0x9e, 0x43, 0x7c, 0x73, 0x3e, 0x10, 0xd4, 0x0f, 0xc5,
-	0x69, 0x73, 0xf3, 0xf9, 0x3c, 0x11, 0xe5, 0xa6, 0x13, 0xb9, 0x2f, 0x13, 0x89, 0x4d, 0x7a, 0x72,
-	0x76, 0x8a, 0x12, 0xd9, 0xb3, 0x6d, 0xca, 0xb9, 0x8e, 0x5d, 0xcc, 0x27, 0xb6, 0x19, 0xdf, 0x03,
-	0x78, 0x2d, 0x7b, 0xc0, 0x7a, 0x46, 0x68, 0x5d, 0x75, 0x7c, 0x9c, 0x99, 0x6f, 0x4d, 0x97, 0x97,
-	0x99, 0xab, 0xb0, 0xa1, 0xd2, 0x3d, 0x4c, 0x6f, 0xed, 0x82, 0x32, 0x7c, 0xe4, 0xac, 0x8d, 0xe2,
-	0x09, 0x80, 0xaf, 0xe4, 0x28, 0xd2, 0x2a, 0x3c, 0x80, 0x17, 0xf4, 0x45, 0x26, 0xfd, 0xb4, 0x5a,
-	0x19, 0xd2, 0xe8, 0xf5, 0xf5, 0xd5, 0x96, 0x96, 0xe3, 0x03, 0x12, 0x91, 0x21, 0xd7, 0xe9, 0xa4,
-	0xf2, 0x9b, 0x58, 0xe7, 0xf2, 0x1b, 0x4a, 0x4b, 0x99, 0xfc, 0xaa, 0x98, 0x9c, 0xfc, 0xaa, 0xa0,
-	0xfe, 0xac, 0x01, 0x5f, 0x90, 0xdb, 0xa2, 0xc7, 0x00, 0xd6, 0x55, 0x65, 0xd0, 0xf5, 0xa2, 0x3d,
-	0x96, 0x5f, 0x88, 0xd6, 0x8d, 0x4a, 0x3f, 0x05, 0x69, 0xec, 0x7e, 0xf9, 0xc7, 0x3f, 0xdf, 0xd6,
-	0x0c, 0xd4, 0xc1, 0x05, 0x2f, 0x51, 0xf2, 0x39, 0xf1, 0x9d, 0x29, 0xfa, 0x09, 0xc0, 0x97, 0x16,
-	0x5f, 0x02, 0xd4, 0xad, 0x38, 0x67, 0xa9, 0xe3, 0x5b, 0xbb, 0x55, 0x11, 0x29, 0xda, 0xdb, 0x12,
-	0xad, 0x8b, 0xcc, 0x22, 0x34, 0x3d, 0x0c, 0x1c, 0x4f, 0xf4, 0xd7, 0x34, 0x59, 0x45, 0x3f, 0x02,
-	0xf8, 0xe2, 0x82, 0x78, 0x23, 0x5c, 0xcd, 0x99, 0x93, 0xf9, 0x15, 0x30, 0xef, 0x4a, 0x4c, 0x13,
-	0xdd, 0x2e, 0xc2, 0x54, 0x4f, 0x00, 0xc7, 0x13, 0xf5, 0x91, 0x83, 0xbc, 0x94, 0xd5, 0x71, 0x74,
-	0xbb, 0xe2, 0xc0, 0x9c, 0xdc, 0xaf, 0x80, 0xf7, 0xae, 0xc4, 0xbb, 0x8b, 0xfa, 0x65, 0x05, 0x1e,
-	0x8c, 0xe5, 0xab, 0x81, 0x27, 0xd9, 0x37, 0x64, 0x8a, 0xbe, 0x06, 0x70, 0x53, 0x0f, 0x16, 0x2a,
-	0xed, 0xa8, 0x8c, 0xc8, 0x96, 0xa3, 0x65, 0x65, 0xd6, 0xb8, 0x29, 0xd1, 0x5e, 0x47, 0x3b, 0xa7,
-	0xa0, 0xc9, 0xe1, 0x55, 0xcd, 0xf7, 0x04, 0xc0, 0x2b, 0x4b, 0x22, 0x8a, 0x7a, 0x55, 0x47, 0x2d,
-	0xb7, 0xdf, 0xcd, 0xca, 0x90, 0x14, 0xef, 0x1d, 0x89, 0xd7, 0x43, 0xf8, 0xec, 0xfd, 0xa7, 0xe4,
-	0xe6, 0x17, 0x35, 0x29, 0x39, 0x4d, 0x2d, 0x9f, 0x94, 0x22, 0xf9, 0x5d, 0x05, 0xf5, 0x9e, 0x44,
-	0xed, 0xa3, 0x6e, 0xe9, 0x14, 0xa7, 0x62, 0x9e, 0x61, 0x9d, 0xc2, 0xba, 0x92, 0xa0, 0x12, 0x69,
-	0xc9, 0xa9, 0x5d, 0x89, 0xb4, 0xe4, 0xf5, 0xcf, 0x30, 0x24, 0xd4, 0x36, 0x6a, 0x15, 0xdf, 0x9f,
-	0xd4, 0xbd, 0x8f, 0x9f, 0xce, 0xda, 0xe0, 0xd9, 0xac, 0x0d, 0xfe, 0x9e, 0xb5, 0xc1, 0x37, 0x27,
-	0xed, 0x8d, 0x67, 0x27, 0xed, 0x8d, 0x3f, 0x4f, 0xda, 0x1b, 0x9f, 0x75, 0x5d, 0x5f, 0x78, 0xa3,
-	0x81, 0x69, 0xb3, 0x61, 0x12, 0x7f, 0xc7, 0xf6, 0x88, 0x1f, 0xa4, 0xbb, 0x7d, 0x91, 0xee, 0x27,
-	0x7f, 0x31, 0x0f, 0xea, 0xf2, 0x27, 0xf3, 0x5b, 0xff, 0x07, 0x00, 0x00, 0xff, 0xff, 0x3a, 0x77,
-	0x2a, 0x3a, 0x16, 0x0c, 0x00, 0x00,
+	// 1323 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x58, 0x4f, 0x6f, 0x1b, 0x45,
+	0x14, 0xcf, 0xb8, 0x8e, 0xff, 0x4c, 0x42, 0xa1, 0x43, 0x40, 0xae, 0xdb, 0xda, 0xe9, 0x02, 0x6d,
+	0x5a, 0x35, 0xbb, 0xb1, 0xa9, 0xda, 0x80, 0x04, 0x25, 0x06, 0x85, 0x86, 0x53, 0xd8, 0xf6, 0x84,
+	0x04, 0xd6, 0xd8, 0x3b, 0xb5, 0x57, 0x8a, 0x77, 0x9d, 0x9d, 0x71, 0x20, 0x8a, 0x72, 0xa1, 0x42,
+	0x48, 0x9c, 0x2a, 0x71, 0xe0, 0xc0, 0x05, 0x71, 0x40, 0x50, 0x24, 0xe0, 0xc0, 0x27, 0xe0, 0xd4,
+	0x63, 0x05, 0x17, 0xc4, 0x01, 0x50, 0x82, 0xc4, 0x07, 0xe0, 0x0b, 0xa0, 0x99, 0x79, 0xbb, 0xde,
+	0xb5, 0x1d, 0xdb, 0x81, 0x5c, 0x22, 0xef, 0x9b, 0xf7, 0xe6, 0xfd, 0xde, 0xbc, 0xdf, 0xfb, 0xa3,
+	0xe0, 0x52, 0x9b, 0xd1, 0x2d, 0xd1, 0x76, 0xac, 0x80, 0x35, 0xfd, 0xc0, 0xe1, 0xd6, 0x4e, 0xc5,
+	0xda, 0xee, 0xb1, 0x60, 0xd7, 0xec, 0x06, 0xbe, 0xf0, 0x09, 0x81, 0x73, 0x13, 0xce, 0xcd, 0x9d,
+	0x4a, 0xf1, 0x0c, 0xed, 0xb8, 0x9e, 0x6f, 0xa9, 0xbf, 0x5a, 0xad, 0x78, 0xb5, 0xe9, 0xf3, 0x8e,
+	0xcf, 0xad, 0x06, 0xe5, 0x4c, 0xdb, 0x5b, 0x3b, 0x95, 0x06, 0x13, 0xb4, 0x62, 0x75, 0x69, 0xcb,
+	0xf5, 0xa8, 0x70, 0x7d, 0x0f, 0x74, 0xcf, 0x6a, 0xdd, 0xba, 0xfa, 0xb2, 0xf4, 0x07, 0x1c, 0x2d,
+	0xb4, 0xfc, 0x96, 0xaf, 0xe5, 0xf2, 0x17, 0x48, 0xcf, 0xb7, 0x7c, 0xbf, 0xb5, 0xc5, 0x2c, 0xda,
+	0x75, 0x2d, 0xea, 0x79, 0xbe, 0x50, 0xb7, 0x85, 0x36, 0x65, 0x38, 0x55, 0x5f, 0x8d, 0xde, 0x3d,
+	0x4b, 0xb8, 0x1d, 0xc6, 0x05, 0xed, 0x74, 0x41, 0x21, 0x0a, 0xb1, 0xe9, 0x7b, 0x9c, 0x79, 0x42,
+	0x86, 0x28, 0x76, 0xbb, 0x8c, 0x0f, 0x9e, 0xc7, 0x9e, 0x20, 0x76, 0x6e, 0x3c, 0x8f, 0xc9, 0xdb,
+	0x32, 0x22, 0x5b, 0x1d, 0xdb, 0x6c, 0xbb, 0xc7, 0xb8, 0x20, 0xa7, 0x71, 0xca, 0x75, 0x0a, 0x68,
+	0x11, 0x2d, 0xa5, 0xed, 0x94, 0xeb, 0x18, 0x77, 0xf1, 0xd3, 0x09, 0x2d, 0xde, 0x95, 0xde, 0xc8,
+	0x2b, 0x38, 0xa3, 0xaf, 0x55, 0xaa, 0x73, 0xd5, 0xa2, 0x39, 0xfc, 0xa0, 0xa6, 0xb6, 0xa9, 0xe5,
+	0x1f, 0xfd, 0x5e, 0x9e, 0xf9, 0xfa, 0xef, 0x1f, 0xae, 0x22, 0x1b, 0x8c, 0x8c, 0x7f, 0x10, 0x3e,
+	0x1f, 0xbb, 0x96, 0xd7, 0x76, 0x37, 0xa9, 0x70, 0x99, 0x27, 0x42, 0x18, 0x55, 0x9c, 0xed, 0x6a,
+	0x89, 0x72, 0x90, 0xaf, 0x15, 0x7e, 0xfe, 0x71, 0x79, 0x01, 0x1e, 0x75, 0xcd, 0x71, 0x02, 0xc6,
+	0xf9, 0x1d, 0x11, 0xb8, 0x5e, 0xcb, 0x0e, 0x15, 0xc9, 0x05, 0x8c, 0x1d, 0x2a, 0x68, 0xbd, 0xb9,
+	0x45, 0x39, 0x2f, 0xa4, 0xa4, 0x99, 0x9d, 0x97, 0x92, 0xd7, 0xa5, 0x80, 0xac, 0xe2, 0x0c, 0x17,
+	0x54, 0xf4, 0x78, 0xe1, 0xd4, 0x22, 0x5a, 0x3a, 0x5d, 0x5d, 0x3c, 0x1a, 0xf2, 0x1d, 0xa5, 0x67,
+	0x83, 0x3e, 0x59, 0xc7, 0xb8, 0x9f, 0xed, 0x42, 0x5a, 0x05, 0x7c, 0xc9, 0x04, 0x30, 0x92, 0x1a,
+	0xa6, 0xa6, 0x16, 0x50, 0xc3, 0xdc, 0xa4, 0x2d, 0x06, 0x81, 0xd8, 0x31, 0x4b, 0xe3, 0x33, 0x84,
+	0xcf, 0x25, 0xa3, 0x5e, 0xeb, 0x89, 0xb6, 0x1f, 0x84, 0x41, 0xaf, 0xe0, 0x0c, 0x55, 0x82, 0x89,
+	0x31, 0x83, 0xde, 0x00, 0xb2, 0xd4, 0x7f, 0x46, 0xf6, 0x11, 0xc2, 0x85, 0x18, 0xb2, 0xda, 0xee,
+	0x6d, 0xca, 0xdb, 0x21, 0xac, 0x8b, 0x78, 0xbe, 0xe9, 0x7b, 0x82, 0x79, 0xa2, 0xde, 0xa6, 0xbc,
+	0xad, 0xc1, 0xd9, 0x73, 0x20, 0x93, 0x9a, 0x27, 0x86, 0xe3, 0x0b, 0x84, 0x17, 0xe2, 0x2f, 0x14,
+	0xf1, 0xed, 0x16, 0xce, 0x42, 0x96, 0x0a, 0x68, 0xf1, 0xd4, 0xf4, 0x84, 0x0b, 0xad, 0xc8, 0x9b,
+	0x23, 0x10, 0x5e, 0x9e, 0x88, 0x50, 0x7b, 0x4f, 0x40, 0x7c, 0xa1, 0x5f, 0x10, 0xcc, 0xed, 0x8a,
+	0xa3, 0xea, 0xe6, 0xbd, 0x7e, 0x20, 0x5a, 0x0d, 0x02, 0x59, 0x57, 0x81, 0x48, 0x11, 0x54, 0xce,
+	0xc5, 0x51, 0x81, 0xac, 0x35, 0x9b, 0x8c, 0x73, 0xb0, 0x1d, 0x8c, 0x47, 0xca, 0x8c, 0xcf, 0x11,
+	0xbe, 0x10, 0x77, 0x70, 0x32, 0x25, 0x74, 0x52, 0x79, 0xbc, 0x1f, 0xab, 0x6f, 0x40, 0x97, 0x6c,
+	0x33, 0xe7, 0x70, 0x5e, 0x87, 0x5b, 0x8f, 0x5e, 0x2d, 0xa7, 0x05, 0x1b, 0xce, 0x89, 0xa1, 0x78,
+	0x88, 0xf0, 0x33, 0x09, 0x14, 0x51, 0x16, 0x6e, 0xe3, 0x1c, 0x3c, 0x64, 0xc8, 0xa7, 0xe3, 0xa5,
+	0x21, 0xb2, 0x3e, 0x39, 0x5e, 0x2d, 0x40, 0x3b, 0xde, 0xa4, 0x01, 0xed, 0x70, 0x08, 0x27, 0x6a,
+	0xbf, 0xa1, 0xb4, 0xdf, 0x7e, 0xbb, 0x4a, 0x32, 0xae, 0xfd, 0x6a, 0x9b, 0x44, 0xfb, 0xd5, 0x46,
+	0xc6, 0x27, 0x08, 0x9f, 0x85, 0x87, 0xa1, 0xce, 0x1b, 0xac, 0xe9, 0x72, 0x39, 0x78, 0xc2, 0xdc,
+	0x5c, 0xc7, 0x39, 0xaa, 0x02, 0x9f, 0xa2, 0x11, 0x45, 0x9a, 0xa4, 0x80, 0xb3, 0xdd, 0x5e, 0xd0,
+	0xf5, 0x39, 0x83, 0xd6, 0x1b, 0x7e, 0xca, 0xbe, 0x1c, 0xe5, 0x5a, 0x36, 0xdf, 0x53, 0x4b, 0x69,
+	0x3b, 0x1f, 0x26, 0x9b, 0x1b, 0xbf, 0x21, 0x3c, 0x1f, 0xc7, 0x31, 0x9e, 0x1b, 0x65, 0x9c, 0xa5,
+	0x5b, 0x5b, 0xfe, 0xfb, 0xcc, 0x51, 0x6e, 0x72, 0xb5, 0x59, 0x28, 0x0c, 0x90, 0xca, 0x36, 0x1f,
+	0x30, 0xca, 0x7d, 0x6f, 0xa8, 0xcd, 0xc3, 0x9c, 0x8c, 0x27, 0x56, 0xea, 0xd9, 0xa0, 0x2f, 0x71,
+	0x82, 0x8a, 0x74, 0x9c, 0x56, 0x8e, 0xf3, 0x20, 0xd9, 0x70, 0x24, 0x2c, 0xcf, 0x17, 0xf5, 0x7b,
+	0x7e, 0xcf, 0x73, 0x0a, 0xb3, 0xd2, 0xb7, 0x9d, 0xf3, 0x7c, 0xb1, 0x2e, 0xbf, 0xc9, 0xb3, 0x38,
+	0xc3, 0x02, 0xca, 0x99, 0x53, 0xc8, 0xa8, 0x13, 0xf8, 0x32, 0x5a, 0xb8, 0x38, 0xea, 0xa1, 0x21,
+	0x8d, 0x1b, 0x38, 0xef, 0x84, 0x42, 0xe0, 0xe1, 0x11, 0x53, 0xa9, 0x6f, 0x1d, 0xcf, 0x67, 0xdf,
+	0xda, 0xd8, 0xee, 0x37, 0x70, 0xdd, 0x6f, 0xa8, 0xf3, 0x3f, 0x13, 0x5a, 0xc6, 0x73, 0xc0, 0x72,
+	0x95, 0xb7, 0x94, 0xca, 0x1b, 0x06, 0x91, 0x4c, 0xdc, 0x77, 0x29, 0x3c, 0x17, 0x73, 0x07, 0x79,
+	0x06, 0x03, 0x48, 0x5c, 0x3e, 0xd2, 0x27, 0xe7, 0xf0, 0xac, 0x7e, 0xbb, 0x44, 0xde, 0xb4, 0x8c,
+	0xac, 0xe2, 0xb4, 0xdc, 0x6f, 0x54, 0xce, 0x24, 0x9d, 0xf5, 0xf2, 0x63, 0x86, 0xcb, 0x8f, 0x79,
+	0x37, 0x5c, 0x7e, 0x6a, 0x39, 0x19, 0xfe, 0x83, 0x3f, 0xca, 0xc8, 0x56, 0x16, 0x49, 0xb6, 0xa4,
+	0x07, 0xd8, 0x32, 0x38, 0xba, 0x64, 0xda, 0xe6, 0x93, 0xa3, 0xab, 0x3f, 0x74, 0x33, 0x53, 0x0e,
+	0xdd, 0x7e, 0xae, 0xb3, 0xf1, 0x5c, 0xc7, 0xa9, 0x99, 0x1b, 0x45, 0x4d, 0xe3, 0xdd, 0xa8, 0xea,
+	0xe2, 0x39, 0x02, 0x2e, 0xbc, 0x86, 0x67, 0x03, 0x29, 0x00, 0x1e, 0x94, 0x8f, 0x98, 0x6f, 0xa1,
+	0x61, 0x9c, 0x06, 0xda, 0xb0, 0xfa, 0xd3, 0x3c, 0x9e, 0x55, 0xf7, 0x93, 0xfb, 0x08, 0x67, 0x74,
+	0xbf, 0x25, 0x97, 0x46, 0xdd, 0x33, 0xbc, 0xf7, 0x15, 0x2f, 0x4f, 0xd4, 0xd3, 0x38, 0x8d, 0xa5,
+	0x0f, 0x7f, 0xf9, 0xeb, 0xd3, 0x94, 0x41, 0x16, 0xad, 0x11, 0xfb, 0x65, 0xf8, 0x73, 0xcf, 0x75,
+	0xf6, 0xc9, 0x57, 0x08, 0x3f, 0x35, 0xb8, 0xdf, 0x91, 0x95, 0x09, 0x7e, 0x86, 0xe6, 0x58, 0x71,
+	0x69, 0x92, 0x45, 0x04, 0xed, 0x86, 0x82, 0xb6, 0x42, 0xcc, 0x51, 0xd0, 0x60, 0xc4, 0x71, 0x6b,
+	0x0f, 0x7e, 0xed, 0x87, 0xa7, 0xe4, 0x4b, 0x84, 0x9f, 0x1c, 0x58, 0xc9, 0x88, 0x35, 0x19, 0x67,
+	0x62, 0x79, 0x3b, 0x06, 0xcc, 0xeb, 0x0a, 0xa6, 0x49, 0xae, 0x8d, 0x82, 0xa9, 0x39, 0xc6, 0xad,
+	0x3d, 0xfd, 0x23, 0x01, 0x72, 0x3e, 0xbe, 0x9d, 0x91, 0x6b, 0x13, 0x1c, 0x26, 0x96, 0xb8, 0x63,
+	0xc0, 0x7b, 0x59, 0xc1, 0xbb, 0x4e, 0xaa, 0xe3, 0x12, 0xdc, 0xd8, 0x55, 0x05, 0x65, 0xed, 0xc5,
+	0xcb, 0x6b, 0x9f, 0x7c, 0x8c, 0x70, 0x16, 0x48, 0x4a, 0xc6, 0x32, 0x2a, 0xb6, 0x3a, 0x8d, 0x87,
+	0x16, 0x5f, 0x9e, 0x8c, 0x2b, 0x0a, 0xda, 0x73, 0xe4, 0xe2, 0x11, 0xd0, 0xd4, 0x48, 0xd6, 0xe4,
+	0x7b, 0x88, 0xf0, 0x99, 0xa1, 0xd5, 0x88, 0x54, 0x26, 0xb9, 0x1a, 0xa6, 0xdf, 0x95, 0x89, 0x26,
+	0x11, 0xbc, 0x9b, 0x0a, 0x5e, 0x85, 0x58, 0xd3, 0xf3, 0x4f, 0x2f, 0x11, 0xdf, 0xe8, 0x4a, 0x49,
+	0x6c, 0x4a, 0xe3, 0x2b, 0x65, 0xd4, 0x52, 0x75, 0x1c, 0xa8, 0xab, 0x0a, 0x6a, 0x95, 0xac, 0x8c,
+	0xad, 0xe2, 0xa8, 0xb1, 0xc6, 0xb0, 0x7e, 0x8f, 0xf0, 0x13, 0x89, 0x69, 0x46, 0x96, 0xc7, 0xb8,
+	0x1d, 0x5e, 0x2f, 0x8a, 0xe6, 0xb4, 0xea, 0x00, 0xf5, 0x96, 0x82, 0xfa, 0x12, 0xb9, 0x39, 0xb2,
+	0x5c, 0x60, 0x5a, 0xc9, 0x82, 0x81, 0x9f, 0x12, 0x2b, 0x75, 0xea, 0xd1, 0x68, 0x24, 0xdf, 0xea,
+	0xca, 0x89, 0x5a, 0xee, 0xf8, 0xca, 0x19, 0x9c, 0x9e, 0xc5, 0xe5, 0x29, 0xb5, 0x01, 0xee, 0xab,
+	0x0a, 0xee, 0x2a, 0xb9, 0x71, 0x0c, 0xb8, 0x7a, 0x68, 0xaa, 0x2e, 0x4e, 0xf6, 0x71, 0x46, 0x2f,
+	0x6e, 0x63, 0x5a, 0x77, 0x62, 0x47, 0x1c, 0xd3, 0xba, 0x93, 0x5b, 0xa3, 0x61, 0x28, 0x68, 0xe7,
+	0x49, 0x71, 0x34, 0x3f, 0xd5, 0xb6, 0xf8, 0xd6, 0xa3, 0x83, 0x12, 0x7a, 0x7c, 0x50, 0x42, 0x7f,
+	0x1e, 0x94, 0xd0, 0x83, 0xc3, 0xd2, 0xcc, 0xe3, 0xc3, 0xd2, 0xcc, 0xaf, 0x87, 0xa5, 0x99, 0x77,
+	0x56, 0x5a, 0xae, 0x68, 0xf7, 0x1a, 0x66, 0xd3, 0xef, 0x84, 0xf6, 0xcb, 0xcd, 0x36, 0x75, 0xbd,
+	0xe8, 0xb6, 0x0f, 0xa2, 0xfb, 0xd4, 0xff, 0x19, 0x1a, 0x19, 0x35, 0xbe, 0x5f, 0xfc, 0x37, 0x00,
+	0x00, 0xff, 0xff, 0x06, 0x65, 0x71, 0xef, 0x8d, 0x11, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -809,6 +1258,16 @@ type QueryClient interface {
 	ReceiptsByPatient(ctx context.Context, in *QueryReceiptsByPatientRequest, opts ...grpc.CallOption) (*QueryReceiptsResponse, error)
 	// ReceiptsByRecord lists every read of one record.
 	ReceiptsByRecord(ctx context.Context, in *QueryReceiptsByRecordRequest, opts ...grpc.CallOption) (*QueryReceiptsResponse, error)
+	// ReadDecisions returns, in one round trip, what the chain would decide
+	// now for reads of many records by one accessor for one purpose: the
+	// access rule (CheckAccess, with each record's author and authoring time)
+	// that MsgAccessRecord applies. At most 256 records per query.
+	ReadDecisions(ctx context.Context, in *QueryReadDecisionsRequest, opts ...grpc.CallOption) (*QueryReadDecisionsResponse, error)
+	// ReceiptReads answers, in one round trip, a vault's question about many
+	// access receipts of one accessor: the record each is for, and whether
+	// the access rule still allows that accessor to read it now for the
+	// receipt's purpose. At most 256 receipts per query.
+	ReceiptReads(ctx context.Context, in *QueryReceiptReadsRequest, opts ...grpc.CallOption) (*QueryReceiptReadsResponse, error)
 	// Params returns the module parameters.
 	Params(ctx context.Context, in *QueryParamsRequest, opts ...grpc.CallOption) (*QueryParamsResponse, error)
 }
@@ -884,6 +1343,24 @@ func (c *queryClient) ReceiptsByRecord(ctx context.Context, in *QueryReceiptsByR
 	return out, nil
 }
 
+func (c *queryClient) ReadDecisions(ctx context.Context, in *QueryReadDecisionsRequest, opts ...grpc.CallOption) (*QueryReadDecisionsResponse, error) {
+	out := new(QueryReadDecisionsResponse)
+	err := c.cc.Invoke(ctx, "/healthd.records.v1.Query/ReadDecisions", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) ReceiptReads(ctx context.Context, in *QueryReceiptReadsRequest, opts ...grpc.CallOption) (*QueryReceiptReadsResponse, error) {
+	out := new(QueryReceiptReadsResponse)
+	err := c.cc.Invoke(ctx, "/healthd.records.v1.Query/ReceiptReads", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *queryClient) Params(ctx context.Context, in *QueryParamsRequest, opts ...grpc.CallOption) (*QueryParamsResponse, error) {
 	out := new(QueryParamsResponse)
 	err := c.cc.Invoke(ctx, "/healthd.records.v1.Query/Params", in, out, opts...)
@@ -910,6 +1387,16 @@ type QueryServer interface {
 	ReceiptsByPatient(context.Context, *QueryReceiptsByPatientRequest) (*QueryReceiptsResponse, error)
 	// ReceiptsByRecord lists every read of one record.
 	ReceiptsByRecord(context.Context, *QueryReceiptsByRecordRequest) (*QueryReceiptsResponse, error)
+	// ReadDecisions returns, in one round trip, what the chain would decide
+	// now for reads of many records by one accessor for one purpose: the
+	// access rule (CheckAccess, with each record's author and authoring time)
+	// that MsgAccessRecord applies. At most 256 records per query.
+	ReadDecisions(context.Context, *QueryReadDecisionsRequest) (*QueryReadDecisionsResponse, error)
+	// ReceiptReads answers, in one round trip, a vault's question about many
+	// access receipts of one accessor: the record each is for, and whether
+	// the access rule still allows that accessor to read it now for the
+	// receipt's purpose. At most 256 receipts per query.
+	ReceiptReads(context.Context, *QueryReceiptReadsRequest) (*QueryReceiptReadsResponse, error)
 	// Params returns the module parameters.
 	Params(context.Context, *QueryParamsRequest) (*QueryParamsResponse, error)
 }
@@ -938,6 +1425,12 @@ func (*UnimplementedQueryServer) ReceiptsByPatient(ctx context.Context, req *Que
 }
 func (*UnimplementedQueryServer) ReceiptsByRecord(ctx context.Context, req *QueryReceiptsByRecordRequest) (*QueryReceiptsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReceiptsByRecord not implemented")
+}
+func (*UnimplementedQueryServer) ReadDecisions(ctx context.Context, req *QueryReadDecisionsRequest) (*QueryReadDecisionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReadDecisions not implemented")
+}
+func (*UnimplementedQueryServer) ReceiptReads(ctx context.Context, req *QueryReceiptReadsRequest) (*QueryReceiptReadsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReceiptReads not implemented")
 }
 func (*UnimplementedQueryServer) Params(ctx context.Context, req *QueryParamsRequest) (*QueryParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Params not implemented")
@@ -1073,6 +1566,42 @@ func _Query_ReceiptsByRecord_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_ReadDecisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryReadDecisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ReadDecisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/healthd.records.v1.Query/ReadDecisions",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ReadDecisions(ctx, req.(*QueryReadDecisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_ReceiptReads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryReceiptReadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ReceiptReads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/healthd.records.v1.Query/ReceiptReads",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ReceiptReads(ctx, req.(*QueryReceiptReadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Query_Params_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(QueryParamsRequest)
 	if err := dec(in); err != nil {
@@ -1123,6 +1652,14 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReceiptsByRecord",
 			Handler:    _Query_ReceiptsByRecord_Handler,
+		},
+		{
+			MethodName: "ReadDecisions",
+			Handler:    _Query_ReadDecisions_Handler,
+		},
+		{
+			MethodName: "ReceiptReads",
+			Handler:    _Query_ReceiptReads_Handler,
 		},
 		{
 			MethodName: "Params",
@@ -1629,6 +2166,336 @@ func (m *QueryParamsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *QueryReadDecisionsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryReadDecisionsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryReadDecisionsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.RecordIds) > 0 {
+		dAtA12 := make([]byte, len(m.RecordIds)*10)
+		var j11 int
+		for _, num := range m.RecordIds {
+			for num >= 1<<7 {
+				dAtA12[j11] = uint8(uint64(num)&0x7f | 0x80)
+				num >>= 7
+				j11++
+			}
+			dAtA12[j11] = uint8(num)
+			j11++
+		}
+		i -= j11
+		copy(dAtA[i:], dAtA12[:j11])
+		i = encodeVarintQuery(dAtA, i, uint64(j11))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Purpose) > 0 {
+		i -= len(m.Purpose)
+		copy(dAtA[i:], m.Purpose)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Purpose)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Accessor) > 0 {
+		i -= len(m.Accessor)
+		copy(dAtA[i:], m.Accessor)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Accessor)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ReadDecision) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ReadDecision) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ReadDecision) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Erased {
+		i--
+		if m.Erased {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.NotFound {
+		i--
+		if m.NotFound {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.ConsentId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.ConsentId))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.Reason != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Reason))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Allowed {
+		i--
+		if m.Allowed {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.RecordId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.RecordId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryReadDecisionsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryReadDecisionsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryReadDecisionsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Decisions) > 0 {
+		for iNdEx := len(m.Decisions) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Decisions[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryReceiptReadsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryReceiptReadsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryReceiptReadsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ReceiptIds) > 0 {
+		dAtA14 := make([]byte, len(m.ReceiptIds)*10)
+		var j13 int
+		for _, num := range m.ReceiptIds {
+			for num >= 1<<7 {
+				dAtA14[j13] = uint8(uint64(num)&0x7f | 0x80)
+				num >>= 7
+				j13++
+			}
+			dAtA14[j13] = uint8(num)
+			j13++
+		}
+		i -= j13
+		copy(dAtA[i:], dAtA14[:j13])
+		i = encodeVarintQuery(dAtA, i, uint64(j13))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Accessor) > 0 {
+		i -= len(m.Accessor)
+		copy(dAtA[i:], m.Accessor)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Accessor)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ReceiptRead) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ReceiptRead) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ReceiptRead) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Allowed {
+		i--
+		if m.Allowed {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x40
+	}
+	if m.Erased {
+		i--
+		if m.Erased {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x38
+	}
+	if len(m.Author) > 0 {
+		i -= len(m.Author)
+		copy(dAtA[i:], m.Author)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Author)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if len(m.ContentHash) > 0 {
+		i -= len(m.ContentHash)
+		copy(dAtA[i:], m.ContentHash)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.ContentHash)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if m.RecordId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.RecordId))
+		i--
+		dAtA[i] = 0x20
+	}
+	n15, err15 := github_com_cosmos_gogoproto_types.StdTimeMarshalTo(m.Time, dAtA[i-github_com_cosmos_gogoproto_types.SizeOfStdTime(m.Time):])
+	if err15 != nil {
+		return 0, err15
+	}
+	i -= n15
+	i = encodeVarintQuery(dAtA, i, uint64(n15))
+	i--
+	dAtA[i] = 0x1a
+	if m.Found {
+		i--
+		if m.Found {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.ReceiptId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.ReceiptId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryReceiptReadsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryReceiptReadsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryReceiptReadsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Reads) > 0 {
+		for iNdEx := len(m.Reads) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Reads[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	offset -= sovQuery(v)
 	base := offset
@@ -1832,6 +2699,141 @@ func (m *QueryParamsResponse) Size() (n int) {
 	_ = l
 	l = m.Params.Size()
 	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryReadDecisionsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Accessor)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	l = len(m.Purpose)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if len(m.RecordIds) > 0 {
+		l = 0
+		for _, e := range m.RecordIds {
+			l += sovQuery(uint64(e))
+		}
+		n += 1 + sovQuery(uint64(l)) + l
+	}
+	return n
+}
+
+func (m *ReadDecision) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.RecordId != 0 {
+		n += 1 + sovQuery(uint64(m.RecordId))
+	}
+	if m.Allowed {
+		n += 2
+	}
+	if m.Reason != 0 {
+		n += 1 + sovQuery(uint64(m.Reason))
+	}
+	if m.ConsentId != 0 {
+		n += 1 + sovQuery(uint64(m.ConsentId))
+	}
+	if m.NotFound {
+		n += 2
+	}
+	if m.Erased {
+		n += 2
+	}
+	return n
+}
+
+func (m *QueryReadDecisionsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Decisions) > 0 {
+		for _, e := range m.Decisions {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *QueryReceiptReadsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Accessor)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if len(m.ReceiptIds) > 0 {
+		l = 0
+		for _, e := range m.ReceiptIds {
+			l += sovQuery(uint64(e))
+		}
+		n += 1 + sovQuery(uint64(l)) + l
+	}
+	return n
+}
+
+func (m *ReceiptRead) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ReceiptId != 0 {
+		n += 1 + sovQuery(uint64(m.ReceiptId))
+	}
+	if m.Found {
+		n += 2
+	}
+	l = github_com_cosmos_gogoproto_types.SizeOfStdTime(m.Time)
+	n += 1 + l + sovQuery(uint64(l))
+	if m.RecordId != 0 {
+		n += 1 + sovQuery(uint64(m.RecordId))
+	}
+	l = len(m.ContentHash)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	l = len(m.Author)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.Erased {
+		n += 2
+	}
+	if m.Allowed {
+		n += 2
+	}
+	return n
+}
+
+func (m *QueryReceiptReadsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Reads) > 0 {
+		for _, e := range m.Reads {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
 	return n
 }
 
@@ -3122,6 +4124,936 @@ func (m *QueryParamsResponse) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			if err := m.Params.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryReadDecisionsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryReadDecisionsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryReadDecisionsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Accessor", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Accessor = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Purpose", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Purpose = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType == 0 {
+				var v uint64
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowQuery
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					v |= uint64(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				m.RecordIds = append(m.RecordIds, v)
+			} else if wireType == 2 {
+				var packedLen int
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowQuery
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					packedLen |= int(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				if packedLen < 0 {
+					return ErrInvalidLengthQuery
+				}
+				postIndex := iNdEx + packedLen
+				if postIndex < 0 {
+					return ErrInvalidLengthQuery
+				}
+				if postIndex > l {
+					return io.ErrUnexpectedEOF
+				}
+				var elementCount int
+				var count int
+				for _, integer := range dAtA[iNdEx:postIndex] {
+					if integer < 128 {
+						count++
+					}
+				}
+				elementCount = count
+				if elementCount != 0 && len(m.RecordIds) == 0 {
+					m.RecordIds = make([]uint64, 0, elementCount)
+				}
+				for iNdEx < postIndex {
+					var v uint64
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowQuery
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						v |= uint64(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					m.RecordIds = append(m.RecordIds, v)
+				}
+			} else {
+				return fmt.Errorf("proto: wrong wireType = %d for field RecordIds", wireType)
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ReadDecision) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ReadDecision: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ReadDecision: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RecordId", wireType)
+			}
+			m.RecordId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RecordId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Allowed", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Allowed = bool(v != 0)
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Reason", wireType)
+			}
+			m.Reason = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Reason |= types.AccessReason(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ConsentId", wireType)
+			}
+			m.ConsentId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ConsentId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NotFound", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.NotFound = bool(v != 0)
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Erased", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Erased = bool(v != 0)
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryReadDecisionsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryReadDecisionsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryReadDecisionsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Decisions", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Decisions = append(m.Decisions, ReadDecision{})
+			if err := m.Decisions[len(m.Decisions)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryReceiptReadsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryReceiptReadsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryReceiptReadsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Accessor", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Accessor = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType == 0 {
+				var v uint64
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowQuery
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					v |= uint64(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				m.ReceiptIds = append(m.ReceiptIds, v)
+			} else if wireType == 2 {
+				var packedLen int
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowQuery
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					packedLen |= int(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				if packedLen < 0 {
+					return ErrInvalidLengthQuery
+				}
+				postIndex := iNdEx + packedLen
+				if postIndex < 0 {
+					return ErrInvalidLengthQuery
+				}
+				if postIndex > l {
+					return io.ErrUnexpectedEOF
+				}
+				var elementCount int
+				var count int
+				for _, integer := range dAtA[iNdEx:postIndex] {
+					if integer < 128 {
+						count++
+					}
+				}
+				elementCount = count
+				if elementCount != 0 && len(m.ReceiptIds) == 0 {
+					m.ReceiptIds = make([]uint64, 0, elementCount)
+				}
+				for iNdEx < postIndex {
+					var v uint64
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowQuery
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						v |= uint64(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					m.ReceiptIds = append(m.ReceiptIds, v)
+				}
+			} else {
+				return fmt.Errorf("proto: wrong wireType = %d for field ReceiptIds", wireType)
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ReceiptRead) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ReceiptRead: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ReceiptRead: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ReceiptId", wireType)
+			}
+			m.ReceiptId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ReceiptId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Found", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Found = bool(v != 0)
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Time", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := github_com_cosmos_gogoproto_types.StdTimeUnmarshal(&m.Time, dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RecordId", wireType)
+			}
+			m.RecordId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RecordId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ContentHash", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ContentHash = append(m.ContentHash[:0], dAtA[iNdEx:postIndex]...)
+			if m.ContentHash == nil {
+				m.ContentHash = []byte{}
+			}
+			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Author", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Author = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Erased", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Erased = bool(v != 0)
+		case 8:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Allowed", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Allowed = bool(v != 0)
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryReceiptReadsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryReceiptReadsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryReceiptReadsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Reads", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Reads = append(m.Reads, ReceiptRead{})
+			if err := m.Reads[len(m.Reads)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex
