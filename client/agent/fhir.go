@@ -49,12 +49,12 @@ type Progress func(step string, done, total int)
 // ImportBundle makes every resource of the R4 Bundle raw one encrypted record
 // of patient (default: the agent). The Bundle, the write consents and the
 // class keys are all checked before anything is uploaded. Resources are
-// encrypted and uploaded in batches, several at once, and committed in
-// transactions of the chain's max_batch_size sent back to back (each signed
-// with the next sequence number) and confirmed from the node's block events.
-// If any upload fails, nothing is committed; if a transaction fails, the
-// error says which resources were not committed and the committed ones are
-// returned with it.
+// encrypted and uploaded in batches of the chain's max_batch_size, several
+// at once; each batch is committed by one transaction as soon as it is
+// uploaded, sent without waiting for blocks (a Sender) and confirmed from the
+// node's block events. If an upload or a transaction fails, the error says
+// which resources were not committed, and the committed ones are returned
+// with it ("nothing was imported" when none was).
 func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, vaultURL string, progress Progress,
 ) ([]Imported, error) {
 	types, classes, resources, err := fhir.ParseBundle(raw)
@@ -92,101 +92,149 @@ func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, 
 		}
 	}
 
-	// upload: batches of encrypted resources, bulkParallel at a time
+	// Upload batches of encrypted resources, bulkParallel at a time; each
+	// batch is one transaction, sent as soon as it and every batch before it
+	// are uploaded (so commits overlap uploads, and record ids keep the
+	// Bundle's order).
 	entries := make([]recordstypes.RecordEntry, len(resources))
-	chunks := uploadChunks(resources)
+	chunks := uploadChunks(resources, int(params.Params.MaxBatchSize))
+	upCtx, stopUploads := context.WithCancel(ctx)
+	defer stopUploads()
+	ready := make([]chan error, len(chunks))
+	for k := range ready {
+		ready[k] = make(chan error, 1)
+	}
 	uploaded := 0
 	var mu sync.Mutex
-	err = parallel(ctx, len(chunks), bulkParallel, func(ctx context.Context, k int) error {
-		c := chunks[k]
-		var blobs []vault.BatchData
-		var idx []int
-		dataKeys := map[int][]byte{}
-		for i := c[0]; i < c[1]; i++ {
-			hdr := crypto.Header{DataClass: classes[i], Patient: patient, FHIRResourceType: types[i]}
-			if len(resources[i]) > inlineMaxSize {
-				e, err := a.Upload(ctx, bytes.NewReader(resources[i]), int64(len(resources[i])), classes[i], types[i], patient, vaultURL,
-					keys[classes[i]], ctxs[classes[i]])
-				if err != nil {
-					return fmt.Errorf("resource %d (%s): %w", i, types[i], err)
-				}
-				entries[i] = e
-				continue
+	go func() {
+		_ = parallel(upCtx, len(chunks), bulkParallel, func(ctx context.Context, k int) error {
+			err := a.uploadChunk(ctx, chunks[k], resources, types, classes, patient, vaultURL, host, keys, ctxs, entries)
+			if err == nil {
+				mu.Lock()
+				uploaded += chunks[k][1] - chunks[k][0]
+				progress("uploading", uploaded, len(resources))
+				mu.Unlock()
 			}
-			var ct bytes.Buffer
-			hash, dataKey, err := encrypt(&ct, bytes.NewReader(resources[i]), hdr)
-			if err != nil {
-				return err
-			}
-			blobs, idx, dataKeys[i] = append(blobs, vault.BatchData{Hash: hash, Data: ct.Bytes()}), append(idx, i), dataKey
-		}
-		if len(blobs) > 0 {
-			res, err := a.vaultClient(vaultURL).PutBatch(ctx, blobs)
-			if err != nil {
-				return err
-			}
-			for j, r := range res {
-				i := idx[j]
-				if r.Status >= 300 {
-					return fmt.Errorf("resource %d (%s): vault: %d %s", i, types[i], r.Status, r.Error)
-				}
-				if entries[i], err = recordEntry(host, blobs[j].Hash, int64(len(blobs[j].Data)), dataKeys[i], classes[i], types[i],
-					keys[classes[i]], ctxs[classes[i]]); err != nil {
-					return err
-				}
-			}
-		}
-		mu.Lock()
-		uploaded += c[1] - c[0]
-		progress("uploading", uploaded, len(resources))
-		mu.Unlock()
-		return nil
-	})
+			ready[k] <- err
+			return nil // a failed chunk stops the sending loop, which cancels the rest
+		})
+	}()
+	sender, err := a.NewSender(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("nothing was imported (the uploads are deleted after the vault's TTL): %w", err)
+		return nil, fmt.Errorf("nothing was imported: %w", err)
 	}
-
-	// commit: every batch sent at once, confirmed from block events
-	batch := int(params.Params.MaxBatchSize)
-	var txs [][]sdk.Msg
+	defer sender.Close()
 	var resps [][]gogoproto.Message
-	for start := 0; start < len(entries); start += batch {
-		end := min(start+batch, len(entries))
-		txs = append(txs, []sdk.Msg{&recordstypes.MsgCreateRecords{Author: a.addr, Patient: patient, Purpose: purpose, Entries: entries[start:end]}})
+	var uploadErr error
+	var baseGas uint64
+	baseSize := 0
+	for k, c := range chunks {
+		if uploadErr = <-ready[k]; uploadErr != nil {
+			stopUploads()
+			break
+		}
+		msgs := []sdk.Msg{&recordstypes.MsgCreateRecords{Author: a.addr, Patient: patient, Purpose: purpose, Entries: entries[c[0]:c[1]]}}
+		// Gas: the first batch is simulated; a later one gets that estimate,
+		// scaled up by its size if it is larger (its cost is the same per
+		// entry plus per byte), so no batch is simulated twice on the node.
+		var gas uint64
+		if sender.Simulates() {
+			size := msgsSize(msgs)
+			if k == 0 {
+				if baseGas, err = sender.Estimate(msgs); err != nil {
+					return nil, fmt.Errorf("nothing was imported: %w", err)
+				}
+				baseSize = size
+			}
+			gas = max(baseGas, baseGas*uint64(size)/uint64(baseSize))
+		}
 		resps = append(resps, []gogoproto.Message{&recordstypes.MsgCreateRecordsResponse{}})
+		sender.Send(ctx, msgs, resps[k], gas)
 	}
 	committed := 0
-	errs := a.SendAll(ctx, txs, resps, func(k int) {
-		committed += len(txs[k][0].(*recordstypes.MsgCreateRecords).Entries)
+	errs := sender.Wait(ctx, func(k int) {
+		committed += chunks[k][1] - chunks[k][0]
 		progress("committing", committed, len(entries))
 	})
 	var done []Imported
 	var failed []string
 	var firstErr error
-	for k, err := range errs {
-		start := k * batch
-		end := min(start+batch, len(entries))
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%d-%d", start, end-1))
-			if firstErr == nil {
-				firstErr = err
+	for k, c := range chunks {
+		if k >= len(errs) || errs[k] != nil {
+			failed = append(failed, fmt.Sprintf("%d-%d", c[0], c[1]-1))
+			if firstErr == nil && k < len(errs) {
+				firstErr = errs[k]
 			}
 			continue
 		}
 		for i, id := range resps[k][0].(*recordstypes.MsgCreateRecordsResponse).Ids {
-			done = append(done, Imported{Index: start + i, ResourceType: types[start+i], DataClass: classes[start+i], RecordID: id})
+			done = append(done, Imported{Index: c[0] + i, ResourceType: types[c[0]+i], DataClass: classes[c[0]+i], RecordID: id})
 		}
 	}
-	if firstErr != nil {
-		return done, fmt.Errorf("resources %s were not committed (%d others were): %w", strings.Join(failed, ", "), len(done), firstErr)
+	if firstErr == nil {
+		firstErr = uploadErr
 	}
-	return done, nil
+	switch {
+	case firstErr == nil:
+		return done, nil
+	case len(done) == 0:
+		return nil, fmt.Errorf("nothing was imported (uploads without a record are deleted after the vault's TTL): %w", firstErr)
+	}
+	return done, fmt.Errorf("resources %s were not committed (%d others were): %w", strings.Join(failed, ", "), len(done), firstErr)
 }
 
-// uploadChunks splits resources into [start, end) ranges of at most
-// vault.MaxBatchItems resources and about a quarter of vault.MaxBatchBytes.
-func uploadChunks(resources []json.RawMessage) [][2]int {
-	const items, bytes = 100, vault.MaxBatchBytes / 4
+// uploadChunk encrypts the resources of chunk c and uploads them in one batch
+// request (one by one, streamed, if larger than inlineMaxSize), filling in
+// their record entries.
+func (a *Agent) uploadChunk(ctx context.Context, c [2]int, resources []json.RawMessage, types, classes []string,
+	patient, vaultURL, host string, keys map[string][]byte, ctxs map[string]crypto.KeyContext, entries []recordstypes.RecordEntry,
+) error {
+	var blobs []vault.BatchData
+	var idx []int
+	dataKeys := map[int][]byte{}
+	for i := c[0]; i < c[1]; i++ {
+		if len(resources[i]) > inlineMaxSize {
+			e, err := a.Upload(ctx, bytes.NewReader(resources[i]), int64(len(resources[i])), classes[i], types[i], patient, vaultURL,
+				keys[classes[i]], ctxs[classes[i]])
+			if err != nil {
+				return fmt.Errorf("resource %d (%s): %w", i, types[i], err)
+			}
+			entries[i] = e
+			continue
+		}
+		var ct bytes.Buffer
+		hash, dataKey, err := encrypt(&ct, bytes.NewReader(resources[i]),
+			crypto.Header{DataClass: classes[i], Patient: patient, FHIRResourceType: types[i]})
+		if err != nil {
+			return err
+		}
+		blobs, idx, dataKeys[i] = append(blobs, vault.BatchData{Hash: hash, Data: ct.Bytes()}), append(idx, i), dataKey
+	}
+	if len(blobs) == 0 {
+		return nil
+	}
+	res, err := a.vaultClient(vaultURL).PutBatch(ctx, blobs)
+	if err != nil {
+		return err
+	}
+	for j, r := range res {
+		i := idx[j]
+		if r.Status >= 300 {
+			return fmt.Errorf("resource %d (%s): vault: %d %s", i, types[i], r.Status, r.Error)
+		}
+		if entries[i], err = recordEntry(host, blobs[j].Hash, int64(len(blobs[j].Data)), dataKeys[i], classes[i], types[i],
+			keys[classes[i]], ctxs[classes[i]]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uploadChunks splits resources into [start, end) ranges of at most batch
+// resources (the chain's max_batch_size, and at most vault.MaxBatchItems)
+// and about a quarter of vault.MaxBatchBytes.
+func uploadChunks(resources []json.RawMessage, batch int) [][2]int {
+	items, bytes := min(batch, vault.MaxBatchItems), vault.MaxBatchBytes/4
 	var out [][2]int
 	start, size := 0, 0
 	for i, r := range resources {
@@ -230,7 +278,7 @@ func parallel(ctx context.Context, n, workers int, fn func(ctx context.Context, 
 }
 
 // ReceiptsPerTx is how many access receipts ExportBundle takes per transaction.
-const ReceiptsPerTx = 32
+const ReceiptsPerTx = 100
 
 // NotRead is a record an export left out, and why.
 type NotRead struct {

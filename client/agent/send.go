@@ -83,15 +83,15 @@ func (a *Agent) SendOne(ctx context.Context, msg sdk.Msg, resp gogoproto.Message
 }
 
 // SendAll sends the transactions txs[0], txs[1], … of the agent's account
-// without waiting for a block between them: each is signed with the next
-// sequence number (tracked here, not asked of the node each time), all are
-// broadcast in order, and their commits are read from the node's block
-// events. It returns one error per transaction (nil: committed, responses
-// decoded into resps[i]). If the node refuses one at CheckTx, the ones after
-// it are not sent. committed, if set, is called as each one is committed.
+// without waiting for a block between them (a Sender): each is signed with
+// the next sequence number, all are broadcast in order, and their commits are
+// read from the node's block events. It returns one error per transaction
+// (nil: committed, responses decoded into resps[i]). If the node refuses one
+// at CheckTx, the ones after it are not sent. committed, if set, is called
+// as each one is committed.
 func (a *Agent) SendAll(ctx context.Context, txs [][]sdk.Msg, resps [][]gogoproto.Message, committed func(i int)) []error {
-	errs := make([]error, len(txs))
 	fail := func(err error) []error {
+		errs := make([]error, len(txs))
 		for i := range errs {
 			errs[i] = err
 		}
@@ -102,116 +102,173 @@ func (a *Agent) SendAll(ctx context.Context, txs [][]sdk.Msg, resps [][]gogoprot
 			return fail(fmt.Errorf("internal: %d messages, %d responses", len(txs[i]), len(resps[i])))
 		}
 	}
-	txf, err := a.txf.Prepare(a.clientCtx)
+	s, err := a.NewSender(ctx)
 	if err != nil {
 		return fail(err)
 	}
-	signed, err := a.signAll(ctx, txf, txs)
+	defer s.Close()
+	gas, err := s.estimateShapes(txs)
 	if err != nil {
 		return fail(err)
 	}
-	// Watch blocks before the first broadcast, so that no commit is missed.
-	w := a.watchBlocks(ctx)
-	defer w.close()
-	pending := map[string]int{}
-	for i, bz := range signed {
-		res, err := a.clientCtx.BroadcastTxSync(bz)
-		if err == nil && res.Code != 0 {
-			err = &TxError{Hash: res.TxHash, Codespace: res.Codespace, Code: res.Code, Log: res.RawLog}
-		}
-		if err != nil {
-			errs[i] = err
-			for j := i + 1; j < len(signed); j++ {
-				errs[j] = errNotSent
-			}
-			break
-		}
-		pending[strings.ToUpper(res.TxHash)] = i
+	for i := range txs {
+		s.Send(ctx, txs[i], resps[i], gas[i])
 	}
-	a.awaitCommits(ctx, w, pending, false, func(i int, r *abci.ExecTxResult, height int64, hash string) {
-		if errs[i] = decodeResult(r, height, hash, resps[i]); errs[i] == nil && committed != nil {
-			committed(i)
-		}
-	}, errs)
-	return errs
+	return s.Wait(ctx, committed)
 }
 
-// signAll signs each transaction with the next sequence after txf's. With
-// SimulateAndExecute set, gas is simulated first (times the factory's gas
-// adjustment). Transactions of the same shape (the same message types, in
-// the same order) cost about the same, so for each shape only two are
-// simulated, the first and the largest, and the larger estimate is used for
-// all of them: simulating each would run the whole batch twice on the node.
-// A simulation runs against the committed state, where the account's
-// sequence is txf's, so each is simulated at that sequence.
-func (a *Agent) signAll(ctx context.Context, txf tx.Factory, txs [][]sdk.Msg) ([][]byte, error) {
+// Sender sends transactions of the agent's account one after the other
+// without waiting for blocks: it tracks the account's sequence itself, and
+// learns of commits from the node's block events. Send as many as needed,
+// then Wait once.
+type Sender struct {
+	a       *Agent
+	txf     tx.Factory
+	next    uint64 // sequence of the next transaction
+	w       *blockWatch
+	pending map[string]int // hash → index
+	resps   [][]gogoproto.Message
+	errs    []error
+	refused bool
+}
+
+// NewSender reads the account's number and sequence and subscribes to the
+// node's blocks (before the first broadcast, so no commit is missed).
+func (a *Agent) NewSender(ctx context.Context) (*Sender, error) {
+	txf, err := a.txf.Prepare(a.clientCtx)
+	if err != nil {
+		return nil, err
+	}
+	return &Sender{a: a, txf: txf, next: txf.Sequence(), w: a.watchBlocks(ctx), pending: map[string]int{}}, nil
+}
+
+// Close ends the block subscription.
+func (s *Sender) Close() { s.w.close() }
+
+// Simulates reports whether gas is simulated (--gas auto, the agent's default).
+func (s *Sender) Simulates() bool { return s.txf.SimulateAndExecute() }
+
+// Estimate simulates msgs against the committed state (where the account's
+// sequence is the one the Sender started from) and returns the gas to give
+// them, times the gas adjustment.
+func (s *Sender) Estimate(msgs []sdk.Msg) (uint64, error) {
+	_, gas, err := tx.CalculateGas(s.a.clientCtx, s.txf, msgs...)
+	if err != nil {
+		return 0, fmt.Errorf("the chain refuses the transaction: %w", err)
+	}
+	return gas, nil
+}
+
+// Send signs msgs with the next sequence and gas (0: the factory's gas
+// limit) and broadcasts them; it returns the transaction's index for Wait's
+// results. After a refusal at CheckTx nothing more is sent: the sequences
+// would not follow.
+func (s *Sender) Send(ctx context.Context, msgs []sdk.Msg, resps []gogoproto.Message, gas uint64) int {
+	i := len(s.errs)
+	s.errs, s.resps = append(s.errs, nil), append(s.resps, resps)
+	if s.refused {
+		s.errs[i] = errNotSent
+		return i
+	}
+	bz, err := s.sign(ctx, msgs, gas)
+	if err == nil {
+		var res *sdk.TxResponse
+		if res, err = s.a.clientCtx.BroadcastTxSync(bz); err == nil && res.Code != 0 {
+			err = &TxError{Hash: res.TxHash, Codespace: res.Codespace, Code: res.Code, Log: res.RawLog}
+		}
+		if err == nil {
+			s.pending[strings.ToUpper(res.TxHash)] = i
+			s.next++
+			return i
+		}
+	}
+	s.errs[i], s.refused = err, true
+	return i
+}
+
+func (s *Sender) sign(ctx context.Context, msgs []sdk.Msg, gas uint64) ([]byte, error) {
+	f := s.txf.WithSequence(s.next)
+	if gas > 0 {
+		f = f.WithGas(gas)
+	}
+	builder, err := f.BuildUnsignedTx(msgs...)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Sign(ctx, f, s.a.clientCtx.FromName, builder, true); err != nil {
+		return nil, err
+	}
+	return s.a.clientCtx.TxConfig.TxEncoder()(builder.GetTx())
+}
+
+// Wait waits until every transaction sent is committed (or the agent's
+// CommitTimeout passes) and returns one error per transaction, in the order
+// sent; committed, if set, is called as each one commits.
+func (s *Sender) Wait(ctx context.Context, committed func(i int)) []error {
+	s.a.awaitCommits(ctx, s.w, s.pending, false, func(i int, r *abci.ExecTxResult, height int64, hash string) {
+		if s.errs[i] = decodeResult(r, height, hash, s.resps[i]); s.errs[i] == nil && committed != nil {
+			committed(i)
+		}
+	}, s.errs)
+	return s.errs
+}
+
+// estimateShapes returns the gas of each transaction (0 for all unless gas is
+// simulated). Transactions of the same shape (the same message types, in the
+// same order) cost about the same, so for each shape only two are simulated,
+// the first and the largest, and the larger estimate is used for all of
+// them: simulating each would run the whole batch twice on the node.
+func (s *Sender) estimateShapes(txs [][]sdk.Msg) ([]uint64, error) {
 	gas := make([]uint64, len(txs))
-	if txf.SimulateAndExecute() {
-		shapes := map[string][]int{} // shape → indexes of txs
-		var order []string
-		for i, msgs := range txs {
-			var key strings.Builder
-			for _, m := range msgs {
-				key.WriteString(sdk.MsgTypeURL(m) + ";")
-			}
-			if shapes[key.String()] == nil {
-				order = append(order, key.String())
-			}
-			shapes[key.String()] = append(shapes[key.String()], i)
-		}
-		var samples []int
-		for _, k := range order {
-			idx := shapes[k]
-			largest := idx[0]
-			for _, i := range idx {
-				if msgsSize(txs[i]) > msgsSize(txs[largest]) {
-					largest = i
-				}
-			}
-			samples = append(samples, idx[0])
-			if largest != idx[0] {
-				samples = append(samples, largest)
-			}
-		}
-		estimates := make([]uint64, len(txs))
-		errs := make([]error, len(txs))
-		var wg sync.WaitGroup
-		for _, i := range samples {
-			wg.Go(func() { _, estimates[i], errs[i] = tx.CalculateGas(a.clientCtx, txf, txs[i]...) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return nil, fmt.Errorf("the chain refuses the transaction: %w", err)
-		}
-		for _, k := range order {
-			var most uint64
-			for _, i := range shapes[k] {
-				most = max(most, estimates[i])
-			}
-			for _, i := range shapes[k] {
-				gas[i] = most
-			}
-		}
+	if !s.Simulates() {
+		return gas, nil
 	}
-	out := make([][]byte, len(txs))
-	seq := txf.Sequence()
+	shapes := map[string][]int{} // shape → indexes of txs
+	var order []string
 	for i, msgs := range txs {
-		f := txf.WithSequence(seq + uint64(i))
-		if gas[i] > 0 {
-			f = f.WithGas(gas[i])
+		var key strings.Builder
+		for _, m := range msgs {
+			key.WriteString(sdk.MsgTypeURL(m) + ";")
 		}
-		builder, err := f.BuildUnsignedTx(msgs...)
-		if err != nil {
-			return nil, err
+		if shapes[key.String()] == nil {
+			order = append(order, key.String())
 		}
-		if err := tx.Sign(ctx, f, a.clientCtx.FromName, builder, true); err != nil {
-			return nil, err
+		shapes[key.String()] = append(shapes[key.String()], i)
+	}
+	var samples []int
+	for _, k := range order {
+		idx := shapes[k]
+		largest := idx[0]
+		for _, i := range idx {
+			if msgsSize(txs[i]) > msgsSize(txs[largest]) {
+				largest = i
+			}
 		}
-		if out[i], err = a.clientCtx.TxConfig.TxEncoder()(builder.GetTx()); err != nil {
-			return nil, err
+		samples = append(samples, idx[0])
+		if largest != idx[0] {
+			samples = append(samples, largest)
 		}
 	}
-	return out, nil
+	estimates := make([]uint64, len(txs))
+	errs := make([]error, len(txs))
+	var wg sync.WaitGroup
+	for _, i := range samples {
+		wg.Go(func() { estimates[i], errs[i] = s.Estimate(txs[i]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, k := range order {
+		var most uint64
+		for _, i := range shapes[k] {
+			most = max(most, estimates[i])
+		}
+		for _, i := range shapes[k] {
+			gas[i] = most
+		}
+	}
+	return gas, nil
 }
 
 // msgsSize is the encoded size of msgs.

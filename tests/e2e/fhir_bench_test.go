@@ -22,8 +22,8 @@ import (
 // HEALTHD_BENCH_RESOURCES says otherwise) end to end, on a fresh
 // one-validator chain and vault for each iteration: the hospital imports it
 // for alice under her read/write consent with key grants, then exports it
-// back (one receipt per record). It reports resources per second of each and
-// the CLI's peak RSS.
+// back (one receipt per record). It reports resources per second of each, the
+// CLI's CPU time for each, and its peak RSS.
 //
 // HEALTHD_BENCH_BINARIES=name=path,name=path runs the same steps with each
 // binary (its node, vault and CLI) in turn, e.g. the build of an earlier
@@ -68,7 +68,7 @@ func BenchmarkFHIRBundle(b *testing.B) {
 			if bin == "" {
 				bin = network.Binary(b)
 			}
-			var importSecs, exportSecs float64
+			var importSecs, exportSecs, importCPU, exportCPU float64
 			var peakRSS int64
 			for range b.N {
 				b.StopTimer()
@@ -87,23 +87,25 @@ func BenchmarkFHIRBundle(b *testing.B) {
 				var imported struct {
 					Committed []json.RawMessage `json:"committed"`
 				}
-				secs, rss := timedCLI(b, n, &imported, "fhir", "import", bundle, "--patient", alice, "--vault", v.URL,
+				secs, cpu, rss := timedCLI(b, n, &imported, "fhir", "import", bundle, "--patient", alice, "--vault", v.URL,
 					"--from", "hospital", "--keyring-backend", "test", "--output", "json")
 				if len(imported.Committed) != resources {
 					b.Fatalf("imported %d of %d resources", len(imported.Committed), resources)
 				}
 				importSecs += secs
+				importCPU += cpu
 				peakRSS = max(peakRSS, rss)
 
 				var exported struct {
 					Exported int `json:"exported"`
 				}
-				secs, rss = timedCLI(b, n, &exported, "fhir", "export", "--patient", alice, "--out", filepath.Join(b.TempDir(), "out.json"),
+				secs, cpu, rss = timedCLI(b, n, &exported, "fhir", "export", "--patient", alice, "--out", filepath.Join(b.TempDir(), "out.json"),
 					"--from", "hospital", "--keyring-backend", "test", "--output", "json")
 				if exported.Exported != resources {
 					b.Fatalf("exported %d of %d resources", exported.Exported, resources)
 				}
 				exportSecs += secs
+				exportCPU += cpu
 				peakRSS = max(peakRSS, rss)
 				b.StopTimer()
 				v.Stop()
@@ -113,14 +115,17 @@ func BenchmarkFHIRBundle(b *testing.B) {
 			b.ReportMetric(float64(resources*b.N)/importSecs, "import-res/s")
 			b.ReportMetric(float64(resources*b.N)/exportSecs, "export-res/s")
 			b.ReportMetric(float64(peakRSS)/(1<<20), "cli-peak-MiB")
+			b.ReportMetric(importCPU/float64(b.N), "import-cli-cpu-s")
+			b.ReportMetric(exportCPU/float64(b.N), "export-cli-cpu-s")
 			b.ReportMetric(0, "ns/op") // the wall time of an iteration includes nothing useful beyond the two figures
 		})
 	}
 }
 
 // timedCLI runs a healthd command that must succeed, decodes its JSON output
-// into out, and returns its wall time in seconds and its peak RSS in bytes.
-func timedCLI(b *testing.B, n *network.Node, out any, args ...string) (float64, int64) {
+// into out, and returns its wall time and CPU time (user + system) in
+// seconds and its peak RSS in bytes.
+func timedCLI(b *testing.B, n *network.Node, out any, args ...string) (float64, float64, int64) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -140,5 +145,6 @@ func timedCLI(b *testing.B, n *network.Node, out any, args ...string) (float64, 
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss << 10 // kilobytes on Linux
 	}
-	return secs, rss
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	return secs, cpu, rss
 }
