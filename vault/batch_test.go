@@ -49,10 +49,12 @@ func TestBatchPutAndGet(t *testing.T) {
 	if err != nil || res[0].Status != http.StatusBadRequest || res[1].Status != http.StatusCreated {
 		t.Fatalf("mismatched blob: %+v %v", res, err)
 	}
-	// past the quota, blobs are refused one by one, the batch goes on
+	// past the quota, blobs are refused one by one, the batch goes on (which
+	// of two that do not both fit is stored is not defined: they are stored
+	// in parallel)
 	big := bytes.Repeat([]byte("q"), 900<<10)
 	res, err = e.client("hospital").PutBatch(ctx, []BatchData{{Hash: hashOf(big), Data: big}, {Hash: hashOf(big[1:]), Data: big[1:]}})
-	if err != nil || res[0].Status != http.StatusCreated || res[1].Status != http.StatusForbidden {
+	if err != nil || res[0].Status+res[1].Status != http.StatusCreated+http.StatusForbidden {
 		t.Fatalf("quota: %+v %v", res, err)
 	}
 
