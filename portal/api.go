@@ -143,11 +143,15 @@ type providerView struct {
 	VaultEndpoint       string    `json:"vault_endpoint,omitempty"`
 }
 
-func viewProvider(p providerstypes.Provider) providerView {
+// viewProvider shows a registry entry as the chain answered it: an active
+// provider the chain calls inactive is one whose credential has expired (the
+// chain's rule, at its latest block time, not this machine's clock).
+func viewProvider(pr *providerstypes.QueryProviderResponse) providerView {
+	p := pr.Provider
 	v := providerView{
 		Address: p.Address, Name: p.Name, Kind: kindName(p.Kind), Jurisdiction: p.Jurisdiction,
 		Status: enumName(p.Status.String(), "PROVIDER_STATUS_"), CredentialExpiresAt: p.CredentialExpiresAt,
-		CredentialExpired: !p.CredentialExpiresAt.IsZero() && time.Now().After(p.CredentialExpiresAt),
+		CredentialExpired: p.Status == providerstypes.PROVIDER_STATUS_ACTIVE && !pr.IsActive,
 		VaultEndpoint:     p.VaultEndpoint,
 	}
 	if p.StatusReason != providerstypes.STATUS_REASON_UNSPECIFIED {
@@ -187,7 +191,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if pr, err := providerstypes.NewQueryClient(s.clientCtx()).Provider(ctx, &providerstypes.QueryProviderRequest{Address: me}); err == nil {
-		out["provider"] = viewProvider(pr.Provider)
+		out["provider"] = viewProvider(pr)
 	}
 	if p, err := consenttypes.NewQueryClient(s.clientCtx()).Params(ctx, &consenttypes.QueryParamsRequest{}); err == nil {
 		out["max_emergency_minutes"] = int(p.Params.MaxEmergencyDuration.Minutes())
@@ -203,7 +207,7 @@ func (s *Server) provider(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewProvider(pr.Provider))
+	writeJSON(w, http.StatusOK, viewProvider(pr))
 }
 
 type recordView struct {
@@ -235,7 +239,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	purpose := r.URL.Query().Get("purpose")
 	if purpose == "" {
-		purpose = "TREAT"
+		purpose = agent.DefaultPurpose
 	}
 	if _, err := consenttypes.NewQueryClient(s.clientCtx()).Patient(ctx, &consenttypes.QueryPatientRequest{Address: patient}); err != nil {
 		if chainUnreachable(err) {
@@ -261,26 +265,26 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, err)
 		return
 	}
-	readable := map[string]error{} // by class, for a viewer other than the patient
+	// For a viewer other than the patient, the chain's decision for each
+	// record (ReadDecisions: one query per 256 records).
+	var refusals []error
+	if patient != me {
+		if refusals, err = s.agent.ReadRefusals(ctx, recs, purpose); err != nil {
+			writeFailure(w, err)
+			return
+		}
+	}
 	out := make([]recordView, 0, len(recs))
-	for _, rec := range recs {
+	for i, rec := range recs {
 		v := recordView{
 			ID: rec.Id, Class: rec.DataClass, FHIRType: rec.FhirResourceType, Author: s.party(ctx, rec.Author),
 			CreatedAt: rec.CreatedAt, Status: enumName(rec.Status.String(), "RECORD_STATUS_"), Size: rec.Size_,
 		}
 		if patient != me && rec.Status != recordstypes.RECORD_STATUS_ERASED {
-			// the chain's decision depends on the class, the authoring time and
-			// whether the viewer wrote the record (CheckAccess's author rule)
-			key := rec.DataClass + "|" + rec.CreatedAt.String() + "|" + strconv.FormatBool(rec.Author == me)
-			err, seen := readable[key]
-			if !seen {
-				err = s.agent.MayRead(ctx, rec, purpose)
-				readable[key] = err
-			}
-			ok := err == nil
+			ok := refusals[i] == nil
 			v.Readable = &ok
-			if err != nil {
-				v.Refusal = classify(err).Message
+			if !ok {
+				v.Refusal = classify(refusals[i]).Message
 			}
 		}
 		out = append(out, v)
@@ -335,7 +339,7 @@ func (s *Server) fileFrom(ctx context.Context, w http.ResponseWriter, file io.Re
 	}
 	purpose := fields["purpose"]
 	if purpose == "" {
-		purpose = "TREAT"
+		purpose = agent.DefaultPurpose
 	}
 	if err := consenttypes.ValidatePurpose(purpose); err != nil {
 		badRequest(w, "Unknown purpose "+strconv.Quote(purpose)+".")
@@ -435,7 +439,7 @@ func (s *Server) readRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Purpose == "" {
-		body.Purpose = "TREAT"
+		body.Purpose = agent.DefaultPurpose
 	}
 	if err := consenttypes.ValidatePurpose(body.Purpose); err != nil {
 		badRequest(w, "Unknown purpose "+strconv.Quote(body.Purpose)+".")
@@ -507,9 +511,6 @@ func (s *Server) viewConsent(ctx context.Context, c consenttypes.Consent) consen
 		ID: c.Id, Patient: s.party(ctx, c.Patient), Grantee: s.party(ctx, c.Grantee), Classes: c.DataClasses,
 		Purposes: c.Purposes, Permissions: c.Permissions, Start: c.Period.Start, End: c.Period.End,
 		Status: enumName(c.Status.String(), "CONSENT_STATUS_"), Emergency: c.Emergency, WithKeys: len(c.KeyGrants) > 0,
-	}
-	if c.Status == consenttypes.CONSENT_STATUS_ACTIVE && !c.Period.End.IsZero() && time.Now().After(c.Period.End) {
-		v.Status = "expired"
 	}
 	if c.Emergency {
 		v.Reason = enumName(c.EmergencyReason.String(), "EMERGENCY_REASON_")
@@ -752,8 +753,9 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "Give how many minutes the emergency access lasts.")
 		return
 	}
-	if len(body.Note) > 140 {
-		badRequest(w, "The note is at most 140 characters (and must not contain clinical or identifying details).")
+	if consenttypes.ValidateEmergencyNote(body.Note) != nil { // the chain's own check, in characters
+		badRequest(w, fmt.Sprintf("Write a note of 1 to %d characters, without clinical or identifying details.",
+			consenttypes.MaxEmergencyNoteLength))
 		return
 	}
 	var resp consenttypes.MsgBreakGlassResponse

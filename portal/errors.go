@@ -3,8 +3,11 @@ package portal
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
-	"strings"
+	"net/url"
+	"os"
+	"syscall"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -12,6 +15,7 @@ import (
 	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/vault"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
 
 // apiError is the body of every failed API call: a stable code for the page
@@ -84,6 +88,9 @@ func writeFailure(w http.ResponseWriter, err error) {
 	writeJSON(w, status, e)
 }
 
+// classify maps an error to what the page shows, by its type: the agent's
+// *AccessDenied (with the chain's reason) and *TxError, the vault's errors,
+// gRPC status codes and network errors. No error is recognised by its text.
 func classify(err error) apiError {
 	detail := err.Error()
 	var denied *agent.AccessDenied
@@ -92,34 +99,37 @@ func classify(err error) apiError {
 			return apiError{Code: m.code, Message: m.message, Detail: detail}
 		}
 	}
+	var txErr *agent.TxError
 	switch {
 	case errors.Is(err, agent.ErrErased), errors.Is(err, vault.ErrGone):
 		return apiError{Code: "erased", Message: "The patient erased this record: it can no longer be read.", Detail: detail}
 	case errors.Is(err, vault.ErrUnreachable):
 		return apiError{Code: "vault_unreachable", Message: "The record vault cannot be reached. Try again later, or tell your IT team.", Detail: detail}
-	case errors.Is(err, agent.ErrAccessRefused):
+	case errors.Is(err, agent.ErrAccessRefused), errors.Is(err, recordstypes.ErrAccessDenied):
 		// a refusal found only by the transaction (the consent changed between
 		// the check and the block)
 		return apiError{Code: "refused", Message: "The chain refused this access: your consent does not allow it now.", Detail: detail}
 	case chainUnreachable(err):
 		return apiError{Code: "chain_unreachable", Message: "The healthd node cannot be reached. Try again later, or tell your IT team.", Detail: detail}
-	case status.Code(err) == codes.NotFound || strings.Contains(detail, "not found"):
+	case status.Code(err) == codes.NotFound:
 		return apiError{Code: "not_found", Message: "Not found on the chain.", Detail: detail}
-	case strings.Contains(detail, "transaction rejected") || strings.Contains(detail, "failed in block") ||
-		strings.Contains(detail, "the chain refuses"):
+	case errors.As(err, &txErr):
+		return apiError{Code: "rejected", Message: "The chain refused the transaction: " + firstClause(txErr.Log), Detail: detail}
+	case errors.Is(err, agent.ErrSimulationRefused):
 		return apiError{Code: "rejected", Message: "The chain refused the transaction: " + firstClause(detail), Detail: detail}
 	}
 	return apiError{Code: "error", Message: "Something went wrong: " + firstClause(detail), Detail: detail}
 }
 
-// chainUnreachable tells a failure to reach the node (gRPC or CometBFT RPC).
+// chainUnreachable tells a failure to reach the node: gRPC's Unavailable, or
+// a network error of the CometBFT RPC client (refused, timed out, no such
+// host).
 func chainUnreachable(err error) bool {
-	if status.Code(err) == codes.Unavailable {
-		return true
-	}
-	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "no such host") ||
-		strings.Contains(s, "i/o timeout") || strings.Contains(s, "post failed")
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var urlErr *url.Error
+	return status.Code(err) == codes.Unavailable || errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.As(err, &urlErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // firstClause keeps an error's message short enough for a page.

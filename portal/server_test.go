@@ -2,11 +2,11 @@ package portal
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -280,7 +280,12 @@ func TestFailuresInPlainWords(t *testing.T) {
 		{fmt.Errorf("%w at http://127.0.0.1:1: dial tcp: connection refused", vault.ErrUnreachable), "vault_unreachable", "vault cannot be reached"},
 		{fmt.Errorf("x: %w", agent.ErrErased), "erased", "erased"},
 		{status.Error(codes.Unavailable, "connection error"), "chain_unreachable", "node cannot be reached"},
-		{errors.New(`post failed: Post "http://127.0.0.1:26657": dial tcp 127.0.0.1:26657: connect: connection refused`), "chain_unreachable", "node cannot be reached"},
+		// what CometBFT's RPC client returns for a node that is down: the
+		// transport error wrapped (rpc/jsonrpc/client: "post failed: %w")
+		{fmt.Errorf("post failed: %w", refusedPost(t)), "chain_unreachable", "node cannot be reached"},
+		{&agent.TxError{Code: 5, Codespace: "sdk", Log: "insufficient funds", Height: 9}, "rejected", "insufficient funds"},
+		{fmt.Errorf("%w: rpc error", agent.ErrSimulationRefused), "rejected", "refused the transaction"},
+		{fmt.Errorf("record 9: %w", status.Error(codes.NotFound, "record 9")), "not_found", "Not found"},
 	}
 	for _, tc := range cases {
 		got := classify(tc.err)
@@ -325,4 +330,21 @@ func TestLoginLinkOpensOneExpiringSession(t *testing.T) {
 	if code := session(); code != http.StatusUnauthorized {
 		t.Fatalf("the session after its TTL: %d, want 401", code)
 	}
+}
+
+// refusedPost is the error of an HTTP POST to a port nobody listens on.
+func refusedPost(t *testing.T) error {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	resp, err := http.Post("http://"+addr, "application/json", strings.NewReader("{}"))
+	if err == nil {
+		_ = resp.Body.Close()
+		t.Fatal("a POST to a closed port succeeded")
+	}
+	return err
 }

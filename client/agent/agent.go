@@ -21,6 +21,10 @@ import (
 	"github.com/healthd-chain/healthd/crypto"
 )
 
+// DefaultPurpose is the purpose of use (HL7 v3 ActReason) a read or write
+// states when its caller names none: treatment.
+const DefaultPurpose = "TREAT"
+
 // Agent acts for one account of a keyring.
 type Agent struct {
 	clientCtx client.Context

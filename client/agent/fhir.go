@@ -320,7 +320,7 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 		return nil, nil, err
 	}
 	// the chain's decision for every record, MaxQueryIDs per query
-	refusals, err := a.readRefusals(ctx, recs, purpose)
+	refusals, err := a.ReadRefusals(ctx, recs, purpose)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -424,11 +424,11 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	return b, notRead, nil
 }
 
-// readRefusals asks the chain (ReadDecisions, one query per MaxQueryIDs
+// ReadRefusals asks the chain (ReadDecisions, one query per MaxQueryIDs
 // records, a few at a time) whether the agent may read each of recs for
 // purpose now: nil for a read the chain allows, else the refusal (an
 // *AccessDenied, or ErrErased).
-func (a *Agent) readRefusals(ctx context.Context, recs []recordstypes.Record, purpose string) ([]error, error) {
+func (a *Agent) ReadRefusals(ctx context.Context, recs []recordstypes.Record, purpose string) ([]error, error) {
 	refusals := make([]error, len(recs))
 	chunks := (len(recs) + recordstypes.MaxQueryIDs - 1) / recordstypes.MaxQueryIDs
 	rq := recordstypes.NewQueryClient(a.clientCtx)

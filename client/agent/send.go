@@ -62,6 +62,10 @@ func (e *TxError) outOfGasHint() string {
 		"which simulates it first, or a larger --gas)", e.GasWanted)
 }
 
+// ErrSimulationRefused marks a transaction the chain refused when simulating
+// its gas (a simulation reports the chain's message, not its error code).
+var ErrSimulationRefused = errors.New("the chain refuses the transaction")
+
 // ErrNotCommitted marks a transaction accepted into the mempool that no block
 // included within the agent's CommitTimeout.
 var ErrNotCommitted = errors.New("not committed")
@@ -154,7 +158,7 @@ func (s *Sender) Simulates() bool { return s.txf.SimulateAndExecute() }
 func (s *Sender) Estimate(msgs []sdk.Msg) (uint64, error) {
 	_, gas, err := tx.CalculateGas(s.a.clientCtx, s.txf, msgs...)
 	if err != nil {
-		return 0, fmt.Errorf("the chain refuses the transaction: %w", err)
+		return 0, fmt.Errorf("%w: %w", ErrSimulationRefused, err)
 	}
 	return gas, nil
 }

@@ -61,7 +61,7 @@ func fhirImportCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().String("patient", "", "the patient (default: the signer)")
-	cmd.Flags().String("purpose", "TREAT", "purpose of the writes (HL7 ActReason)")
+	cmd.Flags().String("purpose", agent.DefaultPurpose, "purpose of the writes (HL7 ActReason)")
 	cmd.Flags().String("vault", "http://127.0.0.1:8800", "vault URL")
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
@@ -106,7 +106,7 @@ func fhirExportCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().String("patient", "", "the patient (default: the signer)")
-	cmd.Flags().String("purpose", "TREAT", "purpose of the reads (HL7 ActReason), recorded in each receipt")
+	cmd.Flags().String("purpose", agent.DefaultPurpose, "purpose of the reads (HL7 ActReason), recorded in each receipt")
 	cmd.Flags().String("out", "", "file to write the Bundle to")
 	cmd.Flags().String("vault", "", "vault URL (default: from each record's storage URI)")
 	flags.AddTxFlagsToCmd(cmd)

@@ -123,7 +123,7 @@ func recordsPutCmd() *cobra.Command {
 	}
 	cmd.Flags().String("patient", "", "the patient (default: the signer)")
 	cmd.Flags().String("class", "", "data class: "+strings.Join(consenttypes.DataClasses, ", "))
-	cmd.Flags().String("purpose", "TREAT", "purpose of the write (HL7 ActReason)")
+	cmd.Flags().String("purpose", agent.DefaultPurpose, "purpose of the write (HL7 ActReason)")
 	cmd.Flags().String("fhir-type", "DocumentReference", "FHIR R4 resource type of the file")
 	cmd.Flags().String("vault", "http://127.0.0.1:8800", "vault URL")
 	_ = cmd.MarkFlagRequired("class")
@@ -179,7 +179,7 @@ func recordsGetCmd() *cobra.Command {
 			return printJSON(cmd, map[string]any{"record_id": id, "receipt_id": access.ReceiptId, "consent_id": access.ConsentId, "bytes": n, "out": out})
 		},
 	}
-	cmd.Flags().String("purpose", "TREAT", "purpose of the read (HL7 ActReason), recorded in the receipt")
+	cmd.Flags().String("purpose", agent.DefaultPurpose, "purpose of the read (HL7 ActReason), recorded in the receipt")
 	cmd.Flags().String("out", "", "file to write the plaintext to (written only if everything checks)")
 	cmd.Flags().String("vault", "", "vault URL (default: from the record's storage URI)")
 	flags.AddTxFlagsToCmd(cmd)
