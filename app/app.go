@@ -402,9 +402,6 @@ func (app *HealthApp) InterfaceRegistry() types.InterfaceRegistry { return app.i
 // TxConfig returns the app's transaction configuration.
 func (app *HealthApp) TxConfig() client.TxConfig { return app.txConfig }
 
-// GetKey returns the KV store key of a module (for tests and upgrades).
-func (app *HealthApp) GetKey(storeKey string) *storetypes.KVStoreKey { return app.keys[storeKey] }
-
 // PreBlocker runs the modules' pre-blockers (upgrade, auth).
 func (app *HealthApp) PreBlocker(ctx sdk.Context, _ *abci.RequestFinalizeBlock) (*sdk.ResponsePreBlock, error) {
 	return app.ModuleManager.PreBlock(ctx)

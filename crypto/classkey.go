@@ -28,11 +28,6 @@ func (c KeyContext) bytes(purpose string) []byte {
 // envelope or grant, or another context.
 var ErrUnwrap = errors.New("wrapped key does not open (wrong key, modified, or another patient/class/epoch)")
 
-// NewClassKey returns a fresh random 256-bit class key. A patient makes one per
-// data class and epoch, and a new epoch when a consent is revoked, so that
-// records written afterwards are unreadable with the old key.
-func NewClassKey() ([]byte, error) { return NewDataKey() }
-
 const envelopeV1 = 1
 
 // WrapDataKey wraps a record's data key under a class key: the record's

@@ -236,7 +236,7 @@ func TestClassKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := KeyContext{Patient: "health1yuw2jxyv3zdrpscxfrkctm2zfttvwuas42w95x", DataClass: "lab-result", Epoch: 1}
-	classKey, _ := NewClassKey()
+	classKey, _ := NewDataKey()
 	dataKey, _ := NewDataKey()
 
 	// a key grant opens only for its recipient, and says which class and epoch
@@ -299,7 +299,7 @@ func TestClassKeys(t *testing.T) {
 	if got, err := UnwrapDataKey(classKey, env, ctx, recordHash[:]); err != nil || !bytes.Equal(got, dataKey) {
 		t.Fatalf("unwrap data key: %v", err)
 	}
-	otherClass, _ := NewClassKey()
+	otherClass, _ := NewDataKey()
 	if _, err := UnwrapDataKey(otherClass, env, ctx, recordHash[:]); !errors.Is(err, ErrUnwrap) {
 		t.Errorf("another class key opened the envelope: %v", err)
 	}
@@ -353,7 +353,7 @@ func BenchmarkDecrypt(b *testing.B) {
 func BenchmarkWrapClassKey(b *testing.B) {
 	priv, _ := DeriveEncryptionKey(bytes.Repeat([]byte{1}, 64))
 	pub := priv.PublicKey().Bytes()
-	key, _ := NewClassKey()
+	key, _ := NewDataKey()
 	ctx := KeyContext{Patient: "p", DataClass: "lab-result", Epoch: 1}
 	for b.Loop() {
 		if _, err := WrapClassKey(pub, key, ctx); err != nil {
@@ -364,7 +364,7 @@ func BenchmarkWrapClassKey(b *testing.B) {
 
 func BenchmarkUnwrapClassKey(b *testing.B) {
 	priv, _ := DeriveEncryptionKey(bytes.Repeat([]byte{1}, 64))
-	key, _ := NewClassKey()
+	key, _ := NewDataKey()
 	ctx := KeyContext{Patient: "p", DataClass: "lab-result", Epoch: 1}
 	grant, _ := WrapClassKey(priv.PublicKey().Bytes(), key, ctx)
 	for b.Loop() {

@@ -76,32 +76,44 @@ type Bundle struct {
 	Entry        []BundleEntry `json:"entry"`
 }
 
+// Parsed is a Bundle checked for import: each resource (raw JSON, kept byte
+// for byte) with its resource type and data class, in the Bundle's order.
+type Parsed struct {
+	Types     []string
+	Classes   []string
+	Resources []json.RawMessage
+}
+
+// Len is the number of resources.
+func (p *Parsed) Len() int { return len(p.Resources) }
+
 // ParseBundle reads an R4 Bundle and returns its resources with their types and
 // classes. Any problem is reported before anything is uploaded.
-func ParseBundle(raw []byte) (types, classes []string, resources []json.RawMessage, err error) {
+func ParseBundle(raw []byte) (*Parsed, error) {
 	var b Bundle
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, nil, nil, fmt.Errorf("not valid JSON: %w", err)
+		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}
 	if b.ResourceType != "Bundle" {
-		return nil, nil, nil, fmt.Errorf("not a FHIR Bundle (resourceType %q)", b.ResourceType)
+		return nil, fmt.Errorf("not a FHIR Bundle (resourceType %q)", b.ResourceType)
 	}
 	if !slices.Contains(importableBundleTypes, b.Type) {
-		return nil, nil, nil, fmt.Errorf("Bundle type %q cannot be imported: want one of %s", b.Type, strings.Join(importableBundleTypes, ", "))
+		return nil, fmt.Errorf("Bundle type %q cannot be imported: want one of %s", b.Type, strings.Join(importableBundleTypes, ", "))
 	}
 	if len(b.Entry) == 0 {
-		return nil, nil, nil, errors.New("the Bundle has no entries")
+		return nil, errors.New("the Bundle has no entries")
 	}
+	p := &Parsed{}
 	for i, e := range b.Entry {
 		var r struct {
 			ResourceType string `json:"resourceType"`
 		}
 		if len(e.Resource) == 0 || json.Unmarshal(e.Resource, &r) != nil || !resourceTypeRE.MatchString(r.ResourceType) {
-			return nil, nil, nil, fmt.Errorf("entry %d has no resource with a valid resourceType", i)
+			return nil, fmt.Errorf("entry %d has no resource with a valid resourceType", i)
 		}
-		types = append(types, r.ResourceType)
-		classes = append(classes, ClassOfResource(r.ResourceType, e.Resource))
-		resources = append(resources, e.Resource)
+		p.Types = append(p.Types, r.ResourceType)
+		p.Classes = append(p.Classes, ClassOfResource(r.ResourceType, e.Resource))
+		p.Resources = append(p.Resources, e.Resource)
 	}
-	return types, classes, resources, nil
+	return p, nil
 }

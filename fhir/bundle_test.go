@@ -52,16 +52,16 @@ func TestParseBundle(t *testing.T) {
 	entries := `[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","id":"p"}},` +
 		`{"resource":{"resourceType":"Condition","id":"c","code":{"text":"x"}},"request":{"method":"POST","url":"Condition"}}]`
 	for _, typ := range []string{"document", "collection", "transaction", "searchset", "batch"} {
-		types, classes, resources, err := ParseBundle([]byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":` + entries + `}`))
+		p, err := ParseBundle([]byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":` + entries + `}`))
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
-		if !slices.Equal(types, []string{"Patient", "Condition"}) || !slices.Equal(classes, []string{"other", "diagnosis"}) {
-			t.Fatalf("%s: types %v classes %v", typ, types, classes)
+		if !slices.Equal(p.Types, []string{"Patient", "Condition"}) || !slices.Equal(p.Classes, []string{"other", "diagnosis"}) {
+			t.Fatalf("%s: types %v classes %v", typ, p.Types, p.Classes)
 		}
 		// each resource is kept byte for byte, without its entry wrapper
-		if string(resources[1]) != `{"resourceType":"Condition","id":"c","code":{"text":"x"}}` {
-			t.Fatalf("%s: resource %s", typ, resources[1])
+		if string(p.Resources[1]) != `{"resourceType":"Condition","id":"c","code":{"text":"x"}}` {
+			t.Fatalf("%s: resource %s", typ, p.Resources[1])
 		}
 	}
 
@@ -80,7 +80,7 @@ func TestParseBundle(t *testing.T) {
 		{"second entry bad", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}},{"resource":"x"}]}`, "entry 1 has no resource"},
 	}
 	for _, tc := range refused {
-		_, _, _, err := ParseBundle([]byte(tc.bundle))
+		_, err := ParseBundle([]byte(tc.bundle))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}
@@ -92,15 +92,15 @@ func TestSyntheticBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	types, classes, resources, err := ParseBundle(raw)
+	p, err := ParseBundle(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resources) != 3500 || types[0] != "Patient" {
-		t.Fatalf("%d resources, first %s", len(resources), types[0])
+	if p.Len() != 3500 || p.Types[0] != "Patient" {
+		t.Fatalf("%d resources, first %s", p.Len(), p.Types[0])
 	}
 	perClass := map[string]int{}
-	for _, c := range classes {
+	for _, c := range p.Classes {
 		perClass[c]++
 	}
 	// every class the mapping gives a visit's resources appears

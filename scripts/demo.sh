@@ -55,8 +55,7 @@ step "register: carol joins as a patient (alice and bob are registered at genesi
 ok "carol registered with the encryption key her account derives"
 
 step "consent: alice lets hospital read and write her lab results, with the key"
-"$H" tx consent grant "$HOSPITAL" --classes lab-result --purposes TREAT --permissions read,write --expires 720h \
-  $("$H" records key-grants "$HOSPITAL" --classes lab-result --from alice) --from alice --yes >/dev/null
+"$H" consent grant "$HOSPITAL" --classes lab-result --purposes TREAT --permissions read,write --expires 720h --from alice >/dev/null
 ok "consent granted"
 
 step "put: hospital files an encrypted lab result for alice"
@@ -69,8 +68,7 @@ step "denied get: lab has no consent"
 refused "lab reads record $ID" ACCESS_REASON_NO_CONSENT "$H" records get "$ID" --purpose TREAT --out "$home/lab.json" --from lab
 
 step "grant: alice lets lab read her lab results, with the key"
-"$H" tx consent grant "$LAB" --classes lab-result --purposes TREAT --permissions read --expires 720h \
-  $("$H" records key-grants "$LAB" --classes lab-result --from alice) --from alice --yes >/dev/null
+"$H" consent grant "$LAB" --classes lab-result --purposes TREAT --permissions read --expires 720h --from alice >/dev/null
 LAB_CONSENT=$("$H" query consent consents-by-grantee lab --status active | sed -nE 's/.*"id": "([0-9]+)".*/\1/p' | tail -1)
 ok "consent $LAB_CONSENT granted"
 
@@ -82,7 +80,7 @@ step "receipts: alice sees who read what, when, and why"
 "$H" query records receipts-by-patient alice | sed -nE 's/.*"(accessor|purpose|consent_id|time)": "?([^",]*)"?,?/   \1: \2/p'
 
 step "revoke: alice withdraws lab's consent (and rotates the lab-result key)"
-"$H" records revoke "$LAB_CONSENT" --from alice | grep -q '"new_epochs":{"lab-result":2}' && ok "lab-result moved to key epoch 2; hospital got the new key"
+"$H" consent revoke "$LAB_CONSENT" --from alice | grep -q '"new_epochs":{"lab-result":2}' && ok "lab-result moved to key epoch 2; hospital got the new key"
 refused "lab reads record $ID again" ACCESS_REASON_REVOKED "$H" records get "$ID" --purpose TREAT --out "$home/lab2.json" --from lab
 ID2=$("$H" records put "$home/result.json" --patient "$ALICE" --class lab-result --purpose TREAT --fhir-type Observation \
   --from hospital | sed -E 's/.*"record_id":([0-9]+).*/\1/')

@@ -17,6 +17,7 @@ import (
 	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
 	"github.com/cosmos/cosmos-sdk/types/query"
 
+	"github.com/healthd-chain/healthd/client/paging"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
@@ -113,12 +114,10 @@ func (c *GRPCChain) uploaderRecord(ctx context.Context, h Hash, uploader string)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range resp.Records {
-		if r.Author == uploader {
-			return &r, nil
-		}
+	if resp.Record.Author != uploader {
+		return nil, nil
 	}
-	return nil, nil
+	return &resp.Record, nil
 }
 
 // ReadAccess implements Chain: a receipt of addr, newer than maxAge, for the
@@ -152,27 +151,26 @@ func (c *GRPCChain) ReadAccess(ctx context.Context, addr string, h Hash, uploade
 // freshReceipt reads a record's receipts newest first until one is older than
 // oldest, looking for addr's; nil if there is none.
 func (c *GRPCChain) freshReceipt(ctx context.Context, recordID uint64, addr string, oldest time.Time) (*recordstypes.AccessReceipt, error) {
-	var next []byte
-	for {
+	var found *recordstypes.AccessReceipt
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
 		resp, err := c.records.ReceiptsByRecord(ctx, &recordstypes.QueryReceiptsByRecordRequest{
-			RecordId: recordID, Pagination: &query.PageRequest{Key: next, Limit: 100, Reverse: true},
+			RecordId: recordID, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
 		})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for _, rc := range resp.Receipts {
 			if rc.Time.Before(oldest) {
-				return nil, nil
+				return nil, true, nil
 			}
 			if rc.Accessor == addr {
-				return &rc, nil
+				found = &rc
+				return nil, true, nil
 			}
 		}
-		if resp.Pagination == nil || len(resp.Pagination.NextKey) == 0 {
-			return nil, nil
-		}
-		next = resp.Pagination.NextKey
-	}
+		return resp.Pagination, false, nil
+	})
+	return found, err
 }
 
 // BlobStatus implements Chain.

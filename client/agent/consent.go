@@ -48,8 +48,12 @@ func (a *Agent) KeyGrants(ctx context.Context, grantee string, classes []string)
 	return out, nil
 }
 
-// GrantRequest is a consent the agent (the patient) gives.
+// GrantRequest is a consent the agent gives, as the patient or as a live
+// delegate of Patient.
 type GrantRequest struct {
+	// Patient whose data it is (default: the agent). A delegate's consent
+	// carries no keys: only the patient holds them.
+	Patient     string
 	Grantee     string
 	DataClasses []string
 	Purposes    []string
@@ -60,12 +64,19 @@ type GrantRequest struct {
 	WithKeys bool
 }
 
-// Grant commits a consent from the agent, as patient, to req.Grantee,
-// starting now, and returns its id.
+// Grant commits a consent of req.Patient (default: the agent) to
+// req.Grantee, starting now, and returns its id.
 func (a *Agent) Grant(ctx context.Context, req GrantRequest) (uint64, error) {
+	if req.Patient == "" {
+		req.Patient = a.addr
+	}
 	msg := &consenttypes.MsgGrantConsent{
-		Signer: a.addr, Patient: a.addr, Grantee: req.Grantee, Permissions: req.Permissions,
+		Signer: a.addr, Patient: req.Patient, Grantee: req.Grantee, Permissions: req.Permissions,
 		DataClasses: req.DataClasses, Purposes: req.Purposes, Duration: req.Duration,
+	}
+	if req.WithKeys && req.Patient != a.addr {
+		return 0, fmt.Errorf("only the patient holds the class keys: grant %s's consent without keys, or ask the patient "+
+			"to grant it (the chain refuses key grants signed by a delegate)", req.Patient)
 	}
 	if req.WithKeys {
 		var err error
@@ -86,12 +97,18 @@ type RevokeResult struct {
 	RotatedClasses  []string          `json:"rotated_classes"`
 	NewEpochs       map[string]uint64 `json:"new_epochs"`
 	RekeyedConsents []uint64          `json:"rekeyed_consents"`
+	// KeysNotRotated: a delegate revoked a consent that carried key grants;
+	// the grantee keeps the current class keys until the patient revokes a
+	// consent carrying them (or rotates) herself.
+	KeysNotRotated bool `json:"keys_not_rotated,omitempty"`
 }
 
-// Revoke revokes the agent's (the patient's) consent id. If it carried key
-// grants, the chain moves each of its classes to a new key epoch; the same
+// Revoke revokes consent id. As the patient: if it carried key grants, the
+// chain moves each of its classes to a new key epoch, and the same
 // transaction re-issues the new keys to the patient's other live consents
-// holding those classes, so the other grantees keep reading and writing.
+// holding those classes, so the other grantees keep reading and writing. As
+// a live delegate: access stops at once, but no key moves (only the patient
+// holds the keys; the result says so).
 func (a *Agent) Revoke(ctx context.Context, id uint64) (RevokeResult, error) {
 	res := RevokeResult{Revoked: id, NewEpochs: map[string]uint64{}}
 	cr, err := consenttypes.NewQueryClient(a.clientCtx).Consent(ctx, &consenttypes.QueryConsentRequest{Id: id})
@@ -99,12 +116,10 @@ func (a *Agent) Revoke(ctx context.Context, id uint64) (RevokeResult, error) {
 		return res, fmt.Errorf("consent %d: %w", id, err)
 	}
 	c := cr.Consent
-	if c.Patient != a.addr {
-		return res, fmt.Errorf("consent %d is %s's: only the patient can rotate its class keys "+
-			"(a delegate can revoke with `healthd tx consent revoke`, which does not re-issue keys)", id, c.Patient)
-	}
 	msg := &consenttypes.MsgRevokeConsent{Signer: a.addr, ConsentId: id}
-	if len(c.KeyGrants) > 0 {
+	if c.Patient != a.addr {
+		res.KeysNotRotated = len(c.KeyGrants) > 0
+	} else if len(c.KeyGrants) > 0 {
 		epochs, err := CurrentEpochs(ctx, a.clientCtx, a.addr)
 		if err != nil {
 			return res, err
@@ -205,4 +220,27 @@ func (a *Agent) inactiveProvider(ctx context.Context, addr string) (bool, error)
 		return false, err
 	}
 	return !resp.IsActive, nil
+}
+
+// AddDelegate lets delegate act for the agent (the patient) for d from now:
+// grant and revoke consents, never hold the class keys.
+func (a *Agent) AddDelegate(ctx context.Context, delegate string, d time.Duration) error {
+	return a.SendOne(ctx, &consenttypes.MsgAddDelegate{Patient: a.addr, Delegate: delegate, ExpiresAt: time.Now().Add(d).UTC()},
+		&consenttypes.MsgAddDelegateResponse{})
+}
+
+// RemoveDelegate ends delegate's delegation by the agent (the patient).
+func (a *Agent) RemoveDelegate(ctx context.Context, delegate string) error {
+	return a.SendOne(ctx, &consenttypes.MsgRemoveDelegate{Patient: a.addr, Delegate: delegate}, &consenttypes.MsgRemoveDelegateResponse{})
+}
+
+// BreakGlass opens an emergency access of the agent (an active provider) to
+// patient's records for d, with a coded reason and a note (no clinical or
+// identifying details), and returns its id. The patient sees it; the
+// registrars review it.
+func (a *Agent) BreakGlass(ctx context.Context, patient string, reason consenttypes.EmergencyReason, note string, d time.Duration,
+) (uint64, error) {
+	var resp consenttypes.MsgBreakGlassResponse
+	err := a.SendOne(ctx, &consenttypes.MsgBreakGlass{Provider: a.addr, Patient: patient, Reason: reason, Note: note, Duration: d}, &resp)
+	return resp.Id, err
 }

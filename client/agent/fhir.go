@@ -46,7 +46,7 @@ const (
 // "committing", "receipts" or "downloading".
 type Progress func(step string, done, total int)
 
-// ImportBundle makes every resource of the R4 Bundle raw one encrypted record
+// ImportBundle makes every resource of the parsed R4 Bundle b one encrypted record
 // of patient (default: the agent). The Bundle, the write consents and the
 // class keys are all checked before anything is uploaded. Resources are
 // encrypted and uploaded in batches of the chain's max_batch_size, several
@@ -55,12 +55,9 @@ type Progress func(step string, done, total int)
 // node's block events. If an upload or a transaction fails, the error says
 // which resources were not committed, and the committed ones are returned
 // with it ("nothing was imported" when none was).
-func (a *Agent) ImportBundle(ctx context.Context, raw []byte, patient, purpose, vaultURL string, progress Progress,
+func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpose, vaultURL string, progress Progress,
 ) ([]Imported, error) {
-	types, classes, resources, err := fhir.ParseBundle(raw)
-	if err != nil {
-		return nil, err
-	}
+	types, classes, resources := b.Types, b.Classes, b.Resources
 	if patient == "" {
 		patient = a.addr
 	}

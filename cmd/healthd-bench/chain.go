@@ -26,6 +26,7 @@ import (
 	"github.com/healthd-chain/healthd/app"
 	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/internal/localnet"
+	"github.com/healthd-chain/healthd/internal/proc"
 )
 
 // account is a pre-funded load account.
@@ -58,12 +59,6 @@ func newAccounts(n int) []*account {
 	return accs
 }
 
-// otherNode is a validator process other than node0.
-type otherNode struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
 // node is the chain under test as the tool sees it: node0 (queries, RSS) and
 // the RPC endpoints of every validator (transactions are spread over them).
 type node struct {
@@ -71,9 +66,8 @@ type node struct {
 	rpc, api string
 	grpc     string // node0's gRPC address
 	rpcs     []string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	others   []otherNode // validators 1…N-1
+	proc     *proc.Proc   // node0
+	others   []*proc.Proc // validators 1…N-1
 }
 
 // startNode builds a fresh one-validator chain from config.yml in home with the
@@ -122,31 +116,16 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 		}
 	}
 	n.rpcs = []string{n.rpc}
-	cmd, exited, err := startProcess(binary, home, filepath.Join(filepath.Dir(home), "node.log"))
-	if err != nil {
+	if n.proc, err = startProcess(binary, home, filepath.Join(filepath.Dir(home), "node.log")); err != nil {
 		return nil, err
 	}
-	n.cmd, n.exited = cmd, exited
 	return n, n.waitReady(accs, readyTimeout)
 }
 
-// startProcess starts `healthd start` on home in its own process group (killed
-// with the tool), output to logPath; exited is closed when it ends.
-func startProcess(binary, home, logPath string) (*exec.Cmd, chan struct{}, error) {
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	c := exec.Command(binary, "start", "--home", home)
-	c.Stdout, c.Stderr = logFile, logFile
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := c.Start(); err != nil {
-		_ = logFile.Close()
-		return nil, nil, err
-	}
-	exited := make(chan struct{})
-	go func() { _ = c.Wait(); _ = logFile.Close(); close(exited) }()
-	return c, exited, nil
+// startProcess starts `healthd start` on home (internal/proc: its own process
+// group, killed with the tool), output to logPath.
+func startProcess(binary, home, logPath string) (*proc.Proc, error) {
+	return proc.Start(binary, []string{"start", "--home", home}, logPath)
 }
 
 // waitReady waits until node0 has block 2 and every load account is on chain;
@@ -160,7 +139,7 @@ func (n *node) waitReady(accs []*account, timeout time.Duration) error {
 			}
 		}
 		select {
-		case <-n.exited:
+		case <-n.proc.Exited():
 			n.stop()
 			return fmt.Errorf("node0 exited; see the node log in %s", filepath.Dir(n.home))
 		case <-time.After(500 * time.Millisecond):
@@ -172,31 +151,19 @@ func (n *node) waitReady(accs []*account, timeout time.Duration) error {
 
 func (n *node) stop() {
 	for _, o := range n.others {
-		_ = syscall.Kill(-o.cmd.Process.Pid, syscall.SIGTERM)
+		o.Signal(syscall.SIGTERM) // all at once: a consortium stops together
 	}
 	for _, o := range n.others {
-		select {
-		case <-o.exited:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-o.cmd.Process.Pid, syscall.SIGKILL)
-			<-o.exited
-		}
+		o.Stop(20 * time.Second)
 	}
-	if n.cmd == nil || n.cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(20 * time.Second):
-		_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
-		<-n.exited
+	if n.proc != nil {
+		n.proc.Stop(20 * time.Second)
 	}
 }
 
 // rssBytes is the node process's resident memory.
 func (n *node) rssBytes() int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.proc.Pid()))
 	if err != nil {
 		return 0
 	}
@@ -431,15 +398,15 @@ func startNetwork(ctx context.Context, binary, configPath, dir string, validator
 	}
 	for i, nn := range nodes {
 		n.rpcs = append(n.rpcs, fmt.Sprintf("http://127.0.0.1:%d", nn.Ports.RPC))
-		c, exited, err := startProcess(binary, nn.Home, filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
+		p, err := startProcess(binary, nn.Home, filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
 		if err != nil {
 			n.stop()
 			return nil, err
 		}
 		if i == 0 {
-			n.cmd, n.exited = c, exited
+			n.proc = p
 		} else {
-			n.others = append(n.others, otherNode{cmd: c, exited: exited})
+			n.others = append(n.others, p)
 		}
 	}
 	return n, n.waitReady(accs, 3*time.Minute)

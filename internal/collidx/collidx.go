@@ -6,7 +6,8 @@
 // query.CollectionPaginate needs raw iteration over it; healthd's list queries
 // (by patient, by grantee, by author, with an optional status or class) are
 // prefixes of composite keys, so each index is a KeySet[K] of composite keys
-// computed from the primary key (a uint64 sequence id) and the value.
+// computed from the primary key (a uint64 sequence id for records, receipts
+// and consents; an address for providers) and the value.
 package collidx
 
 import (
@@ -21,20 +22,20 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/query"
 )
 
-// Index indexes values of an IndexedMap[uint64, V] under composite keys K
+// Index indexes values of an IndexedMap[PK, V] under composite keys K
 // (typically a Pair or Triple ending with the primary key).
-type Index[K, V any] struct {
+type Index[PK, K, V any] struct {
 	keys  collections.KeySet[K]
 	codec collcodec.KeyCodec[K]
-	key   func(pk uint64, v V) (K, error)
+	key   func(pk PK, v V) (K, error)
 }
 
 // New returns an index stored under prefix. key computes the index key of a
 // value; it must be a pure function of (pk, v).
-func New[K, V any](sb *collections.SchemaBuilder, prefix collections.Prefix, name string,
-	codec collcodec.KeyCodec[K], key func(pk uint64, v V) (K, error),
-) *Index[K, V] {
-	return &Index[K, V]{
+func New[PK, K, V any](sb *collections.SchemaBuilder, prefix collections.Prefix, name string,
+	codec collcodec.KeyCodec[K], key func(pk PK, v V) (K, error),
+) *Index[PK, K, V] {
+	return &Index[PK, K, V]{
 		keys:  collections.NewKeySet(sb, prefix, name, codec, collections.WithKeySetSecondaryIndex()),
 		codec: codec,
 		key:   key,
@@ -42,12 +43,12 @@ func New[K, V any](sb *collections.SchemaBuilder, prefix collections.Prefix, nam
 }
 
 // Keys is the index's key set, for iteration and pagination.
-func (i *Index[K, V]) Keys() collections.KeySet[K] { return i.keys }
+func (i *Index[PK, K, V]) Keys() collections.KeySet[K] { return i.keys }
 
 // Reference implements collections.Index: it moves the entry when the indexed
 // fields of the value change, and writes nothing when they do not (an update
 // that keeps the key would otherwise rewrite it, one more IAVL write per index).
-func (i *Index[K, V]) Reference(ctx context.Context, pk uint64, v V, lazyOld func() (V, error)) error {
+func (i *Index[PK, K, V]) Reference(ctx context.Context, pk PK, v V, lazyOld func() (V, error)) error {
 	k, err := i.key(pk, v)
 	if err != nil {
 		return err
@@ -73,7 +74,7 @@ func (i *Index[K, V]) Reference(ctx context.Context, pk uint64, v V, lazyOld fun
 }
 
 // equal reports whether a and b encode to the same bytes.
-func (i *Index[K, V]) equal(a, b K) (bool, error) { return equalKeys(i.codec, a, b) }
+func (i *Index[PK, K, V]) equal(a, b K) (bool, error) { return equalKeys(i.codec, a, b) }
 
 func equalKeys[K any](codec collcodec.KeyCodec[K], a, b K) (bool, error) {
 	encode := func(k K) ([]byte, error) {
@@ -93,7 +94,7 @@ func equalKeys[K any](codec collcodec.KeyCodec[K], a, b K) (bool, error) {
 }
 
 // Unreference implements collections.Index.
-func (i *Index[K, V]) Unreference(ctx context.Context, pk uint64, lazyOld func() (V, error)) error {
+func (i *Index[PK, K, V]) Unreference(ctx context.Context, pk PK, lazyOld func() (V, error)) error {
 	old, err := lazyOld()
 	if err != nil {
 		return err

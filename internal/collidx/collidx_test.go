@@ -33,7 +33,7 @@ func (s countingStore) Delete(k []byte) error { *s.writes++; return s.KVStore.De
 type item struct{ owner, state string }
 
 type itemIndexes struct {
-	byOwner *collidx.Index[collections.Pair[string, uint64], item]
+	byOwner *collidx.Index[uint64, collections.Pair[string, uint64], item]
 }
 
 func (i itemIndexes) IndexesList() []collections.Index[uint64, item] {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/testutil/network"
@@ -24,12 +25,17 @@ func TestRecordsPutGet(t *testing.T) {
 	if err := os.WriteFile(original, []byte(labResultFHIR), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// `healthd consent grant` wraps alice's class key to the grantee itself
 	shareWith := func(grantee, perms string) {
-		grants := strings.Fields(n.CLI("records", "key-grants", grantee, "--classes", "lab-result", "--from", "alice", "--keyring-backend", "test"))
-		n.CLI(append([]string{
-			"tx", "consent", "grant", grantee, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", perms,
-			"--expires", "720h", "--from", "alice", "--yes",
-		}, grants...)...)
+		var granted struct {
+			ConsentID json.Number `json:"consent_id"`
+			WithKeys  bool        `json:"with_keys"`
+		}
+		n.CLIJSON(&granted, "consent", "grant", grantee, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", perms,
+			"--expires", "720h", "--from", "alice", "--keyring-backend", "test")
+		if granted.ConsentID == "" || !granted.WithKeys {
+			t.Fatalf("consent grant: %+v", granted)
+		}
 	}
 	get := func(who, id, out string) network.Result {
 		return n.Exec("records", "get", id, "--purpose", "TREAT", "--out", out, "--from", who, "--keyring-backend", "test")
@@ -97,7 +103,7 @@ func TestRecordsPutGet(t *testing.T) {
 		NewEpochs      map[string]uint64 `json:"new_epochs"`
 		Rekeyed        []uint64          `json:"rekeyed_consents"`
 	}
-	n.CLIJSON(&revoked, "records", "revoke", labConsent.ID, "--from", "alice", "--keyring-backend", "test")
+	n.CLIJSON(&revoked, "consent", "revoke", labConsent.ID, "--from", "alice", "--keyring-backend", "test")
 	if len(revoked.RotatedClasses) != 1 || revoked.NewEpochs["lab-result"] != 2 || len(revoked.Rekeyed) != 1 {
 		t.Fatalf("revoke = %+v; want lab-result at epoch 2 and hospital's consent re-keyed", revoked)
 	}
@@ -180,5 +186,59 @@ func TestRecordsPutGet(t *testing.T) {
 				t.Fatalf("plaintext %q found in %s", needle, f)
 			}
 		}
+	}
+}
+
+// TestConsentCommandsForADelegate: a live delegate grants for the patient
+// with `healthd consent grant --patient` (no keys: only the patient holds
+// them) and revokes with `healthd consent revoke`, which says no key moved;
+// the deprecated `records revoke` alias still works and keeps stdout JSON.
+func TestConsentCommandsForADelegate(t *testing.T) {
+	n := network.StartNode(t)
+	alice, bob, lab := n.Address("alice"), n.Address("bob"), n.Address("lab")
+	n.CLI("tx", "consent", "add-delegate", bob, time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339), "--from", "alice", "--yes")
+	kr := []string{"--keyring-backend", "test"}
+
+	// a delegate's grant for the patient carries no keys (only the patient holds them)
+	res := n.Exec(append([]string{
+		"consent", "grant", lab, "--patient", alice, "--classes", "lab-result", "--expires", "12h",
+		"--from", "bob", "--no-keys=false",
+	}, kr...)...)
+	var granted struct {
+		ConsentID json.Number `json:"consent_id"`
+		WithKeys  bool        `json:"with_keys"`
+	}
+	if res.ExitCode != 0 || json.Unmarshal([]byte(res.Stdout), &granted) != nil || granted.WithKeys || granted.ConsentID == "" {
+		t.Fatalf("bob's grant for alice: exit %d, %s %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	c := newestConsent(t, n, "/healthd/consent/v1/grantees/"+lab+"/consents")
+	if c.ID != granted.ConsentID.String() {
+		t.Fatalf("lab's newest consent %s, granted %s", c.ID, granted.ConsentID)
+	}
+
+	// bob revokes it; no key moves, and the output says why
+	var revoked struct {
+		Revoked        json.Number `json:"revoked"`
+		RotatedClasses []string    `json:"rotated_classes"`
+	}
+	n.CLIJSON(&revoked, append([]string{"consent", "revoke", c.ID, "--from", "bob"}, kr...)...)
+	if revoked.Revoked.String() != c.ID || len(revoked.RotatedClasses) != 0 {
+		t.Fatalf("bob's revoke: %+v", revoked)
+	}
+	var after struct {
+		Consent struct {
+			Status string `json:"status"`
+		} `json:"consent"`
+	}
+	if err := n.GetJSON("/healthd/consent/v1/consents/"+c.ID, &after); err != nil || after.Consent.Status != "CONSENT_STATUS_REVOKED" {
+		t.Fatalf("the consent after bob's revoke: %+v, %v", after, err)
+	}
+
+	// the deprecated alias: same command, a note on stderr, JSON on stdout
+	n.CLIJSON(&granted, append([]string{"consent", "grant", lab, "--classes", "lab-result", "--expires", "24h", "--from", "alice"}, kr...)...)
+	res = n.Exec(append([]string{"records", "revoke", granted.ConsentID.String(), "--from", "alice"}, kr...)...)
+	if res.ExitCode != 0 || !strings.Contains(res.Stderr, "deprecated") || json.Unmarshal([]byte(res.Stdout), &revoked) != nil ||
+		len(revoked.RotatedClasses) != 1 {
+		t.Fatalf("records revoke: exit %d, stdout %s, stderr %s", res.ExitCode, res.Stdout, res.Stderr)
 	}
 }

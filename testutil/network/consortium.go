@@ -90,21 +90,20 @@ func StartNetwork(t testing.TB, opts NetworkOptions) *Network {
 // Kill kills the node's process group with SIGKILL (a crash: nothing is flushed).
 func (n *Node) Kill() {
 	n.t.Helper()
-	if !n.proc.running() {
+	if !n.proc.Running() {
 		n.t.Fatalf("%s is not running", n.Name)
 	}
-	_ = syscall.Kill(-n.proc.cmd.Process.Pid, syscall.SIGKILL)
-	<-n.proc.exited
+	n.proc.Kill()
 }
 
 // Pause stops the node's processes (SIGSTOP); Resume continues them.
-func (n *Node) Pause() { _ = syscall.Kill(-n.proc.cmd.Process.Pid, syscall.SIGSTOP) }
+func (n *Node) Pause() { n.proc.Signal(syscall.SIGSTOP) }
 
 // Resume continues a paused node (SIGCONT).
-func (n *Node) Resume() { _ = syscall.Kill(-n.proc.cmd.Process.Pid, syscall.SIGCONT) }
+func (n *Node) Resume() { n.proc.Signal(syscall.SIGCONT) }
 
 // Running reports whether the node's process is alive.
-func (n *Node) Running() bool { return n.proc.running() }
+func (n *Node) Running() bool { return n.proc.Running() }
 
 // Block is a committed block's identity as a node reports it.
 type Block struct {
@@ -225,7 +224,7 @@ func (net *Network) WaitInSync(timeout time.Duration) int64 {
 }
 
 // LogTail returns the end of the node's current log.
-func (n *Node) LogTail(lines int) string { return tail(n.proc.logPath, lines) }
+func (n *Node) LogTail(lines int) string { return tail(n.proc.LogPath(), lines) }
 
 // StartJoiner starts a new full node (not a validator) that joins the network
 // by state sync from the validators' snapshots: it trusts a recent block of

@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
 
 	"github.com/healthd-chain/healthd/internal/localnet"
+	"github.com/healthd-chain/healthd/internal/proc"
 )
 
 var (
@@ -102,69 +102,23 @@ type Node struct {
 	// node-id@host:port (network nodes).
 	RPC, API, GRPC, P2P string
 
-	proc *proc
+	proc *proc.Proc
 }
 
-// proc is a child process of the test: its own process group, killed with the
-// test binary (Pdeathsig), its output in a log file.
-type proc struct {
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
-	waitErr error
-}
-
-// startProc starts bin with args, output to logPath.
-func startProc(t testing.TB, bin string, args []string, logPath string) *proc {
+// startProc starts bin with args, output to logPath (internal/proc: its own
+// process group, killed with the test binary if that dies without running its
+// cleanups, as a test timeout does).
+func startProc(t testing.TB, bin string, args []string, logPath string) *proc.Proc {
 	t.Helper()
-	logFile, err := os.Create(logPath)
+	p, err := proc.Start(bin, args, logPath)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Own process group (so stop reaches every child), and killed if the test
-	// binary dies without running its cleanups (a test timeout panics).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
 		t.Fatalf("start %s: %v", filepath.Base(bin), err)
 	}
-	p := &proc{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		_ = logFile.Close()
-		close(p.exited)
-	}()
 	return p
 }
 
-// running reports whether the process has not exited.
-func (p *proc) running() bool {
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop sends SIGTERM to the process group, SIGKILL after 20 s.
-func (p *proc) stop() {
-	if !p.running() {
-		return
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
-	}
-}
+// stopGrace is how long a stopped process may take to exit before SIGKILL.
+const stopGrace = 20 * time.Second
 
 // StartNode builds a single-validator chain from the repository's config.yml in a
 // temporary home, starts it, and waits for its first blocks. The node is stopped
@@ -230,7 +184,7 @@ func StartNodeBinary(t testing.TB, bin string) *Node {
 // Start starts (or restarts) the node process on its existing home.
 func (n *Node) Start() {
 	n.t.Helper()
-	if n.proc.running() {
+	if n.proc.Running() {
 		n.t.Fatal("node is already running")
 	}
 	logPath := filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("%s-%d.log", filepath.Base(n.Home), time.Now().UnixNano()))
@@ -243,9 +197,9 @@ func (n *Node) Stop() {
 	if n.proc == nil {
 		return
 	}
-	n.proc.stop()
+	n.proc.Stop(stopGrace)
 	if n.t.Failed() {
-		n.t.Logf("last lines of the node log %s:\n%s", n.proc.logPath, tail(n.proc.logPath, 40))
+		n.t.Logf("last lines of the node log %s:\n%s", n.proc.LogPath(), tail(n.proc.LogPath(), 40))
 	}
 }
 
@@ -279,8 +233,8 @@ func (n *Node) WaitForHeight(h int64, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
-		if !n.proc.running() {
-			n.t.Fatalf("node exited (%v) before height %d; log:\n%s", n.proc.waitErr, h, tail(n.proc.logPath, 40))
+		if !n.proc.Running() {
+			n.t.Fatalf("node exited (%v) before height %d; log:\n%s", n.proc.Err(), h, tail(n.proc.LogPath(), 40))
 		}
 		got, err := n.Height()
 		if err == nil && got >= h {
@@ -289,7 +243,7 @@ func (n *Node) WaitForHeight(h int64, timeout time.Duration) {
 		last = err
 		time.Sleep(200 * time.Millisecond)
 	}
-	n.t.Fatalf("height %d not reached in %s (last error: %v); log:\n%s", h, timeout, last, tail(n.proc.logPath, 40))
+	n.t.Fatalf("height %d not reached in %s (last error: %v); log:\n%s", h, timeout, last, tail(n.proc.LogPath(), 40))
 }
 
 func (n *Node) waitForHTTP(url string, timeout time.Duration) {
@@ -434,7 +388,7 @@ type Vault struct {
 	t    testing.TB
 	bin  string
 	args []string
-	proc *proc
+	proc *proc.Proc
 }
 
 // StartVault starts a vault for node n on a free loopback port, with a short
@@ -454,9 +408,9 @@ func StartVault(t testing.TB, n *Node, extra ...string) *Vault {
 	v.args = append(v.args, extra...)
 	v.start()
 	t.Cleanup(func() {
-		v.proc.stop()
+		v.proc.Stop(stopGrace)
 		if t.Failed() {
-			t.Logf("last lines of the vault log:\n%s", tail(v.proc.logPath, 30))
+			t.Logf("last lines of the vault log:\n%s", tail(v.proc.LogPath(), 30))
 		}
 	})
 	return v
@@ -471,22 +425,21 @@ func (v *Vault) start() {
 // Kill kills the vault with SIGKILL (a crash); Restart starts it again on the
 // same data directory and port.
 func (v *Vault) Kill() {
-	_ = syscall.Kill(-v.proc.cmd.Process.Pid, syscall.SIGKILL)
-	<-v.proc.exited
+	v.proc.Kill()
 }
 
 // Restart starts a killed or stopped vault again.
 func (v *Vault) Restart() { v.start() }
 
 // Stop stops the vault (SIGTERM).
-func (v *Vault) Stop() { v.proc.stop() }
+func (v *Vault) Stop() { v.proc.Stop(stopGrace) }
 
 // Portal is a running `healthd portal` for one key of a node's keyring.
 type Portal struct {
 	// URL is the portal's base URL; Login opens a session (it carries the
 	// portal's secret token).
 	URL, Login string
-	proc       *proc
+	proc       *proc.Proc
 }
 
 // StartPortal starts `healthd portal --from key` against node n and the vault
@@ -507,9 +460,9 @@ func StartPortal(t testing.TB, n *Node, key, vaultURL string) *Portal {
 		"--vault", vaultURL, "--url-file", urlFile,
 	}, filepath.Join(dir, "portal.log"))
 	t.Cleanup(func() {
-		p.proc.stop()
+		p.proc.Stop(stopGrace)
 		if t.Failed() {
-			t.Logf("last lines of %s's portal log:\n%s", key, tail(p.proc.logPath, 30))
+			t.Logf("last lines of %s's portal log:\n%s", key, tail(p.proc.LogPath(), 30))
 		}
 	})
 	waitForHTTP(t, p.URL+"/healthz", 30*time.Second)

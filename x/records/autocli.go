@@ -28,7 +28,7 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Example: "healthd query records records-by-author hospital", PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "author"}},
 				},
 				{
-					RpcMethod: "RecordByHash", Use: "record-by-hash [content-hash]", Short: "Find records by the SHA-256 of their ciphertext (hex)",
+					RpcMethod: "RecordByHash", Use: "record-by-hash [content-hash]", Short: "Find the record with a SHA-256 of ciphertext (hex): a hash is committed once, ever",
 					Example:        "healthd query records record-by-hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "content_hash"}},
 				},

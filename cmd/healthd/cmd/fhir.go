@@ -39,9 +39,11 @@ func fhirImportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, _, _, err := fhir.ParseBundle(raw); err != nil {
+			bundle, err := fhir.ParseBundle(raw)
+			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
+			raw = nil // the parsed resources keep what is needed
 			a, err := txAgent(cmd)
 			if err != nil {
 				return err
@@ -49,7 +51,7 @@ func fhirImportCmd() *cobra.Command {
 			patient, _ := cmd.Flags().GetString("patient")
 			purpose, _ := cmd.Flags().GetString("purpose")
 			vaultURL, _ := cmd.Flags().GetString("vault")
-			done, err := a.ImportBundle(cmd.Context(), raw, patient, purpose, vaultURL, bulkProgress(cmd))
+			done, err := a.ImportBundle(cmd.Context(), bundle, patient, purpose, vaultURL, bulkProgress(cmd))
 			if err != nil {
 				if len(done) > 0 {
 					_ = printJSON(cmd, map[string]any{"committed": done})

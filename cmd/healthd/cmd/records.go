@@ -25,7 +25,9 @@ import (
 // path (AutoCLI's `tx records create` is the raw commitment for integrations).
 func recordsCommands() *cobra.Command {
 	cmd := &cobra.Command{Use: "records", Short: "Encrypted records: put (encrypt, upload, commit) and get (receipt, download, decrypt)"}
-	cmd.AddCommand(recordsPutCmd(), recordsGetCmd(), recordsKeyGrantsCmd(), recordsRevokeCmd())
+	keyGrants := recordsKeyGrantsCmd()
+	deprecated(keyGrants, "use `healthd consent grant`, which wraps the keys itself; this command goes in the next release")
+	cmd.AddCommand(recordsPutCmd(), recordsGetCmd(), keyGrants, recordsRevokeCmd())
 	return cmd
 }
 

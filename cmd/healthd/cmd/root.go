@@ -127,6 +127,7 @@ func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) *cobra.Command 
 		keysCommand(),
 		vaultCommand(),
 		recordsCommands(),
+		consentCommands(),
 		fhirCommands(),
 		portalCmd(),
 	)

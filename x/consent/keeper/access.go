@@ -49,8 +49,12 @@ func (k Keeper) CheckAccess(ctx context.Context, patient, grantee sdk.AccAddress
 	if err != nil {
 		return types.AccessDecision{}, err
 	}
-	if isProvider && !k.providers.IsActive(ctx, grantee) {
-		return types.AccessDecision{Reason: types.ACCESS_REASON_PROVIDER_INACTIVE}, nil
+	if isProvider {
+		if active, err := k.providers.IsActive(ctx, grantee); err != nil {
+			return types.AccessDecision{}, err
+		} else if !active {
+			return types.AccessDecision{Reason: types.ACCESS_REASON_PROVIDER_INACTIVE}, nil
+		}
 	}
 	if permission == types.PermissionRead && !author.Empty() && author.Equals(grantee) {
 		return types.AccessDecision{Allowed: true, Reason: types.ACCESS_REASON_AUTHOR}, nil

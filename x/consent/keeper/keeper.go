@@ -24,13 +24,13 @@ import (
 // ConsentIndexes are the secondary indexes of consents.
 type ConsentIndexes struct {
 	// ByPatient is (patient, status, id): a patient's consents, by status.
-	ByPatient *collidx.Index[addrStatusKey, types.Consent]
+	ByPatient *collidx.Index[uint64, addrStatusKey, types.Consent]
 	// ByGrantee is (grantee, status, id): the consents given to a grantee.
-	ByGrantee *collidx.Index[addrStatusKey, types.Consent]
+	ByGrantee *collidx.Index[uint64, addrStatusKey, types.Consent]
 	// ByPair is (patient, grantee, id): what CheckAccess reads.
-	ByPair *collidx.Index[collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64], types.Consent]
+	ByPair *collidx.Index[uint64, collections.Triple[sdk.AccAddress, sdk.AccAddress, uint64], types.Consent]
 	// Emergency is (patient, emergency, id): a patient's break-glass accesses.
-	Emergency *collidx.Index[collections.Triple[sdk.AccAddress, bool, uint64], types.Consent]
+	Emergency *collidx.Index[uint64, collections.Triple[sdk.AccAddress, bool, uint64], types.Consent]
 }
 
 // addrStatusKey is an (address, status, id) index key.

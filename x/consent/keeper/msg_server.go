@@ -12,6 +12,7 @@ import (
 
 	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/internal/addrs"
+	"github.com/healthd-chain/healthd/internal/modkit"
 	"github.com/healthd-chain/healthd/x/consent/types"
 )
 
@@ -348,7 +349,9 @@ func (s msgServer) BreakGlass(ctx context.Context, msg *types.MsgBreakGlass) (*t
 	if err != nil {
 		return nil, err
 	}
-	if !s.providers.IsActive(ctx, provider) {
+	if active, err := s.providers.IsActive(ctx, provider); err != nil {
+		return nil, err
+	} else if !active {
 		return nil, errorsmod.Wrapf(types.ErrProviderNotActive, "%s: only an active provider can break the glass", msg.Provider)
 	}
 	if err := msg.Validate(); err != nil {
@@ -460,12 +463,8 @@ func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 	if err != nil {
 		return nil, err
 	}
-	gov, err := s.addressCodec.StringToBytes(s.authority)
-	if err != nil {
+	if err := modkit.RequireAuthority(s.addressCodec, s.authority, authority, types.ErrUnauthorized); err != nil {
 		return nil, err
-	}
-	if !authority.Equals(sdk.AccAddress(gov)) {
-		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "only the governance authority %s may change params", s.authority)
 	}
 	if err := msg.Params.Validate(); err != nil {
 		return nil, err
@@ -504,25 +503,14 @@ func (k Keeper) end(ctx context.Context, c types.Consent, status types.ConsentSt
 }
 
 // authorizeForPatient checks that signer is the patient or a live delegate of the
-// (registered) patient.
+// (registered) patient: IsPatientOrLiveDelegate, as an error.
 func (s msgServer) authorizeForPatient(ctx context.Context, signer string, patient sdk.AccAddress) error {
-	profile, err := s.GetPatient(ctx, patient)
-	if err != nil {
-		return err
-	}
 	signerBz, err := s.addressCodec.StringToBytes(signer)
 	if err != nil {
 		return err
 	}
-	if patient.Equals(sdk.AccAddress(signerBz)) {
-		return nil
-	}
-	canonical, err := s.addressCodec.BytesToString(signerBz)
-	if err != nil {
+	if ok, err := s.IsPatientOrLiveDelegate(ctx, patient, signerBz); err != nil || ok {
 		return err
-	}
-	if IsLiveDelegate(profile, canonical, blockTime(ctx)) {
-		return nil
 	}
 	return errorsmod.Wrapf(types.ErrUnauthorized, "%s is neither the patient nor a live delegate of it", signer)
 }
@@ -560,7 +548,9 @@ func (s msgServer) checkGrantee(ctx context.Context, grantee sdk.AccAddress) err
 		return err
 	}
 	if isProvider {
-		if !s.providers.IsActive(ctx, grantee) {
+		if active, err := s.providers.IsActive(ctx, grantee); err != nil {
+			return err
+		} else if !active {
 			return errorsmod.Wrapf(types.ErrInvalidGrantee, "%s is a provider that is not active", grantee)
 		}
 		return nil
@@ -578,9 +568,7 @@ func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
 	return addrs.DecodeField(s.addressCodec, addr, field, types.ErrInvalidAddress)
 }
 
-func emit(ctx context.Context, ev sdk.Msg) error {
-	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(ev)
-}
+func emit(ctx context.Context, ev sdk.Msg) error { return modkit.Emit(ctx, ev) }
 
 // QueueKey is a consent's key in the expiry queue: its end rounded up to the
 // whole second (Unix seconds never overflow; nanoseconds would after 2262), so a

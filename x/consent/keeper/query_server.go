@@ -155,7 +155,7 @@ func (q queryServer) Params(ctx context.Context, _ *types.QueryParamsRequest) (*
 
 // listByStatus pages through an (address, status, id) index, with the status as
 // part of the prefix when one is given.
-func (q queryServer) listByStatus(ctx context.Context, idx *collidx.Index[addrStatusKey, types.Consent],
+func (q queryServer) listByStatus(ctx context.Context, idx *collidx.Index[uint64, addrStatusKey, types.Consent],
 	address string, st types.ConsentStatus, pageReq *query.PageRequest,
 ) (*types.QueryConsentsResponse, error) {
 	addr, err := q.k.addressCodec.StringToBytes(address)

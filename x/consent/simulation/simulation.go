@@ -25,7 +25,7 @@ import (
 // Providers is what the consent simulation asks the registry.
 type Providers interface {
 	IsProvider(ctx context.Context, addr sdk.AccAddress) (bool, error)
-	IsActive(ctx context.Context, addr sdk.AccAddress) bool
+	IsActive(ctx context.Context, addr sdk.AccAddress) (bool, error)
 }
 
 // Module is x/consent's module.AppModuleSimulation.
@@ -127,7 +127,8 @@ func (m Module) grant(simState module.SimulationState) simtypes.Operation {
 		}
 		isProvider, _ := m.Providers.IsProvider(ctx, grantee.Address)
 		isPatient, _ := m.Keeper.IsPatient(ctx, grantee.Address)
-		if isProvider && !m.Providers.IsActive(ctx, grantee.Address) || !isProvider && !isPatient {
+		active, _ := m.Providers.IsActive(ctx, grantee.Address)
+		if isProvider && !active || !isProvider && !isPatient {
 			return simtypes.NoOpMsg(types.ModuleName, msgType, "not a live grantee"), nil, nil
 		}
 		msg := &types.MsgGrantConsent{
@@ -183,7 +184,7 @@ func (m Module) breakGlass(simState module.SimulationState) simtypes.Operation {
 	) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		msgType := sdk.MsgTypeURL(&types.MsgBreakGlass{})
 		provider, _ := simtypes.RandomAcc(r, accs)
-		if !m.Providers.IsActive(ctx, provider.Address) {
+		if active, _ := m.Providers.IsActive(ctx, provider.Address); !active {
 			return simtypes.NoOpMsg(types.ModuleName, msgType, "not an active provider"), nil, nil
 		}
 		patient, ok := RandomPatient(ctx, r, m.Keeper, accs)

@@ -9,7 +9,7 @@ import (
 // ProvidersKeeper is what x/consent needs from the provider registry.
 type ProvidersKeeper interface {
 	// IsActive reports whether addr is a provider active at the block time.
-	IsActive(ctx context.Context, addr sdk.AccAddress) bool
+	IsActive(ctx context.Context, addr sdk.AccAddress) (bool, error)
 	// IsProvider reports whether addr has a registry entry (any status).
 	IsProvider(ctx context.Context, addr sdk.AccAddress) (bool, error)
 	// IsRegistrarOrAuthority reports whether addr is a registrar or governance.

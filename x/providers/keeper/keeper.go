@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"cosmossdk.io/collections"
-	"cosmossdk.io/collections/indexes"
 	"cosmossdk.io/core/address"
 	corestore "cosmossdk.io/core/store"
 	errorsmod "cosmossdk.io/errors"
@@ -16,18 +15,22 @@ import (
 	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/healthd-chain/healthd/internal/collidx"
+	"github.com/healthd-chain/healthd/internal/modkit"
 	"github.com/healthd-chain/healthd/x/providers/types"
 )
 
-// ProviderIndexes are the secondary indexes of the registry. The list query
-// reads the one that matches its filters, never a filtered scan.
+// ProviderIndexes are the secondary indexes of the registry, one collidx
+// index per filter of the list query (as in x/records and x/consent): each a
+// key set of (filter, address) that the query paginates with a prefix, never
+// a filtered scan.
 type ProviderIndexes struct {
-	// Status indexes providers by status.
-	Status *indexes.Multi[int32, sdk.AccAddress, types.Provider]
-	// Kind indexes providers by kind.
-	Kind *indexes.Multi[int32, sdk.AccAddress, types.Provider]
-	// StatusKind indexes providers by (status, kind).
-	StatusKind *indexes.Multi[collections.Pair[int32, int32], sdk.AccAddress, types.Provider]
+	// Status indexes providers by (status, address).
+	Status *collidx.Index[sdk.AccAddress, collections.Pair[int32, sdk.AccAddress], types.Provider]
+	// Kind indexes providers by (kind, address).
+	Kind *collidx.Index[sdk.AccAddress, collections.Pair[int32, sdk.AccAddress], types.Provider]
+	// StatusKind indexes providers by ((status, kind), address).
+	StatusKind *collidx.Index[sdk.AccAddress, collections.Pair[collections.Pair[int32, int32], sdk.AccAddress], types.Provider]
 }
 
 // IndexesList implements collections.Indexes.
@@ -36,17 +39,20 @@ func (i ProviderIndexes) IndexesList() []collections.Index[sdk.AccAddress, types
 }
 
 func newProviderIndexes(sb *collections.SchemaBuilder) ProviderIndexes {
+	byInt := collections.PairKeyCodec(collections.Int32Key, sdk.AccAddressKey)
 	return ProviderIndexes{
-		Status: indexes.NewMulti(sb, types.ProvidersByStatusKey, "providers_by_status",
-			collections.Int32Key, sdk.AccAddressKey,
-			func(_ sdk.AccAddress, p types.Provider) (int32, error) { return int32(p.Status), nil }),
-		Kind: indexes.NewMulti(sb, types.ProvidersByKindKey, "providers_by_kind",
-			collections.Int32Key, sdk.AccAddressKey,
-			func(_ sdk.AccAddress, p types.Provider) (int32, error) { return int32(p.Kind), nil }),
-		StatusKind: indexes.NewMulti(sb, types.ProvidersByStatusKindKey, "providers_by_status_kind",
-			collections.PairKeyCodec(collections.Int32Key, collections.Int32Key), sdk.AccAddressKey,
-			func(_ sdk.AccAddress, p types.Provider) (collections.Pair[int32, int32], error) {
-				return collections.Join(int32(p.Status), int32(p.Kind)), nil
+		Status: collidx.New(sb, types.ProvidersByStatusKey, "providers_by_status", byInt,
+			func(pk sdk.AccAddress, p types.Provider) (collections.Pair[int32, sdk.AccAddress], error) {
+				return collections.Join(int32(p.Status), pk), nil
+			}),
+		Kind: collidx.New(sb, types.ProvidersByKindKey, "providers_by_kind", byInt,
+			func(pk sdk.AccAddress, p types.Provider) (collections.Pair[int32, sdk.AccAddress], error) {
+				return collections.Join(int32(p.Kind), pk), nil
+			}),
+		StatusKind: collidx.New(sb, types.ProvidersByStatusKindKey, "providers_by_status_kind",
+			collections.PairKeyCodec(collections.PairKeyCodec(collections.Int32Key, collections.Int32Key), sdk.AccAddressKey),
+			func(pk sdk.AccAddress, p types.Provider) (collections.Pair[collections.Pair[int32, int32], sdk.AccAddress], error) {
+				return collections.Join(collections.Join(int32(p.Status), int32(p.Kind)), pk), nil
 			}),
 	}
 }
@@ -62,34 +68,6 @@ type Keeper struct {
 	Schema    collections.Schema
 	Params    collections.Item[types.Params]
 	Providers *collections.IndexedMap[sdk.AccAddress, types.Provider, ProviderIndexes]
-
-	// views read the indexes' storage for paginated queries (see indexViews).
-	views indexViews
-}
-
-// indexViews are read-only key sets over the storage of the three indexes.
-// collections' Multi index keeps its keys in exactly such a key set (same prefix,
-// same key codec) but does not expose the raw iteration that the SDK's
-// query.CollectionPaginate needs; these views give it, and are never written.
-type indexViews struct {
-	status     collections.KeySet[collections.Pair[int32, sdk.AccAddress]]
-	kind       collections.KeySet[collections.Pair[int32, sdk.AccAddress]]
-	statusKind collections.KeySet[collections.Pair[collections.Pair[int32, int32], sdk.AccAddress]]
-}
-
-func newIndexViews(storeService corestore.KVStoreService) (indexViews, error) {
-	// A schema of their own: the module schema already owns these prefixes.
-	sb := collections.NewSchemaBuilder(storeService)
-	v := indexViews{
-		status: collections.NewKeySet(sb, types.ProvidersByStatusKey, "view_by_status",
-			collections.PairKeyCodec(collections.Int32Key, sdk.AccAddressKey)),
-		kind: collections.NewKeySet(sb, types.ProvidersByKindKey, "view_by_kind",
-			collections.PairKeyCodec(collections.Int32Key, sdk.AccAddressKey)),
-		statusKind: collections.NewKeySet(sb, types.ProvidersByStatusKindKey, "view_by_status_kind",
-			collections.PairKeyCodec(collections.PairKeyCodec(collections.Int32Key, collections.Int32Key), sdk.AccAddressKey)),
-	}
-	_, err := sb.Build()
-	return v, err
 }
 
 // NewKeeper returns the registry keeper. authority is the bech32 address of the
@@ -112,9 +90,6 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 		return Keeper{}, err
 	}
 	k.Schema = schema
-	if k.views, err = newIndexViews(storeService); err != nil {
-		return Keeper{}, err
-	}
 	return k, nil
 }
 
@@ -136,13 +111,17 @@ func (k Keeper) GetProvider(ctx context.Context, addr sdk.AccAddress) (types.Pro
 // IsActive reports whether addr is a provider that may act now: its status is
 // active AND the block time is before its credential expiry. Expiry is checked
 // here, at every use, so it takes effect at the exact block time it passes with
-// no per-block scan of the registry.
-func (k Keeper) IsActive(ctx context.Context, addr sdk.AccAddress) bool {
+// no per-block scan of the registry. An unknown address is not active; a
+// store failure is an error, never a silent "inactive".
+func (k Keeper) IsActive(ctx context.Context, addr sdk.AccAddress) (bool, error) {
 	p, err := k.Providers.Get(ctx, addr)
-	if err != nil {
-		return false
+	if errors.Is(err, collections.ErrNotFound) {
+		return false, nil
 	}
-	return isActiveAt(p, sdk.UnwrapSDKContext(ctx).BlockTime())
+	if err != nil {
+		return false, err
+	}
+	return isActiveAt(p, sdk.UnwrapSDKContext(ctx).BlockTime()), nil
 }
 
 // isAuthority reports whether addr is the governance authority.
@@ -207,7 +186,7 @@ func (k Keeper) SuspendForEmergencyAbuse(ctx context.Context, provider, actor sd
 	if err := k.Providers.Set(ctx, provider, p); err != nil {
 		return err
 	}
-	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventProviderStatusChanged{
+	return modkit.Emit(ctx, &types.EventProviderStatusChanged{
 		Address: p.Address, Actor: actorStr, From: types.PROVIDER_STATUS_ACTIVE,
 		To: types.PROVIDER_STATUS_SUSPENDED, Reason: types.STATUS_REASON_EMERGENCY_ACCESS_ABUSE,
 	})

@@ -41,7 +41,7 @@ func TestIsActiveHonoursCredentialExpiryAtBlockTime(t *testing.T) {
 		ctx := f.Ctx.WithBlockTime(tc.blockTime)
 
 		// then the keeper and the query agree with the rule "valid while block time < expiry"
-		if got := f.Keeper.IsActive(ctx, addr); got != tc.want {
+		if got, _ := f.Keeper.IsActive(ctx, addr); got != tc.want {
 			t.Errorf("%s: IsActive = %v, want %v", tc.name, got, tc.want)
 		}
 		resp, err := f.Query.Provider(ctx, &types.QueryProviderRequest{Address: p.Address})
@@ -71,11 +71,11 @@ func TestIsActiveFalseForUnknownAndNonActive(t *testing.T) {
 	for _, st := range []types.ProviderStatus{types.PROVIDER_STATUS_PENDING, types.PROVIDER_STATUS_SUSPENDED, types.PROVIDER_STATUS_REVOKED} {
 		name := st.String()
 		f.SetProvider(t, tk.ValidProvider(name, st))
-		if f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address(name))) {
+		if active, _ := f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address(name))); active {
 			t.Errorf("a %s provider is active", st)
 		}
 	}
-	if f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address("nobody"))) {
+	if active, err := f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address("nobody"))); active || err != nil {
 		t.Error("an unregistered account is active")
 	}
 	if _, err := f.Keeper.GetProvider(f.Ctx, mustAcc(tk.Address("nobody"))); !types.ErrProviderNotFound.Is(err) {

@@ -11,6 +11,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/healthd-chain/healthd/internal/addrs"
+	"github.com/healthd-chain/healthd/internal/modkit"
 	"github.com/healthd-chain/healthd/x/providers/types"
 )
 
@@ -63,7 +64,7 @@ func (s msgServer) ApplyProvider(ctx context.Context, msg *types.MsgApplyProvide
 		return nil, err
 	}
 
-	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventProviderApplied{
+	if err := modkit.Emit(ctx, &types.EventProviderApplied{
 		Address: msg.Applicant, Kind: msg.Kind,
 	}); err != nil {
 		return nil, err
@@ -122,7 +123,7 @@ func (s msgServer) ApproveProvider(ctx context.Context, msg *types.MsgApprovePro
 		return nil, err
 	}
 
-	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventProviderApproved{
+	if err := modkit.Emit(ctx, &types.EventProviderApproved{
 		Address: msg.Provider, Approver: msg.Approver, CredentialExpiresAt: p.CredentialExpiresAt,
 	}); err != nil {
 		return nil, err
@@ -166,7 +167,7 @@ func (s msgServer) SetProviderStatus(ctx context.Context, msg *types.MsgSetProvi
 		return nil, err
 	}
 
-	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventProviderStatusChanged{
+	if err := modkit.Emit(ctx, &types.EventProviderStatusChanged{
 		Address: msg.Provider, Actor: msg.Authority, From: from, To: msg.Status, Reason: msg.Reason,
 	}); err != nil {
 		return nil, err
@@ -251,14 +252,13 @@ func (s msgServer) UpdateProvider(ctx context.Context, msg *types.MsgUpdateProvi
 		return nil, err
 	}
 
-	em := sdk.UnwrapSDKContext(ctx).EventManager()
-	if err := em.EmitTypedEvent(&types.EventProviderUpdated{
+	if err := modkit.Emit(ctx, &types.EventProviderUpdated{
 		Address: msg.Provider, Fields: fields, KeyRotated: keyRotated,
 	}); err != nil {
 		return nil, err
 	}
 	if from != p.Status {
-		if err := em.EmitTypedEvent(&types.EventProviderStatusChanged{
+		if err := modkit.Emit(ctx, &types.EventProviderStatusChanged{
 			Address: msg.Provider, Actor: msg.Provider, From: from, To: p.Status, Reason: p.StatusReason,
 		}); err != nil {
 			return nil, err
@@ -273,8 +273,8 @@ func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := s.isAuthority(authority); err != nil || !ok {
-		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "only the governance authority %s may change params", s.authority)
+	if err := modkit.RequireAuthority(s.addressCodec, s.authority, authority, types.ErrUnauthorized); err != nil {
+		return nil, err
 	}
 	if err := msg.Params.Validate(s.addressCodec); err != nil {
 		return nil, err

@@ -158,7 +158,7 @@ func TestApplyProvider(t *testing.T) {
 					!p.RegisteredAt.Equal(tk.GenesisTime) || !p.CredentialExpiresAt.IsZero() {
 					t.Fatalf("provider = %+v", p)
 				}
-				if f.Keeper.IsActive(f.Ctx, mustAcc(p.Address)) {
+				if active, _ := f.Keeper.IsActive(f.Ctx, mustAcc(p.Address)); active {
 					t.Fatal("a pending provider is active")
 				}
 				// events carry addresses, kinds and codes only: not the name,
@@ -235,7 +235,7 @@ func TestApproveProvider(t *testing.T) {
 				if p.Status != types.PROVIDER_STATUS_ACTIVE || !p.CredentialExpiresAt.Equal(in90days) {
 					t.Fatalf("provider = %+v", p)
 				}
-				if !f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address(prov))) {
+				if active, _ := f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address(prov))); !active {
 					t.Fatal("an approved provider is not active")
 				}
 				assertEvent(t, f, "healthd.providers.v1.EventProviderApproved")
@@ -317,7 +317,7 @@ func TestSetProviderStatus(t *testing.T) {
 			if p.Status != st || p.StatusReason != reason {
 				t.Fatalf("status %s reason %s, want %s %s", p.Status, p.StatusReason, st, reason)
 			}
-			if got := f.Keeper.IsActive(f.Ctx, mustAcc(p.Address)); got != isActive {
+			if got, _ := f.Keeper.IsActive(f.Ctx, mustAcc(p.Address)); got != isActive {
 				t.Fatalf("IsActive = %v, want %v", got, isActive)
 			}
 			assertEvent(t, f, "healthd.providers.v1.EventProviderStatusChanged")
@@ -441,7 +441,7 @@ func TestUpdateProvider(t *testing.T) {
 				if p.Name != "Clínica São José" || p.Status != types.PROVIDER_STATUS_PENDING || p.StatusReason != types.STATUS_REASON_IDENTITY_CHANGED {
 					t.Fatalf("provider = %+v", p)
 				}
-				if f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address(prov))) {
+				if active, _ := f.Keeper.IsActive(f.Ctx, mustAcc(tk.Address(prov))); active {
 					t.Fatal("a renamed provider is still active")
 				}
 				assertEvent(t, f, "healthd.providers.v1.EventProviderStatusChanged")

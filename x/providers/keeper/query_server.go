@@ -72,16 +72,16 @@ func (q queryServer) Providers(ctx context.Context, req *types.QueryProvidersReq
 	}
 	switch st, kind := int32(req.Status), int32(req.Kind); {
 	case st != 0 && kind != 0:
-		addrs, pageRes, err = query.CollectionPaginate(ctx, q.k.views.statusKind, req.Pagination,
+		addrs, pageRes, err = query.CollectionPaginate(ctx, q.k.Providers.Indexes.StatusKind.Keys(), req.Pagination,
 			func(k collections.Pair[collections.Pair[int32, int32], sdk.AccAddress], _ collections.NoValue) (sdk.AccAddress, error) {
 				return k.K2(), nil
 			},
 			query.WithCollectionPaginationPairPrefix[collections.Pair[int32, int32], sdk.AccAddress](collections.Join(st, kind)))
 	case st != 0:
-		addrs, pageRes, err = query.CollectionPaginate(ctx, q.k.views.status, req.Pagination, byPrimary,
+		addrs, pageRes, err = query.CollectionPaginate(ctx, q.k.Providers.Indexes.Status.Keys(), req.Pagination, byPrimary,
 			query.WithCollectionPaginationPairPrefix[int32, sdk.AccAddress](st))
 	case kind != 0:
-		addrs, pageRes, err = query.CollectionPaginate(ctx, q.k.views.kind, req.Pagination, byPrimary,
+		addrs, pageRes, err = query.CollectionPaginate(ctx, q.k.Providers.Indexes.Kind.Keys(), req.Pagination, byPrimary,
 			query.WithCollectionPaginationPairPrefix[int32, sdk.AccAddress](kind))
 	default:
 		var entries []types.QueryProviderResponse

@@ -32,11 +32,11 @@ type (
 // which is why there is no index by status (docs/benchmarks.md: 8 → 6 writes).
 type RecordIndexes struct {
 	// ByPatient is (patient, id): a patient's records in creation order.
-	ByPatient *collidx.Index[pair, types.Record]
+	ByPatient *collidx.Index[uint64, pair, types.Record]
 	// ByPatientClass is (patient, data class, id).
-	ByPatientClass *collidx.Index[triple, types.Record]
+	ByPatientClass *collidx.Index[uint64, triple, types.Record]
 	// ByAuthor is (author, id).
-	ByAuthor *collidx.Index[pair, types.Record]
+	ByAuthor *collidx.Index[uint64, pair, types.Record]
 	// ByHash is content hash → id: unique (a hash is committed once, ever), and
 	// read with a point lookup before every create and amend.
 	ByHash *collidx.Unique[[]byte, types.Record]
@@ -50,9 +50,9 @@ func (i RecordIndexes) IndexesList() []collections.Index[uint64, types.Record] {
 // ReceiptIndexes are the secondary indexes of access receipts.
 type ReceiptIndexes struct {
 	// ByPatient is (patient, id): the accounting of disclosures.
-	ByPatient *collidx.Index[pair, types.AccessReceipt]
+	ByPatient *collidx.Index[uint64, pair, types.AccessReceipt]
 	// ByRecord is (record id, id).
-	ByRecord *collidx.Index[collections.Pair[uint64, uint64], types.AccessReceipt]
+	ByRecord *collidx.Index[uint64, collections.Pair[uint64, uint64], types.AccessReceipt]
 }
 
 // IndexesList implements collections.Indexes.

@@ -11,6 +11,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/healthd-chain/healthd/internal/addrs"
+	"github.com/healthd-chain/healthd/internal/modkit"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	"github.com/healthd-chain/healthd/x/records/types"
 )
@@ -299,12 +300,8 @@ func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 	if err != nil {
 		return nil, err
 	}
-	gov, err := s.addressCodec.StringToBytes(s.authority)
-	if err != nil {
+	if err := modkit.RequireAuthority(s.addressCodec, s.authority, authority, types.ErrUnauthorized); err != nil {
 		return nil, err
-	}
-	if !authority.Equals(sdk.AccAddress(gov)) {
-		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "only the governance authority %s may change params", s.authority)
 	}
 	if err := msg.Params.Validate(); err != nil {
 		return nil, err
@@ -321,7 +318,9 @@ func (s msgServer) authorizeWrite(ctx context.Context, patient, author sdk.AccAd
 	if patient.Equals(author) {
 		return nil
 	}
-	if !s.providers.IsActive(ctx, author) {
+	if active, err := s.providers.IsActive(ctx, author); err != nil {
+		return err
+	} else if !active {
 		return errorsmod.Wrapf(types.ErrUnauthorized, "%s is neither the patient nor an active provider", author)
 	}
 	d, err := s.consent.CheckAccess(ctx, patient, author, class, consenttypes.PermissionWrite, purpose, sdk.UnwrapSDKContext(ctx).BlockTime(), nil)
@@ -402,6 +401,4 @@ func (s msgServer) decode(addr, field string) (sdk.AccAddress, error) {
 	return addrs.DecodeField(s.addressCodec, addr, field, types.ErrInvalidAddress)
 }
 
-func emit(ctx context.Context, ev sdk.Msg) error {
-	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(ev)
-}
+func emit(ctx context.Context, ev sdk.Msg) error { return modkit.Emit(ctx, ev) }

@@ -89,8 +89,8 @@ func (q queryServer) RecordsByAuthor(ctx context.Context, req *types.QueryRecord
 }
 
 // RecordByHash returns the record committed with a content hash (a hash is
-// committed once, so the list has one record).
-func (q queryServer) RecordByHash(ctx context.Context, req *types.QueryRecordByHashRequest) (*types.QueryRecordsResponse, error) {
+// committed once, ever).
+func (q queryServer) RecordByHash(ctx context.Context, req *types.QueryRecordByHashRequest) (*types.QueryRecordResponse, error) {
 	if req == nil {
 		return nil, status.Error(codes.InvalidArgument, "empty request")
 	}
@@ -109,7 +109,7 @@ func (q queryServer) RecordByHash(ctx context.Context, req *types.QueryRecordByH
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	return &types.QueryRecordsResponse{Records: []types.Record{r}, Pagination: &query.PageResponse{Total: 1}}, nil
+	return &types.QueryRecordResponse{Record: r}, nil
 }
 
 // Receipt returns one access receipt.

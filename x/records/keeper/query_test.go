@@ -89,9 +89,9 @@ func TestQueries(t *testing.T) {
 
 	// by hash
 	e := tk.Entry("lab-result", "r1")
-	byHash := ids(f.RecordsQuery.RecordByHash(f.Ctx, &types.QueryRecordByHashRequest{ContentHash: hex.EncodeToString(e.ContentHash)}))
-	if !equal(byHash, []uint64{1}) {
-		t.Errorf("by hash: %v", byHash)
+	byHash, err := f.RecordsQuery.RecordByHash(f.Ctx, &types.QueryRecordByHashRequest{ContentHash: hex.EncodeToString(e.ContentHash)})
+	if err != nil || byHash.Record.Id != 1 {
+		t.Errorf("by hash: %+v, %v", byHash, err)
 	}
 
 	// receipts, by patient (paginated) and by record

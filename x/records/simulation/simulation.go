@@ -27,7 +27,7 @@ import (
 
 // Providers is what the records simulation asks the registry.
 type Providers interface {
-	IsActive(ctx context.Context, addr sdk.AccAddress) bool
+	IsActive(ctx context.Context, addr sdk.AccAddress) (bool, error)
 }
 
 // Module is x/records' module.AppModuleSimulation.
@@ -140,7 +140,10 @@ func (m Module) createByProvider(simState module.SimulationState) simtypes.Opera
 	) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		msgType := sdk.MsgTypeURL(&types.MsgCreateRecords{})
 		c, author, ok := m.liveConsent(ctx, r, accs, consenttypes.PermissionWrite)
-		if !ok || !m.Providers.IsActive(ctx, author.Address) {
+		if !ok {
+			return simtypes.NoOpMsg(types.ModuleName, msgType, "no live write consent of an active provider"), nil, nil
+		}
+		if active, _ := m.Providers.IsActive(ctx, author.Address); !active {
 			return simtypes.NoOpMsg(types.ModuleName, msgType, "no live write consent of an active provider"), nil, nil
 		}
 		patient, err := sdk.AccAddressFromBech32(c.Patient)

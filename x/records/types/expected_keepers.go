@@ -21,5 +21,5 @@ type ConsentKeeper interface {
 
 // ProvidersKeeper is what x/records needs from x/providers.
 type ProvidersKeeper interface {
-	IsActive(ctx context.Context, addr sdk.AccAddress) bool
+	IsActive(ctx context.Context, addr sdk.AccAddress) (bool, error)
 }

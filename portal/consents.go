@@ -1,0 +1,197 @@
+package portal
+
+// Consents: list, grant, revoke; delegates; break-glass.
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	"github.com/healthd-chain/healthd/client/agent"
+	"github.com/healthd-chain/healthd/client/paging"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+)
+
+// listConsents lists the consents I gave (as patient) and those I hold.
+func (s *Server) listConsents(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	me := s.agent.Address()
+	cq := consenttypes.NewQueryClient(s.clientCtx())
+	collect := func(page func(next []byte) ([]consenttypes.Consent, *query.PageResponse, error)) ([]consentView, error) {
+		out := []consentView{}
+		err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+			cs, pr, err := page(key)
+			for _, c := range cs {
+				out = append(out, s.viewConsent(ctx, c))
+			}
+			return pr, len(out) >= maxListed, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	given, err := collect(func(next []byte) ([]consenttypes.Consent, *query.PageResponse, error) {
+		resp, err := cq.ConsentsByPatient(ctx, &consenttypes.QueryConsentsByPatientRequest{Patient: me, Pagination: &query.PageRequest{Key: next, Limit: 100, Reverse: true}})
+		if err != nil {
+			return nil, nil, err
+		}
+		return resp.Consents, resp.Pagination, nil
+	})
+	if err != nil && !notFoundOrEmpty(err) {
+		writeFailure(w, err)
+		return
+	}
+	held, err := collect(func(next []byte) ([]consenttypes.Consent, *query.PageResponse, error) {
+		resp, err := cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: me, Pagination: &query.PageRequest{Key: next, Limit: 100, Reverse: true}})
+		if err != nil {
+			return nil, nil, err
+		}
+		return resp.Consents, resp.Pagination, nil
+	})
+	if err != nil && !notFoundOrEmpty(err) {
+		writeFailure(w, err)
+		return
+	}
+	if given == nil {
+		given = []consentView{}
+	}
+	if held == nil {
+		held = []consentView{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"given": given, "held": held})
+}
+
+func notFoundOrEmpty(err error) bool { return classify(err).Code == "not_found" }
+
+// grantConsent commits a consent from me (the patient), with key grants so the
+// grantee can decrypt.
+func (s *Server) grantConsent(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	var body struct {
+		Grantee     string   `json:"grantee"`
+		Classes     []string `json:"data_classes"`
+		Purposes    []string `json:"purposes"`
+		Permissions []string `json:"permissions"`
+		Days        int      `json:"days"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if !checkAddress(w, "The grantee", &body.Grantee) {
+		return
+	}
+	if body.Grantee == s.agent.Address() {
+		badRequest(w, "You always have access to your own records.")
+		return
+	}
+	if err := consenttypes.ValidateTerms(body.Permissions, body.Classes, body.Purposes); err != nil {
+		badRequest(w, "Choose at least one kind of data, purpose and permission: "+err.Error())
+		return
+	}
+	if !checkDays(w, "The consent", body.Days) {
+		return
+	}
+	id, err := s.agent.Grant(ctx, agent.GrantRequest{
+		Grantee: body.Grantee, DataClasses: body.Classes, Purposes: body.Purposes, Permissions: body.Permissions,
+		Duration: time.Duration(body.Days) * 24 * time.Hour, WithKeys: true,
+	})
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id})
+}
+
+func (s *Server) revokeConsent(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	id, ok := pathID(w, r, "consent")
+	if !ok {
+		return
+	}
+	res, err := s.agent.Revoke(ctx, id)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) addDelegate(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	var body struct {
+		Delegate string `json:"delegate"`
+		Days     int    `json:"days"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if !checkAddress(w, "The delegate", &body.Delegate) || !checkDays(w, "A delegation", body.Days) {
+		return
+	}
+	if err := s.agent.AddDelegate(ctx, body.Delegate, time.Duration(body.Days)*24*time.Hour); err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"delegate": body.Delegate})
+}
+
+func (s *Server) removeDelegate(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	addr := r.PathValue("addr")
+	if !checkAddress(w, "The delegate", &addr) {
+		return
+	}
+	if err := s.agent.RemoveDelegate(ctx, addr); err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"removed": addr})
+}
+
+// breakGlass opens an emergency access to a patient's records: time-boxed,
+// coded, visible to the patient and reviewed by the registrars.
+func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	var body struct {
+		Patient string `json:"patient"`
+		Reason  string `json:"reason"`
+		Note    string `json:"note"`
+		Minutes int    `json:"minutes"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if !checkAddress(w, "The patient", &body.Patient) {
+		return
+	}
+	code, ok := consenttypes.EmergencyReason_value["EMERGENCY_REASON_"+strings.ToUpper(strings.ReplaceAll(body.Reason, "-", "_"))]
+	if !ok || code == 0 {
+		badRequest(w, "Choose the reason of the emergency.")
+		return
+	}
+	if body.Minutes < 1 {
+		badRequest(w, "Give how many minutes the emergency access lasts.")
+		return
+	}
+	if consenttypes.ValidateEmergencyNote(body.Note) != nil { // the chain's own check, in characters
+		badRequest(w, fmt.Sprintf("Write a note of 1 to %d characters, without clinical or identifying details.",
+			consenttypes.MaxEmergencyNoteLength))
+		return
+	}
+	id, err := s.agent.BreakGlass(ctx, body.Patient, consenttypes.EmergencyReason(code), body.Note, time.Duration(body.Minutes)*time.Minute)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id})
+}

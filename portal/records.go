@@ -1,0 +1,264 @@
+package portal
+
+// Records: list (with the chain's read decisions), file, read, erase.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	"github.com/healthd-chain/healthd/client/agent"
+	"github.com/healthd-chain/healthd/client/paging"
+	"github.com/healthd-chain/healthd/fhir"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
+)
+
+// listRecords lists a patient's records (default: mine), newest first. For a
+// provider looking at a patient, each record says whether it may be read now.
+func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	me := s.agent.Address()
+	patient := strings.TrimSpace(r.URL.Query().Get("patient"))
+	if patient == "" {
+		patient = me
+	}
+	if !checkAddress(w, "The patient", &patient) {
+		return
+	}
+	purpose := r.URL.Query().Get("purpose")
+	if purpose == "" {
+		purpose = agent.DefaultPurpose
+	}
+	if _, err := consenttypes.NewQueryClient(s.clientCtx()).Patient(ctx, &consenttypes.QueryPatientRequest{Address: patient}); err != nil {
+		if chainUnreachable(err) {
+			writeFailure(w, err)
+			return
+		}
+		writeError(w, http.StatusNotFound, "not_a_patient", "No patient is registered at this address.")
+		return
+	}
+	rq := recordstypes.NewQueryClient(s.clientCtx())
+	var recs []recordstypes.Record
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
+			Patient: patient, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		recs = append(recs, resp.Records...)
+		return resp.Pagination, len(recs) >= maxListed, nil
+	})
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	// For a viewer other than the patient, the chain's decision for each
+	// record (ReadDecisions: one query per 256 records).
+	var refusals []error
+	if patient != me {
+		if refusals, err = s.agent.ReadRefusals(ctx, recs, purpose); err != nil {
+			writeFailure(w, err)
+			return
+		}
+	}
+	out := make([]recordView, 0, len(recs))
+	for i, rec := range recs {
+		v := recordView{
+			ID: rec.Id, Class: rec.DataClass, FHIRType: rec.FhirResourceType, Author: s.party(ctx, rec.Author),
+			CreatedAt: rec.CreatedAt, Status: enumName(rec.Status.String(), "RECORD_STATUS_"), Size: rec.Size_,
+		}
+		if patient != me && rec.Status != recordstypes.RECORD_STATUS_ERASED {
+			ok := refusals[i] == nil
+			v.Readable = &ok
+			if !ok {
+				v.Refusal = classify(refusals[i]).Message
+			}
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"patient": patient, "records": out, "truncated": len(recs) >= maxListed})
+}
+
+// fileRecord files one record: a file, or every resource of a FHIR Bundle.
+// The multipart fields come before the file, which is streamed into the
+// encryption: no plaintext is written to disk.
+func (s *Server) fileRecord(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxUpload+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		badRequest(w, "Send the record as a multipart form.")
+		return
+	}
+	fields := map[string]string{}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			badRequest(w, "No file was sent.")
+			return
+		}
+		if err != nil {
+			badRequest(w, "The upload was cut short: "+err.Error())
+			return
+		}
+		if part.FormName() != "file" {
+			b, err := io.ReadAll(io.LimitReader(part, 4096))
+			if err != nil {
+				badRequest(w, "The upload was cut short.")
+				return
+			}
+			fields[part.FormName()] = strings.TrimSpace(string(b))
+			continue
+		}
+		s.fileFrom(ctx, w, part, fields)
+		return
+	}
+}
+
+func (s *Server) fileFrom(ctx context.Context, w http.ResponseWriter, file io.Reader, fields map[string]string) {
+	patient := fields["patient"]
+	if patient == "" {
+		patient = s.agent.Address()
+	}
+	if !checkAddress(w, "The patient", &patient) {
+		return
+	}
+	purpose := fields["purpose"]
+	if purpose == "" {
+		purpose = agent.DefaultPurpose
+	}
+	if err := consenttypes.ValidatePurpose(purpose); err != nil {
+		badRequest(w, "Unknown purpose "+strconv.Quote(purpose)+".")
+		return
+	}
+	if fields["kind"] == "bundle" {
+		raw, err := io.ReadAll(io.LimitReader(file, s.opts.MaxUpload+1))
+		if err != nil {
+			badRequest(w, "The upload was cut short.")
+			return
+		}
+		if int64(len(raw)) > s.opts.MaxUpload {
+			badRequest(w, fmt.Sprintf("The Bundle is larger than the portal's limit of %d MiB.", s.opts.MaxUpload>>20))
+			return
+		}
+		bundle, err := fhir.ParseBundle(raw)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_bundle", "This is not a FHIR R4 Bundle the portal can import: "+err.Error())
+			return
+		}
+		done, err := s.agent.ImportBundle(ctx, bundle, patient, purpose, s.opts.VaultURL, nil)
+		if err != nil {
+			e := classify(err)
+			writeJSON(w, http.StatusBadGateway, map[string]any{"code": e.Code, "error": e.Message, "detail": e.Detail, "committed": done})
+			return
+		}
+		ids := make([]uint64, len(done))
+		for i, d := range done {
+			ids[i] = d.RecordID
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"record_ids": ids, "imported": done})
+		return
+	}
+	class := fields["data_class"]
+	if err := consenttypes.ValidateDataClass(class); err != nil {
+		badRequest(w, "Choose a kind of data (data class).")
+		return
+	}
+	fhirType := fields["fhir_type"]
+	if fhirType == "" {
+		fhirType = "DocumentReference"
+	}
+	var size int64 // only for the progress count; unknown is fine
+	if v := fields["size"]; v != "" {
+		var err error
+		if size, err = strconv.ParseInt(v, 10, 64); err != nil || size < 0 {
+			badRequest(w, "The file size is not a number.")
+			return
+		}
+	}
+	res, err := s.agent.Put(ctx, io.LimitReader(file, s.opts.MaxUpload), size, agent.PutRequest{
+		Patient: patient, Class: class, Purpose: purpose, FHIRType: fhirType, VaultURL: s.opts.VaultURL,
+	})
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"record_ids": []uint64{res.ID}})
+}
+
+// readRecord takes an access receipt, downloads and decrypts one record, and
+// sends the plaintext only once all of it has been checked.
+func (s *Server) readRecord(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	id, ok := pathID(w, r, "record")
+	if !ok {
+		return
+	}
+	var body struct {
+		Purpose string `json:"purpose"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if body.Purpose == "" {
+		body.Purpose = agent.DefaultPurpose
+	}
+	if err := consenttypes.ValidatePurpose(body.Purpose); err != nil {
+		badRequest(w, "Unknown purpose "+strconv.Quote(body.Purpose)+".")
+		return
+	}
+	rec, err := s.agent.Record(ctx, id)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	if rec.Size_ > maxRead {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("This record is larger than the portal opens (%d MiB): use `healthd records get %d`.", maxRead>>20, id))
+		return
+	}
+	var buf bytes.Buffer
+	access, _, err := s.agent.Read(ctx, rec, body.Purpose, "", &buf)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	ext := "bin"
+	if json.Valid(buf.Bytes()) {
+		ext = "json"
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="record-%d.%s"`, id, ext))
+	h.Set("X-Receipt-Id", strconv.FormatUint(access.ReceiptId, 10))
+	h.Set("X-Record-Class", rec.DataClass)
+	h.Set("X-Record-Fhir-Type", rec.FhirResourceType)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) eraseRecord(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	id, ok := pathID(w, r, "record")
+	if !ok {
+		return
+	}
+	versions, err := s.agent.Erase(ctx, id)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"erased": id, "versions": versions})
+}
