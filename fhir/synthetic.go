@@ -70,12 +70,15 @@ const (
 	diagServic = "http://terminology.hl7.org/CodeSystem/v2-0074"
 )
 
+// measure is a quantity a visit records: its code, unit and plausible range.
+type measure struct {
+	c          coded
+	unit       string
+	lo, spread float64
+}
+
 var (
-	vitals = []struct {
-		c          coded
-		unit       string
-		lo, spread float64
-	}{
+	vitals = []measure{
 		{coded{loinc, "8867-4", "Heart rate"}, "/min", 55, 40},
 		{coded{loinc, "9279-1", "Respiratory rate"}, "/min", 12, 8},
 		{coded{loinc, "8310-5", "Body temperature"}, "Cel", 36.1, 1.8},
@@ -83,11 +86,7 @@ var (
 		{coded{loinc, "8480-6", "Systolic blood pressure"}, "mm[Hg]", 105, 45},
 		{coded{loinc, "59408-5", "Oxygen saturation"}, "%", 92, 8},
 	}
-	labs = []struct {
-		c          coded
-		unit       string
-		lo, spread float64
-	}{
+	labs = []measure{
 		{coded{loinc, "4548-4", "Hemoglobin A1c"}, "%", 4.8, 4},
 		{coded{loinc, "2345-7", "Glucose"}, "mg/dL", 70, 90},
 		{coded{loinc, "2160-0", "Creatinine"}, "mg/dL", 0.6, 1.2},

@@ -8,10 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cosmos/cosmos-sdk/types/query"
-
 	"github.com/healthd-chain/healthd/client/agent"
-	"github.com/healthd-chain/healthd/client/paging"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 )
 
@@ -19,51 +16,20 @@ import (
 func (s *Server) listConsents(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	me := s.agent.Address()
-	cq := consenttypes.NewQueryClient(s.clientCtx())
-	collect := func(page func(next []byte) ([]consenttypes.Consent, *query.PageResponse, error)) ([]consentView, error) {
-		out := []consentView{}
-		err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
-			cs, pr, err := page(key)
-			for _, c := range cs {
-				out = append(out, s.viewConsent(ctx, c))
-			}
-			return pr, len(out) >= maxListed, err
-		})
-		if err != nil {
-			return nil, err
+	out := map[string]any{}
+	for name, given := range map[string]bool{"given": true, "held": false} {
+		cs, err := s.agent.Consents(ctx, given, maxListed)
+		if err != nil && !notFoundOrEmpty(err) {
+			writeFailure(w, err)
+			return
 		}
-		return out, nil
-	}
-	given, err := collect(func(next []byte) ([]consenttypes.Consent, *query.PageResponse, error) {
-		resp, err := cq.ConsentsByPatient(ctx, &consenttypes.QueryConsentsByPatientRequest{Patient: me, Pagination: &query.PageRequest{Key: next, Limit: 100, Reverse: true}})
-		if err != nil {
-			return nil, nil, err
+		views := make([]consentView, 0, len(cs))
+		for _, c := range cs {
+			views = append(views, s.viewConsent(ctx, c))
 		}
-		return resp.Consents, resp.Pagination, nil
-	})
-	if err != nil && !notFoundOrEmpty(err) {
-		writeFailure(w, err)
-		return
+		out[name] = views
 	}
-	held, err := collect(func(next []byte) ([]consenttypes.Consent, *query.PageResponse, error) {
-		resp, err := cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: me, Pagination: &query.PageRequest{Key: next, Limit: 100, Reverse: true}})
-		if err != nil {
-			return nil, nil, err
-		}
-		return resp.Consents, resp.Pagination, nil
-	})
-	if err != nil && !notFoundOrEmpty(err) {
-		writeFailure(w, err)
-		return
-	}
-	if given == nil {
-		given = []consentView{}
-	}
-	if held == nil {
-		held = []consentView{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"given": given, "held": held})
+	writeJSON(w, http.StatusOK, out)
 }
 
 func notFoundOrEmpty(err error) bool { return classify(err).Code == "not_found" }

@@ -244,3 +244,26 @@ func (a *Agent) BreakGlass(ctx context.Context, patient string, reason consentty
 	err := a.SendOne(ctx, &consenttypes.MsgBreakGlass{Provider: a.addr, Patient: patient, Reason: reason, Note: note, Duration: d}, &resp)
 	return resp.Id, err
 }
+
+// Consents lists the consents the agent gave as patient (given) or holds as
+// grantee, newest first, stopping after limit.
+func (a *Agent) Consents(ctx context.Context, given bool, limit int) ([]consenttypes.Consent, error) {
+	cq := consenttypes.NewQueryClient(a.clientCtx)
+	var out []consenttypes.Consent
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		page := &query.PageRequest{Key: key, Limit: 100, Reverse: true}
+		var resp *consenttypes.QueryConsentsResponse
+		var err error
+		if given {
+			resp, err = cq.ConsentsByPatient(ctx, &consenttypes.QueryConsentsByPatientRequest{Patient: a.addr, Pagination: page})
+		} else {
+			resp, err = cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: a.addr, Pagination: page})
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, resp.Consents...)
+		return resp.Pagination, len(out) >= limit, nil
+	})
+	return out, err
+}

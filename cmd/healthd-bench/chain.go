@@ -7,9 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,34 +186,11 @@ func splitLines(s string) []string {
 	return append(out, s[start:])
 }
 
-func getJSON(url string, out any) error {
-	resp, err := http.Get(url) //nolint:gosec // loopback URLs built by the tool
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s: %.200s", url, resp.Status, body)
-	}
-	return json.Unmarshal(body, out)
-}
+func getJSON(url string, out any) error { return localnet.GetJSON(url, out) }
 
 func (n *node) height() (int64, error) {
-	var st struct {
-		Result struct {
-			SyncInfo struct {
-				Height string `json:"latest_block_height"`
-			} `json:"sync_info"`
-		} `json:"result"`
-	}
-	if err := getJSON(n.rpc+"/status", &st); err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(st.Result.SyncInfo.Height, 10, 64)
+	st, err := localnet.Status(n.rpc)
+	return st.LatestHeight, err
 }
 
 // broadcastSync sends a transaction to node0 and returns CheckTx's refusal, if any.
@@ -249,15 +224,8 @@ func (n *node) broadcastSync(tx []byte) error {
 
 // chainID is the chain's id, as node0 reports it.
 func (n *node) chainID() (string, error) {
-	var st struct {
-		Result struct {
-			NodeInfo struct {
-				Network string `json:"network"`
-			} `json:"node_info"`
-		} `json:"result"`
-	}
-	err := getJSON(n.rpc+"/status", &st)
-	return st.Result.NodeInfo.Network, err
+	st, err := localnet.Status(n.rpc)
+	return st.ChainID, err
 }
 
 // mempoolSize is the number of transactions in node0's mempool.

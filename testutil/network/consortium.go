@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -304,17 +303,8 @@ func (net *Network) StartJoiner(t testing.TB) *Node {
 // EarliestHeight is the lowest block the node has (above 1 for a node that
 // joined by state sync).
 func (n *Node) EarliestHeight() (int64, error) {
-	var status struct {
-		Result struct {
-			SyncInfo struct {
-				Earliest string `json:"earliest_block_height"`
-			} `json:"sync_info"`
-		} `json:"result"`
-	}
-	if err := n.getJSON(n.RPC+"/status", &status); err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(status.Result.SyncInfo.Earliest, 10, 64)
+	st, err := localnet.Status(n.RPC)
+	return st.EarliestHeight, err
 }
 
 // RestartFromExport stops every node, exports node0's state as a genesis file,

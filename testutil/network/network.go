@@ -11,15 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,6 +97,8 @@ type Node struct {
 
 	// Name is the node's moniker (network nodes).
 	Name string
+	// CLITimeout bounds each Exec (default 2 minutes).
+	CLITimeout time.Duration
 	// RPC and API are http:// base URLs; GRPC is host:port; P2P is
 	// node-id@host:port (network nodes).
 	RPC, API, GRPC, P2P string
@@ -212,19 +213,8 @@ func (n *Node) Height() (int64, error) {
 // SyncStatus returns the node's latest block height and whether it says it is
 // still catching up (block sync or state sync) rather than following consensus.
 func (n *Node) SyncStatus() (height int64, catchingUp bool, err error) {
-	var status struct {
-		Result struct {
-			SyncInfo struct {
-				LatestBlockHeight string `json:"latest_block_height"`
-				CatchingUp        bool   `json:"catching_up"`
-			} `json:"sync_info"`
-		} `json:"result"`
-	}
-	if err := n.getJSON(n.RPC+"/status", &status); err != nil {
-		return 0, false, err
-	}
-	height, err = strconv.ParseInt(status.Result.SyncInfo.LatestBlockHeight, 10, 64)
-	return height, status.Result.SyncInfo.CatchingUp, err
+	st, err := localnet.Status(n.RPC)
+	return st.LatestHeight, st.CatchingUp, err
 }
 
 // WaitForHeight waits until the node has committed block h.
@@ -268,23 +258,38 @@ func waitForHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Fatalf("%s did not answer in %s", url, timeout)
 }
 
-// Result is the outcome of one CLI invocation.
+// Result is the outcome of one CLI invocation: its output and exit code, its
+// wall and CPU (user + system) time, and its peak resident memory.
 type Result struct {
 	Stdout, Stderr string
 	ExitCode       int
+	Wall, CPU      time.Duration
+	PeakRSS        int64 // bytes
 }
 
 // Exec runs `healthd ARGS --home HOME` and returns its output and exit code; it
-// fails the test only if the binary could not be run at all.
+// fails the test only if the binary could not be run at all. A command is
+// killed after the node's CLITimeout (default 2 minutes).
 func (n *Node) Exec(args ...string) Result {
 	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	timeout := n.CLITimeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, n.Binary, append(args, "--home", n.Home)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
 	err := cmd.Run()
-	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	res := Result{Stdout: stdout.String(), Stderr: stderr.String(), Wall: time.Since(start)}
+	if ps := cmd.ProcessState; ps != nil {
+		res.CPU = ps.UserTime() + ps.SystemTime()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			res.PeakRSS = ru.Maxrss << 10 // kilobytes on Linux
+		}
+	}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
@@ -327,21 +332,7 @@ func (n *Node) GetJSON(path string, out any) error {
 	return n.getJSON(n.API+path, out)
 }
 
-func (n *Node) getJSON(url string, out any) error {
-	resp, err := http.Get(url) //nolint:gosec // loopback URL built by the harness
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
-	}
-	return json.Unmarshal(body, out)
-}
+func (n *Node) getJSON(url string, out any) error { return localnet.GetJSON(url, out) }
 
 // GRPCConn returns a gRPC connection to the node that encodes the SDK's gogoproto
 // messages; it is closed when the test ends.

@@ -44,14 +44,11 @@ func fhirImportCmd() *cobra.Command {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			raw = nil // the parsed resources keep what is needed
-			a, err := txAgent(cmd)
+			a, f, err := bulkArgs(cmd)
 			if err != nil {
 				return err
 			}
-			patient, _ := cmd.Flags().GetString("patient")
-			purpose, _ := cmd.Flags().GetString("purpose")
-			vaultURL, _ := cmd.Flags().GetString("vault")
-			done, err := a.ImportBundle(cmd.Context(), bundle, patient, purpose, vaultURL, bulkProgress(cmd))
+			done, err := a.ImportBundle(cmd.Context(), bundle, f.patient, f.purpose, f.vault, bulkProgress(cmd))
 			if err != nil {
 				if len(done) > 0 {
 					_ = printJSON(cmd, map[string]any{"committed": done})
@@ -86,14 +83,11 @@ func fhirExportCmd() *cobra.Command {
 			if out == "" {
 				return errors.New("--out FILE is required")
 			}
-			a, err := txAgent(cmd)
+			a, f, err := bulkArgs(cmd)
 			if err != nil {
 				return err
 			}
-			patient, _ := cmd.Flags().GetString("patient")
-			purpose, _ := cmd.Flags().GetString("purpose")
-			vaultURL, _ := cmd.Flags().GetString("vault")
-			b, notRead, err := a.ExportBundle(cmd.Context(), patient, purpose, vaultURL, bulkProgress(cmd))
+			b, notRead, err := a.ExportBundle(cmd.Context(), f.patient, f.purpose, f.vault, bulkProgress(cmd))
 			if err != nil {
 				return fmt.Errorf("%w (nothing was written)", err)
 			}
@@ -131,4 +125,20 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// bulkFlags are the flags import and export share.
+type bulkFlags struct{ patient, purpose, vault string }
+
+// bulkArgs returns the signing agent and the shared flags of a bulk command.
+func bulkArgs(cmd *cobra.Command) (*agent.Agent, bulkFlags, error) {
+	var f bulkFlags
+	a, err := txAgent(cmd)
+	if err != nil {
+		return nil, f, err
+	}
+	f.patient, _ = cmd.Flags().GetString("patient")
+	f.purpose, _ = cmd.Flags().GetString("purpose")
+	f.vault, _ = cmd.Flags().GetString("vault")
+	return a, f, nil
 }
