@@ -111,6 +111,16 @@ func (s *Server) putBatch(w http.ResponseWriter, r *http.Request) {
 	if !s.mayUpload(w, r, addr) {
 		return
 	}
+	// A batch's blobs are held in memory while they are stored: the vault
+	// reserves their size from a budget shared by all batch uploads, so that
+	// many (or slow) batches cannot exhaust its memory; when it is spent, the
+	// client is asked to retry.
+	if !s.batchMemory.TryAcquire(total) {
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusTooManyRequests, "the vault is storing other batches: retry in a moment")
+		return
+	}
+	defer s.batchMemory.Release(total)
 	if err := http.NewResponseController(w).SetReadDeadline(s.cfg.transferDeadline(total)); err != nil {
 		s.log.Warn("cannot bound the upload's duration", "err", err)
 	}

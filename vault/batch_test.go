@@ -130,3 +130,26 @@ func isStatus(err error, code int) bool {
 	var se *StatusError
 	return errors.As(err, &se) && se.Status == code
 }
+
+// TestBatchMemoryIsBounded: batch uploads hold their blobs in memory, so the
+// vault admits them only within a shared budget; past it, a client is asked
+// to retry (429 with Retry-After), which vault.Client does.
+func TestBatchMemoryIsBounded(t *testing.T) {
+	e := newEnv(t, Config{})
+	if !e.srv.batchMemory.TryAcquire(BatchMemory) { // as if other batches held it all
+		t.Fatal("the budget is not free at start")
+	}
+	data := []byte("a blob")
+	blobs := []BatchData{{Hash: hashOf(data), Data: data}}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if _, err := e.client("hospital").PutBatch(ctx, blobs); err == nil {
+		t.Fatal("a batch was admitted past the memory budget")
+	}
+	// once the budget is released, the same client's retry gets through
+	e.srv.batchMemory.Release(BatchMemory)
+	res, err := e.client("hospital").PutBatch(context.Background(), blobs)
+	if err != nil || res[0].Status != http.StatusCreated {
+		t.Fatalf("after the release: %+v %v", res, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
@@ -168,7 +169,14 @@ type Server struct {
 
 	limitMu  sync.Mutex
 	limiters map[string]*limiter // by account; "" for accounts unknown on chain
+
+	// batchMemory bounds the bytes of batch uploads held in memory at once.
+	batchMemory *semaphore.Weighted
 }
+
+// BatchMemory is how many bytes of batch uploads a vault holds in memory at
+// once: four batches of MaxBatchBytes.
+const BatchMemory = 4 * MaxBatchBytes
 
 // limiter is one account's allowance and when it was last used (idle ones are
 // dropped, so the map holds only the accounts of the last minutes).
@@ -186,6 +194,7 @@ func NewServer(ctx context.Context, cfg Config, store Store, chain Chain, verifi
 	s := &Server{
 		cfg: cfg.withDefaults(), store: store, chain: chain, verify: verifier, log: log, now: time.Now,
 		usage: map[string]int64{}, reserved: map[string]int64{}, limiters: map[string]*limiter{},
+		batchMemory: semaphore.NewWeighted(BatchMemory),
 	}
 	err := store.List(ctx, func(b BlobInfo) error {
 		s.usage[b.Uploader] += b.Size

@@ -160,6 +160,11 @@ func TestFHIRRoundTrip(t *testing.T) {
 		} `json:"committed"`
 	}
 	n.CLIJSON(&imported, append([]string{"fhir", "import", bundleFile, "--patient", alice, "--vault", v.URL, "--from", "hospital"}, kr...)...)
+	// and the client learned of its commits from the node's block events
+	// (a websocket subscription), not by polling for each transaction
+	if !n.LogContains("Subscribe to query", "NewBlock") {
+		t.Fatal("the import did not subscribe to the node's NewBlock events")
+	}
 
 	// then every resource is one record, with its class mapped from its type
 	wantClass := []string{"other", "diagnosis", "lab-result", "vital-signs", "prescription", "allergy", "immunization", "procedure", "lab-result", "other"}

@@ -225,6 +225,25 @@ func (net *Network) WaitInSync(timeout time.Duration) int64 {
 // LogTail returns the end of the node's current log.
 func (n *Node) LogTail(lines int) string { return tail(n.proc.LogPath(), lines) }
 
+// LogContains reports whether the node's current log has a line with every
+// one of parts.
+func (n *Node) LogContains(parts ...string) bool {
+	data, err := os.ReadFile(n.proc.LogPath())
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
 // StartJoiner starts a new full node (not a validator) that joins the network
 // by state sync from the validators' snapshots: it trusts a recent block of
 // node0 and fetches the latest snapshot instead of replaying every block. It is
