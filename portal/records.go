@@ -12,10 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cosmos/cosmos-sdk/types/query"
-
 	"github.com/healthd-chain/healthd/client/agent"
-	"github.com/healthd-chain/healthd/client/paging"
 	"github.com/healthd-chain/healthd/fhir"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
@@ -38,7 +35,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	if purpose == "" {
 		purpose = agent.DefaultPurpose
 	}
-	if _, err := consenttypes.NewQueryClient(s.clientCtx()).Patient(ctx, &consenttypes.QueryPatientRequest{Address: patient}); err != nil {
+	if _, err := s.agent.Patient(ctx, patient); err != nil {
 		if chainUnreachable(err) {
 			writeFailure(w, err)
 			return
@@ -46,18 +43,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_a_patient", "No patient is registered at this address.")
 		return
 	}
-	rq := recordstypes.NewQueryClient(s.clientCtx())
-	var recs []recordstypes.Record
-	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
-		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
-			Patient: patient, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
-		})
-		if err != nil {
-			return nil, false, err
-		}
-		recs = append(recs, resp.Records...)
-		return resp.Pagination, len(recs) >= maxListed, nil
-	})
+	recs, err := s.agent.RecordsOf(ctx, patient, maxListed)
 	if err != nil {
 		writeFailure(w, err)
 		return

@@ -107,7 +107,7 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	sum := sha256.Sum256([]byte(token))
 	s := &Server{
 		agent: a, opts: opts, token: token, csrf: csrf, cookie: "healthd_portal_" + hex.EncodeToString(sum[:4]),
-		index: index, names: newNameCache(a.ClientContext()), sessions: map[string]time.Time{}, now: time.Now,
+		index: index, names: newNameCache(a), sessions: map[string]time.Time{}, now: time.Now,
 	}
 	s.routes()
 	return s, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/client"
 
+	"github.com/healthd-chain/healthd/client/agent"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
@@ -21,9 +22,9 @@ func (s *Server) clientCtx() client.Context { return s.agent.ClientContext() }
 
 // nameCache maps provider addresses to their registry entry.
 type nameCache struct {
-	clientCtx client.Context
-	mu        sync.Mutex
-	entries   map[string]nameEntry
+	agent   *agent.Agent
+	mu      sync.Mutex
+	entries map[string]nameEntry
 }
 
 type nameEntry struct {
@@ -31,8 +32,8 @@ type nameEntry struct {
 	at         time.Time
 }
 
-func newNameCache(c client.Context) *nameCache {
-	return &nameCache{clientCtx: c, entries: map[string]nameEntry{}}
+func newNameCache(a *agent.Agent) *nameCache {
+	return &nameCache{agent: a, entries: map[string]nameEntry{}}
 }
 
 // name returns the registry name and kind of addr ("" if it is not a
@@ -45,7 +46,7 @@ func (c *nameCache) name(ctx context.Context, addr string) (string, string) {
 		return e.name, e.kind
 	}
 	e = nameEntry{at: time.Now()}
-	if pr, err := providerstypes.NewQueryClient(c.clientCtx).Provider(ctx, &providerstypes.QueryProviderRequest{Address: addr}); err == nil {
+	if pr, err := c.agent.Provider(ctx, addr); err == nil {
 		e.name, e.kind = pr.Provider.Name, kindName(pr.Provider.Kind)
 	}
 	c.mu.Lock()
@@ -126,23 +127,23 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 	}
 	out["emergency_reasons"] = reasons
 
-	pt, err := consenttypes.NewQueryClient(s.clientCtx()).Patient(ctx, &consenttypes.QueryPatientRequest{Address: me})
+	pt, err := s.agent.Patient(ctx, me)
 	switch {
 	case err == nil:
 		var delegates []map[string]any
-		for _, d := range pt.Patient.Delegates {
+		for _, d := range pt.Delegates {
 			delegates = append(delegates, map[string]any{"delegate": s.party(ctx, d.Address), "expires_at": d.ExpiresAt})
 		}
-		out["patient"] = map[string]any{"registered_at": pt.Patient.RegisteredAt, "delegates": delegates}
+		out["patient"] = map[string]any{"registered_at": pt.RegisteredAt, "delegates": delegates}
 	case chainUnreachable(err):
 		writeFailure(w, err)
 		return
 	}
-	if pr, err := providerstypes.NewQueryClient(s.clientCtx()).Provider(ctx, &providerstypes.QueryProviderRequest{Address: me}); err == nil {
+	if pr, err := s.agent.Provider(ctx, me); err == nil {
 		out["provider"] = viewProvider(pr)
 	}
-	if p, err := consenttypes.NewQueryClient(s.clientCtx()).Params(ctx, &consenttypes.QueryParamsRequest{}); err == nil {
-		out["max_emergency_minutes"] = int(p.Params.MaxEmergencyDuration.Minutes())
+	if p, err := s.agent.ConsentParams(ctx); err == nil {
+		out["max_emergency_minutes"] = int(p.MaxEmergencyDuration.Minutes())
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -150,7 +151,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 func (s *Server) provider(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	pr, err := providerstypes.NewQueryClient(s.clientCtx()).Provider(ctx, &providerstypes.QueryProviderRequest{Address: r.PathValue("addr")})
+	pr, err := s.agent.Provider(ctx, r.PathValue("addr"))
 	if err != nil {
 		writeFailure(w, err)
 		return

@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	"github.com/healthd-chain/healthd/client/paging"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
+)
+
+// What the agent reads for the pages and commands that show the chain's
+// state: each a query (no transaction), as the chain answers it.
+
+// Patient returns addr's patient profile (a gRPC NotFound if addr is not a
+// registered patient).
+func (a *Agent) Patient(ctx context.Context, addr string) (consenttypes.PatientProfile, error) {
+	resp, err := consenttypes.NewQueryClient(a.clientCtx).Patient(ctx, &consenttypes.QueryPatientRequest{Address: addr})
+	if err != nil {
+		return consenttypes.PatientProfile{}, err
+	}
+	return resp.Patient, nil
+}
+
+// Provider returns addr's registry entry and whether the chain calls it
+// active now (a gRPC NotFound if addr is not a provider).
+func (a *Agent) Provider(ctx context.Context, addr string) (*providerstypes.QueryProviderResponse, error) {
+	return providerstypes.NewQueryClient(a.clientCtx).Provider(ctx, &providerstypes.QueryProviderRequest{Address: addr})
+}
+
+// ConsentParams returns x/consent's parameters.
+func (a *Agent) ConsentParams(ctx context.Context) (consenttypes.Params, error) {
+	resp, err := consenttypes.NewQueryClient(a.clientCtx).Params(ctx, &consenttypes.QueryParamsRequest{})
+	if err != nil {
+		return consenttypes.Params{}, err
+	}
+	return resp.Params, nil
+}
+
+// Consent returns consent id.
+func (a *Agent) Consent(ctx context.Context, id uint64) (consenttypes.Consent, error) {
+	resp, err := consenttypes.NewQueryClient(a.clientCtx).Consent(ctx, &consenttypes.QueryConsentRequest{Id: id})
+	if err != nil {
+		return consenttypes.Consent{}, err
+	}
+	return resp.Consent, nil
+}
+
+// RecordsOf lists patient's records of every status, newest first, stopping
+// after limit.
+func (a *Agent) RecordsOf(ctx context.Context, patient string, limit int) ([]recordstypes.Record, error) {
+	rq := recordstypes.NewQueryClient(a.clientCtx)
+	var out []recordstypes.Record
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
+			Patient: patient, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, resp.Records...)
+		return resp.Pagination, len(out) >= limit, nil
+	})
+	return out, err
+}
+
+// ReceiptsOf lists the access receipts of patient's records (the accounting
+// of disclosures), newest first, stopping after limit.
+func (a *Agent) ReceiptsOf(ctx context.Context, patient string, limit int) ([]recordstypes.AccessReceipt, error) {
+	rq := recordstypes.NewQueryClient(a.clientCtx)
+	var out []recordstypes.AccessReceipt
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		resp, err := rq.ReceiptsByPatient(ctx, &recordstypes.QueryReceiptsByPatientRequest{
+			Patient: patient, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, resp.Receipts...)
+		return resp.Pagination, len(out) >= limit, nil
+	})
+	return out, err
+}
