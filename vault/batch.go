@@ -32,7 +32,7 @@ const (
 	// maxManifest bounds a batch's manifest line or request body.
 	maxManifest = 64 << 10
 	// batchStores is how many blobs of one batch put are stored at once.
-	batchStores = 8
+	batchStores = 16
 )
 
 // BatchBlob names one blob of a batch upload's manifest.
