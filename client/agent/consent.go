@@ -249,21 +249,17 @@ func (a *Agent) BreakGlass(ctx context.Context, patient string, reason consentty
 // grantee, newest first, stopping after limit.
 func (a *Agent) Consents(ctx context.Context, given bool, limit int) ([]consenttypes.Consent, error) {
 	cq := consenttypes.NewQueryClient(a.clientCtx)
-	var out []consenttypes.Consent
-	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
-		page := &query.PageRequest{Key: key, Limit: 100, Reverse: true}
+	return paging.Collect(limit, newestFirst, func(req *query.PageRequest) ([]consenttypes.Consent, *query.PageResponse, error) {
 		var resp *consenttypes.QueryConsentsResponse
 		var err error
 		if given {
-			resp, err = cq.ConsentsByPatient(ctx, &consenttypes.QueryConsentsByPatientRequest{Patient: a.addr, Pagination: page})
+			resp, err = cq.ConsentsByPatient(ctx, &consenttypes.QueryConsentsByPatientRequest{Patient: a.addr, Pagination: req})
 		} else {
-			resp, err = cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: a.addr, Pagination: page})
+			resp, err = cq.ConsentsByGrantee(ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: a.addr, Pagination: req})
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		out = append(out, resp.Consents...)
-		return resp.Pagination, len(out) >= limit, nil
+		return resp.Consents, resp.Pagination, nil
 	})
-	return out, err
 }

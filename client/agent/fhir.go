@@ -301,17 +301,15 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
-	var recs []recordstypes.Record
 	rq := recordstypes.NewQueryClient(a.clientCtx)
-	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+	recs, err := paging.Collect(0, query.PageRequest{}, func(req *query.PageRequest) ([]recordstypes.Record, *query.PageResponse, error) {
 		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
-			Patient: patient, Status: recordstypes.RECORD_STATUS_ACTIVE, Pagination: &query.PageRequest{Key: key},
+			Patient: patient, Status: recordstypes.RECORD_STATUS_ACTIVE, Pagination: req,
 		})
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		recs = append(recs, resp.Records...)
-		return resp.Pagination, false, nil
+		return resp.Records, resp.Pagination, nil
 	})
 	if err != nil {
 		return nil, nil, err

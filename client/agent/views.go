@@ -48,38 +48,31 @@ func (a *Agent) Consent(ctx context.Context, id uint64) (consenttypes.Consent, e
 	return resp.Consent, nil
 }
 
+// newestFirst is the page request of the lists shown newest first.
+var newestFirst = query.PageRequest{Limit: 100, Reverse: true}
+
 // RecordsOf lists patient's records of every status, newest first, stopping
 // after limit.
 func (a *Agent) RecordsOf(ctx context.Context, patient string, limit int) ([]recordstypes.Record, error) {
 	rq := recordstypes.NewQueryClient(a.clientCtx)
-	var out []recordstypes.Record
-	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
-		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{
-			Patient: patient, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
-		})
+	return paging.Collect(limit, newestFirst, func(req *query.PageRequest) ([]recordstypes.Record, *query.PageResponse, error) {
+		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{Patient: patient, Pagination: req})
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		out = append(out, resp.Records...)
-		return resp.Pagination, len(out) >= limit, nil
+		return resp.Records, resp.Pagination, nil
 	})
-	return out, err
 }
 
 // ReceiptsOf lists the access receipts of patient's records (the accounting
 // of disclosures), newest first, stopping after limit.
 func (a *Agent) ReceiptsOf(ctx context.Context, patient string, limit int) ([]recordstypes.AccessReceipt, error) {
 	rq := recordstypes.NewQueryClient(a.clientCtx)
-	var out []recordstypes.AccessReceipt
-	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
-		resp, err := rq.ReceiptsByPatient(ctx, &recordstypes.QueryReceiptsByPatientRequest{
-			Patient: patient, Pagination: &query.PageRequest{Key: key, Limit: 100, Reverse: true},
-		})
+	return paging.Collect(limit, newestFirst, func(req *query.PageRequest) ([]recordstypes.AccessReceipt, *query.PageResponse, error) {
+		resp, err := rq.ReceiptsByPatient(ctx, &recordstypes.QueryReceiptsByPatientRequest{Patient: patient, Pagination: req})
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		out = append(out, resp.Receipts...)
-		return resp.Pagination, len(out) >= limit, nil
+		return resp.Receipts, resp.Pagination, nil
 	})
-	return out, err
 }

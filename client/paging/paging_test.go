@@ -46,3 +46,28 @@ func TestEach(t *testing.T) {
 		t.Fatalf("no page response: %d calls, %v", calls, err)
 	}
 }
+
+func TestCollect(t *testing.T) {
+	// three pages of two; the request's other fields reach every page
+	pages := map[string][]int{"": {1, 2}, "b": {3, 4}, "c": {5, 6}}
+	next := map[string]string{"": "b", "b": "c", "c": ""}
+	page := func(req *query.PageRequest) ([]int, *query.PageResponse, error) {
+		if req.Limit != 2 || !req.Reverse {
+			t.Fatalf("request %+v lost its limit or order", req)
+		}
+		return pages[string(req.Key)], &query.PageResponse{NextKey: []byte(next[string(req.Key)])}, nil
+	}
+	all, err := Collect(0, query.PageRequest{Limit: 2, Reverse: true}, page)
+	if err != nil || len(all) != 6 || all[5] != 6 {
+		t.Fatalf("all pages: %v %v", all, err)
+	}
+	some, err := Collect(3, query.PageRequest{Limit: 2, Reverse: true}, page)
+	if err != nil || len(some) != 4 { // stops after the page that reached the limit
+		t.Fatalf("limit 3: %v %v", some, err)
+	}
+	if _, err := Collect(0, query.PageRequest{Limit: 2, Reverse: true}, func(*query.PageRequest) ([]int, *query.PageResponse, error) {
+		return nil, nil, errors.New("node down")
+	}); err == nil {
+		t.Fatal("a failing page is not an error")
+	}
+}
