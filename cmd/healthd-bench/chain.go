@@ -194,6 +194,22 @@ func (n *node) height() (int64, error) {
 }
 
 // broadcastSync sends a transaction to node0 and returns CheckTx's refusal, if any.
+// rpcError is a JSON-RPC error of CometBFT's RPC.
+type rpcError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    string `json:"data"`
+}
+
+func (e *rpcError) Error() string {
+	return fmt.Sprintf("broadcast_tx_sync: %s (%d): %s", e.Message, e.Code, e.Data)
+}
+
+// mempoolFull reports whether the node refused a transaction because its
+// mempool is full (by count or bytes): back-pressure, not a failure. The
+// RPC says so only in the error's data, which is where this looks.
+func (e *rpcError) mempoolFull() bool { return strings.HasPrefix(e.Data, "mempool is full") }
+
 func (n *node) broadcastSync(tx []byte) error {
 	body, _ := json.Marshal(map[string]any{
 		"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_sync",
@@ -209,13 +225,13 @@ func (n *node) broadcastSync(tx []byte) error {
 			Code int    `json:"code"`
 			Log  string `json:"log"`
 		} `json:"result"`
-		Error json.RawMessage `json:"error"`
+		Error *rpcError `json:"error"`
 	}
 	switch {
 	case json.NewDecoder(resp.Body).Decode(&out) != nil:
 		return fmt.Errorf("broadcast_tx_sync: %s", resp.Status)
-	case len(out.Error) > 0:
-		return fmt.Errorf("broadcast_tx_sync: %s", out.Error)
+	case out.Error != nil:
+		return out.Error
 	case out.Result.Code != 0:
 		return fmt.Errorf("CheckTx refused (code %d): %s", out.Result.Code, out.Result.Log)
 	}

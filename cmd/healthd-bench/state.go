@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -310,7 +311,8 @@ func submitAll(ctx context.Context, n *node, txCfg client.TxConfig, chainID, wha
 				for tx := range queues[w] {
 					// a full mempool (by count or bytes) is back-pressure, not a failure
 					err := n.broadcastSync(tx)
-					for wait := 0; err != nil && strings.Contains(err.Error(), "mempool is full") && wait < 600; wait++ {
+					var rpcErr *rpcError
+					for wait := 0; errors.As(err, &rpcErr) && rpcErr.mempoolFull() && wait < 600; wait++ {
 						time.Sleep(100 * time.Millisecond)
 						err = n.broadcastSync(tx)
 					}
