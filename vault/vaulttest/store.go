@@ -1,0 +1,94 @@
+// Package vaulttest holds checks that every vault backend must pass, for the
+// tests of each (the disk store's unit tests, the object store's end-to-end
+// tests).
+package vaulttest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/healthd-chain/healthd/vault"
+)
+
+// TestStore checks that store keeps the guarantees every vault backend owes
+// (docs/vault.md, "Storage guarantees"): content-addressed, whole or absent,
+// the first uploader recorded, quarantine and purge. The disk store's unit
+// tests and the object-store end-to-end tests both run it. store must be
+// empty.
+func TestStore(t testing.TB, store vault.Store) {
+	ctx := context.Background()
+	blob := bytes.Repeat([]byte("ciphertext "), 3000)
+	h := vault.Hash(sha256.Sum256(blob))
+
+	// a body that does not hash to its name, or is too long, leaves nothing
+	if _, _, err := store.Put(ctx, h, bytes.NewReader(append([]byte("x"), blob[1:]...)), int64(len(blob)), "hospital"); !errors.Is(err, vault.ErrHashMismatch) {
+		t.Fatalf("put of the wrong bytes: %v, want vault.ErrHashMismatch", err)
+	}
+	if _, _, err := store.Put(ctx, h, bytes.NewReader(blob), int64(len(blob))-1, "hospital"); !errors.Is(err, vault.ErrTooLarge) {
+		t.Fatalf("put over the limit: %v, want vault.ErrTooLarge", err)
+	}
+	if _, err := store.Stat(ctx, h); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("after refused puts: %v, want vault.ErrNotFound", err)
+	}
+
+	// the first upload is stored and recorded; a second is a no-op
+	info, created, err := store.Put(ctx, h, bytes.NewReader(blob), int64(len(blob)), "hospital")
+	if err != nil || !created || info.Uploader != "hospital" || info.Size != int64(len(blob)) || info.Hash != h.String() {
+		t.Fatalf("first put: %+v %v %v", info, created, err)
+	}
+	again, created, err := store.Put(ctx, h, bytes.NewReader(blob), int64(len(blob)), "lab")
+	if err != nil || created || again.Uploader != "hospital" {
+		t.Fatalf("second put: %+v %v %v (the first uploader must stay)", again, created, err)
+	}
+	st, err := store.Stat(ctx, h)
+	if err != nil || st.Uploader != "hospital" || st.Size != int64(len(blob)) || time.Since(st.UploadedAt) > time.Hour {
+		t.Fatalf("stat: %+v %v", st, err)
+	}
+	rc, got, err := store.Get(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(rc)
+	_ = rc.Close()
+	if err != nil || !bytes.Equal(data, blob) || got.Uploader != "hospital" {
+		t.Fatalf("get: %d bytes, %+v, %v", len(data), got, err)
+	}
+	var listed []vault.BlobInfo
+	if err := store.List(ctx, func(b vault.BlobInfo) error { listed = append(listed, b); return nil }); err != nil || len(listed) != 1 ||
+		listed[0].Hash != h.String() || listed[0].Uploader != "hospital" {
+		t.Fatalf("list: %+v %v", listed, err)
+	}
+
+	// quarantine hides it; a purge of what was quarantined before now+1h removes it
+	if err := store.Quarantine(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stat(ctx, h); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("a quarantined blob is still served: %v", err)
+	}
+	if n, err := store.PurgeQuarantine(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("purge of older ones: %d %v, want none", n, err)
+	}
+	if n, err := store.PurgeQuarantine(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purge: %d %v, want 1", n, err)
+	}
+
+	// delete: gone, and deleting again is no error
+	if _, _, err := store.Put(ctx, h, bytes.NewReader(blob), int64(len(blob)), "lab"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Delete(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Delete(ctx, h); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, _, err := store.Get(ctx, h); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+}
