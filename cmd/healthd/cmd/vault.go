@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -69,14 +70,14 @@ func vaultStartCmd() *cobra.Command {
 			}
 
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			store, err := vault.NewDiskStore(data)
+			if err := os.MkdirAll(data, 0o700); err != nil {
+				return err
+			}
+			store, closeStore, err := openStore(cmd, data, log)
 			if err != nil {
-				return fmt.Errorf("open the store in %s: %w", data, err)
+				return err
 			}
-			defer store.Close()
-			if err := store.CleanTemp(); err != nil {
-				log.Warn("could not clean all interrupted uploads", "err", err)
-			}
+			defer closeStore()
 			chain, err := vault.DialChain(grpcAddr)
 			if err != nil {
 				return err
@@ -106,7 +107,8 @@ func vaultStartCmd() *cobra.Command {
 			hs := srv.HTTPServer(listen)
 			errc := make(chan error, 1)
 			go func() { errc <- hs.ListenAndServe() }()
-			log.Info("vault started", "listen", listen, "data", data, "grpc", grpcAddr)
+			storeName, _ := cmd.Flags().GetString("store")
+			log.Info("vault started", "listen", listen, "data", data, "store", storeName, "grpc", grpcAddr)
 			select {
 			case err := <-errc:
 				return err
@@ -121,7 +123,16 @@ func vaultStartCmd() *cobra.Command {
 			}
 		},
 	}
-	cmd.Flags().String("data", "", "where blobs are stored (default: <home>/vault)")
+	cmd.Flags().String("data", "", "where blobs are stored with --store disk, and the vault's own state (default: <home>/vault)")
+	cmd.Flags().String("store", "disk", "where blobs live: disk (under --data) or s3 (an S3-compatible bucket: --s3-*)")
+	cmd.Flags().String("s3-endpoint", "", "the object store's host:port (with --store s3)")
+	cmd.Flags().String("s3-bucket", "", "the bucket (it must exist)")
+	cmd.Flags().String("s3-prefix", "", "a key prefix inside the bucket, e.g. healthd/")
+	cmd.Flags().String("s3-region", "", "the bucket's region, if the store wants one")
+	cmd.Flags().Bool("s3-tls", true, "talk to the object store over TLS")
+	cmd.Flags().Bool("s3-path-style", true, "address the bucket in the path (endpoint/bucket/key), as self-hosted stores want")
+	cmd.Flags().String("s3-credentials-file", "", "a file with the access key on its first line and the secret key on its second "+
+		"(default: the HEALTHD_S3_ACCESS_KEY and HEALTHD_S3_SECRET_KEY environment variables; never on the command line)")
 	cmd.Flags().String("listen", "127.0.0.1:8800", "HTTP listen address")
 	cmd.Flags().String("chain-grpc", "127.0.0.1:9090", "gRPC address of the node to ask about receipts and accounts (not --grpc: that name is app.toml's gRPC server section)")
 	cmd.Flags().Duration("gc-interval", 5*time.Minute, "how often erased and never-committed blobs are swept")
@@ -136,4 +147,53 @@ func vaultStartCmd() *cobra.Command {
 	cmd.Flags().Int("rate-burst", 100, "requests one account may make at once")
 	cmd.Flags().Duration("max-chain-lag", 2*time.Minute, "the sweep removes nothing while the node's latest block is older than this")
 	return cmd
+}
+
+// openStore opens the blob store --store names: the disk store under data
+// (locked, interrupted uploads cleaned), or an S3-compatible bucket whose
+// credentials come from --s3-credentials-file or the environment.
+func openStore(cmd *cobra.Command, data string, log *slog.Logger) (vault.Store, func(), error) {
+	kind, _ := cmd.Flags().GetString("store")
+	switch kind {
+	case "disk":
+		store, err := vault.NewDiskStore(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open the store in %s: %w", data, err)
+		}
+		if err := store.CleanTemp(); err != nil {
+			log.Warn("could not clean all interrupted uploads", "err", err)
+		}
+		return store, func() { _ = store.Close() }, nil
+	case "s3":
+		var cfg vault.S3Config
+		cfg.Endpoint, _ = cmd.Flags().GetString("s3-endpoint")
+		cfg.Bucket, _ = cmd.Flags().GetString("s3-bucket")
+		cfg.Prefix, _ = cmd.Flags().GetString("s3-prefix")
+		cfg.Region, _ = cmd.Flags().GetString("s3-region")
+		cfg.TLS, _ = cmd.Flags().GetBool("s3-tls")
+		cfg.PathStyle, _ = cmd.Flags().GetBool("s3-path-style")
+		cfg.AccessKey, cfg.SecretKey = os.Getenv("HEALTHD_S3_ACCESS_KEY"), os.Getenv("HEALTHD_S3_SECRET_KEY")
+		if file, _ := cmd.Flags().GetString("s3-credentials-file"); file != "" {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				return nil, nil, fmt.Errorf("--s3-credentials-file: %w", err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+			if len(lines) != 2 {
+				return nil, nil, fmt.Errorf("--s3-credentials-file %s: want the access key and the secret key on two lines", file)
+			}
+			cfg.AccessKey, cfg.SecretKey = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
+		}
+		if cfg.AccessKey == "" || cfg.SecretKey == "" {
+			return nil, nil, errors.New("--store s3 needs credentials: --s3-credentials-file, or HEALTHD_S3_ACCESS_KEY and HEALTHD_S3_SECRET_KEY")
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+		defer cancel()
+		store, err := vault.NewS3Store(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return store, func() {}, nil
+	}
+	return nil, nil, fmt.Errorf("--store %q: want disk or s3", kind)
 }
