@@ -394,22 +394,20 @@ var errNoReceipt = "no fresh access receipt of %s for the record with this hash,
 // openByHash opens blob h for addr if addr holds a fresh receipt for the
 // record its uploader committed with that hash.
 func (s *Server) openByHash(ctx context.Context, addr string, h Hash) opened {
-	meta, err := s.store.Stat(ctx, h)
-	if errors.Is(err, ErrNotFound) {
-		return opened{Status: http.StatusNotFound, Error: "blob not in this vault"}
-	} else if err != nil {
-		return opened{Status: http.StatusInternalServerError, Error: "cannot read the store", err: err}
+	o := s.open(ctx, h) // its metadata names the uploader the chain is asked about
+	if o.Status != http.StatusOK {
+		return o
 	}
-	allowed, erased, err := s.chain.ReadAccess(ctx, addr, h, meta.Uploader, s.cfg.ReceiptMaxAge)
+	allowed, erased, err := s.chain.ReadAccess(ctx, addr, h, o.info.Uploader, s.cfg.ReceiptMaxAge)
 	switch {
 	case err != nil:
-		return opened{Status: http.StatusBadGateway, Error: "cannot reach the chain", err: err}
+		return o.refuse(opened{Status: http.StatusBadGateway, Error: "cannot reach the chain", err: err})
 	case erased:
-		return opened{Status: http.StatusGone, Error: "the record was erased"}
+		return o.refuse(opened{Status: http.StatusGone, Error: "the record was erased"})
 	case !allowed:
-		return opened{Status: http.StatusForbidden, Error: fmt.Sprintf(errNoReceipt, addr)}
+		return o.refuse(opened{Status: http.StatusForbidden, Error: fmt.Sprintf(errNoReceipt, addr)})
 	}
-	return s.open(ctx, h)
+	return o
 }
 
 // openByReceipt opens the blob of receipt id's record for addr (see
@@ -444,21 +442,21 @@ func (s *Server) openReceipts(ctx context.Context, addr string, ids []uint64) []
 				"its access has ended since (revoked consent, suspended provider): send `tx records access` first", id, addr)}
 			continue
 		}
-		meta, serr := s.store.Stat(ctx, ra.Hash)
-		switch {
-		case errors.Is(serr, ErrNotFound):
-			out[i] = opened{Status: http.StatusNotFound, Error: "blob not in this vault"}
-		case serr != nil:
-			out[i] = opened{Status: http.StatusInternalServerError, Error: "cannot read the store", err: serr}
-		case meta.Uploader != ra.Author:
-			out[i] = opened{Status: http.StatusForbidden, Error: "this vault's copy of the blob was not uploaded by the record's author"}
-		default:
-			out[i] = s.open(ctx, ra.Hash)
+		out[i] = s.open(ctx, ra.Hash)
+		if out[i].Status == http.StatusOK && out[i].info.Uploader != ra.Author {
+			out[i] = out[i].refuse(opened{Status: http.StatusForbidden, Error: "this vault's copy of the blob was not uploaded by the record's author"})
 		}
 	}
 	return out
 }
 
+// refuse closes the opened blob and answers with why instead.
+func (o opened) refuse(why opened) opened {
+	_ = o.rc.Close()
+	return why
+}
+
+// open opens blob h (one store read: the blob and its metadata).
 func (s *Server) open(ctx context.Context, h Hash) opened {
 	rc, info, err := s.store.Get(ctx, h)
 	if errors.Is(err, ErrNotFound) {

@@ -159,17 +159,27 @@ func (q queryServer) ReceiptsByRecord(ctx context.Context, req *types.QueryRecei
 	return &types.QueryReceiptsResponse{Receipts: receipts, Pagination: pageRes}, nil
 }
 
+// batchAccessor decodes the accessor of a batched read query and bounds its
+// ids (of what) to MaxQueryIDs.
+func (q queryServer) batchAccessor(accessor string, ids int, what string) (sdk.AccAddress, error) {
+	bz, err := q.k.addressCodec.StringToBytes(accessor)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "accessor: %v", err)
+	}
+	if ids > types.MaxQueryIDs {
+		return nil, status.Errorf(codes.InvalidArgument, "at most %d %s per query", types.MaxQueryIDs, what)
+	}
+	return bz, nil
+}
+
 // ReadDecisions returns the read decisions of one accessor for many records.
 func (q queryServer) ReadDecisions(ctx context.Context, req *types.QueryReadDecisionsRequest) (*types.QueryReadDecisionsResponse, error) {
 	if req == nil {
 		return nil, status.Error(codes.InvalidArgument, "empty request")
 	}
-	accessor, err := q.k.addressCodec.StringToBytes(req.Accessor)
+	accessor, err := q.batchAccessor(req.Accessor, len(req.RecordIds), "records")
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "accessor: %v", err)
-	}
-	if len(req.RecordIds) > types.MaxQueryIDs {
-		return nil, status.Errorf(codes.InvalidArgument, "at most %d records per query", types.MaxQueryIDs)
+		return nil, err
 	}
 	out := &types.QueryReadDecisionsResponse{Decisions: make([]types.ReadDecision, len(req.RecordIds))}
 	for i, id := range req.RecordIds {
@@ -200,12 +210,9 @@ func (q queryServer) ReceiptReads(ctx context.Context, req *types.QueryReceiptRe
 	if req == nil {
 		return nil, status.Error(codes.InvalidArgument, "empty request")
 	}
-	accessor, err := q.k.addressCodec.StringToBytes(req.Accessor)
+	accessor, err := q.batchAccessor(req.Accessor, len(req.ReceiptIds), "receipts")
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "accessor: %v", err)
-	}
-	if len(req.ReceiptIds) > types.MaxQueryIDs {
-		return nil, status.Errorf(codes.InvalidArgument, "at most %d receipts per query", types.MaxQueryIDs)
+		return nil, err
 	}
 	canonical, err := q.k.addressCodec.BytesToString(accessor)
 	if err != nil {
