@@ -150,7 +150,11 @@ func (s *Server) putBatch(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(faults...); err != nil {
+	if err := errors.Join(faults...); errors.Is(err, ErrUnavailable) {
+		s.internal(w, http.StatusServiceUnavailable, "the blob store "+s.store.Name()+
+			" is unavailable; some blobs of this batch may not be stored: send it again later", err)
+		return
+	} else if err != nil {
 		s.internal(w, http.StatusInternalServerError, "cannot store the blobs", err)
 		return
 	}

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -40,7 +42,11 @@ type S3Store struct {
 	c      *minio.Client
 	bucket string
 	prefix string
+	name   string // s3://endpoint/bucket/prefix, for messages
 	now    func() time.Time
+
+	talliesMu sync.Mutex
+	tallies   map[string]*tally // usage counters being written, by uploader
 }
 
 // Object metadata keys (minio-go sends them as X-Amz-Meta-*).
@@ -64,22 +70,40 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""), Secure: cfg.TLS,
 		Region: cfg.Region, BucketLookup: lookup,
+		// Few retries: a store that is down is reported (503) within seconds,
+		// not after the client's default ten attempts.
+		MaxRetries: 3,
 	})
 	if err != nil {
 		return nil, err
 	}
+	s := &S3Store{
+		c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, now: time.Now, tallies: map[string]*tally{},
+		name: "s3://" + cfg.Endpoint + "/" + cfg.Bucket + "/" + cfg.Prefix,
+	}
 	ok, err := c.BucketExists(ctx, cfg.Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("object store %s: %w", cfg.Endpoint, err)
+		return nil, s.fault(err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("object store %s has no bucket %q: create it first", cfg.Endpoint, cfg.Bucket)
 	}
-	return &S3Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, now: time.Now}, nil
+	return s, nil
+}
+
+// Name implements Store: s3://endpoint/bucket/prefix.
+func (s *S3Store) Name() string { return s.name }
+
+// fault wraps an error of the object store as ErrUnavailable, naming it.
+func (s *S3Store) fault(err error) error {
+	return &UnavailableError{Store: s.name, Err: err}
 }
 
 func (s *S3Store) blobKey(h Hash) string       { return s.prefix + "blobs/" + h.String() }
 func (s *S3Store) quarantineKey(h Hash) string { return s.prefix + "quarantine/" + h.String() }
+func (s *S3Store) usageKey(uploader string) string {
+	return s.prefix + "usage/" + hex.EncodeToString([]byte(uploader))
+}
 
 // Put implements Store.
 func (s *S3Store) Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (BlobInfo, bool, error) {
@@ -98,28 +122,36 @@ func (s *S3Store) Put(ctx context.Context, h Hash, r io.Reader, limit int64, upl
 	_, err := s.c.PutObject(ctx, s.bucket, tmp, body, -1, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	defer func() { _ = s.c.RemoveObject(context.WithoutCancel(ctx), s.bucket, tmp, minio.RemoveObjectOptions{}) }()
 	switch {
+	case err != nil && ctx.Err() == nil && !isClientSide(err):
+		return BlobInfo{}, false, s.fault(err)
 	case err != nil:
-		return BlobInfo{}, false, fmt.Errorf("object store: %w", err)
+		return BlobInfo{}, false, err
 	case body.n > limit:
 		return BlobInfo{}, false, ErrTooLarge
 	case Hash(hasher.Sum(nil)) != h:
 		return BlobInfo{}, false, ErrHashMismatch
 	}
-	// A concurrent upload of the same bytes may have finished meanwhile: its
-	// uploader stays. (S3 has no compare-and-swap that every store offers; two
-	// replicas finishing in the same instant may both copy, the last copy's
-	// uploader then wins. The bytes are the same either way.)
-	if info, err := s.Stat(ctx, h); err == nil {
-		return info, false, nil
-	}
+	// Publish with If-None-Match: the store creates the name only if it is
+	// absent, atomically, so of concurrent uploads of the same bytes (on any
+	// replica) the first to publish is the recorded uploader and the others
+	// are told 412 and find it stored.
 	info := BlobInfo{Hash: h.String(), Size: body.n, Uploader: uploader, UploadedAt: s.now().UTC()}
-	_, err = s.c.CopyObject(ctx, minio.CopyDestOptions{
-		Bucket: s.bucket, Object: s.blobKey(h), ReplaceMetadata: true,
-		UserMetadata: map[string]string{metaUploader: uploader, metaUploadedAt: info.UploadedAt.Format(time.RFC3339Nano)},
-	}, minio.CopySrcOptions{Bucket: s.bucket, Object: tmp})
-	if err != nil {
-		return BlobInfo{}, false, fmt.Errorf("object store: %w", err)
+	_, err = minio.Core{Client: s.c}.CopyObject(ctx, s.bucket, tmp, s.bucket, s.blobKey(h), map[string]string{
+		"x-amz-metadata-directive":     "REPLACE",
+		"Content-Type":                 "application/octet-stream",
+		"x-amz-meta-" + metaUploader:   uploader,
+		"x-amz-meta-" + metaUploadedAt: info.UploadedAt.Format(time.RFC3339Nano),
+		"If-None-Match":                "*",
+	}, minio.CopySrcOptions{}, minio.PutObjectOptions{})
+	if isPreconditionFailed(err) {
+		existing, err := s.Stat(ctx, h)
+		return existing, false, err
+	} else if err != nil {
+		return BlobInfo{}, false, s.fault(err)
 	}
+	// If counting fails the blob is stored but not counted: the uploader's
+	// usage is short by it (docs/vault.md, "Quotas across replicas").
+	_ = s.count(ctx, uploader, info.Size)
 	return info, true, nil
 }
 
@@ -142,7 +174,7 @@ func (s *S3Store) Get(ctx context.Context, h Hash) (io.ReadCloser, BlobInfo, err
 	}
 	obj, err := s.c.GetObject(ctx, s.bucket, s.blobKey(h), minio.GetObjectOptions{})
 	if err != nil {
-		return nil, BlobInfo{}, fmt.Errorf("object store: %w", err)
+		return nil, BlobInfo{}, s.fault(err)
 	}
 	return obj, info, nil
 }
@@ -153,7 +185,7 @@ func (s *S3Store) Stat(ctx context.Context, h Hash) (BlobInfo, error) {
 	if isNotFound(err) {
 		return BlobInfo{}, ErrNotFound
 	} else if err != nil {
-		return BlobInfo{}, fmt.Errorf("object store: %w", err)
+		return BlobInfo{}, s.fault(err)
 	}
 	return infoOf(h, oi), nil
 }
@@ -172,11 +204,33 @@ func isNotFound(err error) bool {
 	return resp.StatusCode == http.StatusNotFound || resp.Code == "NoSuchKey"
 }
 
+func isPreconditionFailed(err error) bool {
+	if err == nil {
+		return false
+	}
+	resp := minio.ToErrorResponse(err)
+	return resp.StatusCode == http.StatusPreconditionFailed || resp.Code == "PreconditionFailed"
+}
+
+// isClientSide tells an upload that failed because of its body (too long,
+// too slow: the reader's error) from one the store failed.
+func isClientSide(err error) bool {
+	var maxErr *http.MaxBytesError
+	return errors.As(err, &maxErr) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // Delete implements Store.
 func (s *S3Store) Delete(ctx context.Context, h Hash) error {
-	if err := s.c.RemoveObject(ctx, s.bucket, s.blobKey(h), minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("object store: %w", err)
+	info, err := s.Stat(ctx, h)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
 	}
+	if err := s.c.RemoveObject(ctx, s.bucket, s.blobKey(h), minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+		return s.fault(err)
+	}
+	_ = s.count(ctx, info.Uploader, -info.Size)
 	return nil
 }
 
@@ -185,7 +239,7 @@ func (s *S3Store) Delete(ctx context.Context, h Hash) error {
 func (s *S3Store) List(ctx context.Context, fn func(BlobInfo) error) error {
 	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + "blobs/", Recursive: true}) {
 		if obj.Err != nil {
-			return fmt.Errorf("object store: %w", obj.Err)
+			return s.fault(obj.Err)
 		}
 		h, err := ParseHash(strings.TrimPrefix(obj.Key, s.prefix+"blobs/"))
 		if err != nil {
@@ -208,8 +262,10 @@ func (s *S3Store) List(ctx context.Context, fn func(BlobInfo) error) error {
 // then delete), keeping its metadata; the copy's time is the quarantine time.
 func (s *S3Store) Quarantine(ctx context.Context, h Hash) error {
 	if _, err := s.c.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: s.quarantineKey(h)},
-		minio.CopySrcOptions{Bucket: s.bucket, Object: s.blobKey(h)}); err != nil {
-		return fmt.Errorf("object store: %w", err)
+		minio.CopySrcOptions{Bucket: s.bucket, Object: s.blobKey(h)}); isNotFound(err) {
+		return ErrNotFound
+	} else if err != nil {
+		return s.fault(err)
 	}
 	return s.Delete(ctx, h)
 }
@@ -219,13 +275,13 @@ func (s *S3Store) PurgeQuarantine(ctx context.Context, before time.Time) (int, e
 	n := 0
 	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + "quarantine/", Recursive: true}) {
 		if obj.Err != nil {
-			return n, fmt.Errorf("object store: %w", obj.Err)
+			return n, s.fault(obj.Err)
 		}
 		if !obj.LastModified.Before(before) {
 			continue
 		}
 		if err := s.c.RemoveObject(ctx, s.bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
-			return n, fmt.Errorf("object store: %w", err)
+			return n, s.fault(err)
 		}
 		n++
 	}

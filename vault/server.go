@@ -97,6 +97,11 @@ type Config struct {
 	// of accounts unknown on chain share one such allowance.
 	RateLimit float64
 	RateBurst int
+	// SweepLease is how long the sweeper lease of a store shared by several
+	// replicas lasts (default 15 minutes): the replica that holds it renews
+	// it at every sweep; if it dies, another takes over once it has expired.
+	// Set it above the sweep interval.
+	SweepLease time.Duration
 	// ChainStateFile remembers the chain id and the highest height this vault
 	// has seen (default: none, no memory across restarts). The sweep refuses a
 	// node of another chain or below that height.
@@ -106,7 +111,7 @@ type Config struct {
 // Validate refuses negative limits.
 func (c Config) Validate() error {
 	if c.MaxBlobSize < 0 || c.QuotaBytes < 0 || c.ReceiptMaxAge < 0 || c.UncommittedTTL < 0 || c.MinTransferRate < 0 ||
-		c.TransferSlack < 0 || c.QuarantineRetention < 0 || c.MaxChainLag < 0 || c.RateLimit < 0 || c.RateBurst < 0 {
+		c.TransferSlack < 0 || c.QuarantineRetention < 0 || c.MaxChainLag < 0 || c.RateLimit < 0 || c.RateBurst < 0 || c.SweepLease < 0 {
 		return errors.New("vault limits must not be negative")
 	}
 	return nil
@@ -143,6 +148,9 @@ func (c Config) withDefaults() Config {
 	if c.RateBurst == 0 {
 		c.RateBurst = 100
 	}
+	if c.SweepLease == 0 {
+		c.SweepLease = 15 * time.Minute
+	}
 	return c
 }
 
@@ -161,8 +169,10 @@ type Server struct {
 	now    func() time.Time
 
 	mu       sync.Mutex
-	usage    map[string]int64 // bytes stored per uploader
-	reserved map[string]int64 // bytes of uploads in progress per uploader
+	reserved map[string]int64 // bytes of uploads in progress here, per uploader
+
+	// holder names this replica for the sweeper lease of a shared store.
+	holder string
 
 	stateMu sync.Mutex
 	seen    chainMemory // without a ChainStateFile
@@ -185,22 +195,18 @@ type limiter struct {
 	last time.Time
 }
 
-// NewServer returns a server over store; it reads the store once to know each
-// uploader's usage.
-func NewServer(ctx context.Context, cfg Config, store Store, chain Chain, verifier *Verifier, log *slog.Logger) (*Server, error) {
+// NewServer returns a server over store. It keeps nothing of its own that
+// another replica over the same store would need: blobs, uploaders, usage and
+// quarantine are in the store, access in the chain.
+func NewServer(_ context.Context, cfg Config, store Store, chain Chain, verifier *Verifier, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{
+	return &Server{
 		cfg: cfg.withDefaults(), store: store, chain: chain, verify: verifier, log: log, now: time.Now,
-		usage: map[string]int64{}, reserved: map[string]int64{}, limiters: map[string]*limiter{},
-		batchMemory: semaphore.NewWeighted(BatchMemory),
-	}
-	err := store.List(ctx, func(b BlobInfo) error {
-		s.usage[b.Uploader] += b.Size
-		return nil
-	})
-	return s, err
+		reserved: map[string]int64{}, limiters: map[string]*limiter{},
+		batchMemory: semaphore.NewWeighted(BatchMemory), holder: NewLeaseHolder(),
+	}, nil
 }
 
 // Handler returns the HTTP routes: GET /healthz, PUT and GET
@@ -297,11 +303,21 @@ func (s *Server) storeBlob(ctx context.Context, h Hash, body io.Reader, size int
 	if size > s.cfg.MaxBlobSize {
 		return stored{Status: http.StatusRequestEntityTooLarge, Error: "blob larger than " + strconv.FormatInt(s.cfg.MaxBlobSize, 10) + " bytes"}
 	}
-	if existing, err := s.store.Stat(ctx, h); err == nil {
+	existing, err := s.store.Stat(ctx, h)
+	if err == nil {
 		return stored{Status: http.StatusOK, info: existing}
+	} else if !errors.Is(err, ErrNotFound) {
+		return s.storeFault(err)
+	}
+	// The store's usage counts what every replica has stored; reserved, what
+	// this one is storing. Uploads in flight on other replicas are the only
+	// ones not counted (docs/vault.md, "Quotas across replicas").
+	used, err := s.store.Usage(ctx, addr)
+	if err != nil {
+		return s.storeFault(err)
 	}
 	s.mu.Lock()
-	if s.usage[addr]+s.reserved[addr]+size > s.cfg.QuotaBytes {
+	if used+s.reserved[addr]+size > s.cfg.QuotaBytes {
 		s.mu.Unlock()
 		return stored{Status: http.StatusForbidden, Error: "storage quota of " + strconv.FormatInt(s.cfg.QuotaBytes, 10) + " bytes exceeded"}
 	}
@@ -310,8 +326,8 @@ func (s *Server) storeBlob(ctx context.Context, h Hash, body io.Reader, size int
 	info, created, err := s.store.Put(ctx, h, body, size, addr)
 	s.mu.Lock()
 	s.reserved[addr] -= size
-	if created {
-		s.usage[addr] += info.Size
+	if s.reserved[addr] == 0 {
+		delete(s.reserved, addr)
 	}
 	s.mu.Unlock()
 	var maxErr *http.MaxBytesError
@@ -322,12 +338,24 @@ func (s *Server) storeBlob(ctx context.Context, h Hash, body io.Reader, size int
 		return stored{Status: http.StatusRequestEntityTooLarge, Error: "body longer than its Content-Length"}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return stored{Status: http.StatusRequestTimeout, Error: "upload slower than the vault's minimum rate; nothing was stored"}
+	case errors.Is(err, ErrUnavailable):
+		return s.storeFault(err)
 	case err != nil:
 		return stored{Status: http.StatusInternalServerError, Error: "cannot store the blob", err: err}
 	case !created: // a concurrent upload of the same bytes won the race
 		return stored{Status: http.StatusOK, info: info}
 	}
 	return stored{Status: http.StatusCreated, info: info}
+}
+
+// storeFault answers 503 for a store that is down: the message names the
+// store (not the error's details, which are logged) and says that nothing was
+// stored, so the client retries, here or at another replica.
+func (s *Server) storeFault(err error) stored {
+	return stored{
+		Status: http.StatusServiceUnavailable, err: err,
+		Error: "the blob store " + s.store.Name() + " is unavailable; nothing was stored: retry later",
+	}
 }
 
 // get serves GET /v1/blobs/{hash}: the blob, to an account holding a fresh
@@ -459,9 +487,12 @@ func (o opened) refuse(why opened) opened {
 // open opens blob h (one store read: the blob and its metadata).
 func (s *Server) open(ctx context.Context, h Hash) opened {
 	rc, info, err := s.store.Get(ctx, h)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return opened{Status: http.StatusNotFound, Error: "blob not in this vault"}
-	} else if err != nil {
+	case errors.Is(err, ErrUnavailable):
+		return opened{Status: http.StatusServiceUnavailable, Error: "the blob store " + s.store.Name() + " is unavailable: retry later", err: err}
+	case err != nil:
 		return opened{Status: http.StatusInternalServerError, Error: "cannot read the store", err: err}
 	}
 	return opened{Status: http.StatusOK, rc: rc, info: info}
@@ -554,6 +585,15 @@ func (s *Server) allow(bucket string) bool {
 // before it is removed. It returns how many blobs it deleted or quarantined; a
 // blob it cannot check or remove is logged and left for the next sweep.
 func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
+	if l, ok := s.store.(Leaser); ok {
+		mine, err := l.Lease(ctx, s.holder, s.cfg.SweepLease)
+		if err != nil {
+			return 0, err
+		}
+		if !mine {
+			return 0, ErrNotSweeper
+		}
+	}
 	if err := s.checkChain(ctx); err != nil {
 		return 0, err
 	}
@@ -605,9 +645,6 @@ func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
 			s.log.Warn("sweep: cannot remove", "hash", b.Hash, "err", err)
 			continue
 		}
-		s.mu.Lock()
-		s.usage[b.Uploader] -= b.Size
-		s.mu.Unlock()
 		removed++
 		if v == erase {
 			s.log.Info("deleted the blob of an erased record", "hash", b.Hash, "size", b.Size)
@@ -624,6 +661,10 @@ func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
 	}
 	return removed, nil
 }
+
+// ErrNotSweeper is returned by CollectGarbage in a replica that does not hold
+// the shared store's sweeper lease: another replica sweeps.
+var ErrNotSweeper = errors.New("another replica holds the sweeper lease")
 
 // ErrChainUnfit is returned by CollectGarbage when the node cannot be trusted
 // to say what is committed; the sweep then removed nothing.

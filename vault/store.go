@@ -50,12 +50,35 @@ var (
 	ErrNotFound     = errors.New("blob not found")
 	ErrHashMismatch = errors.New("content does not hash to the requested name")
 	ErrTooLarge     = errors.New("blob larger than the limit")
+	// ErrUnavailable is what every failure of the backing store (down,
+	// unreachable, refusing) wraps, as an *UnavailableError naming the store.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
+// UnavailableError is a failure of the backing store.
+type UnavailableError struct {
+	Store string // its name, e.g. s3://host:port/bucket/prefix
+	Err   error
+}
+
+func (e *UnavailableError) Error() string {
+	return "object store " + e.Store + " unavailable: " + e.Err.Error()
+}
+
+// Is makes errors.Is(err, ErrUnavailable) true.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
 // Store keeps blobs by hash. Implementations must never expose a partly written
-// blob: a blob is either absent or whole. The disk store is the default; an
-// S3-compatible store can implement the same interface.
+// blob: a blob is either absent or whole. The disk store is the default; the
+// S3 store keeps blobs in a bucket that several vault replicas share.
 type Store interface {
+	// Name says which store this is, for messages (a directory, an s3:// URL).
+	Name() string
+	// Usage is how many bytes of stored blobs (quarantined ones not
+	// included) uploader uploaded first.
+	Usage(ctx context.Context, uploader string) (int64, error)
 	// Put stores the content of r under h, if it hashes to h and is at most
 	// limit bytes. Storing an existing blob again is a no-op (created false).
 	Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (info BlobInfo, created bool, err error)
@@ -76,6 +99,14 @@ type Store interface {
 	PurgeQuarantine(ctx context.Context, before time.Time) (int, error)
 }
 
+// A Leaser is a store that several vault replicas share; its lease elects the
+// one replica that sweeps. Lease takes or renews the lease for holder for ttl
+// and reports whether holder has it. A store without it (the disk store: one
+// vault per directory) sweeps in its only vault.
+type Leaser interface {
+	Lease(ctx context.Context, holder string, ttl time.Duration) (bool, error)
+}
+
 // DiskStore keeps blobs as files in a directory: blobs/ab/cd/<hash> and its
 // <hash>.json metadata. Writes go to a temporary file in the same directory, are
 // hashed while written, synced, and renamed into place, and the directory is
@@ -92,6 +123,9 @@ type DiskStore struct {
 	// directory lock keeps other processes out, so in-process mutexes are
 	// enough.
 	publish [64]sync.Mutex
+
+	usageMu sync.Mutex
+	usage   map[string]int64 // bytes stored per uploader, read at open
 }
 
 // NewDiskStore opens (creating if needed) a disk store in dir, and locks it: two
@@ -112,7 +146,31 @@ func NewDiskStore(dir string) (*DiskStore, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("%s is used by another vault: %w", dir, err)
 	}
-	return &DiskStore{dir: dir, now: time.Now, lock: lock}, nil
+	s := &DiskStore{dir: dir, now: time.Now, lock: lock, usage: map[string]int64{}}
+	if err := s.List(context.Background(), func(b BlobInfo) error {
+		s.usage[b.Uploader] += b.Size
+		return nil
+	}); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Name implements Store: the directory.
+func (s *DiskStore) Name() string { return s.dir }
+
+// Usage implements Store.
+func (s *DiskStore) Usage(_ context.Context, uploader string) (int64, error) {
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	return s.usage[uploader], nil
+}
+
+func (s *DiskStore) count(uploader string, delta int64) {
+	s.usageMu.Lock()
+	s.usage[uploader] += delta
+	s.usageMu.Unlock()
 }
 
 // Close releases the directory lock.
@@ -174,6 +232,7 @@ func (s *DiskStore) Put(_ context.Context, h Hash, r io.Reader, limit int64, upl
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return BlobInfo{}, false, err
 	}
+	s.count(uploader, n)
 	return info, true, syncDir(filepath.Dir(final))
 }
 
@@ -195,10 +254,18 @@ func (s *DiskStore) Stat(_ context.Context, h Hash) (BlobInfo, error) { return s
 
 // Delete implements Store.
 func (s *DiskStore) Delete(_ context.Context, h Hash) error {
+	lock := &s.publish[int(h[0])%len(s.publish)]
+	lock.Lock()
+	defer lock.Unlock()
 	p := s.path(h)
+	info, err := s.info(h)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	s.count(info.Uploader, -info.Size)
 	if err := os.Remove(p + ".json"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -209,6 +276,13 @@ func (s *DiskStore) Delete(_ context.Context, h Hash) error {
 // quarantine/<hash>(.json), stamped with the time of the move. To restore one,
 // move both files back under blobs/ab/cd/ (a vault restart picks it up).
 func (s *DiskStore) Quarantine(_ context.Context, h Hash) error {
+	lock := &s.publish[int(h[0])%len(s.publish)]
+	lock.Lock()
+	defer lock.Unlock()
+	info, err := s.info(h)
+	if err != nil {
+		return err
+	}
 	qdir := filepath.Join(s.dir, "quarantine")
 	if err := mkdirAllSync(qdir); err != nil {
 		return err
@@ -217,6 +291,7 @@ func (s *DiskStore) Quarantine(_ context.Context, h Hash) error {
 	if err := os.Rename(p, q); err != nil {
 		return err
 	}
+	s.count(info.Uploader, -info.Size)
 	now := s.now()
 	if err := os.Chtimes(q, now, now); err != nil {
 		return err

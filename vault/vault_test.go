@@ -626,8 +626,12 @@ func TestStalledUploadIsCutOff(t *testing.T) {
 		t.Fatalf("a stalled upload left a blob: %v", err)
 	}
 	e.srv.mu.Lock()
-	reserved, used := e.srv.reserved[e.addr["hospital"]], e.srv.usage[e.addr["hospital"]]
+	reserved := e.srv.reserved[e.addr["hospital"]]
 	e.srv.mu.Unlock()
+	used, err := e.srv.store.Usage(context.Background(), e.addr["hospital"])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if reserved != 0 || used != 0 {
 		t.Fatalf("after a stalled upload: reserved %d, used %d", reserved, used)
 	}

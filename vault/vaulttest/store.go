@@ -8,7 +8,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,6 +60,12 @@ func TestStore(t testing.TB, store vault.Store) {
 	if err != nil || !bytes.Equal(data, blob) || got.Uploader != "hospital" {
 		t.Fatalf("get: %d bytes, %+v, %v", len(data), got, err)
 	}
+	if n, err := store.Usage(ctx, "hospital"); err != nil || n != int64(len(blob)) {
+		t.Fatalf("hospital's usage: %d %v, want %d", n, err, len(blob))
+	}
+	if n, err := store.Usage(ctx, "lab"); err != nil || n != 0 {
+		t.Fatalf("lab's usage: %d %v, want 0 (its put was a no-op)", n, err)
+	}
 	var listed []vault.BlobInfo
 	if err := store.List(ctx, func(b vault.BlobInfo) error { listed = append(listed, b); return nil }); err != nil || len(listed) != 1 ||
 		listed[0].Hash != h.String() || listed[0].Uploader != "hospital" {
@@ -70,6 +78,12 @@ func TestStore(t testing.TB, store vault.Store) {
 	}
 	if _, err := store.Stat(ctx, h); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("a quarantined blob is still served: %v", err)
+	}
+	if n, err := store.Usage(ctx, "hospital"); err != nil || n != 0 {
+		t.Fatalf("usage after quarantine: %d %v, want 0", n, err)
+	}
+	if err := store.Quarantine(ctx, h); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("quarantine of an absent blob: %v, want vault.ErrNotFound", err)
 	}
 	if n, err := store.PurgeQuarantine(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("purge of older ones: %d %v, want none", n, err)
@@ -90,5 +104,70 @@ func TestStore(t testing.TB, store vault.Store) {
 	}
 	if _, _, err := store.Get(ctx, h); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("get after delete: %v", err)
+	}
+	if n, err := store.Usage(ctx, "lab"); err != nil || n != 0 {
+		t.Fatalf("usage after delete: %d %v, want 0", n, err)
+	}
+
+	// concurrent uploads of one blob by several uploaders: exactly one is
+	// created, it is the recorded uploader, and it alone is counted
+	race := bytes.Repeat([]byte("raced "), 5000)
+	rh := vault.Hash(sha256.Sum256(race))
+	const racers = 8
+	var wg sync.WaitGroup
+	made := make([]bool, racers)
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			_, made[i], errs[i] = store.Put(ctx, rh, bytes.NewReader(race), int64(len(race)), fmt.Sprintf("racer-%d", i))
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i := range racers {
+		if errs[i] != nil {
+			t.Fatalf("racer %d: %v", i, errs[i])
+		}
+		if made[i] {
+			if winner >= 0 {
+				t.Fatalf("racers %d and %d were both told they created the blob", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no racer created the blob")
+	}
+	st, err = store.Stat(ctx, rh)
+	if err != nil || st.Uploader != fmt.Sprintf("racer-%d", winner) {
+		t.Fatalf("after the race: %+v %v, want racer-%d recorded", st, err, winner)
+	}
+	for i := range racers {
+		want := int64(0)
+		if i == winner {
+			want = int64(len(race))
+		}
+		if n, err := store.Usage(ctx, fmt.Sprintf("racer-%d", i)); err != nil || n != want {
+			t.Fatalf("racer-%d's usage: %d %v, want %d", i, n, err, want)
+		}
+	}
+	if err := store.Delete(ctx, rh); err != nil {
+		t.Fatal(err)
+	}
+
+	// a store shared by replicas elects one sweeper
+	if l, ok := store.(vault.Leaser); ok {
+		lease := func(holder string, ttl time.Duration, want bool) {
+			t.Helper()
+			if got, err := l.Lease(ctx, holder, ttl); err != nil || got != want {
+				t.Fatalf("lease for %s: %v %v, want %v", holder, got, err, want)
+			}
+		}
+		lease("a", 2*time.Second, true)
+		lease("b", time.Minute, false)
+		lease("a", 2*time.Second, true) // renewal
+		time.Sleep(2500 * time.Millisecond)
+		lease("b", time.Minute, true) // a's has expired
+		lease("a", time.Minute, false)
 	}
 }

@@ -1,0 +1,270 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// Usage counters of the S3 store. S3 has no atomic increment, so each
+// uploader's usage is one small object, <prefix>usage/<hex(uploader)>, holding
+// {"bytes": n}, changed by compare-and-swap: read it with its ETag, write the
+// new value with If-Match (If-None-Match: * for the first), and start over on
+// 412. Every replica therefore sees every other's stored blobs at once; what
+// it cannot see are the uploads in flight on the others (docs/vault.md).
+//
+// One replica sends at most one swap per uploader at a time: the deltas of
+// puts that finish meanwhile are added up and carried by the next swap (group
+// commit), so a busy uploader costs one round trip per swap, not per blob.
+
+// usageDoc is a usage counter's content.
+type usageDoc struct {
+	Bytes int64 `json:"bytes"`
+}
+
+// tally is one uploader's counter within this replica.
+type tally struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending int64  // not yet sent
+	next    uint64 // the swap that will carry pending
+	done    uint64 // swaps finished
+	busy    bool
+	err     error // of the last swap
+}
+
+// Usage implements Store: the uploader's counter.
+func (s *S3Store) Usage(ctx context.Context, uploader string) (int64, error) {
+	doc, _, err := s.readUsage(ctx, uploader)
+	return doc.Bytes, err
+}
+
+// readUsage reads uploader's counter and its ETag ("" if there is none yet).
+func (s *S3Store) readUsage(ctx context.Context, uploader string) (usageDoc, string, error) {
+	obj, err := s.c.GetObject(ctx, s.bucket, s.usageKey(uploader), minio.GetObjectOptions{})
+	if err != nil {
+		return usageDoc{}, "", s.fault(err)
+	}
+	defer obj.Close()
+	st, err := obj.Stat()
+	if isNotFound(err) {
+		return usageDoc{}, "", nil
+	} else if err != nil {
+		return usageDoc{}, "", s.fault(err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(obj, 1<<10))
+	if err != nil {
+		return usageDoc{}, "", s.fault(err)
+	}
+	var doc usageDoc
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return usageDoc{}, "", fmt.Errorf("usage counter %s: %w", s.usageKey(uploader), err)
+	}
+	return doc, st.ETag, nil
+}
+
+// count adds delta to uploader's counter; it returns once a swap carrying
+// delta has been written (or failed).
+func (s *S3Store) count(ctx context.Context, uploader string, delta int64) error {
+	s.talliesMu.Lock()
+	t := s.tallies[uploader]
+	if t == nil {
+		t = &tally{}
+		t.cond = sync.NewCond(&t.mu)
+		s.tallies[uploader] = t
+	}
+	s.talliesMu.Unlock()
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pending += delta
+	mine := t.next
+	for t.done <= mine {
+		if t.busy {
+			t.cond.Wait()
+			continue
+		}
+		// Lead the next swap, carrying everything pending.
+		t.busy = true
+		d := t.pending
+		t.pending = 0
+		t.next++
+		t.mu.Unlock()
+		err := s.swapUsage(context.WithoutCancel(ctx), uploader, d)
+		t.mu.Lock()
+		t.busy = false
+		t.done++
+		t.err = err
+		t.cond.Broadcast()
+	}
+	return t.err
+}
+
+// swapUsage adds delta to uploader's counter by compare-and-swap.
+func (s *S3Store) swapUsage(ctx context.Context, uploader string, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		doc, etag, err := s.readUsage(ctx, uploader)
+		if err != nil {
+			return err
+		}
+		doc.Bytes += delta
+		if doc.Bytes < 0 { // a blob stored before counters existed, or counted short
+			doc.Bytes = 0
+		}
+		raw, _ := json.Marshal(doc)
+		opts := minio.PutObjectOptions{ContentType: "application/json"}
+		if etag == "" {
+			opts.SetMatchETagExcept("*")
+		} else {
+			opts.SetMatchETag(etag)
+		}
+		_, err = s.c.PutObject(ctx, s.bucket, s.usageKey(uploader), strings.NewReader(string(raw)), int64(len(raw)), opts)
+		if isPreconditionFailed(err) || isConflict(err) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue // another replica swapped first: read again
+		}
+		if err != nil {
+			return s.fault(err)
+		}
+		return nil
+	}
+}
+
+func isConflict(err error) bool {
+	resp := minio.ToErrorResponse(err)
+	return resp.Code == "ConditionalRequestConflict" || resp.StatusCode == 409
+}
+
+// Recount sets every uploader's counter to the sum of its stored blobs,
+// listing the whole store (a HEAD per blob). Use it after a migration, or
+// when counters went short (a replica killed between storing a blob and
+// counting it). A counter another replica changes during the recount is
+// left as it is, and reported.
+func (s *S3Store) Recount(ctx context.Context) (changed int, err error) {
+	before := map[string]string{} // uploader → ETag of its counter before listing
+	sums := map[string]int64{}
+	if err := s.List(ctx, func(b BlobInfo) error {
+		if _, ok := before[b.Uploader]; !ok {
+			_, etag, err := s.readUsage(ctx, b.Uploader)
+			if err != nil {
+				return err
+			}
+			before[b.Uploader] = etag
+		}
+		sums[b.Uploader] += b.Size
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	var busy []string
+	for uploader, sum := range sums {
+		doc, etag, err := s.readUsage(ctx, uploader)
+		if err != nil {
+			return changed, err
+		}
+		if etag != before[uploader] {
+			busy = append(busy, uploader)
+			continue
+		}
+		if doc.Bytes == sum {
+			continue
+		}
+		raw, _ := json.Marshal(usageDoc{Bytes: sum})
+		opts := minio.PutObjectOptions{ContentType: "application/json"}
+		if etag == "" {
+			opts.SetMatchETagExcept("*")
+		} else {
+			opts.SetMatchETag(etag)
+		}
+		_, err = s.c.PutObject(ctx, s.bucket, s.usageKey(uploader), strings.NewReader(string(raw)), int64(len(raw)), opts)
+		if isPreconditionFailed(err) || isConflict(err) {
+			busy = append(busy, uploader)
+			continue
+		} else if err != nil {
+			return changed, s.fault(err)
+		}
+		changed++
+	}
+	if len(busy) > 0 {
+		return changed, fmt.Errorf("%d counters changed during the recount and were left as they are: run it again", len(busy))
+	}
+	return changed, nil
+}
+
+// The sweeper lease: <prefix>sweeper.json names the replica that sweeps and
+// until when. A replica takes it if there is none, if it has expired, or if it
+// is its own (renewal), by compare-and-swap, so at most one replica holds it.
+
+type leaseDoc struct {
+	Holder string    `json:"holder"`
+	Until  time.Time `json:"until"`
+}
+
+// Lease implements Leaser.
+func (s *S3Store) Lease(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
+	key := s.prefix + "sweeper.json"
+	var cur leaseDoc
+	etag := ""
+	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return false, s.fault(err)
+	}
+	st, err := obj.Stat()
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		_ = obj.Close()
+		return false, s.fault(err)
+	default:
+		raw, err := io.ReadAll(io.LimitReader(obj, 1<<10))
+		if err != nil {
+			_ = obj.Close()
+			return false, s.fault(err)
+		}
+		_ = json.Unmarshal(raw, &cur) // a damaged lease is taken over
+		etag = st.ETag
+	}
+	_ = obj.Close()
+	now := s.now()
+	if etag != "" && cur.Holder != holder && now.Before(cur.Until) {
+		return false, nil
+	}
+	raw, _ := json.Marshal(leaseDoc{Holder: holder, Until: now.Add(ttl).UTC()})
+	opts := minio.PutObjectOptions{ContentType: "application/json"}
+	if etag == "" {
+		opts.SetMatchETagExcept("*")
+	} else {
+		opts.SetMatchETag(etag)
+	}
+	_, err = s.c.PutObject(ctx, s.bucket, key, strings.NewReader(string(raw)), int64(len(raw)), opts)
+	if isPreconditionFailed(err) || isConflict(err) {
+		return false, nil
+	} else if err != nil {
+		return false, s.fault(err)
+	}
+	return true, nil
+}
+
+// NewLeaseHolder returns a name for this process as a lease holder.
+func NewLeaseHolder() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "vault-" + hex.EncodeToString(b[:])
+}
+
+var _ Leaser = (*S3Store)(nil)
