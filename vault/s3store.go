@@ -107,6 +107,11 @@ func (s *S3Store) usageKey(uploader string) string {
 
 // Put implements Store.
 func (s *S3Store) Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (BlobInfo, bool, error) {
+	return s.PutAt(ctx, h, r, limit, uploader, s.now())
+}
+
+// PutAt implements Store.
+func (s *S3Store) PutAt(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string, at time.Time) (BlobInfo, bool, error) {
 	if info, err := s.Stat(ctx, h); err == nil {
 		return info, false, nil // content-addressed: the same name is the same bytes
 	} else if !errors.Is(err, ErrNotFound) {
@@ -135,7 +140,7 @@ func (s *S3Store) Put(ctx context.Context, h Hash, r io.Reader, limit int64, upl
 	// absent, atomically, so of concurrent uploads of the same bytes (on any
 	// replica) the first to publish is the recorded uploader and the others
 	// are told 412 and find it stored.
-	info := BlobInfo{Hash: h.String(), Size: body.n, Uploader: uploader, UploadedAt: s.now().UTC()}
+	info := BlobInfo{Hash: h.String(), Size: body.n, Uploader: uploader, UploadedAt: at.UTC()}
 	_, err = minio.Core{Client: s.c}.CopyObject(ctx, s.bucket, tmp, s.bucket, s.blobKey(h), map[string]string{
 		"x-amz-metadata-directive":     "REPLACE",
 		"Content-Type":                 "application/octet-stream",

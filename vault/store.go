@@ -82,6 +82,8 @@ type Store interface {
 	// Put stores the content of r under h, if it hashes to h and is at most
 	// limit bytes. Storing an existing blob again is a no-op (created false).
 	Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (info BlobInfo, created bool, err error)
+	// PutAt is Put with the upload time given: a migration keeps it.
+	PutAt(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string, at time.Time) (info BlobInfo, created bool, err error)
 	// Get opens a blob for reading.
 	Get(ctx context.Context, h Hash) (io.ReadCloser, BlobInfo, error)
 	// Stat returns a blob's information, or ErrNotFound.
@@ -173,8 +175,26 @@ func (s *DiskStore) count(uploader string, delta int64) {
 	s.usageMu.Unlock()
 }
 
+// OpenDiskStoreReadOnly opens the disk store in dir for reading only,
+// without its lock, so that `healthd vault migrate` can copy from it while the
+// vault that owns it keeps serving: blobs are published by rename, so a reader
+// sees each whole or not at all. Writes, deletes and quarantine are refused.
+func OpenDiskStoreReadOnly(dir string) (*DiskStore, error) {
+	if _, err := os.Stat(filepath.Join(dir, "blobs")); err != nil {
+		return nil, fmt.Errorf("%s is not a vault's data directory: %w", dir, err)
+	}
+	return &DiskStore{dir: dir, now: time.Now, usage: map[string]int64{}}, nil
+}
+
+var errReadOnly = errors.New("the store is open read-only")
+
 // Close releases the directory lock.
-func (s *DiskStore) Close() error { return s.lock.Close() }
+func (s *DiskStore) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	return s.lock.Close()
+}
 
 func (s *DiskStore) path(h Hash) string {
 	x := h.String()
@@ -182,7 +202,15 @@ func (s *DiskStore) path(h Hash) string {
 }
 
 // Put implements Store.
-func (s *DiskStore) Put(_ context.Context, h Hash, r io.Reader, limit int64, uploader string) (BlobInfo, bool, error) {
+func (s *DiskStore) Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (BlobInfo, bool, error) {
+	return s.PutAt(ctx, h, r, limit, uploader, s.now())
+}
+
+// PutAt implements Store.
+func (s *DiskStore) PutAt(_ context.Context, h Hash, r io.Reader, limit int64, uploader string, at time.Time) (BlobInfo, bool, error) {
+	if s.lock == nil {
+		return BlobInfo{}, false, errReadOnly
+	}
 	final := s.path(h)
 	if info, err := s.info(h); err == nil {
 		return info, false, nil // content-addressed: the same name is the same bytes
@@ -217,7 +245,7 @@ func (s *DiskStore) Put(_ context.Context, h Hash, r io.Reader, limit int64, upl
 	if existing, err := s.info(h); err == nil {
 		return existing, false, nil // a concurrent upload of the same bytes finished first: its uploader stays
 	}
-	info := BlobInfo{Hash: h.String(), Size: n, Uploader: uploader, UploadedAt: s.now().UTC()}
+	info := BlobInfo{Hash: h.String(), Size: n, Uploader: uploader, UploadedAt: at.UTC()}
 	meta, err := json.Marshal(info)
 	if err != nil {
 		return BlobInfo{}, false, err
@@ -254,6 +282,9 @@ func (s *DiskStore) Stat(_ context.Context, h Hash) (BlobInfo, error) { return s
 
 // Delete implements Store.
 func (s *DiskStore) Delete(_ context.Context, h Hash) error {
+	if s.lock == nil {
+		return errReadOnly
+	}
 	lock := &s.publish[int(h[0])%len(s.publish)]
 	lock.Lock()
 	defer lock.Unlock()
@@ -276,6 +307,9 @@ func (s *DiskStore) Delete(_ context.Context, h Hash) error {
 // quarantine/<hash>(.json), stamped with the time of the move. To restore one,
 // move both files back under blobs/ab/cd/ (a vault restart picks it up).
 func (s *DiskStore) Quarantine(_ context.Context, h Hash) error {
+	if s.lock == nil {
+		return errReadOnly
+	}
 	lock := &s.publish[int(h[0])%len(s.publish)]
 	lock.Lock()
 	defer lock.Unlock()
@@ -307,6 +341,9 @@ func (s *DiskStore) Quarantine(_ context.Context, h Hash) error {
 
 // PurgeQuarantine implements Store.
 func (s *DiskStore) PurgeQuarantine(_ context.Context, before time.Time) (int, error) {
+	if s.lock == nil {
+		return 0, errReadOnly
+	}
 	qdir := filepath.Join(s.dir, "quarantine")
 	entries, err := os.ReadDir(qdir)
 	if errors.Is(err, os.ErrNotExist) {

@@ -17,7 +17,10 @@ import (
 // progress bar per step (count, rate, time left) on a terminal, otherwise a
 // plain line per step at most every 2 seconds and at its end, so logs of a
 // script stay readable.
-func bulkProgress(cmd *cobra.Command) agent.Progress {
+func bulkProgress(cmd *cobra.Command) agent.Progress { return bulkProgressUnit(cmd, "res") }
+
+// bulkProgressUnit is bulkProgress counting unit ("res", "blobs").
+func bulkProgressUnit(cmd *cobra.Command, unit string) agent.Progress {
 	out := cmd.ErrOrStderr()
 	f, isFile := out.(*os.File)
 	tty := isFile && term.IsTerminal(int(f.Fd()))
@@ -40,19 +43,19 @@ func bulkProgress(cmd *cobra.Command) agent.Progress {
 				_ = bar.Finish()
 			}
 			step = s
-			bar = newBar(out, s, total)
+			bar = newBar(out, s, unit, total)
 		}
 		_ = bar.Set(done)
 	}
 }
 
-func newBar(out io.Writer, step string, total int) *progressbar.ProgressBar {
+func newBar(out io.Writer, step, unit string, total int) *progressbar.ProgressBar {
 	return progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(out),
 		progressbar.OptionSetDescription(step),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("res"),
+		progressbar.OptionSetItsString(unit),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { _, _ = io.WriteString(out, "\n") }),

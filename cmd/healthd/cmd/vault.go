@@ -25,7 +25,7 @@ import (
 // vaultCommand is `healthd vault`: the off-chain store of encrypted records.
 func vaultCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "vault", Short: "The off-chain store of encrypted records (run one beside a node)"}
-	cmd.AddCommand(vaultStartCmd())
+	cmd.AddCommand(vaultStartCmd(), vaultMigrateCmd())
 	return cmd
 }
 
@@ -63,6 +63,7 @@ func vaultStartCmd() *cobra.Command {
 				return err
 			}
 			cfg.ChainStateFile = filepath.Join(data, "chain.json")
+			cfg.SweepLease = 2*gcEvery + time.Minute
 			cfg.RateLimit, _ = cmd.Flags().GetFloat64("rate-limit")
 			cfg.RateBurst, _ = cmd.Flags().GetInt("rate-burst")
 			if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
@@ -98,7 +99,9 @@ func vaultStartCmd() *cobra.Command {
 					case <-ctx.Done():
 						return
 					case <-t.C:
-						if _, err := srv.CollectGarbage(ctx); err != nil {
+						if _, err := srv.CollectGarbage(ctx); errors.Is(err, vault.ErrNotSweeper) {
+							log.Debug("sweep left to another replica")
+						} else if err != nil {
 							log.Warn("sweep skipped", "err", err)
 						}
 					}
@@ -125,17 +128,13 @@ func vaultStartCmd() *cobra.Command {
 	}
 	cmd.Flags().String("data", "", "where blobs are stored with --store disk, and the vault's own state (default: <home>/vault)")
 	cmd.Flags().String("store", "disk", "where blobs live: disk (under --data) or s3 (an S3-compatible bucket: --s3-*)")
-	cmd.Flags().String("s3-endpoint", "", "the object store's host:port (with --store s3)")
 	cmd.Flags().String("s3-bucket", "", "the bucket (it must exist)")
 	cmd.Flags().String("s3-prefix", "", "a key prefix inside the bucket, e.g. healthd/")
-	cmd.Flags().String("s3-region", "", "the bucket's region, if the store wants one")
-	cmd.Flags().Bool("s3-tls", true, "talk to the object store over TLS")
-	cmd.Flags().Bool("s3-path-style", true, "address the bucket in the path (endpoint/bucket/key), as self-hosted stores want")
-	cmd.Flags().String("s3-credentials-file", "", "a file with the access key on its first line and the secret key on its second "+
-		"(default: the HEALTHD_S3_ACCESS_KEY and HEALTHD_S3_SECRET_KEY environment variables; never on the command line)")
+	s3Flags(cmd)
 	cmd.Flags().String("listen", "127.0.0.1:8800", "HTTP listen address")
 	cmd.Flags().String("chain-grpc", "127.0.0.1:9090", "gRPC address of the node to ask about receipts and accounts (not --grpc: that name is app.toml's gRPC server section)")
-	cmd.Flags().Duration("gc-interval", 5*time.Minute, "how often erased and never-committed blobs are swept")
+	cmd.Flags().Duration("gc-interval", 5*time.Minute, "how often erased and never-committed blobs are swept (by one replica "+
+		"of those sharing a bucket: it holds a lease of 2 × this + 1 min, renewed at each sweep)")
 	cmd.Flags().Int64("max-blob-size", 4<<30, "largest upload, bytes")
 	cmd.Flags().Int64("quota", 64<<30, "bytes one account may have stored")
 	cmd.Flags().Duration("receipt-max-age", 15*time.Minute, "how recent an access receipt must be for a download")
@@ -165,35 +164,53 @@ func openStore(cmd *cobra.Command, data string, log *slog.Logger) (vault.Store, 
 		}
 		return store, func() { _ = store.Close() }, nil
 	case "s3":
-		var cfg vault.S3Config
-		cfg.Endpoint, _ = cmd.Flags().GetString("s3-endpoint")
-		cfg.Bucket, _ = cmd.Flags().GetString("s3-bucket")
-		cfg.Prefix, _ = cmd.Flags().GetString("s3-prefix")
-		cfg.Region, _ = cmd.Flags().GetString("s3-region")
-		cfg.TLS, _ = cmd.Flags().GetBool("s3-tls")
-		cfg.PathStyle, _ = cmd.Flags().GetBool("s3-path-style")
-		cfg.AccessKey, cfg.SecretKey = os.Getenv("HEALTHD_S3_ACCESS_KEY"), os.Getenv("HEALTHD_S3_SECRET_KEY")
-		if file, _ := cmd.Flags().GetString("s3-credentials-file"); file != "" {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				return nil, nil, fmt.Errorf("--s3-credentials-file: %w", err)
-			}
-			lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-			if len(lines) != 2 {
-				return nil, nil, fmt.Errorf("--s3-credentials-file %s: want the access key and the secret key on two lines", file)
-			}
-			cfg.AccessKey, cfg.SecretKey = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
-		}
-		if cfg.AccessKey == "" || cfg.SecretKey == "" {
-			return nil, nil, errors.New("--store s3 needs credentials: --s3-credentials-file, or HEALTHD_S3_ACCESS_KEY and HEALTHD_S3_SECRET_KEY")
-		}
-		ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-		defer cancel()
-		store, err := vault.NewS3Store(ctx, cfg)
+		bucket, _ := cmd.Flags().GetString("s3-bucket")
+		prefix, _ := cmd.Flags().GetString("s3-prefix")
+		store, err := openS3(cmd, bucket, prefix)
 		if err != nil {
 			return nil, nil, err
 		}
 		return store, func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("--store %q: want disk or s3", kind)
+}
+
+// s3Flags adds the flags that say how to reach an object store.
+func s3Flags(cmd *cobra.Command) {
+	cmd.Flags().String("s3-endpoint", "", "the object store's host:port")
+	cmd.Flags().String("s3-region", "", "the bucket's region, if the store wants one")
+	cmd.Flags().Bool("s3-tls", true, "talk to the object store over TLS")
+	cmd.Flags().Bool("s3-path-style", true, "address the bucket in the path (endpoint/bucket/key), as self-hosted stores want")
+	cmd.Flags().String("s3-credentials-file", "", "a file with the access key on its first line and the secret key on its second "+
+		"(default: the HEALTHD_S3_ACCESS_KEY and HEALTHD_S3_SECRET_KEY environment variables; never on the command line)")
+}
+
+// openS3 opens bucket/prefix of the object store the s3Flags name.
+func openS3(cmd *cobra.Command, bucket, prefix string) (*vault.S3Store, error) {
+	cfg := vault.S3Config{Bucket: bucket, Prefix: prefix}
+	cfg.Endpoint, _ = cmd.Flags().GetString("s3-endpoint")
+	cfg.Region, _ = cmd.Flags().GetString("s3-region")
+	cfg.TLS, _ = cmd.Flags().GetBool("s3-tls")
+	cfg.PathStyle, _ = cmd.Flags().GetBool("s3-path-style")
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
+		return nil, errors.New("an S3 store needs --s3-endpoint and a bucket")
+	}
+	cfg.AccessKey, cfg.SecretKey = os.Getenv("HEALTHD_S3_ACCESS_KEY"), os.Getenv("HEALTHD_S3_SECRET_KEY")
+	if file, _ := cmd.Flags().GetString("s3-credentials-file"); file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--s3-credentials-file: %w", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		if len(lines) != 2 {
+			return nil, fmt.Errorf("--s3-credentials-file %s: want the access key and the secret key on two lines", file)
+		}
+		cfg.AccessKey, cfg.SecretKey = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
+	}
+	if cfg.AccessKey == "" || cfg.SecretKey == "" {
+		return nil, errors.New("an S3 store needs credentials: --s3-credentials-file, or HEALTHD_S3_ACCESS_KEY and HEALTHD_S3_SECRET_KEY")
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+	defer cancel()
+	return vault.NewS3Store(ctx, cfg)
 }

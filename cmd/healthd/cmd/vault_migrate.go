@@ -1,0 +1,106 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/healthd-chain/healthd/vault"
+)
+
+func vaultMigrateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate --from DIR|s3://BUCKET/PREFIX --to DIR|s3://BUCKET/PREFIX",
+		Short: "Copy every blob from one vault store to another (disk to S3, S3 to disk, …), verifying each hash",
+		Long: "Copies every blob of the source store that the destination lacks, keeping its uploader and upload time. " +
+			"The destination hashes every blob before it becomes visible, so a blob damaged in the source is reported and " +
+			"not copied. It is resumable: blobs already in the destination are skipped and an interrupted copy leaves " +
+			"nothing, so run it again until it reports nothing to copy. A disk source is read without its lock, so the " +
+			"vault that serves it may keep running: migrate, stop that vault, migrate again (the uploads of the meantime), " +
+			"then start the vaults on the destination. A disk destination must not be in use. Quarantined uploads are not " +
+			"copied. --dry-run reports what would be copied. S3 stores are reached with the --s3-* flags; " +
+			"credentials come from --s3-credentials-file or HEALTHD_S3_ACCESS_KEY / HEALTHD_S3_SECRET_KEY.",
+		Example: "healthd vault migrate --from ~/.healthd/vault --to s3://vault/hospital-a/ --s3-endpoint s3.hospital.example:443\n" +
+			"healthd vault migrate --from s3://vault/hospital-a/ --to /srv/vault-restore --s3-endpoint s3.hospital.example:443 --dry-run",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fromSpec, _ := cmd.Flags().GetString("from")
+			toSpec, _ := cmd.Flags().GetString("to")
+			if fromSpec == "" || toSpec == "" {
+				return errors.New("name both stores: --from and --to (a directory, or s3://BUCKET/PREFIX)")
+			}
+			if fromSpec == toSpec {
+				return errors.New("--from and --to name the same store")
+			}
+			dryRun, _ := cmd.Flags().GetBool("dry-run")
+			workers, _ := cmd.Flags().GetInt("workers")
+			if workers < 1 || workers > 256 {
+				return fmt.Errorf("--workers %d: want 1 to 256", workers)
+			}
+			from, closeFrom, err := openMigrateStore(cmd, fromSpec, false)
+			if err != nil {
+				return fmt.Errorf("--from: %w", err)
+			}
+			defer closeFrom()
+			to, closeTo, err := openMigrateStore(cmd, toSpec, !dryRun)
+			if err != nil {
+				return fmt.Errorf("--to: %w", err)
+			}
+			defer closeTo()
+			progress := bulkProgressUnit(cmd, "blobs")
+			rep, err := vault.Migrate(cmd.Context(), from, to, vault.MigrateOptions{
+				DryRun: dryRun, Workers: workers,
+				Progress: func(done, total int) { progress("copy", done, total) },
+			})
+			verb := "copied"
+			if dryRun {
+				verb = "to copy"
+			}
+			cmd.Printf("%s: %d blobs, %d bytes; %s %d (%d bytes); already in %s: %d; failed: %d\n",
+				from.Name(), rep.Blobs, rep.Bytes, verb, rep.Copied, rep.CopiedBytes, to.Name(), rep.Present, len(rep.Failed))
+			hashes := make([]string, 0, len(rep.Failed))
+			for h := range rep.Failed {
+				hashes = append(hashes, h)
+			}
+			sort.Strings(hashes)
+			for _, h := range hashes {
+				cmd.PrintErrf("  %s: %s\n", h, rep.Failed[h])
+			}
+			return err
+		},
+	}
+	cmd.Flags().String("from", "", "the source store: a vault's data directory, or s3://BUCKET/PREFIX")
+	cmd.Flags().String("to", "", "the destination store: a directory, or s3://BUCKET/PREFIX (the bucket must exist)")
+	cmd.Flags().Bool("dry-run", false, "report what would be copied, copy nothing")
+	cmd.Flags().Int("workers", 8, "blobs copied at once")
+	s3Flags(cmd)
+	return cmd
+}
+
+// openMigrateStore opens a store named by spec: s3://BUCKET/PREFIX, or a
+// directory (read-only unless writable: a source may still be in use).
+func openMigrateStore(cmd *cobra.Command, spec string, writable bool) (vault.Store, func(), error) {
+	if rest, ok := strings.CutPrefix(spec, "s3://"); ok {
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		if bucket == "" {
+			return nil, nil, fmt.Errorf("%s: want s3://BUCKET/PREFIX", spec)
+		}
+		store, err := openS3(cmd, bucket, prefix)
+		return store, func() {}, err
+	}
+	if strings.Contains(spec, "://") {
+		return nil, nil, fmt.Errorf("%s: want a directory or s3://BUCKET/PREFIX", spec)
+	}
+	if !writable {
+		store, err := vault.OpenDiskStoreReadOnly(spec)
+		return store, func() {}, err
+	}
+	store, err := vault.NewDiskStore(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, func() { _ = store.Close() }, nil
+}
