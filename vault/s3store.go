@@ -171,17 +171,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Get implements Store.
+// Get implements Store: one GET, whose headers carry the metadata.
 func (s *S3Store) Get(ctx context.Context, h Hash) (io.ReadCloser, BlobInfo, error) {
-	info, err := s.Stat(ctx, h)
-	if err != nil {
-		return nil, BlobInfo{}, err
-	}
-	obj, err := s.c.GetObject(ctx, s.bucket, s.blobKey(h), minio.GetObjectOptions{})
-	if err != nil {
+	body, oi, _, err := minio.Core{Client: s.c}.GetObject(ctx, s.bucket, s.blobKey(h), minio.GetObjectOptions{})
+	if isNotFound(err) {
+		return nil, BlobInfo{}, ErrNotFound
+	} else if err != nil {
 		return nil, BlobInfo{}, s.fault(err)
 	}
-	return obj, info, nil
+	return body, infoOf(h, oi), nil
 }
 
 // Stat implements Store.

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -49,26 +50,32 @@ func (s *S3Store) Usage(ctx context.Context, uploader string) (int64, error) {
 
 // readUsage reads uploader's counter and its ETag ("" if there is none yet).
 func (s *S3Store) readUsage(ctx context.Context, uploader string) (usageDoc, string, error) {
-	obj, err := s.c.GetObject(ctx, s.bucket, s.usageKey(uploader), minio.GetObjectOptions{})
-	if err != nil {
-		return usageDoc{}, "", s.fault(err)
-	}
-	defer obj.Close()
-	st, err := obj.Stat()
-	if isNotFound(err) {
-		return usageDoc{}, "", nil
-	} else if err != nil {
-		return usageDoc{}, "", s.fault(err)
-	}
-	raw, err := io.ReadAll(io.LimitReader(obj, 1<<10))
-	if err != nil {
-		return usageDoc{}, "", s.fault(err)
-	}
 	var doc usageDoc
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return usageDoc{}, "", fmt.Errorf("usage counter %s: %w", s.usageKey(uploader), err)
+	etag, err := s.readSmall(ctx, s.usageKey(uploader), &doc)
+	return doc, etag, err
+}
+
+// readSmall reads the small JSON object key into v, and its ETag, in one
+// request (minio-go's lazy object reader would read the content in a second
+// request bound to the first one's ETag, which fails with 412 when another
+// replica changes the object in between). An absent object leaves v alone
+// and has the ETag "".
+func (s *S3Store) readSmall(ctx context.Context, key string, v any) (string, error) {
+	body, info, _, err := minio.Core{Client: s.c}.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if isNotFound(err) {
+		return "", nil
+	} else if err != nil {
+		return "", s.fault(err)
 	}
-	return doc, st.ETag, nil
+	defer body.Close()
+	raw, err := io.ReadAll(io.LimitReader(body, 1<<10))
+	if err != nil {
+		return "", s.fault(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	return info.ETag, nil
 }
 
 // count adds delta to uploader's counter; it returns once a swap carrying
@@ -219,27 +226,15 @@ type leaseDoc struct {
 func (s *S3Store) Lease(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
 	key := s.prefix + "sweeper.json"
 	var cur leaseDoc
-	etag := ""
-	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	etag, err := s.readSmall(ctx, key, &cur)
+	var bad *json.SyntaxError
+	if errors.As(err, &bad) {
+		cur = leaseDoc{} // a damaged lease is taken over (etag: see below)
+		etag, err = s.damagedETag(ctx, key)
+	}
 	if err != nil {
-		return false, s.fault(err)
+		return false, err
 	}
-	st, err := obj.Stat()
-	switch {
-	case isNotFound(err):
-	case err != nil:
-		_ = obj.Close()
-		return false, s.fault(err)
-	default:
-		raw, err := io.ReadAll(io.LimitReader(obj, 1<<10))
-		if err != nil {
-			_ = obj.Close()
-			return false, s.fault(err)
-		}
-		_ = json.Unmarshal(raw, &cur) // a damaged lease is taken over
-		etag = st.ETag
-	}
-	_ = obj.Close()
 	now := s.now()
 	if etag != "" && cur.Holder != holder && now.Before(cur.Until) {
 		return false, nil
@@ -258,6 +253,18 @@ func (s *S3Store) Lease(ctx context.Context, holder string, ttl time.Duration) (
 		return false, s.fault(err)
 	}
 	return true, nil
+}
+
+// damagedETag is the ETag of an object whose content is not what it should
+// be, so that it can be replaced by compare-and-swap.
+func (s *S3Store) damagedETag(ctx context.Context, key string) (string, error) {
+	oi, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if isNotFound(err) {
+		return "", nil
+	} else if err != nil {
+		return "", s.fault(err)
+	}
+	return oi.ETag, nil
 }
 
 // NewLeaseHolder returns a name for this process as a lease holder.

@@ -392,6 +392,11 @@ func StartVault(t testing.TB, n *Node, extra ...string) *Vault {
 		t.Fatal(err)
 	}
 	v := &Vault{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), Data: filepath.Join(filepath.Dir(n.Home), "vault"), t: t, bin: n.Binary}
+	for i, arg := range extra { // a replica has its own --data
+		if arg == "--data" && i+1 < len(extra) {
+			v.Data = extra[i+1]
+		}
+	}
 	v.args = []string{
 		"vault", "start", "--home", n.Home, "--data", v.Data,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--chain-grpc", n.GRPC, "--gc-interval", "2s",

@@ -1,0 +1,260 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/healthd-chain/healthd/testutil/network"
+	"github.com/healthd-chain/healthd/vault"
+)
+
+// TestVaultReplicasOnSeaweedFS: two `healthd vault start` replicas on one
+// bucket of a real SeaweedFS serve the same blobs; one killed -9 in the
+// middle of 200 concurrent uploads loses none it acknowledged; the quota of
+// an account holds across replicas within the uploads in flight; and while
+// the object store is down uploads fail with a 503 that names it, nothing is
+// acknowledged, and the vault recovers by itself when the store is back.
+func TestVaultReplicasOnSeaweedFS(t *testing.T) {
+	n := network.StartNode(t)
+	sw := network.StartSeaweedFS(t)
+	sw.MakeBucket("vault")
+	network.SetCredentials(t)
+	dir := t.TempDir()
+	replica := func(name, prefix string, extra ...string) *network.Vault {
+		args := append(sw.Flags("vault", prefix), "--data", filepath.Join(dir, name))
+		return network.StartVault(t, n, append(args, extra...)...)
+	}
+	r1, r2 := replica("r1", "shared/"), replica("r2", "shared/")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	bucket := s3StoreOf(ctx, t, sw, "shared/")
+	kr := nodeKeyring(t, n.Home)
+	client := func(v *network.Vault, key string) *vault.Client {
+		return &vault.Client{BaseURL: v.URL, Keyring: kr, UID: key, Address: n.Address(key)}
+	}
+
+	t.Run("a record filed through one replica is read through the other", func(t *testing.T) {
+		alice := n.Address("alice")
+		n.CLI("consent", "grant", n.Address("hospital"), "--classes", "lab-result", "--permissions", "read,write",
+			"--expires", "24h", "--from", "alice", "--keyring-backend", "test")
+		file := filepath.Join(t.TempDir(), "result.json")
+		if err := os.WriteFile(file, []byte(labResultFHIR), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var put struct {
+			RecordID json.Number `json:"record_id"`
+		}
+		n.CLIJSON(&put, "records", "put", file, "--patient", alice, "--class", "lab-result", "--fhir-type", "Observation",
+			"--vault", r1.URL, "--from", "hospital", "--keyring-backend", "test")
+		out := filepath.Join(t.TempDir(), "read.json")
+		n.CLI("records", "get", put.RecordID.String(), "--purpose", "PATRQT", "--vault", r2.URL, "--out", out, "--from", "alice",
+			"--keyring-backend", "test")
+		if got, _ := os.ReadFile(out); string(got) != labResultFHIR {
+			t.Fatalf("alice read %q through the other replica", got)
+		}
+	})
+
+	t.Run("kill -9 one replica during 200 concurrent uploads", func(t *testing.T) {
+		const uploads, workers = 200, 16
+		blobs := make([][]byte, uploads)
+		for i := range blobs {
+			blobs[i] = make([]byte, 128<<10+i)
+			_, _ = rand.Read(blobs[i])
+		}
+		replicas := []*vault.Client{client(r1, "hospital"), client(r2, "hospital")}
+		var attempts, acked, failedOnKilled atomic.Int64
+		ackedBy := make([]int, uploads) // which replica acknowledged, -1 none
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := range work {
+					ackedBy[i] = -1
+					h := vault.Hash(sha256.Sum256(blobs[i]))
+					for try, r := 0, i%2; try < 6; try, r = try+1, 1-r { // on failure, the other replica
+						attempts.Add(1)
+						if err := replicas[r].Put(ctx, h, bytes.NewReader(blobs[i]), int64(len(blobs[i]))); err == nil {
+							ackedBy[i] = r
+							if acked.Add(1) == 50 {
+								r1.Kill() // in the middle: uploads are in flight on it
+							}
+							break
+						} else if r == 0 {
+							failedOnKilled.Add(1)
+						}
+					}
+				}
+			})
+		}
+		for i := range uploads {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+
+		// every acknowledged blob is in the bucket, whole, recorded as the
+		// hospital's, and the store's listing has nothing partial
+		present := 0
+		for i, blob := range blobs {
+			if ackedBy[i] < 0 {
+				continue
+			}
+			h := vault.Hash(sha256.Sum256(blob))
+			rc, info, err := bucket.Get(ctx, h)
+			if err != nil {
+				t.Fatalf("acknowledged blob %d (%s) lost: %v", i, h, err)
+			}
+			got, _ := io.ReadAll(rc)
+			_ = rc.Close()
+			if !bytes.Equal(got, blob) || info.Uploader != n.Address("hospital") {
+				t.Fatalf("acknowledged blob %d changed (%d bytes, uploader %s)", i, len(got), info.Uploader)
+			}
+			present++
+		}
+		if err := bucket.List(ctx, func(b vault.BlobInfo) error {
+			h, _ := vault.ParseHash(b.Hash)
+			rc, _, err := bucket.Get(ctx, h)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			sum := sha256.New()
+			size, _ := io.Copy(sum, rc)
+			if vault.Hash(sum.Sum(nil)) != h || size != b.Size {
+				return fmt.Errorf("blob %s in the bucket is partial or corrupt", h)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if acked.Load() != uploads || failedOnKilled.Load() == 0 {
+			t.Fatalf("%d of %d uploads acknowledged, %d failed on the killed replica: the kill did not land mid-run",
+				acked.Load(), uploads, failedOnKilled.Load())
+		}
+		t.Logf("%d uploads, %d attempts (%d failed on the killed replica and were retried on the other); %d acknowledged, %d present and whole afterwards",
+			uploads, attempts.Load(), failedOnKilled.Load(), acked.Load(), present)
+		r1.Restart()
+	})
+
+	t.Run("the quota holds across replicas within the uploads in flight", func(t *testing.T) {
+		const quota, size, workers = 1 << 20, 64 << 10, 8
+		q := []*network.Vault{replica("q1", "quota/", "--quota", fmt.Sprint(quota)), replica("q2", "quota/", "--quota", fmt.Sprint(quota))}
+		store := s3StoreOf(ctx, t, sw, "quota/")
+		lab := []*vault.Client{client(q[0], "lab"), client(q[1], "lab")}
+		var mu sync.Mutex
+		var accepted, refused int64
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for w := range 2 * workers { // half of them on each replica
+			wg.Go(func() {
+				for range work {
+					blob := make([]byte, size)
+					_, _ = rand.Read(blob)
+					err := lab[w%2].Put(ctx, vault.Hash(sha256.Sum256(blob)), bytes.NewReader(blob), size)
+					var se *vault.StatusError
+					mu.Lock()
+					switch {
+					case err == nil:
+						accepted += size
+					case errors.As(err, &se) && se.Status == http.StatusForbidden:
+						refused++
+					default:
+						mu.Unlock()
+						t.Errorf("upload: %v", err)
+						return
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		for i := range 48 { // 3 MiB offered against a 1 MiB quota
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		used, err := store.Usage(ctx, n.Address("lab"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the bound: what the other replica had in flight (its workers' uploads)
+		bound := int64(quota + workers*size)
+		if accepted > bound || used != accepted {
+			t.Fatalf("accepted %d bytes (bound %d), the store counts %d", accepted, bound, used)
+		}
+		// one by one, each replica refuses exactly when the next blob does not fit
+		blob := make([]byte, size)
+		_, _ = rand.Read(blob)
+		for i, c := range lab {
+			err := c.Put(ctx, vault.Hash(sha256.Sum256(blob)), bytes.NewReader(blob), size)
+			var se *vault.StatusError
+			fits := used+size <= quota
+			if fits != (err == nil) || (!fits && (!errors.As(err, &se) || se.Status != http.StatusForbidden)) {
+				t.Fatalf("replica %d, %d of %d used: %v", i, used, quota, err)
+			}
+			if err == nil {
+				used += size
+			}
+		}
+		t.Logf("quota %d B, 48 concurrent uploads of %d B over two replicas: %d B accepted (bound %d), %d refused; the shared counter says %d",
+			quota, size, accepted, bound, refused, used)
+	})
+
+	t.Run("the object store unreachable", func(t *testing.T) {
+		c := client(r2, "hospital")
+		blob := make([]byte, 4096)
+		_, _ = rand.Read(blob)
+		h := vault.Hash(sha256.Sum256(blob))
+		sw.Kill()
+		err := c.Put(ctx, h, bytes.NewReader(blob), int64(len(blob)))
+		var se *vault.StatusError
+		if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || !strings.Contains(se.Message, "s3://"+sw.S3+"/vault/shared/") {
+			t.Fatalf("an upload while the store is down: %v, want 503 naming s3://%s/vault/shared/", err, sw.S3)
+		}
+		if _, err := c.Get(ctx, h, io.Discard, 1<<20); err == nil {
+			t.Fatal("a download while the store is down succeeded")
+		}
+		sw.Restart()
+		// the vault recovers by itself: no restart, the next uploads succeed
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			err = c.Put(ctx, h, bytes.NewReader(blob), int64(len(blob)))
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		if err != nil {
+			t.Fatalf("the vault did not recover when the store came back: %v", err)
+		}
+		if _, err := bucket.Stat(ctx, h); err != nil {
+			t.Fatalf("the upload after the outage is not in the bucket: %v", err)
+		}
+		if !strings.Contains(se.Message, "nothing was stored") {
+			t.Fatalf("the 503 does not say nothing was stored: %s", se.Message)
+		}
+	})
+}
+
+// s3StoreOf opens bucket "vault", prefix, of sw as the vault would.
+func s3StoreOf(ctx context.Context, t *testing.T, sw *network.SeaweedFS, prefix string) *vault.S3Store {
+	t.Helper()
+	store, err := vault.NewS3Store(ctx, vault.S3Config{Endpoint: sw.S3, Bucket: "vault", Prefix: prefix, AccessKey: "any", SecretKey: "any", PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
