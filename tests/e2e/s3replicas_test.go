@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/healthd-chain/healthd/testutil/network"
 	"github.com/healthd-chain/healthd/vault"
 )
@@ -31,9 +33,14 @@ import (
 func TestVaultReplicasOnSeaweedFS(t *testing.T) {
 	n := network.StartNode(t)
 	sw := network.StartSeaweedFS(t)
-	sw.MakeBucket("vault")
-	network.SetCredentials(t)
+	c := sw.MakeBucket("vault")
 	dir := t.TempDir()
+	// without credentials a vault says what it needs and does not start
+	res := n.Exec(append([]string{"vault", "start", "--listen", "127.0.0.1:0", "--chain-grpc", n.GRPC}, sw.Flags("vault", "shared/")...)...)
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "needs credentials") {
+		t.Fatalf("a vault without S3 credentials: exit %d, %s", res.ExitCode, res.Stderr)
+	}
+	network.SetCredentials(t)
 	replica := func(name, prefix string, extra ...string) *network.Vault {
 		args := append(sw.Flags("vault", prefix), "--data", filepath.Join(dir, name))
 		return network.StartVault(t, n, append(args, extra...)...)
@@ -56,7 +63,8 @@ func TestVaultReplicasOnSeaweedFS(t *testing.T) {
 			t.Fatal(err)
 		}
 		var put struct {
-			RecordID json.Number `json:"record_id"`
+			RecordID    json.Number `json:"record_id"`
+			ContentHash string      `json:"content_hash"`
 		}
 		n.CLIJSON(&put, "records", "put", file, "--patient", alice, "--class", "lab-result", "--fhir-type", "Observation",
 			"--vault", r1.URL, "--from", "hospital", "--keyring-backend", "test")
@@ -65,6 +73,17 @@ func TestVaultReplicasOnSeaweedFS(t *testing.T) {
 			"--keyring-backend", "test")
 		if got, _ := os.ReadFile(out); string(got) != labResultFHIR {
 			t.Fatalf("alice read %q through the other replica", got)
+		}
+		// the ciphertext is an object of the bucket, under the replicas'
+		// prefix, and nothing of it is in a replica's data folder
+		oi, err := c.StatObject(ctx, "vault", "shared/blobs/"+put.ContentHash, minio.StatObjectOptions{})
+		if err != nil || oi.UserMetadata["Uploader"] != n.Address("hospital") {
+			t.Fatalf("the blob's object: %+v, %v", oi.UserMetadata, err)
+		}
+		for _, r := range []*network.Vault{r1, r2} {
+			if _, err := os.Stat(filepath.Join(r.Data, "blobs")); !os.IsNotExist(err) {
+				t.Fatalf("a vault on S3 wrote blobs to its data folder: %v", err)
+			}
 		}
 	})
 
