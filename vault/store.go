@@ -79,11 +79,12 @@ type Store interface {
 	// Usage is how many bytes of stored blobs (quarantined ones not
 	// included) uploader uploaded first.
 	Usage(ctx context.Context, uploader string) (int64, error)
-	// Put stores the content of r under h, if it hashes to h and is at most
-	// limit bytes. Storing an existing blob again is a no-op (created false).
-	Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (info BlobInfo, created bool, err error)
+	// Put stores the size bytes of r under h, if they hash to h: r yielding
+	// more is ErrTooLarge, fewer an error. Storing an existing blob again is a
+	// no-op (created false) that need not read r.
+	Put(ctx context.Context, h Hash, r io.Reader, size int64, uploader string) (info BlobInfo, created bool, err error)
 	// PutAt is Put with the upload time given: a migration keeps it.
-	PutAt(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string, at time.Time) (info BlobInfo, created bool, err error)
+	PutAt(ctx context.Context, h Hash, r io.Reader, size int64, uploader string, at time.Time) (info BlobInfo, created bool, err error)
 	// Get opens a blob for reading.
 	Get(ctx context.Context, h Hash) (io.ReadCloser, BlobInfo, error)
 	// Stat returns a blob's information, or ErrNotFound.
@@ -202,12 +203,12 @@ func (s *DiskStore) path(h Hash) string {
 }
 
 // Put implements Store.
-func (s *DiskStore) Put(ctx context.Context, h Hash, r io.Reader, limit int64, uploader string) (BlobInfo, bool, error) {
-	return s.PutAt(ctx, h, r, limit, uploader, s.now())
+func (s *DiskStore) Put(ctx context.Context, h Hash, r io.Reader, size int64, uploader string) (BlobInfo, bool, error) {
+	return s.PutAt(ctx, h, r, size, uploader, s.now())
 }
 
 // PutAt implements Store.
-func (s *DiskStore) PutAt(_ context.Context, h Hash, r io.Reader, limit int64, uploader string, at time.Time) (BlobInfo, bool, error) {
+func (s *DiskStore) PutAt(_ context.Context, h Hash, r io.Reader, size int64, uploader string, at time.Time) (BlobInfo, bool, error) {
 	if s.lock == nil {
 		return BlobInfo{}, false, errReadOnly
 	}
@@ -223,9 +224,12 @@ func (s *DiskStore) PutAt(_ context.Context, h Hash, r io.Reader, limit int64, u
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	hasher := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, hasher), io.LimitReader(r, limit+1))
-	if err == nil && n > limit {
+	n, err := io.Copy(io.MultiWriter(tmp, hasher), io.LimitReader(r, size+1))
+	switch {
+	case err == nil && n > size:
 		err = ErrTooLarge
+	case err == nil && n < size:
+		err = io.ErrUnexpectedEOF
 	}
 	if err == nil && Hash(hasher.Sum(nil)) != h {
 		err = ErrHashMismatch

@@ -319,7 +319,7 @@ func TestCrashLeavesNoPartialBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept := []byte("a complete blob")
-	if _, _, err := store.Put(context.Background(), hashOf(kept), bytes.NewReader(kept), 100, "hospital"); err != nil {
+	if _, _, err := store.Put(context.Background(), hashOf(kept), bytes.NewReader(kept), int64(len(kept)), "hospital"); err != nil {
 		t.Fatal(err)
 	}
 	orphan := store.path(hashOf([]byte("never arrived")))
@@ -349,7 +349,7 @@ func TestCrashLeavesNoPartialBlob(t *testing.T) {
 	}
 
 	// and the whole blob, stored afterwards, reads back exactly
-	if _, created, err := store.Put(context.Background(), h, bytes.NewReader(blob), 1<<20, "hospital"); err != nil || !created {
+	if _, created, err := store.Put(context.Background(), h, bytes.NewReader(blob), int64(len(blob)), "hospital"); err != nil || !created {
 		t.Fatalf("put: %v created %v", err, created)
 	}
 	rc, info, err := store.Get(context.Background(), h)
@@ -387,7 +387,7 @@ func TestGarbageCollection(t *testing.T) {
 	if err := store.Delete(context.Background(), fresh); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := store.Put(context.Background(), fresh, bytes.NewReader([]byte("fresh")), 100, e.addr["hospital"]); err != nil {
+	if _, _, err := store.Put(context.Background(), fresh, bytes.NewReader([]byte("fresh")), 5, e.addr["hospital"]); err != nil {
 		t.Fatal(err)
 	}
 

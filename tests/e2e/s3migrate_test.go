@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/healthd-chain/healthd/fhir"
 	"github.com/healthd-chain/healthd/testutil/network"
@@ -104,6 +107,33 @@ func TestVaultMigrateDiskToSeaweedFS(t *testing.T) {
 	out = migrate(disk.Data, bucket) // resumes: only the late one
 	if !strings.Contains(out, "copied 1 ") || !strings.Contains(out, fmt.Sprintf(": %d;", resources)) {
 		t.Fatalf("second migrate: %s", out)
+	}
+
+	// the usage counters count what was copied; one made wrong (as a replica
+	// killed between storing and counting leaves it) is set right by recount
+	hospital := n.Address("hospital")
+	var sum int64
+	if err := store.List(ctx, func(b vault.BlobInfo) error {
+		if b.Uploader == hospital {
+			sum += b.Size
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if used, err := store.Usage(ctx, hospital); err != nil || used != sum {
+		t.Fatalf("after the migration the hospital's counter is %d (%v), its blobs %d bytes", used, err, sum)
+	}
+	if _, err := sw.Client().PutObject(ctx, "vault", "migrated/usage/"+hex.EncodeToString([]byte(hospital)),
+		strings.NewReader(`{"bytes":1}`), 11, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := n.Exec("vault", "recount", bucket, "--s3-endpoint", sw.S3, "--s3-tls=false")
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, "1 counters corrected") {
+		t.Fatalf("recount: exit %d, %s%s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	if used, err := store.Usage(ctx, hospital); err != nil || used != sum {
+		t.Fatalf("after recount the hospital's counter is %d (%v), want %d", used, err, sum)
 	}
 
 	// two replicas on the bucket serve everything

@@ -54,6 +54,7 @@ func TestVaultReplicasOnSeaweedFS(t *testing.T) {
 		return &vault.Client{BaseURL: v.URL, Keyring: kr, UID: key, Address: n.Address(key)}
 	}
 
+	var recordID, contentHash string
 	t.Run("a record filed through one replica is read through the other", func(t *testing.T) {
 		alice := n.Address("alice")
 		n.CLI("consent", "grant", n.Address("hospital"), "--classes", "lab-result", "--permissions", "read,write",
@@ -84,6 +85,36 @@ func TestVaultReplicasOnSeaweedFS(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(r.Data, "blobs")); !os.IsNotExist(err) {
 				t.Fatalf("a vault on S3 wrote blobs to its data folder: %v", err)
 			}
+		}
+		recordID, contentHash = put.RecordID.String(), put.ContentHash
+	})
+
+	t.Run("an erased record's blob is deleted by one elected sweeper", func(t *testing.T) {
+		if recordID == "" {
+			t.Skip("needs the record of the previous step")
+		}
+		n.CLI("tx", "records", "erase", recordID, "--from", "alice", "--yes")
+		h, _ := vault.ParseHash(contentHash)
+		deadline := time.Now().Add(time.Minute)
+		for _, err := bucket.Stat(ctx, h); err == nil; _, err = bucket.Stat(ctx, h) {
+			if time.Now().After(deadline) {
+				t.Fatal("the erased record's blob is still in the bucket after a minute")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		swept := 0
+		for _, r := range []*network.Vault{r1, r2} {
+			if r.LogContains("deleted the blob of an erased record", contentHash) {
+				swept++
+			}
+		}
+		if swept != 1 {
+			t.Fatalf("%d replicas logged the deletion, want exactly the sweeper", swept)
+		}
+		res := n.Exec("records", "get", recordID, "--purpose", "PATRQT", "--vault", r2.URL, "--out", filepath.Join(t.TempDir(), "x"),
+			"--from", "alice", "--keyring-backend", "test")
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "erased") {
+			t.Fatalf("reading the erased record: exit %d, %s", res.ExitCode, res.Stderr)
 		}
 	})
 

@@ -227,8 +227,11 @@ func (n *Node) LogTail(lines int) string { return tail(n.proc.LogPath(), lines) 
 
 // LogContains reports whether the node's current log has a line with every
 // one of parts.
-func (n *Node) LogContains(parts ...string) bool {
-	data, err := os.ReadFile(n.proc.LogPath())
+func (n *Node) LogContains(parts ...string) bool { return logContains(n.proc.LogPath(), parts) }
+
+// logContains reports whether a line of the log at path contains every part.
+func logContains(path string, parts []string) bool {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return false
 	}

@@ -430,6 +430,10 @@ func (v *Vault) Restart() { v.start() }
 // Stop stops the vault (SIGTERM).
 func (v *Vault) Stop() { v.proc.Stop(stopGrace) }
 
+// LogContains reports whether a line of the vault's log (since its last
+// start) contains every part.
+func (v *Vault) LogContains(parts ...string) bool { return logContains(v.proc.LogPath(), parts) }
+
 // Portal is a running `healthd portal` for one key of a node's keyring.
 type Portal struct {
 	// URL is the portal's base URL; Login opens a session (it carries the

@@ -187,14 +187,22 @@ func (s *SeaweedFS) Restart() { s.start() }
 // KillVolume kills volume server i of a cluster with SIGKILL.
 func (s *SeaweedFS) KillVolume(i int) { s.parts[s.volumes[i]].p.Kill() }
 
-// MakeBucket creates a bucket (the gateway may take a moment to accept bucket
-// operations after it listens) and returns a client of the gateway.
-func (s *SeaweedFS) MakeBucket(bucket string) *minio.Client {
+// Client returns a client of the S3 gateway.
+func (s *SeaweedFS) Client() *minio.Client {
 	s.t.Helper()
 	c, err := minio.New(s.S3, &minio.Options{Creds: credentials.NewStaticV4("any", "any", ""), BucketLookup: minio.BucketLookupPath})
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	return c
+}
+
+// MakeBucket creates a bucket (the gateway may take a moment to accept bucket
+// operations after it listens) and returns a client of the gateway.
+func (s *SeaweedFS) MakeBucket(bucket string) *minio.Client {
+	s.t.Helper()
+	c := s.Client()
+	var err error
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {

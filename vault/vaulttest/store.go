@@ -34,6 +34,9 @@ func TestStore(t testing.TB, store vault.Store) {
 	if _, _, err := store.Put(ctx, h, bytes.NewReader(blob), int64(len(blob))-1, "hospital"); !errors.Is(err, vault.ErrTooLarge) {
 		t.Fatalf("put over the limit: %v, want vault.ErrTooLarge", err)
 	}
+	if _, _, err := store.Put(ctx, h, bytes.NewReader(blob), int64(len(blob))+1, "hospital"); err == nil {
+		t.Fatal("a body shorter than its size was stored")
+	}
 	if _, err := store.Stat(ctx, h); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("after refused puts: %v, want vault.ErrNotFound", err)
 	}

@@ -25,7 +25,7 @@ import (
 // vaultCommand is `healthd vault`: the off-chain store of encrypted records.
 func vaultCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "vault", Short: "The off-chain store of encrypted records (run one beside a node)"}
-	cmd.AddCommand(vaultStartCmd(), vaultMigrateCmd())
+	cmd.AddCommand(vaultStartCmd(), vaultMigrateCmd(), vaultRecountCmd())
 	return cmd
 }
 

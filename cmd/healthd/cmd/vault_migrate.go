@@ -80,6 +80,35 @@ func vaultMigrateCmd() *cobra.Command {
 	return cmd
 }
 
+func vaultRecountCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "recount s3://BUCKET/PREFIX",
+		Short: "Set the usage counters of a bucket's uploaders to what they have stored",
+		Long: "The vault replicas on a bucket keep each uploader's usage (for --quota) in a counter object, changed by " +
+			"compare-and-swap after each upload. A replica killed between storing a blob and counting it leaves that blob " +
+			"uncounted. recount lists every blob (one metadata read each) and sets each counter to the sum; a counter that " +
+			"a replica changes meanwhile is left alone and reported, so run it when uploads are quiet, and again if it says so.",
+		Example: "healthd vault recount s3://vault/hospital-a/ --s3-endpoint s3.hospital.example:443",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rest, ok := strings.CutPrefix(args[0], "s3://")
+			bucket, prefix, _ := strings.Cut(rest, "/")
+			if !ok || bucket == "" {
+				return fmt.Errorf("%s: want s3://BUCKET/PREFIX (a disk store counts at every start)", args[0])
+			}
+			store, err := openS3(cmd, bucket, prefix)
+			if err != nil {
+				return err
+			}
+			changed, err := store.Recount(cmd.Context())
+			cmd.Printf("%s: %d counters corrected\n", store.Name(), changed)
+			return err
+		},
+	}
+	s3Flags(cmd)
+	return cmd
+}
+
 // openMigrateStore opens a store named by spec: s3://BUCKET/PREFIX, or a
 // directory (read-only unless writable: a source may still be in use).
 func openMigrateStore(cmd *cobra.Command, spec string, writable bool) (vault.Store, func(), error) {
