@@ -5,13 +5,23 @@
 #
 # It builds its own chain in a temporary folder (your .localnet is not touched),
 # on the default localnet ports: stop `make localnet` first.
+#
+# VAULT_STORE=s3 (`make demo VAULT_STORE=s3`) runs the vault on a SeaweedFS
+# bucket instead of a directory (SeaweedFS is built once by
+# scripts/install-seaweedfs.sh, ports 18333, 18888, 19333, 18080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 H=build/healthd
 [ -x "$H" ] && [ -x build/localnet ] || make build >/dev/null
 
-for port in 26657 26656 1317 9090 8800; do
+VAULT_STORE=${VAULT_STORE:-disk}
+case "$VAULT_STORE" in
+  disk) ports="26657 26656 1317 9090 8800" ;;
+  s3) ports="26657 26656 1317 9090 8800 18333 18888 19333 18080" ;;
+  *) echo "VAULT_STORE=$VAULT_STORE: want disk or s3" >&2; exit 1 ;;
+esac
+for port in $ports; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use (is \`make localnet\` running?): stop it and run the demo again" >&2
     exit 1
@@ -41,11 +51,23 @@ step "a fresh local chain and a vault"
 build/localnet -config config.yml -home "$home/chain" -binary "$H" init >/dev/null
 "$H" start --home "$home/chain" >"$home/node.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 60); do curl -sf http://127.0.0.1:1317/cosmos/base/tendermint/v1beta1/node_info >/dev/null && break; sleep 1; done
-"$H" vault start --home "$home/chain" --data "$home/vault" >"$home/vault.log" 2>&1 & pids+=($!)
+vault_flags=()
+if [ "$VAULT_STORE" = s3 ]; then
+  weed=$(bash scripts/install-seaweedfs.sh)
+  mkdir -p "$home/weed"
+  "$weed" server -dir "$home/weed" -ip 127.0.0.1 -ip.bind 127.0.0.1 -master.port 19333 -volume.port 18080 \
+    -filer -filer.port 18888 -s3 -s3.port 18333 -master.volumeSizeLimitMB 64 -volume.max 8 >"$home/weed.log" 2>&1 & pids+=($!)
+  # no identities configured: the gateway accepts any credentials, and creates the bucket for an unsigned PUT
+  for _ in $(seq 1 60); do curl -sf -X PUT http://127.0.0.1:18333/demo-vault >/dev/null && break; sleep 1; done
+  export HEALTHD_S3_ACCESS_KEY=demo HEALTHD_S3_SECRET_KEY=demo
+  vault_flags=(--store s3 --s3-endpoint 127.0.0.1:18333 --s3-bucket demo-vault --s3-prefix demo/ --s3-tls=false)
+fi
+"$H" vault start --home "$home/chain" --data "$home/vault" "${vault_flags[@]}" >"$home/vault.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 30); do curl -sf http://127.0.0.1:8800/healthz >/dev/null && break; sleep 1; done
+curl -sf http://127.0.0.1:8800/healthz >/dev/null || { echo "the vault did not start:" >&2; tail -5 "$home/vault.log" >&2; exit 1; }
 export HEALTHD_HOME="$home/chain"
 ALICE=$("$H" keys show alice -a); HOSPITAL=$("$H" keys show hospital -a); LAB=$("$H" keys show lab -a)
-ok "chain healthd-local-1 and vault at http://127.0.0.1:8800"
+ok "chain healthd-local-1 and vault at http://127.0.0.1:8800 (store: $VAULT_STORE)"
 
 step "register: carol joins as a patient (alice and bob are registered at genesis)"
 "$H" keys add carol --keyring-backend test >/dev/null 2>&1
@@ -98,7 +120,9 @@ refused "hospital reads the erased record" "was erased" "$H" records get "$ID" -
 ok "the record is a tombstone; the vault answers 410 for its blob and its sweep deletes it (tests/e2e)"
 
 step "privacy: the plaintext is nowhere in the node's or the vault's data"
-if grep -rq HbA1c "$home/chain" "$home/vault"; then echo "   UNEXPECTED: plaintext found" >&2; exit 1; fi
-ok "no plaintext on the chain or in the vault"
+data=("$home/chain" "$home/vault")
+[ "$VAULT_STORE" = s3 ] && data+=("$home/weed")
+if grep -rq HbA1c "${data[@]}"; then echo "   UNEXPECTED: plaintext found" >&2; exit 1; fi
+ok "no plaintext on the chain or in the vault's store ($VAULT_STORE)"
 
 printf '\n\033[1mdemo complete\033[0m\n'

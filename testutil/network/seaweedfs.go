@@ -84,7 +84,7 @@ func StartSeaweedFS(t testing.TB) *SeaweedFS {
 		"server", "-dir", dir, "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
 		"-master.port", fmt.Sprint(ports[0]), "-volume.port", fmt.Sprint(ports[1]),
 		"-filer", "-filer.port", fmt.Sprint(ports[2]), "-s3", "-s3.port", fmt.Sprint(ports[3]),
-		"-master.volumeSizeLimitMB", "64", "-volume.max", "8",
+		"-master.volumeSizeLimitMB", "64", "-volume.max", "64",
 	}}}
 	s.start()
 	return s
@@ -113,7 +113,7 @@ func StartSeaweedFSCluster(t testing.TB, volumes int, replication string) *Seawe
 		s.volumes = append(s.volumes, len(s.parts))
 		s.parts = append(s.parts, &weedPart{name: fmt.Sprintf("volume-%d", i), log: vdir + ".log", args: []string{
 			"volume", "-dir", mkdir(t, vdir), "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1", "-port", fmt.Sprint(ports[3+i]),
-			"-master", master, "-max", "8",
+			"-master", master, "-max", "64",
 		}})
 	}
 	fdir := filepath.Join(dir, "filer")
