@@ -18,7 +18,7 @@ LDFLAGS     := -X github.com/cosmos/cosmos-sdk/version.Name=healthd \
 GO          ?= go
 
 .DEFAULT_GOAL := help
-.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset bench bench-state demo test test-unit test-sim test-e2e \
+.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset bench bench-state demo test test-unit test-sim test-e2e test-portal-s3 \
         proto-gen proto-check fmt lint clean
 
 help: ## list the targets
@@ -64,7 +64,7 @@ demo: build ## run the whole story (consent, put, get, receipts, revoke, break-g
 	bash scripts/demo.sh
 
 test: ## run every test: unit, integration and end-to-end (starts real nodes)
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 test-unit: ## run the tests that start no node (everything but tests/e2e)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/e2e)
@@ -75,7 +75,11 @@ test-sim: ## the app simulation at full size: random genesis and transactions of
 
 test-e2e: ## run only the end-to-end tests (real binaries: one node, a 4-validator network with its fault tests, vaults, the portal in headless Chromium, which it installs)
 	bash scripts/install-chromium.sh
-	HEALTHD_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./tests/e2e/...
+	HEALTHD_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 30m ./tests/e2e/...
+
+test-portal-s3: ## the portal's browser tests with their vault on a SeaweedFS bucket (built by scripts/install-seaweedfs.sh)
+	bash scripts/install-chromium.sh
+	HEALTHD_REQUIRE_BROWSER=1 HEALTHD_TEST_VAULT_STORE=s3 $(GO) test -count=1 -timeout 20m -run 'TestPortal' ./tests/e2e/
 
 proto-gen: ## regenerate Go code and docs/static/openapi.json from the .proto files (needs protoc)
 	bash scripts/protocgen.sh

@@ -191,7 +191,7 @@ func (b *tab) lookup(patient string) {
 func TestPortalInTheBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	n := network.StartNode(t)
-	v := network.StartVault(t, n)
+	v := network.StartVault(t, n, network.VaultStoreFlags(t)...)
 	alice, hospital, lab := n.Address("alice"), n.Address("hospital"), n.Address("lab")
 	portals := map[string]*network.Portal{
 		"alice": network.StartPortal(t, n, "alice", v.URL), "hospital": network.StartPortal(t, n, "hospital", v.URL),
@@ -321,7 +321,7 @@ func startBrowsers(t *testing.T, chromium string, portals map[string]*network.Po
 func TestPortalEmergencyEraseAndOutages(t *testing.T) {
 	chromium := findChromium(t)
 	n := network.StartNode(t)
-	v := network.StartVault(t, n)
+	v := network.StartVault(t, n, network.VaultStoreFlags(t)...)
 	alice, hospital := n.Address("alice"), n.Address("hospital")
 	tabs := startBrowsers(t, chromium, map[string]*network.Portal{
 		"alice": network.StartPortal(t, n, "alice", v.URL), "hospital": network.StartPortal(t, n, "hospital", v.URL),

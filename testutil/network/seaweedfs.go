@@ -230,3 +230,26 @@ func SetCredentials(t testing.TB) {
 	t.Setenv("HEALTHD_S3_ACCESS_KEY", "any")
 	t.Setenv("HEALTHD_S3_SECRET_KEY", "any")
 }
+
+// VaultStoreFlags returns the `vault start` flags of the store that
+// $HEALTHD_TEST_VAULT_STORE names for tests that can run on either backend:
+// none for "" or "disk" (the disk store under --data); for "s3", a bucket of a
+// SeaweedFS started for the test, credentials in a file.
+func VaultStoreFlags(t testing.TB) []string {
+	t.Helper()
+	switch kind := os.Getenv("HEALTHD_TEST_VAULT_STORE"); kind {
+	case "", "disk":
+		return nil
+	case "s3":
+		sw := StartSeaweedFS(t)
+		sw.MakeBucket("vault")
+		creds := filepath.Join(t.TempDir(), "s3-credentials")
+		if err := os.WriteFile(creds, []byte("any\nany\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return append(sw.Flags("vault", "test/"), "--s3-credentials-file", creds)
+	default:
+		t.Fatalf("HEALTHD_TEST_VAULT_STORE=%s: want disk or s3", kind)
+		return nil
+	}
+}
