@@ -54,6 +54,19 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "patient"}},
 				},
 				{RpcMethod: "Params", Use: "params", Short: "Show the consent parameters", Example: "healthd query consent params"},
+				{
+					RpcMethod: "Escrow", Use: "escrow [patient]", Short: "Show a patient's emergency key escrow (stale: made for an older custodian set)",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "patient"}},
+				},
+				{
+					RpcMethod: "KeyReleases", Use: "key-releases [patient]",
+					Short:          "List the custodians' releases of a patient's key shares (--access-id for one emergency access)",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "patient"}},
+				},
+				{
+					RpcMethod: "LiveEmergencyAccesses", Use: "live-emergency-accesses",
+					Short: "List the emergency accesses active now, of every patient (what custodians serve)",
+				},
 			},
 		},
 		Tx: &autocliv1.ServiceCommandDescriptor{
@@ -122,6 +135,9 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "consent_id"}, {ProtoField: "verdict"}},
 				},
 				{RpcMethod: "UpdateParams", Skip: true}, // governance only
+				// built and sealed on the client: `healthd consent escrow`, `healthd custodian start`
+				{RpcMethod: "EscrowKeys", Skip: true},
+				{RpcMethod: "ReleaseKeyShares", Skip: true},
 			},
 		},
 	}

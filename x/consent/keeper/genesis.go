@@ -33,6 +33,11 @@ func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
 			if err := k.ExpiryQueue.Set(ctx, QueueKey(c)); err != nil {
 				return err
 			}
+			if c.Emergency {
+				if err := k.LiveEmergencies.Set(ctx, c.Id); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	for _, e := range gs.KeyEpochs {
@@ -41,6 +46,28 @@ func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
 			return err
 		}
 		if err := k.KeyEpochs.Set(ctx, collections.Join(sdk.AccAddress(addr), e.DataClass), e.Epoch); err != nil {
+			return err
+		}
+	}
+	for _, e := range gs.Escrows {
+		addr, err := k.addressCodec.StringToBytes(e.Patient)
+		if err != nil {
+			return err
+		}
+		if err := k.Escrows.Set(ctx, addr, e); err != nil {
+			return err
+		}
+	}
+	for _, r := range gs.Releases {
+		patient, err := k.addressCodec.StringToBytes(r.Patient)
+		if err != nil {
+			return err
+		}
+		custodian, err := k.addressCodec.StringToBytes(r.Custodian)
+		if err != nil {
+			return err
+		}
+		if err := k.Releases.Set(ctx, collections.Join3(sdk.AccAddress(patient), r.AccessId, sdk.AccAddress(custodian)), r); err != nil {
 			return err
 		}
 	}
@@ -56,6 +83,7 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 	}
 	gs := &types.GenesisState{
 		Params: params, Patients: []types.PatientProfile{}, Consents: []types.Consent{}, KeyEpochs: []types.ClassKeyEpoch{},
+		Escrows: []types.KeyEscrow{}, Releases: []types.KeyRelease{},
 	}
 	if err := k.Patients.Walk(ctx, nil, func(_ sdk.AccAddress, p types.PatientProfile) (bool, error) {
 		gs.Patients = append(gs.Patients, p)
@@ -73,6 +101,18 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 		patient, err := k.addressCodec.BytesToString(key.K1())
 		gs.KeyEpochs = append(gs.KeyEpochs, types.ClassKeyEpoch{Patient: patient, DataClass: key.K2(), Epoch: e})
 		return false, err
+	}); err != nil {
+		return nil, err
+	}
+	if err := k.Escrows.Walk(ctx, nil, func(_ sdk.AccAddress, e types.KeyEscrow) (bool, error) {
+		gs.Escrows = append(gs.Escrows, e)
+		return false, nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := k.Releases.Walk(ctx, nil, func(_ collections.Triple[sdk.AccAddress, uint64, sdk.AccAddress], r types.KeyRelease) (bool, error) {
+		gs.Releases = append(gs.Releases, r)
+		return false, nil
 	}); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,14 @@ type Keeper struct {
 	// KeyEpochs holds the class-key epoch of (patient, data class) once a
 	// revocation moved it above 1 (absent means 1).
 	KeyEpochs collections.Map[collections.Pair[sdk.AccAddress, string], uint64]
+	// Escrows holds each patient's emergency key escrow (issue #17).
+	Escrows collections.Map[sdk.AccAddress, types.KeyEscrow]
+	// Releases holds the custodians' releases, by (patient, access id,
+	// custodian): once per custodian and emergency access.
+	Releases collections.Map[collections.Triple[sdk.AccAddress, uint64, sdk.AccAddress], types.KeyRelease]
+	// LiveEmergencies holds the ids of active emergency consents, for the
+	// custodians' daemons (LiveEmergencyAccesses).
+	LiveEmergencies collections.KeySet[uint64]
 }
 
 // NewKeeper returns the consent keeper. authority is the governance module
@@ -116,6 +124,10 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, ac 
 			collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
 		KeyEpochs: collections.NewMap(sb, types.KeyEpochsKey, "key_epochs",
 			collections.PairKeyCodec(sdk.AccAddressKey, collections.StringKey), collections.Uint64Value),
+		Escrows: collections.NewMap(sb, types.EscrowsKey, "escrows", sdk.AccAddressKey, codec.CollValue[types.KeyEscrow](cdc)),
+		Releases: collections.NewMap(sb, types.ReleasesKey, "releases",
+			collections.TripleKeyCodec(sdk.AccAddressKey, collections.Uint64Key, sdk.AccAddressKey), codec.CollValue[types.KeyRelease](cdc)),
+		LiveEmergencies: collections.NewKeySet(sb, types.LiveEmergenciesKey, "live_emergencies", collections.Uint64Key),
 	}
 	schema, err := sb.Build()
 	if err != nil {

@@ -469,8 +469,36 @@ func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 	if err := msg.Params.Validate(); err != nil {
 		return nil, err
 	}
-	if err := s.Params.Set(ctx, msg.Params); err != nil {
+	for _, c := range msg.Params.Custodians {
+		if _, err := s.decode(c.Address, "custodian"); err != nil {
+			return nil, err
+		}
+	}
+	old, err := s.Params.Get(ctx)
+	if err != nil {
 		return nil, err
+	}
+	// The chain keeps the custodian set's version: a change of custodians or
+	// threshold makes every earlier escrow stale.
+	params := msg.Params
+	params.CustodianSetVersion = old.CustodianSetVersion
+	changed := !params.SameCustodianSet(old)
+	if changed {
+		params.CustodianSetVersion++
+	}
+	if err := s.Params.Set(ctx, params); err != nil {
+		return nil, err
+	}
+	if changed {
+		addrs := make([]string, len(params.Custodians))
+		for i, c := range params.Custodians {
+			addrs[i] = c.Address
+		}
+		if err := emit(ctx, &types.EventCustodianSetChanged{
+			SetVersion: params.CustodianSetVersion, Threshold: params.CustodianThreshold, Custodians: addrs,
+		}); err != nil {
+			return nil, err
+		}
 	}
 	return &types.MsgUpdateParamsResponse{}, nil
 }
@@ -479,6 +507,11 @@ func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 func (k Keeper) insert(ctx context.Context, c types.Consent) error {
 	if err := k.Consents.Set(ctx, c.Id, c); err != nil {
 		return err
+	}
+	if c.Emergency {
+		if err := k.LiveEmergencies.Set(ctx, c.Id); err != nil {
+			return err
+		}
 	}
 	return k.ExpiryQueue.Set(ctx, QueueKey(c))
 }
@@ -497,6 +530,9 @@ func (k Keeper) end(ctx context.Context, c types.Consent, status types.ConsentSt
 		return err
 	}
 	if c.Emergency {
+		if err := k.LiveEmergencies.Remove(ctx, c.Id); err != nil {
+			return err
+		}
 		return emit(ctx, &types.EventEmergencyAccessEnded{Id: c.Id, Patient: c.Patient, Provider: c.Grantee, Status: status})
 	}
 	return nil

@@ -211,3 +211,60 @@ func grpcError(err error) error {
 		return status.Error(codes.Internal, err.Error())
 	}
 }
+
+// Escrow returns a patient's escrow and whether it is stale.
+func (q queryServer) Escrow(ctx context.Context, req *types.QueryEscrowRequest) (*types.QueryEscrowResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	addr, err := q.k.addressCodec.StringToBytes(req.Patient)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid address %q: %v", req.Patient, err)
+	}
+	escrow, err := q.k.Escrows.Get(ctx, addr)
+	if errors.Is(err, collections.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "patient %s has no key escrow", req.Patient)
+	} else if err != nil {
+		return nil, grpcError(err)
+	}
+	params, err := q.k.Params.Get(ctx)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &types.QueryEscrowResponse{
+		Escrow: escrow, Stale: escrow.SetVersion != params.CustodianSetVersion, CurrentSetVersion: params.CustodianSetVersion,
+	}, nil
+}
+
+// KeyReleases lists a patient's key releases, of one emergency access or all.
+func (q queryServer) KeyReleases(ctx context.Context, req *types.QueryKeyReleasesRequest) (*types.QueryKeyReleasesResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	addr, err := q.k.addressCodec.StringToBytes(req.Patient)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid address %q: %v", req.Patient, err)
+	}
+	type key = collections.Triple[sdk.AccAddress, uint64, sdk.AccAddress]
+	prefix := collections.TriplePrefix[sdk.AccAddress, uint64, sdk.AccAddress](addr)
+	if req.AccessId != 0 {
+		prefix = collections.TripleSuperPrefix[sdk.AccAddress, uint64, sdk.AccAddress](addr, req.AccessId)
+	}
+	releases, pageRes, err := query.CollectionPaginate(ctx, q.k.Releases, req.Pagination,
+		func(_ key, r types.KeyRelease) (types.KeyRelease, error) { return r, nil },
+		func(o *query.CollectionsPaginateOptions[key]) { o.Prefix = &prefix })
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &types.QueryKeyReleasesResponse{Releases: releases, Pagination: pageRes}, nil
+}
+
+// LiveEmergencyAccesses lists the active emergency accesses of every patient
+// (an ended one stays listed, as active, until EndBlock marks it expired:
+// check its period).
+func (q queryServer) LiveEmergencyAccesses(ctx context.Context, req *types.QueryLiveEmergencyAccessesRequest) (*types.QueryConsentsResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	return page(ctx, q, q.k.LiveEmergencies, nil, req.Pagination, func(id uint64) uint64 { return id })
+}

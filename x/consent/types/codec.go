@@ -20,6 +20,8 @@ func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	legacy.RegisterAminoMsg(cdc, &MsgBreakGlass{}, "healthd/consent/MsgBreakGlass")
 	legacy.RegisterAminoMsg(cdc, &MsgReviewEmergencyAccess{}, "healthd/consent/MsgReviewEmergency")
 	legacy.RegisterAminoMsg(cdc, &MsgUpdateParams{}, "healthd/consent/MsgUpdateParams")
+	legacy.RegisterAminoMsg(cdc, &MsgEscrowKeys{}, "healthd/consent/MsgEscrowKeys")
+	legacy.RegisterAminoMsg(cdc, &MsgReleaseKeyShares{}, "healthd/consent/MsgReleaseKeyShares")
 	cdc.RegisterConcrete(&Params{}, "healthd/consent/Params", nil)
 }
 
@@ -28,7 +30,7 @@ func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 	registry.RegisterImplementations((*sdk.Msg)(nil),
 		&MsgRegisterPatient{}, &MsgUpdatePatient{}, &MsgAddDelegate{}, &MsgRemoveDelegate{},
 		&MsgGrantConsent{}, &MsgRevokeConsent{}, &MsgBreakGlass{}, &MsgReviewEmergencyAccess{},
-		&MsgUpdateParams{},
+		&MsgUpdateParams{}, &MsgEscrowKeys{}, &MsgReleaseKeyShares{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)
 }

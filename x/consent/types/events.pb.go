@@ -706,6 +706,208 @@ func (m *EventEmergencyAccessReviewed) GetVerdict() ReviewState {
 	return REVIEW_STATE_UNSPECIFIED
 }
 
+// EventKeysEscrowed is emitted when a patient escrows emergency class keys.
+type EventKeysEscrowed struct {
+	Patient    string `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	SetVersion uint64 `protobuf:"varint,2,opt,name=set_version,json=setVersion,proto3" json:"set_version,omitempty"`
+	// data_classes escrowed.
+	DataClasses []string `protobuf:"bytes,3,rep,name=data_classes,json=dataClasses,proto3" json:"data_classes,omitempty"`
+}
+
+func (m *EventKeysEscrowed) Reset()         { *m = EventKeysEscrowed{} }
+func (m *EventKeysEscrowed) String() string { return proto.CompactTextString(m) }
+func (*EventKeysEscrowed) ProtoMessage()    {}
+func (*EventKeysEscrowed) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0f0ac26929d77aaa, []int{10}
+}
+func (m *EventKeysEscrowed) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventKeysEscrowed) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventKeysEscrowed.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventKeysEscrowed) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventKeysEscrowed.Merge(m, src)
+}
+func (m *EventKeysEscrowed) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventKeysEscrowed) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventKeysEscrowed.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventKeysEscrowed proto.InternalMessageInfo
+
+func (m *EventKeysEscrowed) GetPatient() string {
+	if m != nil {
+		return m.Patient
+	}
+	return ""
+}
+
+func (m *EventKeysEscrowed) GetSetVersion() uint64 {
+	if m != nil {
+		return m.SetVersion
+	}
+	return 0
+}
+
+func (m *EventKeysEscrowed) GetDataClasses() []string {
+	if m != nil {
+		return m.DataClasses
+	}
+	return nil
+}
+
+// EventKeySharesReleased is emitted when a custodian releases its shares of a
+// patient's class keys to the provider of an emergency access.
+type EventKeySharesReleased struct {
+	AccessId    uint64   `protobuf:"varint,1,opt,name=access_id,json=accessId,proto3" json:"access_id,omitempty"`
+	Patient     string   `protobuf:"bytes,2,opt,name=patient,proto3" json:"patient,omitempty"`
+	Provider    string   `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
+	Custodian   string   `protobuf:"bytes,4,opt,name=custodian,proto3" json:"custodian,omitempty"`
+	DataClasses []string `protobuf:"bytes,5,rep,name=data_classes,json=dataClasses,proto3" json:"data_classes,omitempty"`
+}
+
+func (m *EventKeySharesReleased) Reset()         { *m = EventKeySharesReleased{} }
+func (m *EventKeySharesReleased) String() string { return proto.CompactTextString(m) }
+func (*EventKeySharesReleased) ProtoMessage()    {}
+func (*EventKeySharesReleased) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0f0ac26929d77aaa, []int{11}
+}
+func (m *EventKeySharesReleased) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventKeySharesReleased) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventKeySharesReleased.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventKeySharesReleased) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventKeySharesReleased.Merge(m, src)
+}
+func (m *EventKeySharesReleased) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventKeySharesReleased) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventKeySharesReleased.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventKeySharesReleased proto.InternalMessageInfo
+
+func (m *EventKeySharesReleased) GetAccessId() uint64 {
+	if m != nil {
+		return m.AccessId
+	}
+	return 0
+}
+
+func (m *EventKeySharesReleased) GetPatient() string {
+	if m != nil {
+		return m.Patient
+	}
+	return ""
+}
+
+func (m *EventKeySharesReleased) GetProvider() string {
+	if m != nil {
+		return m.Provider
+	}
+	return ""
+}
+
+func (m *EventKeySharesReleased) GetCustodian() string {
+	if m != nil {
+		return m.Custodian
+	}
+	return ""
+}
+
+func (m *EventKeySharesReleased) GetDataClasses() []string {
+	if m != nil {
+		return m.DataClasses
+	}
+	return nil
+}
+
+// EventCustodianSetChanged is emitted when governance changes the custodians
+// or the threshold: escrows of older versions become stale.
+type EventCustodianSetChanged struct {
+	SetVersion uint64   `protobuf:"varint,1,opt,name=set_version,json=setVersion,proto3" json:"set_version,omitempty"`
+	Threshold  uint32   `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Custodians []string `protobuf:"bytes,3,rep,name=custodians,proto3" json:"custodians,omitempty"`
+}
+
+func (m *EventCustodianSetChanged) Reset()         { *m = EventCustodianSetChanged{} }
+func (m *EventCustodianSetChanged) String() string { return proto.CompactTextString(m) }
+func (*EventCustodianSetChanged) ProtoMessage()    {}
+func (*EventCustodianSetChanged) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0f0ac26929d77aaa, []int{12}
+}
+func (m *EventCustodianSetChanged) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventCustodianSetChanged) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventCustodianSetChanged.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventCustodianSetChanged) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventCustodianSetChanged.Merge(m, src)
+}
+func (m *EventCustodianSetChanged) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventCustodianSetChanged) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventCustodianSetChanged.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventCustodianSetChanged proto.InternalMessageInfo
+
+func (m *EventCustodianSetChanged) GetSetVersion() uint64 {
+	if m != nil {
+		return m.SetVersion
+	}
+	return 0
+}
+
+func (m *EventCustodianSetChanged) GetThreshold() uint32 {
+	if m != nil {
+		return m.Threshold
+	}
+	return 0
+}
+
+func (m *EventCustodianSetChanged) GetCustodians() []string {
+	if m != nil {
+		return m.Custodians
+	}
+	return nil
+}
+
 func init() {
 	proto.RegisterType((*EventPatientRegistered)(nil), "healthd.consent.v1.EventPatientRegistered")
 	proto.RegisterType((*EventPatientKeyRotated)(nil), "healthd.consent.v1.EventPatientKeyRotated")
@@ -717,52 +919,65 @@ func init() {
 	proto.RegisterType((*EventEmergencyAccessStarted)(nil), "healthd.consent.v1.EventEmergencyAccessStarted")
 	proto.RegisterType((*EventEmergencyAccessEnded)(nil), "healthd.consent.v1.EventEmergencyAccessEnded")
 	proto.RegisterType((*EventEmergencyAccessReviewed)(nil), "healthd.consent.v1.EventEmergencyAccessReviewed")
+	proto.RegisterType((*EventKeysEscrowed)(nil), "healthd.consent.v1.EventKeysEscrowed")
+	proto.RegisterType((*EventKeySharesReleased)(nil), "healthd.consent.v1.EventKeySharesReleased")
+	proto.RegisterType((*EventCustodianSetChanged)(nil), "healthd.consent.v1.EventCustodianSetChanged")
 }
 
 func init() { proto.RegisterFile("healthd/consent/v1/events.proto", fileDescriptor_0f0ac26929d77aaa) }
 
 var fileDescriptor_0f0ac26929d77aaa = []byte{
-	// 634 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xd4, 0x55, 0x41, 0x4f, 0xd4, 0x4c,
-	0x18, 0xde, 0x59, 0x60, 0x59, 0x86, 0x2f, 0x7c, 0x49, 0x25, 0xa6, 0xa0, 0xe9, 0x42, 0x3d, 0xc8,
-	0x85, 0x16, 0x56, 0x62, 0x62, 0x3c, 0x2d, 0xb8, 0x31, 0x51, 0x0f, 0x66, 0xf0, 0xe4, 0x85, 0x0c,
-	0x9d, 0xd7, 0xee, 0xc4, 0xdd, 0x99, 0xcd, 0xcc, 0x50, 0xe1, 0xe6, 0x0f, 0xd0, 0x84, 0xb3, 0xbf,
-	0xc3, 0x7f, 0xe0, 0x85, 0x23, 0x31, 0x31, 0xf1, 0xa4, 0x06, 0x2e, 0xfe, 0x0c, 0xd3, 0xe9, 0x74,
-	0x13, 0xb0, 0x71, 0x85, 0x18, 0x89, 0xb7, 0xce, 0xdb, 0xe7, 0x7d, 0xfa, 0x3c, 0xcf, 0xbc, 0x9d,
-	0xc1, 0xad, 0x1e, 0xd0, 0xbe, 0xe9, 0xb1, 0x38, 0x91, 0x42, 0x83, 0x30, 0x71, 0xb6, 0x1e, 0x43,
-	0x06, 0xc2, 0xe8, 0x68, 0xa8, 0xa4, 0x91, 0x9e, 0xe7, 0x00, 0x91, 0x03, 0x44, 0xd9, 0xfa, 0xe2,
-	0x42, 0x22, 0xf5, 0x40, 0xea, 0x1d, 0x8b, 0x88, 0x8b, 0x45, 0x01, 0x5f, 0x9c, 0x4f, 0x65, 0x2a,
-	0x8b, 0x7a, 0xfe, 0xe4, 0xaa, 0xad, 0x54, 0xca, 0xb4, 0x0f, 0xb1, 0x5d, 0xed, 0xee, 0xbd, 0x88,
-	0x0d, 0x1f, 0x80, 0x36, 0x74, 0x30, 0x74, 0x80, 0xa0, 0x42, 0x86, 0x39, 0x18, 0x82, 0xa3, 0x0d,
-	0x9f, 0xe0, 0xeb, 0xdd, 0x5c, 0xd5, 0x53, 0x6a, 0x38, 0x08, 0x43, 0x20, 0xe5, 0xda, 0x80, 0x02,
-	0xe6, 0xb5, 0xf1, 0xf4, 0xb0, 0x28, 0xfa, 0x68, 0x09, 0xad, 0xcc, 0x6c, 0xfa, 0x1f, 0xdf, 0xaf,
-	0xce, 0x3b, 0x4d, 0x1d, 0xc6, 0x14, 0x68, 0xbd, 0x6d, 0x14, 0x17, 0x29, 0x29, 0x81, 0xe7, 0xd9,
-	0x1e, 0xc3, 0x01, 0x91, 0x86, 0x9a, 0x4b, 0xb2, 0x7d, 0x40, 0xd8, 0xb3, 0x74, 0x0f, 0xa0, 0x0f,
-	0x29, 0x35, 0xd0, 0x61, 0xec, 0x72, 0x54, 0xde, 0x06, 0x6e, 0x32, 0x47, 0xe2, 0xd7, 0xc7, 0x34,
-	0x8d, 0x90, 0xde, 0x16, 0xc6, 0xb0, 0x3f, 0xe4, 0x0a, 0xf4, 0x0e, 0x35, 0xfe, 0xc4, 0x12, 0x5a,
-	0x99, 0x6d, 0x2f, 0x46, 0x45, 0xe4, 0x51, 0x19, 0x79, 0xf4, 0xac, 0x8c, 0x7c, 0xb3, 0x79, 0xf4,
-	0xa5, 0x55, 0x3b, 0xfc, 0xda, 0x42, 0x64, 0xc6, 0xf5, 0x75, 0x4c, 0xf8, 0x1a, 0xe1, 0xf9, 0x33,
-	0x2e, 0x08, 0x0c, 0x64, 0xf6, 0x37, 0x7d, 0x84, 0xef, 0xea, 0xf8, 0x9a, 0x95, 0xb0, 0x55, 0x0c,
-	0xc1, 0x43, 0x45, 0x45, 0xbe, 0x29, 0x73, 0xb8, 0xce, 0x99, 0xfd, 0xf8, 0x24, 0xa9, 0xf3, 0x33,
-	0x8a, 0xea, 0xbf, 0xab, 0xa8, 0x8d, 0xa7, 0x53, 0x4b, 0x07, 0x36, 0xa0, 0x5f, 0xf6, 0x38, 0xa0,
-	0xb7, 0x86, 0x1b, 0x9a, 0xa7, 0x02, 0x94, 0x3f, 0x39, 0xa6, 0xc5, 0xe1, 0xbc, 0x65, 0xfc, 0x1f,
-	0xa3, 0x86, 0xee, 0x24, 0x7d, 0xaa, 0x35, 0x68, 0x7f, 0x6a, 0x69, 0x62, 0x65, 0x86, 0xcc, 0xe6,
-	0xb5, 0xad, 0xa2, 0xe4, 0xdd, 0xc5, 0x13, 0x20, 0x98, 0xdf, 0xb8, 0xc0, 0x2e, 0xe5, 0x0d, 0xe1,
-	0x77, 0x74, 0x36, 0x1c, 0x02, 0x99, 0x7c, 0xf9, 0x4f, 0x85, 0x73, 0x1b, 0xff, 0xaf, 0x8a, 0xdf,
-	0xec, 0x5c, 0x3e, 0x73, 0xae, 0xec, 0x22, 0x0a, 0xdf, 0x9e, 0xb3, 0xda, 0xb5, 0x43, 0x7a, 0x65,
-	0x56, 0xc3, 0x37, 0x75, 0x7c, 0xc3, 0xea, 0xe9, 0x0e, 0x40, 0xa5, 0x20, 0x92, 0x83, 0x4e, 0x92,
-	0x58, 0x1c, 0x55, 0x7f, 0x6a, 0x3e, 0x37, 0x70, 0x73, 0xa8, 0x64, 0xc6, 0x19, 0xa8, 0xb1, 0xc2,
-	0x46, 0x48, 0xef, 0x3e, 0x6e, 0x28, 0xa0, 0x5a, 0x0a, 0xbb, 0x09, 0x73, 0xed, 0x5b, 0xd1, 0xcf,
-	0xa7, 0x75, 0x34, 0x52, 0x4d, 0x2c, 0x94, 0xb8, 0x96, 0x72, 0x12, 0xa7, 0x2e, 0x3a, 0x89, 0xc7,
-	0x08, 0x2f, 0x54, 0xc5, 0xd1, 0x15, 0xec, 0x4a, 0xc3, 0xb8, 0x87, 0x1b, 0xda, 0x50, 0xb3, 0xa7,
-	0x5d, 0x18, 0xcb, 0x55, 0x61, 0xb8, 0x91, 0xda, 0xb6, 0x40, 0xe2, 0x1a, 0xc2, 0x4f, 0x08, 0xdf,
-	0xac, 0xb2, 0x44, 0x20, 0xe3, 0xf0, 0xaa, 0xc2, 0xd5, 0x06, 0x6e, 0xaa, 0xe2, 0x9d, 0x1a, 0x7f,
-	0xc0, 0x95, 0xc8, 0x4b, 0xfb, 0x9a, 0xce, 0x40, 0x31, 0x9e, 0x18, 0x67, 0xac, 0x55, 0x65, 0xac,
-	0x90, 0x9a, 0xfb, 0x02, 0x52, 0xe2, 0x37, 0x1f, 0x1d, 0x9d, 0x04, 0xe8, 0xf8, 0x24, 0x40, 0xdf,
-	0x4e, 0x02, 0x74, 0x78, 0x1a, 0xd4, 0x8e, 0x4f, 0x83, 0xda, 0xe7, 0xd3, 0xa0, 0xf6, 0x7c, 0x2d,
-	0xe5, 0xa6, 0xb7, 0xb7, 0x1b, 0x25, 0x72, 0x10, 0x3b, 0xb6, 0xd5, 0xa4, 0x47, 0xb9, 0x28, 0x57,
-	0xf1, 0xfe, 0xe8, 0x2e, 0xb6, 0x17, 0xf1, 0x6e, 0xc3, 0x4e, 0xc6, 0x9d, 0x1f, 0x01, 0x00, 0x00,
-	0xff, 0xff, 0x33, 0x11, 0x0e, 0xeb, 0x32, 0x08, 0x00, 0x00,
+	// 787 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xd4, 0x56, 0x4d, 0x6f, 0xdb, 0x46,
+	0x10, 0x15, 0x25, 0x5b, 0x96, 0xd6, 0xad, 0x8b, 0xb2, 0x46, 0x41, 0xcb, 0x06, 0x65, 0xb3, 0x87,
+	0xfa, 0x62, 0xd2, 0x56, 0x8d, 0x02, 0x45, 0x4f, 0xb2, 0x2a, 0x14, 0xad, 0x7b, 0x28, 0x56, 0x45,
+	0x0f, 0xb9, 0x08, 0x6b, 0xee, 0x84, 0x24, 0x22, 0x71, 0x95, 0xdd, 0x15, 0x63, 0xdd, 0xf2, 0x03,
+	0x12, 0xc0, 0xe7, 0xfc, 0x86, 0x1c, 0xf3, 0x0f, 0x72, 0xf1, 0xd1, 0x08, 0x10, 0x20, 0xa7, 0x24,
+	0xb0, 0x2f, 0xf9, 0x19, 0x81, 0x96, 0x4b, 0xd9, 0xfa, 0x40, 0x64, 0x1b, 0x41, 0x8c, 0xdc, 0xc4,
+	0xa7, 0x37, 0xa3, 0xf7, 0xde, 0xce, 0x8e, 0x88, 0xaa, 0x21, 0x90, 0x8e, 0x0c, 0xa9, 0xe7, 0xb3,
+	0x58, 0x40, 0x2c, 0xbd, 0x64, 0xcf, 0x83, 0x04, 0x62, 0x29, 0xdc, 0x1e, 0x67, 0x92, 0x99, 0xa6,
+	0x26, 0xb8, 0x9a, 0xe0, 0x26, 0x7b, 0x95, 0x35, 0x9f, 0x89, 0x2e, 0x13, 0x6d, 0xc5, 0xf0, 0xd2,
+	0x87, 0x94, 0x5e, 0x59, 0x0d, 0x58, 0xc0, 0x52, 0x7c, 0xf8, 0x49, 0xa3, 0xd5, 0x80, 0xb1, 0xa0,
+	0x03, 0x9e, 0x7a, 0x3a, 0xea, 0xdf, 0xf7, 0x64, 0xd4, 0x05, 0x21, 0x49, 0xb7, 0xa7, 0x09, 0xf6,
+	0x0c, 0x19, 0x72, 0xd0, 0x03, 0xdd, 0xd6, 0xf9, 0x07, 0xfd, 0xd8, 0x1c, 0xaa, 0xfa, 0x97, 0xc8,
+	0x08, 0x62, 0x89, 0x21, 0x88, 0x84, 0x04, 0x0e, 0xd4, 0xac, 0xa1, 0xa5, 0x5e, 0x0a, 0x5a, 0xc6,
+	0xa6, 0xb1, 0x5d, 0x3e, 0xb0, 0x5e, 0xbd, 0xd8, 0x59, 0xd5, 0x9a, 0xea, 0x94, 0x72, 0x10, 0xa2,
+	0x25, 0x79, 0x14, 0x07, 0x38, 0x23, 0x4e, 0x76, 0x3b, 0x84, 0x01, 0x66, 0x92, 0xc8, 0x5b, 0x76,
+	0x7b, 0x69, 0x20, 0x53, 0xb5, 0xfb, 0x03, 0x3a, 0x10, 0x10, 0x09, 0x75, 0x4a, 0x6f, 0xd7, 0xca,
+	0xdc, 0x47, 0x25, 0xaa, 0x9b, 0x58, 0xf9, 0x39, 0x45, 0x23, 0xa6, 0xd9, 0x40, 0x08, 0x8e, 0x7b,
+	0x11, 0x07, 0xd1, 0x26, 0xd2, 0x2a, 0x6c, 0x1a, 0xdb, 0xcb, 0xb5, 0x8a, 0x9b, 0x46, 0xee, 0x66,
+	0x91, 0xbb, 0xff, 0x65, 0x91, 0x1f, 0x94, 0x4e, 0xdf, 0x56, 0x73, 0x27, 0xef, 0xaa, 0x06, 0x2e,
+	0xeb, 0xba, 0xba, 0x74, 0x1e, 0x1b, 0x68, 0x75, 0xcc, 0x05, 0x86, 0x2e, 0x4b, 0xbe, 0xa4, 0x0f,
+	0xe7, 0x59, 0x1e, 0xfd, 0xa0, 0x24, 0x34, 0xd2, 0x21, 0xf8, 0x93, 0x93, 0x78, 0x78, 0x28, 0x2b,
+	0x28, 0x1f, 0x51, 0xf5, 0xe3, 0x0b, 0x38, 0x1f, 0x8d, 0x29, 0xca, 0x5f, 0x57, 0x51, 0x0d, 0x2d,
+	0x05, 0xaa, 0x1d, 0xa8, 0x80, 0x3e, 0x59, 0xa3, 0x89, 0xe6, 0x2e, 0x2a, 0x8a, 0x28, 0x88, 0x81,
+	0x5b, 0x0b, 0x73, 0x4a, 0x34, 0xcf, 0xdc, 0x42, 0xdf, 0x50, 0x22, 0x49, 0xdb, 0xef, 0x10, 0x21,
+	0x40, 0x58, 0x8b, 0x9b, 0x85, 0xed, 0x32, 0x5e, 0x1e, 0x62, 0x8d, 0x14, 0x32, 0x7f, 0x45, 0x05,
+	0x88, 0xa9, 0x55, 0xbc, 0xc1, 0x29, 0x0d, 0x0b, 0x9c, 0x0f, 0xc6, 0x78, 0x38, 0x18, 0x12, 0xf6,
+	0xe0, 0xab, 0x0a, 0xe7, 0x67, 0xf4, 0x1d, 0x4f, 0xaf, 0xd9, 0x44, 0x3e, 0x2b, 0x1a, 0xd6, 0x11,
+	0x39, 0x4f, 0x27, 0xac, 0x36, 0xd5, 0x90, 0xde, 0x99, 0x55, 0xe7, 0x49, 0x1e, 0xad, 0x2b, 0x3d,
+	0xcd, 0x2e, 0xf0, 0x00, 0x62, 0x7f, 0x50, 0xf7, 0x7d, 0xc5, 0x23, 0xfc, 0x73, 0xcd, 0xe7, 0x3e,
+	0x2a, 0xf5, 0x38, 0x4b, 0x22, 0x0a, 0x7c, 0xae, 0xb0, 0x11, 0xd3, 0xfc, 0x1d, 0x15, 0x39, 0x10,
+	0xc1, 0x62, 0x75, 0x08, 0x2b, 0xb5, 0x9f, 0xdc, 0xe9, 0x6d, 0xed, 0x8e, 0x54, 0x63, 0x45, 0xc5,
+	0xba, 0x24, 0x9b, 0xc4, 0xc5, 0x9b, 0x4e, 0xe2, 0x99, 0x81, 0xd6, 0x66, 0xc5, 0xd1, 0x8c, 0xe9,
+	0x9d, 0x86, 0xf1, 0x1b, 0x2a, 0x0a, 0x49, 0x64, 0x5f, 0xe8, 0x30, 0xb6, 0x66, 0x85, 0xa1, 0x47,
+	0xaa, 0xa5, 0x88, 0x58, 0x17, 0x38, 0xaf, 0x0d, 0xb4, 0x31, 0xcb, 0x12, 0x86, 0x24, 0x82, 0x47,
+	0x33, 0x5c, 0xed, 0xa3, 0x12, 0x4f, 0xbf, 0xe3, 0xf3, 0x17, 0x5c, 0xc6, 0xbc, 0xb5, 0xaf, 0xa5,
+	0x04, 0x38, 0x8d, 0x7c, 0xa9, 0x8d, 0x55, 0x67, 0x19, 0x4b, 0xa5, 0x0e, 0x7d, 0x01, 0xce, 0xf8,
+	0xce, 0x43, 0xf4, 0xbd, 0xb2, 0x75, 0x08, 0x03, 0xd1, 0x14, 0x3e, 0x67, 0x43, 0x2f, 0xd6, 0xc4,
+	0x42, 0xbf, 0xcc, 0xbd, 0x8a, 0x96, 0x05, 0xc8, 0x76, 0x02, 0x5c, 0x44, 0x2c, 0x56, 0xc6, 0x16,
+	0x30, 0x12, 0x20, 0xff, 0x4f, 0x91, 0xa9, 0xfd, 0x56, 0x98, 0xda, 0x6f, 0xce, 0x73, 0x43, 0xff,
+	0xb9, 0x1e, 0xc2, 0xa0, 0x15, 0x12, 0x0e, 0x02, 0x43, 0x07, 0x88, 0x00, 0x6a, 0xae, 0xa3, 0x32,
+	0x51, 0xb1, 0xb6, 0x47, 0x59, 0x96, 0x52, 0xe0, 0xaf, 0x31, 0x55, 0xf9, 0x71, 0x55, 0x95, 0xc9,
+	0xd4, 0xae, 0x64, 0xb3, 0x81, 0xca, 0x7e, 0x5f, 0x48, 0x46, 0x23, 0x92, 0xde, 0x81, 0x32, 0xbe,
+	0x04, 0xae, 0xb1, 0x8e, 0x9d, 0x01, 0xb2, 0xd2, 0x55, 0x93, 0x15, 0xb5, 0x40, 0x36, 0x42, 0x12,
+	0x07, 0x40, 0x27, 0xe3, 0x30, 0xa6, 0xe2, 0xd8, 0x40, 0x65, 0x19, 0x72, 0x10, 0x21, 0xeb, 0x50,
+	0xa5, 0xfa, 0x5b, 0x7c, 0x09, 0x98, 0x36, 0x42, 0x23, 0x29, 0x59, 0x54, 0x57, 0x90, 0x83, 0xbf,
+	0x4f, 0xcf, 0x6d, 0xe3, 0xec, 0xdc, 0x36, 0xde, 0x9f, 0xdb, 0xc6, 0xc9, 0x85, 0x9d, 0x3b, 0xbb,
+	0xb0, 0x73, 0x6f, 0x2e, 0xec, 0xdc, 0xbd, 0xdd, 0x20, 0x92, 0x61, 0xff, 0xc8, 0xf5, 0x59, 0xd7,
+	0xd3, 0x47, 0xbd, 0xe3, 0x87, 0x24, 0x8a, 0xb3, 0x27, 0xef, 0x78, 0xf4, 0xa2, 0xa4, 0xde, 0x92,
+	0x8e, 0x8a, 0xea, 0xda, 0xfe, 0xf2, 0x31, 0x00, 0x00, 0xff, 0xff, 0xb2, 0x86, 0x19, 0x05, 0xcf,
+	0x09, 0x00, 0x00,
 }
 
 func (m *EventPatientRegistered) Marshal() (dAtA []byte, err error) {
@@ -1222,6 +1437,150 @@ func (m *EventEmergencyAccessReviewed) MarshalToSizedBuffer(dAtA []byte) (int, e
 	return len(dAtA) - i, nil
 }
 
+func (m *EventKeysEscrowed) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventKeysEscrowed) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventKeysEscrowed) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.DataClasses) > 0 {
+		for iNdEx := len(m.DataClasses) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.DataClasses[iNdEx])
+			copy(dAtA[i:], m.DataClasses[iNdEx])
+			i = encodeVarintEvents(dAtA, i, uint64(len(m.DataClasses[iNdEx])))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if m.SetVersion != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.SetVersion))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Patient) > 0 {
+		i -= len(m.Patient)
+		copy(dAtA[i:], m.Patient)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Patient)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventKeySharesReleased) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventKeySharesReleased) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventKeySharesReleased) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.DataClasses) > 0 {
+		for iNdEx := len(m.DataClasses) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.DataClasses[iNdEx])
+			copy(dAtA[i:], m.DataClasses[iNdEx])
+			i = encodeVarintEvents(dAtA, i, uint64(len(m.DataClasses[iNdEx])))
+			i--
+			dAtA[i] = 0x2a
+		}
+	}
+	if len(m.Custodian) > 0 {
+		i -= len(m.Custodian)
+		copy(dAtA[i:], m.Custodian)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Custodian)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Provider) > 0 {
+		i -= len(m.Provider)
+		copy(dAtA[i:], m.Provider)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Provider)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Patient) > 0 {
+		i -= len(m.Patient)
+		copy(dAtA[i:], m.Patient)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Patient)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.AccessId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.AccessId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventCustodianSetChanged) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventCustodianSetChanged) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventCustodianSetChanged) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Custodians) > 0 {
+		for iNdEx := len(m.Custodians) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Custodians[iNdEx])
+			copy(dAtA[i:], m.Custodians[iNdEx])
+			i = encodeVarintEvents(dAtA, i, uint64(len(m.Custodians[iNdEx])))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if m.Threshold != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Threshold))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.SetVersion != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.SetVersion))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintEvents(dAtA []byte, offset int, v uint64) int {
 	offset -= sovEvents(v)
 	base := offset
@@ -1444,6 +1803,79 @@ func (m *EventEmergencyAccessReviewed) Size() (n int) {
 	}
 	if m.Verdict != 0 {
 		n += 1 + sovEvents(uint64(m.Verdict))
+	}
+	return n
+}
+
+func (m *EventKeysEscrowed) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Patient)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.SetVersion != 0 {
+		n += 1 + sovEvents(uint64(m.SetVersion))
+	}
+	if len(m.DataClasses) > 0 {
+		for _, s := range m.DataClasses {
+			l = len(s)
+			n += 1 + l + sovEvents(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *EventKeySharesReleased) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.AccessId != 0 {
+		n += 1 + sovEvents(uint64(m.AccessId))
+	}
+	l = len(m.Patient)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Provider)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Custodian)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if len(m.DataClasses) > 0 {
+		for _, s := range m.DataClasses {
+			l = len(s)
+			n += 1 + l + sovEvents(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *EventCustodianSetChanged) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SetVersion != 0 {
+		n += 1 + sovEvents(uint64(m.SetVersion))
+	}
+	if m.Threshold != 0 {
+		n += 1 + sovEvents(uint64(m.Threshold))
+	}
+	if len(m.Custodians) > 0 {
+		for _, s := range m.Custodians {
+			l = len(s)
+			n += 1 + l + sovEvents(uint64(l))
+		}
 	}
 	return n
 }
@@ -2907,6 +3339,456 @@ func (m *EventEmergencyAccessReviewed) Unmarshal(dAtA []byte) error {
 					break
 				}
 			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventKeysEscrowed) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventKeysEscrowed: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventKeysEscrowed: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Patient", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Patient = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SetVersion", wireType)
+			}
+			m.SetVersion = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.SetVersion |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DataClasses", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.DataClasses = append(m.DataClasses, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventKeySharesReleased) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventKeySharesReleased: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventKeySharesReleased: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AccessId", wireType)
+			}
+			m.AccessId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.AccessId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Patient", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Patient = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Provider", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Provider = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Custodian", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Custodian = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DataClasses", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.DataClasses = append(m.DataClasses, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventCustodianSetChanged) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventCustodianSetChanged: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventCustodianSetChanged: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SetVersion", wireType)
+			}
+			m.SetVersion = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.SetVersion |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Threshold", wireType)
+			}
+			m.Threshold = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Threshold |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Custodians", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Custodians = append(m.Custodians, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipEvents(dAtA[iNdEx:])

@@ -1,6 +1,8 @@
 package types
 
 import (
+	"fmt"
+
 	"cosmossdk.io/core/address"
 	errorsmod "cosmossdk.io/errors"
 
@@ -9,7 +11,10 @@ import (
 
 // DefaultGenesis returns the default genesis: default params, nothing else.
 func DefaultGenesis() *GenesisState {
-	return &GenesisState{Params: DefaultParams(), Patients: []PatientProfile{}, Consents: []Consent{}, NextConsentId: 1}
+	return &GenesisState{
+		Params: DefaultParams(), Patients: []PatientProfile{}, Consents: []Consent{}, NextConsentId: 1,
+		Escrows: []KeyEscrow{}, Releases: []KeyRelease{},
+	}
 }
 
 // Validate checks the genesis state: params; patient profiles (addresses, keys,
@@ -82,6 +87,40 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "key epoch of %s %s listed twice", e.Patient, e.DataClass)
 		}
 		epochs[k] = true
+	}
+	for _, c := range gs.Params.Custodians {
+		if _, err := addrs.Decode(ac, c.Address); err != nil {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "custodian %q: %v", c.Address, err)
+		}
+	}
+	escrowed := map[string]bool{}
+	for _, e := range gs.Escrows {
+		if !patients[e.Patient] || escrowed[e.Patient] {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "escrow of %s: patient not registered, or escrowed twice", e.Patient)
+		}
+		escrowed[e.Patient] = true
+		if e.SetVersion > gs.Params.CustodianSetVersion {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "escrow of %s for custodian set %d, above the current %d", e.Patient, e.SetVersion, gs.Params.CustodianSetVersion)
+		}
+		m := MsgEscrowKeys{Classes: e.Classes, Shares: e.Shares, Commitments: e.Commitments}
+		if err := m.Validate(); err != nil {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "escrow of %s: %v", e.Patient, err)
+		}
+	}
+	released := map[string]bool{}
+	for _, r := range gs.Releases {
+		k := fmt.Sprintf("%s/%d/%s", r.Patient, r.AccessId, r.Custodian)
+		if !ids[r.AccessId] || !patients[r.Patient] || released[k] {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "release %s: unknown access or patient, or listed twice", k)
+		}
+		released[k] = true
+		if _, err := addrs.Decode(ac, r.Custodian); err != nil {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "release %s: custodian: %v", k, err)
+		}
+		m := MsgReleaseKeyShares{AccessId: r.AccessId, Sealed: r.Sealed}
+		if err := m.Validate(); err != nil {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "release %s: %v", k, err)
+		}
 	}
 	return nil
 }

@@ -18,10 +18,13 @@ var (
 	PatientsKey          = collections.NewPrefix(1)
 	ConsentSeqKey        = collections.NewPrefix(2)
 	ConsentsKey          = collections.NewPrefix(3)
-	ConsentsByPatientKey = collections.NewPrefix(4) // (patient, status, id)
-	ConsentsByGranteeKey = collections.NewPrefix(5) // (grantee, status, id)
-	ConsentsByPairKey    = collections.NewPrefix(6) // (patient, grantee, id)
-	ConsentsEmergencyKey = collections.NewPrefix(7) // (patient, emergency, id)
-	ExpiryQueueKey       = collections.NewPrefix(8) // (end, id) of active consents
-	KeyEpochsKey         = collections.NewPrefix(9) // (patient, data class) -> epoch above 1
+	ConsentsByPatientKey = collections.NewPrefix(4)  // (patient, status, id)
+	ConsentsByGranteeKey = collections.NewPrefix(5)  // (grantee, status, id)
+	ConsentsByPairKey    = collections.NewPrefix(6)  // (patient, grantee, id)
+	ConsentsEmergencyKey = collections.NewPrefix(7)  // (patient, emergency, id)
+	ExpiryQueueKey       = collections.NewPrefix(8)  // (end, id) of active consents
+	KeyEpochsKey         = collections.NewPrefix(9)  // (patient, data class) -> epoch above 1
+	EscrowsKey           = collections.NewPrefix(10) // patient -> key escrow
+	ReleasesKey          = collections.NewPrefix(11) // (patient, access id, custodian) -> key release
+	LiveEmergenciesKey   = collections.NewPrefix(12) // ids of active emergency consents
 )

@@ -4,9 +4,13 @@ import (
 	errorsmod "cosmossdk.io/errors"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/healthd-chain/healthd/crypto"
 )
 
 var (
+	_ sdk.Msg = (*MsgEscrowKeys)(nil)
+	_ sdk.Msg = (*MsgReleaseKeyShares)(nil)
 	_ sdk.Msg = (*MsgRegisterPatient)(nil)
 	_ sdk.Msg = (*MsgUpdatePatient)(nil)
 	_ sdk.Msg = (*MsgAddDelegate)(nil)
@@ -87,6 +91,61 @@ func (m *MsgBreakGlass) Validate() error {
 func (m *MsgReviewEmergencyAccess) Validate() error {
 	if m.Verdict != REVIEW_STATE_JUSTIFIED && m.Verdict != REVIEW_STATE_ABUSIVE {
 		return errorsmod.Wrapf(ErrInvalidVerdict, "%s: want justified or abusive", m.Verdict)
+	}
+	return nil
+}
+
+// Escrow limits.
+const (
+	// MaxEscrowSealedSize bounds one custodian's sealed shares (of an escrow
+	// or a release): an ML-KEM hybrid encapsulation (1,120 bytes), the AEAD
+	// tag, and at most 12 class shares of a 32-byte key (~60 bytes each).
+	MaxEscrowSealedSize = 2048
+	// CommitmentSize is a share commitment's length (SHA-256).
+	CommitmentSize = 32
+)
+
+// Validate checks an escrow on its own: known, distinct classes at epochs
+// 1..crypto.MaxKeyEpoch, sealed shares of bounded size, commitments of the
+// right length. The msg server checks the rest against the custodian set and
+// the patient's epochs.
+func (m *MsgEscrowKeys) Validate() error {
+	if len(m.Classes) == 0 || len(m.Classes) > len(DataClasses) {
+		return errorsmod.Wrapf(ErrInvalidEscrow, "%d classes: want 1 to %d", len(m.Classes), len(DataClasses))
+	}
+	seen := map[string]bool{}
+	for _, c := range m.Classes {
+		if err := ValidateDataClass(c.DataClass); err != nil {
+			return errorsmod.Wrap(ErrInvalidEscrow, err.Error())
+		}
+		if seen[c.DataClass] {
+			return errorsmod.Wrapf(ErrInvalidEscrow, "class %s listed twice", c.DataClass)
+		}
+		seen[c.DataClass] = true
+		if c.Epoch < 1 || c.Epoch > crypto.MaxKeyEpoch {
+			return errorsmod.Wrapf(ErrInvalidEscrow, "class %s: epoch %d", c.DataClass, c.Epoch)
+		}
+	}
+	for _, s := range m.Shares {
+		if len(s.Sealed) == 0 || len(s.Sealed) > MaxEscrowSealedSize {
+			return errorsmod.Wrapf(ErrInvalidEscrow, "shares of %s: %d bytes, want 1 to %d", s.Custodian, len(s.Sealed), MaxEscrowSealedSize)
+		}
+	}
+	for _, c := range m.Commitments {
+		if len(c.Hash) != CommitmentSize {
+			return errorsmod.Wrapf(ErrInvalidEscrow, "commitment of %s/%s: %d bytes, want %d", c.DataClass, c.Custodian, len(c.Hash), CommitmentSize)
+		}
+	}
+	return nil
+}
+
+// Validate checks a release on its own.
+func (m *MsgReleaseKeyShares) Validate() error {
+	if m.AccessId == 0 {
+		return errorsmod.Wrap(ErrInvalidRelease, "access_id must be set")
+	}
+	if len(m.Sealed) == 0 || len(m.Sealed) > MaxEscrowSealedSize {
+		return errorsmod.Wrapf(ErrInvalidRelease, "sealed shares of %d bytes, want 1 to %d", len(m.Sealed), MaxEscrowSealedSize)
 	}
 	return nil
 }

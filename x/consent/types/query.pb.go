@@ -36,6 +36,275 @@ var _ = time.Kitchen
 // proto package needs to be updated.
 const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
 
+// QueryEscrowRequest asks for a patient's escrow.
+type QueryEscrowRequest struct {
+	Patient string `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+}
+
+func (m *QueryEscrowRequest) Reset()         { *m = QueryEscrowRequest{} }
+func (m *QueryEscrowRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryEscrowRequest) ProtoMessage()    {}
+func (*QueryEscrowRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f7fdf9c5ad254be1, []int{0}
+}
+func (m *QueryEscrowRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryEscrowRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryEscrowRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryEscrowRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryEscrowRequest.Merge(m, src)
+}
+func (m *QueryEscrowRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryEscrowRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryEscrowRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryEscrowRequest proto.InternalMessageInfo
+
+func (m *QueryEscrowRequest) GetPatient() string {
+	if m != nil {
+		return m.Patient
+	}
+	return ""
+}
+
+// QueryEscrowResponse carries the escrow.
+type QueryEscrowResponse struct {
+	Escrow KeyEscrow `protobuf:"bytes,1,opt,name=escrow,proto3" json:"escrow"`
+	// stale is true when the custodian set changed since: custodians release
+	// nothing from it and the patient should escrow again.
+	Stale bool `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
+	// current_set_version is params.custodian_set_version.
+	CurrentSetVersion uint64 `protobuf:"varint,3,opt,name=current_set_version,json=currentSetVersion,proto3" json:"current_set_version,omitempty"`
+}
+
+func (m *QueryEscrowResponse) Reset()         { *m = QueryEscrowResponse{} }
+func (m *QueryEscrowResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryEscrowResponse) ProtoMessage()    {}
+func (*QueryEscrowResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f7fdf9c5ad254be1, []int{1}
+}
+func (m *QueryEscrowResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryEscrowResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryEscrowResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryEscrowResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryEscrowResponse.Merge(m, src)
+}
+func (m *QueryEscrowResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryEscrowResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryEscrowResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryEscrowResponse proto.InternalMessageInfo
+
+func (m *QueryEscrowResponse) GetEscrow() KeyEscrow {
+	if m != nil {
+		return m.Escrow
+	}
+	return KeyEscrow{}
+}
+
+func (m *QueryEscrowResponse) GetStale() bool {
+	if m != nil {
+		return m.Stale
+	}
+	return false
+}
+
+func (m *QueryEscrowResponse) GetCurrentSetVersion() uint64 {
+	if m != nil {
+		return m.CurrentSetVersion
+	}
+	return 0
+}
+
+// QueryKeyReleasesRequest asks for a patient's key releases.
+type QueryKeyReleasesRequest struct {
+	Patient string `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	// access_id selects one emergency access; 0 lists all.
+	AccessId   uint64             `protobuf:"varint,2,opt,name=access_id,json=accessId,proto3" json:"access_id,omitempty"`
+	Pagination *query.PageRequest `protobuf:"bytes,3,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryKeyReleasesRequest) Reset()         { *m = QueryKeyReleasesRequest{} }
+func (m *QueryKeyReleasesRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryKeyReleasesRequest) ProtoMessage()    {}
+func (*QueryKeyReleasesRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f7fdf9c5ad254be1, []int{2}
+}
+func (m *QueryKeyReleasesRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryKeyReleasesRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryKeyReleasesRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryKeyReleasesRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryKeyReleasesRequest.Merge(m, src)
+}
+func (m *QueryKeyReleasesRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryKeyReleasesRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryKeyReleasesRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryKeyReleasesRequest proto.InternalMessageInfo
+
+func (m *QueryKeyReleasesRequest) GetPatient() string {
+	if m != nil {
+		return m.Patient
+	}
+	return ""
+}
+
+func (m *QueryKeyReleasesRequest) GetAccessId() uint64 {
+	if m != nil {
+		return m.AccessId
+	}
+	return 0
+}
+
+func (m *QueryKeyReleasesRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryKeyReleasesResponse is a page of releases, by access id then custodian.
+type QueryKeyReleasesResponse struct {
+	Releases   []KeyRelease        `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases"`
+	Pagination *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryKeyReleasesResponse) Reset()         { *m = QueryKeyReleasesResponse{} }
+func (m *QueryKeyReleasesResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryKeyReleasesResponse) ProtoMessage()    {}
+func (*QueryKeyReleasesResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f7fdf9c5ad254be1, []int{3}
+}
+func (m *QueryKeyReleasesResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryKeyReleasesResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryKeyReleasesResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryKeyReleasesResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryKeyReleasesResponse.Merge(m, src)
+}
+func (m *QueryKeyReleasesResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryKeyReleasesResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryKeyReleasesResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryKeyReleasesResponse proto.InternalMessageInfo
+
+func (m *QueryKeyReleasesResponse) GetReleases() []KeyRelease {
+	if m != nil {
+		return m.Releases
+	}
+	return nil
+}
+
+func (m *QueryKeyReleasesResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryLiveEmergencyAccessesRequest asks for the live emergency accesses.
+type QueryLiveEmergencyAccessesRequest struct {
+	Pagination *query.PageRequest `protobuf:"bytes,1,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryLiveEmergencyAccessesRequest) Reset()         { *m = QueryLiveEmergencyAccessesRequest{} }
+func (m *QueryLiveEmergencyAccessesRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryLiveEmergencyAccessesRequest) ProtoMessage()    {}
+func (*QueryLiveEmergencyAccessesRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f7fdf9c5ad254be1, []int{4}
+}
+func (m *QueryLiveEmergencyAccessesRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryLiveEmergencyAccessesRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryLiveEmergencyAccessesRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryLiveEmergencyAccessesRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryLiveEmergencyAccessesRequest.Merge(m, src)
+}
+func (m *QueryLiveEmergencyAccessesRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryLiveEmergencyAccessesRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryLiveEmergencyAccessesRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryLiveEmergencyAccessesRequest proto.InternalMessageInfo
+
+func (m *QueryLiveEmergencyAccessesRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
 // QueryConsentRequest asks for a consent.
 type QueryConsentRequest struct {
 	// id of the consent.
@@ -46,7 +315,7 @@ func (m *QueryConsentRequest) Reset()         { *m = QueryConsentRequest{} }
 func (m *QueryConsentRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryConsentRequest) ProtoMessage()    {}
 func (*QueryConsentRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{0}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{5}
 }
 func (m *QueryConsentRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -93,7 +362,7 @@ func (m *QueryConsentResponse) Reset()         { *m = QueryConsentResponse{} }
 func (m *QueryConsentResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryConsentResponse) ProtoMessage()    {}
 func (*QueryConsentResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{1}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{6}
 }
 func (m *QueryConsentResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -143,7 +412,7 @@ func (m *QueryConsentsByPatientRequest) Reset()         { *m = QueryConsentsByPa
 func (m *QueryConsentsByPatientRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryConsentsByPatientRequest) ProtoMessage()    {}
 func (*QueryConsentsByPatientRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{2}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{7}
 }
 func (m *QueryConsentsByPatientRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -207,7 +476,7 @@ func (m *QueryConsentsByGranteeRequest) Reset()         { *m = QueryConsentsByGr
 func (m *QueryConsentsByGranteeRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryConsentsByGranteeRequest) ProtoMessage()    {}
 func (*QueryConsentsByGranteeRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{3}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{8}
 }
 func (m *QueryConsentsByGranteeRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -271,7 +540,7 @@ func (m *QueryConsentsByPairRequest) Reset()         { *m = QueryConsentsByPairR
 func (m *QueryConsentsByPairRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryConsentsByPairRequest) ProtoMessage()    {}
 func (*QueryConsentsByPairRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{4}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{9}
 }
 func (m *QueryConsentsByPairRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -333,7 +602,7 @@ func (m *QueryEmergencyAccessesRequest) Reset()         { *m = QueryEmergencyAcc
 func (m *QueryEmergencyAccessesRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryEmergencyAccessesRequest) ProtoMessage()    {}
 func (*QueryEmergencyAccessesRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{5}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{10}
 }
 func (m *QueryEmergencyAccessesRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -388,7 +657,7 @@ func (m *QueryConsentsResponse) Reset()         { *m = QueryConsentsResponse{} }
 func (m *QueryConsentsResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryConsentsResponse) ProtoMessage()    {}
 func (*QueryConsentsResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{6}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{11}
 }
 func (m *QueryConsentsResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -457,7 +726,7 @@ func (m *QueryCheckAccessRequest) Reset()         { *m = QueryCheckAccessRequest
 func (m *QueryCheckAccessRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryCheckAccessRequest) ProtoMessage()    {}
 func (*QueryCheckAccessRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{7}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{12}
 }
 func (m *QueryCheckAccessRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -551,7 +820,7 @@ func (m *QueryCheckAccessResponse) Reset()         { *m = QueryCheckAccessRespon
 func (m *QueryCheckAccessResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryCheckAccessResponse) ProtoMessage()    {}
 func (*QueryCheckAccessResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{8}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{13}
 }
 func (m *QueryCheckAccessResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -618,7 +887,7 @@ func (m *QueryPatientRequest) Reset()         { *m = QueryPatientRequest{} }
 func (m *QueryPatientRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryPatientRequest) ProtoMessage()    {}
 func (*QueryPatientRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{9}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{14}
 }
 func (m *QueryPatientRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -664,7 +933,7 @@ func (m *QueryPatientResponse) Reset()         { *m = QueryPatientResponse{} }
 func (m *QueryPatientResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryPatientResponse) ProtoMessage()    {}
 func (*QueryPatientResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{10}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{15}
 }
 func (m *QueryPatientResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -710,7 +979,7 @@ func (m *QueryKeyEpochsRequest) Reset()         { *m = QueryKeyEpochsRequest{} }
 func (m *QueryKeyEpochsRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryKeyEpochsRequest) ProtoMessage()    {}
 func (*QueryKeyEpochsRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{11}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{16}
 }
 func (m *QueryKeyEpochsRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -756,7 +1025,7 @@ func (m *QueryKeyEpochsResponse) Reset()         { *m = QueryKeyEpochsResponse{}
 func (m *QueryKeyEpochsResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryKeyEpochsResponse) ProtoMessage()    {}
 func (*QueryKeyEpochsResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{12}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{17}
 }
 func (m *QueryKeyEpochsResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -800,7 +1069,7 @@ func (m *QueryParamsRequest) Reset()         { *m = QueryParamsRequest{} }
 func (m *QueryParamsRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryParamsRequest) ProtoMessage()    {}
 func (*QueryParamsRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{13}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{18}
 }
 func (m *QueryParamsRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -839,7 +1108,7 @@ func (m *QueryParamsResponse) Reset()         { *m = QueryParamsResponse{} }
 func (m *QueryParamsResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryParamsResponse) ProtoMessage()    {}
 func (*QueryParamsResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_f7fdf9c5ad254be1, []int{14}
+	return fileDescriptor_f7fdf9c5ad254be1, []int{19}
 }
 func (m *QueryParamsResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -876,6 +1145,11 @@ func (m *QueryParamsResponse) GetParams() Params {
 }
 
 func init() {
+	proto.RegisterType((*QueryEscrowRequest)(nil), "healthd.consent.v1.QueryEscrowRequest")
+	proto.RegisterType((*QueryEscrowResponse)(nil), "healthd.consent.v1.QueryEscrowResponse")
+	proto.RegisterType((*QueryKeyReleasesRequest)(nil), "healthd.consent.v1.QueryKeyReleasesRequest")
+	proto.RegisterType((*QueryKeyReleasesResponse)(nil), "healthd.consent.v1.QueryKeyReleasesResponse")
+	proto.RegisterType((*QueryLiveEmergencyAccessesRequest)(nil), "healthd.consent.v1.QueryLiveEmergencyAccessesRequest")
 	proto.RegisterType((*QueryConsentRequest)(nil), "healthd.consent.v1.QueryConsentRequest")
 	proto.RegisterType((*QueryConsentResponse)(nil), "healthd.consent.v1.QueryConsentResponse")
 	proto.RegisterType((*QueryConsentsByPatientRequest)(nil), "healthd.consent.v1.QueryConsentsByPatientRequest")
@@ -896,77 +1170,94 @@ func init() {
 func init() { proto.RegisterFile("healthd/consent/v1/query.proto", fileDescriptor_f7fdf9c5ad254be1) }
 
 var fileDescriptor_f7fdf9c5ad254be1 = []byte{
-	// 1119 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcc, 0x97, 0x41, 0x6f, 0x1b, 0x45,
-	0x14, 0xc7, 0x33, 0x6e, 0x62, 0xd7, 0x2f, 0x22, 0x52, 0x86, 0x00, 0x66, 0x69, 0x9d, 0x74, 0x0b,
-	0x89, 0x1b, 0xe8, 0x6e, 0xed, 0x1e, 0x50, 0x84, 0x10, 0xc4, 0x6d, 0x89, 0x9a, 0x5e, 0x82, 0xdb,
-	0x03, 0xe2, 0x80, 0x35, 0xb1, 0xa7, 0xeb, 0x55, 0xed, 0xdd, 0xed, 0xce, 0x38, 0x60, 0x45, 0xb9,
-	0x70, 0xe1, 0xc2, 0xa1, 0x82, 0x23, 0x42, 0x5c, 0x38, 0x20, 0x4e, 0x1c, 0x2a, 0xf1, 0x11, 0xe8,
-	0x81, 0x43, 0x05, 0x12, 0xea, 0x09, 0x50, 0x82, 0xc4, 0xd7, 0x40, 0x3b, 0xf3, 0x76, 0xbb, 0x8e,
-	0x37, 0xb1, 0x43, 0x2a, 0xc4, 0x25, 0xf2, 0xbe, 0x79, 0x6f, 0xe6, 0xf7, 0xfe, 0x6f, 0xe6, 0xcd,
-	0x04, 0xca, 0x1d, 0xce, 0xba, 0xb2, 0xd3, 0xb6, 0x5b, 0xbe, 0x27, 0xb8, 0x27, 0xed, 0x9d, 0xaa,
-	0x7d, 0xbf, 0xcf, 0xc3, 0x81, 0x15, 0x84, 0xbe, 0xf4, 0x29, 0xc5, 0x71, 0x0b, 0xc7, 0xad, 0x9d,
-	0xaa, 0x31, 0xcf, 0x7a, 0xae, 0xe7, 0xdb, 0xea, 0xaf, 0x76, 0x33, 0x56, 0x5b, 0xbe, 0xe8, 0xf9,
-	0xc2, 0xde, 0x66, 0x82, 0xeb, 0x78, 0x7b, 0xa7, 0xba, 0xcd, 0x25, 0xab, 0xda, 0x01, 0x73, 0x5c,
-	0x8f, 0x49, 0xd7, 0xf7, 0xd0, 0xf7, 0x65, 0xed, 0xdb, 0x54, 0x5f, 0xb6, 0xfe, 0xc0, 0xa1, 0x05,
-	0xc7, 0x77, 0x7c, 0x6d, 0x8f, 0x7e, 0xa1, 0xf5, 0x9c, 0xe3, 0xfb, 0x4e, 0x97, 0xdb, 0x2c, 0x70,
-	0x6d, 0xe6, 0x79, 0xbe, 0x54, 0xb3, 0xc5, 0x31, 0x8b, 0x38, 0xaa, 0xbe, 0xb6, 0xfb, 0x77, 0x6d,
-	0xe9, 0xf6, 0xb8, 0x90, 0xac, 0x17, 0xa0, 0x43, 0x56, 0x8a, 0x72, 0x10, 0x70, 0x9c, 0xc0, 0x7c,
-	0x0d, 0x9e, 0x7f, 0x3f, 0x22, 0xbe, 0xa6, 0x87, 0x1b, 0xfc, 0x7e, 0x9f, 0x0b, 0x49, 0xe7, 0x20,
-	0xe7, 0xb6, 0x4b, 0x64, 0x89, 0x54, 0xa6, 0x1b, 0x39, 0xb7, 0x6d, 0x7e, 0x00, 0x0b, 0xc3, 0x6e,
-	0x22, 0x88, 0x7e, 0xd1, 0x77, 0xa1, 0x80, 0x13, 0x2b, 0xe7, 0xd9, 0xda, 0x2b, 0xd6, 0xa8, 0x66,
-	0x16, 0x46, 0xd5, 0x8b, 0x8f, 0x7e, 0x5f, 0x9c, 0xfa, 0xee, 0xef, 0x1f, 0x56, 0x49, 0x23, 0x0e,
-	0x33, 0x7f, 0x23, 0x70, 0x3e, 0x3d, 0xb5, 0xa8, 0x0f, 0xb6, 0x98, 0x74, 0x53, 0x2c, 0x35, 0x28,
-	0x04, 0xda, 0xa2, 0xd6, 0x28, 0xd6, 0x4b, 0xbf, 0x3c, 0xbc, 0xbc, 0x80, 0xd2, 0xad, 0xb7, 0xdb,
-	0x21, 0x17, 0xe2, 0xb6, 0x0c, 0x5d, 0xcf, 0x69, 0xc4, 0x8e, 0x74, 0x0d, 0xf2, 0x42, 0x32, 0xd9,
-	0x17, 0xa5, 0xdc, 0x12, 0xa9, 0xcc, 0xd5, 0x2e, 0x1c, 0x83, 0x75, 0x5b, 0x39, 0x36, 0x30, 0x80,
-	0xbe, 0x07, 0xf0, 0xb4, 0x6a, 0xa5, 0x33, 0x2a, 0xab, 0x65, 0x0b, 0x97, 0x8b, 0x4a, 0x6c, 0xe9,
-	0x2d, 0x82, 0x25, 0xb6, 0xb6, 0x98, 0xc3, 0x11, 0xb5, 0x91, 0x8a, 0xcc, 0x4a, 0x6c, 0x23, 0x64,
-	0x9e, 0xe4, 0x3c, 0x95, 0x98, 0xa3, 0x2d, 0xe3, 0x13, 0x43, 0xc7, 0xff, 0x43, 0x62, 0x3f, 0x13,
-	0x30, 0x46, 0x2a, 0xe6, 0x86, 0xa7, 0x29, 0x57, 0x4a, 0x89, 0xdc, 0xa4, 0x4a, 0x3c, 0xab, 0x74,
-	0xbe, 0x8a, 0xeb, 0x74, 0xa3, 0xc7, 0x43, 0x87, 0x7b, 0xad, 0xc1, 0x7a, 0xab, 0xc5, 0x85, 0xe0,
-	0xe2, 0x34, 0x19, 0x0d, 0xd3, 0xe5, 0xfe, 0x35, 0xdd, 0xb7, 0x04, 0x5e, 0x18, 0x12, 0x3b, 0x39,
-	0x7a, 0x75, 0x38, 0x8b, 0x25, 0x17, 0x25, 0xb2, 0x74, 0xe6, 0x04, 0x67, 0x2f, 0x89, 0xa3, 0x1b,
-	0x19, 0x94, 0x2b, 0x63, 0x29, 0x35, 0xc0, 0x10, 0xe6, 0x93, 0x1c, 0xbc, 0xa4, 0x31, 0x3b, 0xbc,
-	0x75, 0x4f, 0x0b, 0xf8, 0x5f, 0x6f, 0x88, 0xf3, 0x00, 0x6d, 0x26, 0x59, 0xb3, 0xd5, 0x65, 0x42,
-	0xa8, 0x0d, 0x51, 0x6c, 0x14, 0x23, 0xcb, 0xb5, 0xc8, 0x40, 0xcb, 0x00, 0x01, 0x0f, 0x7b, 0xae,
-	0x10, 0x51, 0xae, 0xd3, 0x6a, 0x38, 0x65, 0xa1, 0x25, 0x28, 0x04, 0xfd, 0x30, 0xf0, 0x05, 0x2f,
-	0xcd, 0xa8, 0xc1, 0xf8, 0x93, 0x6e, 0xc2, 0x2c, 0xeb, 0xcb, 0x8e, 0x1f, 0xf2, 0x76, 0x93, 0xc9,
-	0x52, 0x5e, 0xc9, 0x64, 0x58, 0xba, 0xf5, 0x5a, 0x71, 0xeb, 0xb5, 0xee, 0xc4, 0xad, 0xb7, 0xfe,
-	0x5c, 0xa4, 0xf5, 0x83, 0x3f, 0x16, 0x89, 0xd6, 0x1b, 0xe2, 0xe8, 0x75, 0x49, 0xaf, 0x40, 0x5e,
-	0x7f, 0x95, 0x0a, 0x63, 0xf2, 0x42, 0x3f, 0xf3, 0x27, 0x02, 0xa5, 0x51, 0x69, 0x71, 0x13, 0x2c,
-	0x42, 0x81, 0x75, 0xbb, 0xfe, 0xc7, 0x5c, 0x37, 0xeb, 0xb3, 0xf5, 0x19, 0x6c, 0xaf, 0x68, 0xa5,
-	0xaf, 0x02, 0x60, 0xb5, 0x9b, 0x6e, 0x5b, 0x69, 0x39, 0x1d, 0xfb, 0x14, 0x71, 0xe0, 0x66, 0x9b,
-	0xbe, 0x03, 0xf9, 0x90, 0x33, 0x81, 0xe7, 0x68, 0xae, 0xb6, 0x94, 0xb5, 0x93, 0xe2, 0xa5, 0x23,
-	0xbf, 0x78, 0x0e, 0x0c, 0xa3, 0x17, 0xa1, 0xc8, 0xe3, 0xe3, 0xa3, 0xb4, 0x4d, 0x48, 0x9e, 0xda,
-	0xcd, 0x9b, 0x78, 0xd7, 0x8c, 0xf6, 0x77, 0xa6, 0x33, 0x1f, 0xbf, 0x3f, 0xd0, 0xd1, 0x6c, 0xe2,
-	0x7d, 0x94, 0x4c, 0x85, 0x7a, 0x6c, 0x0c, 0xef, 0xb5, 0xd9, 0x9a, 0x99, 0x95, 0x09, 0x46, 0x6d,
-	0x85, 0xfe, 0x5d, 0xb7, 0xcb, 0x87, 0xae, 0x25, 0x8c, 0x36, 0x6f, 0xe1, 0xb1, 0xbb, 0xc5, 0x07,
-	0x37, 0x02, 0xbf, 0xd5, 0x39, 0xcd, 0x6e, 0x36, 0x3f, 0x82, 0x17, 0x0f, 0x4f, 0x86, 0xbc, 0xd7,
-	0x21, 0xcf, 0x95, 0x05, 0x8f, 0x70, 0x76, 0x3b, 0x8f, 0xf6, 0x6f, 0x1c, 0x9b, 0xa6, 0xc5, 0x58,
-	0x73, 0x01, 0x28, 0xaa, 0x11, 0xb2, 0x5e, 0x4c, 0x6a, 0xde, 0x49, 0xe4, 0xd6, 0x56, 0x5c, 0xf2,
-	0x6d, 0xc8, 0x07, 0xca, 0x82, 0x0a, 0x19, 0xd9, 0x0a, 0x45, 0x1e, 0x43, 0x6b, 0xe9, 0xa0, 0xda,
-	0x37, 0xb3, 0x30, 0xa3, 0xa6, 0xa5, 0x9f, 0x11, 0x28, 0x60, 0x77, 0xa1, 0x2b, 0x59, 0x93, 0x64,
-	0x3c, 0x2c, 0x8c, 0xca, 0x78, 0x47, 0xcd, 0x69, 0x5e, 0xfa, 0xf4, 0xd7, 0xbf, 0xbe, 0xcc, 0x5d,
-	0xa4, 0x17, 0xec, 0x8c, 0x27, 0x4c, 0xdc, 0xc1, 0xec, 0x5d, 0xb7, 0xbd, 0x47, 0xbf, 0x27, 0x30,
-	0x3f, 0xf2, 0x7c, 0xa0, 0xd5, 0x71, 0x4b, 0x8d, 0x3c, 0x35, 0x8c, 0x4b, 0x63, 0x43, 0x12, 0xbc,
-	0x37, 0x15, 0x5e, 0x95, 0xda, 0x59, 0x78, 0x58, 0x78, 0x61, 0xef, 0xe2, 0xaf, 0xbd, 0x84, 0xf8,
-	0x10, 0x2c, 0x3e, 0x09, 0x26, 0x82, 0x1d, 0x7e, 0x3e, 0x3c, 0x33, 0x58, 0xec, 0x9f, 0xc2, 0xde,
-	0xc5, 0x5f, 0x29, 0xd8, 0x1f, 0x09, 0xcc, 0x0d, 0x5f, 0xf3, 0xd4, 0x9a, 0x48, 0xd6, 0xe4, 0x3d,
-	0x70, 0x12, 0xcc, 0x4d, 0x85, 0x79, 0x9d, 0xd6, 0x27, 0xd4, 0xf4, 0x38, 0xf2, 0x87, 0x04, 0xe6,
-	0x47, 0x6e, 0xf4, 0x63, 0x64, 0x3e, 0xea, 0xf6, 0x3f, 0x09, 0xff, 0xba, 0xe2, 0x7f, 0x8b, 0xae,
-	0x4d, 0xc8, 0x9f, 0xb4, 0xc6, 0x26, 0x8b, 0x01, 0xbf, 0x20, 0x30, 0x9b, 0x6a, 0xf4, 0xf4, 0xf5,
-	0xa3, 0x57, 0x1f, 0xb9, 0x69, 0x8d, 0x37, 0x26, 0x73, 0x46, 0xda, 0x8a, 0xa2, 0x35, 0xe9, 0x52,
-	0xe6, 0x01, 0x8b, 0x02, 0x10, 0x8b, 0x7e, 0x4e, 0xa0, 0x10, 0x9f, 0xaa, 0xa3, 0x4f, 0xfa, 0xa1,
-	0xb3, 0x54, 0x19, 0xef, 0x88, 0x20, 0x96, 0x02, 0xa9, 0xd0, 0xe5, 0xe3, 0x65, 0xc3, 0xde, 0xbf,
-	0x47, 0xbf, 0x26, 0x50, 0x4c, 0x5a, 0x29, 0x3d, 0xba, 0x3e, 0x87, 0x7b, 0xb7, 0xb1, 0x3a, 0x89,
-	0x2b, 0x42, 0xad, 0x29, 0xa8, 0xab, 0xb4, 0x3a, 0x61, 0x2d, 0xef, 0xf1, 0x41, 0x53, 0xb7, 0x63,
-	0xba, 0x07, 0x79, 0xdd, 0x3f, 0xe9, 0xf2, 0x31, 0x1a, 0xa4, 0x5a, 0xb5, 0xb1, 0x32, 0xd6, 0x0f,
-	0xa9, 0x4c, 0x45, 0x75, 0x8e, 0x1a, 0xd9, 0x54, 0xaa, 0x69, 0x6f, 0x3e, 0xda, 0x2f, 0x93, 0xc7,
-	0xfb, 0x65, 0xf2, 0xe7, 0x7e, 0x99, 0x3c, 0x38, 0x28, 0x4f, 0x3d, 0x3e, 0x28, 0x4f, 0x3d, 0x39,
-	0x28, 0x4f, 0x7d, 0x78, 0xc5, 0x71, 0x65, 0xa7, 0xbf, 0x6d, 0xb5, 0xfc, 0x5e, 0x1c, 0x7f, 0xb9,
-	0xd5, 0x61, 0xae, 0x97, 0xcc, 0xf6, 0x49, 0x32, 0x9f, 0xfa, 0x27, 0x71, 0x3b, 0xaf, 0x5e, 0x37,
-	0x57, 0xff, 0x09, 0x00, 0x00, 0xff, 0xff, 0x61, 0x7e, 0xf6, 0x12, 0x2a, 0x0f, 0x00, 0x00,
+	// 1379 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcc, 0x58, 0xcf, 0x6f, 0x1b, 0xc5,
+	0x17, 0xcf, 0xb8, 0x89, 0x1d, 0x3f, 0xeb, 0x9b, 0xaf, 0x32, 0x4d, 0xc1, 0xb8, 0xad, 0x93, 0x6e,
+	0xa1, 0x75, 0x5b, 0xb2, 0x5b, 0x3b, 0xaa, 0x50, 0x55, 0x21, 0x88, 0xfb, 0x8b, 0xb6, 0x1c, 0x82,
+	0x5b, 0x21, 0xc4, 0x01, 0x6b, 0x62, 0x4f, 0xed, 0x55, 0xed, 0xdd, 0xed, 0xce, 0x38, 0x25, 0xaa,
+	0x72, 0xe1, 0xc2, 0x01, 0x0e, 0x15, 0x1c, 0x11, 0xb7, 0x22, 0xa1, 0x1e, 0x10, 0x42, 0x95, 0xf8,
+	0x13, 0xe8, 0x81, 0x43, 0x05, 0x12, 0xea, 0x09, 0x50, 0x8b, 0xc4, 0xbf, 0x81, 0x76, 0xe6, 0xed,
+	0xd6, 0x1b, 0xaf, 0x7f, 0xa4, 0x89, 0x10, 0x17, 0xcb, 0xfb, 0xe6, 0xbd, 0x37, 0x9f, 0xf7, 0x99,
+	0x37, 0xef, 0xbd, 0x5d, 0x28, 0xb6, 0x39, 0xeb, 0xc8, 0x76, 0xd3, 0x6a, 0xb8, 0x8e, 0xe0, 0x8e,
+	0xb4, 0x36, 0xca, 0xd6, 0xed, 0x1e, 0xf7, 0x37, 0x4d, 0xcf, 0x77, 0xa5, 0x4b, 0x29, 0xae, 0x9b,
+	0xb8, 0x6e, 0x6e, 0x94, 0x0b, 0xf3, 0xac, 0x6b, 0x3b, 0xae, 0xa5, 0x7e, 0xb5, 0x5a, 0xe1, 0x64,
+	0xc3, 0x15, 0x5d, 0x57, 0x58, 0xeb, 0x4c, 0x70, 0x6d, 0x6f, 0x6d, 0x94, 0xd7, 0xb9, 0x64, 0x65,
+	0xcb, 0x63, 0x2d, 0xdb, 0x61, 0xd2, 0x76, 0x1d, 0xd4, 0x7d, 0x45, 0xeb, 0xd6, 0xd5, 0x93, 0xa5,
+	0x1f, 0x70, 0x69, 0xa1, 0xe5, 0xb6, 0x5c, 0x2d, 0x0f, 0xfe, 0xa1, 0xf4, 0x50, 0xcb, 0x75, 0x5b,
+	0x1d, 0x6e, 0x31, 0xcf, 0xb6, 0x98, 0xe3, 0xb8, 0x52, 0x79, 0x0b, 0x6d, 0x16, 0x71, 0x55, 0x3d,
+	0xad, 0xf7, 0x6e, 0x5a, 0xd2, 0xee, 0x72, 0x21, 0x59, 0xd7, 0x43, 0x85, 0xa4, 0x10, 0xe5, 0xa6,
+	0xc7, 0xd1, 0x81, 0xf1, 0x0e, 0xd0, 0xf7, 0x02, 0xc4, 0x17, 0x45, 0xc3, 0x77, 0xef, 0xd4, 0xf8,
+	0xed, 0x1e, 0x17, 0x92, 0x56, 0x20, 0xe3, 0x31, 0x69, 0x73, 0x47, 0xe6, 0xc9, 0x12, 0x29, 0x65,
+	0xab, 0xf9, 0x5f, 0x1e, 0x2e, 0x2f, 0x20, 0xda, 0xd5, 0x66, 0xd3, 0xe7, 0x42, 0x5c, 0x97, 0xbe,
+	0xed, 0xb4, 0x6a, 0xa1, 0xa2, 0x71, 0x9f, 0xc0, 0xfe, 0x98, 0x2b, 0xe1, 0x05, 0x5b, 0xd2, 0xb7,
+	0x21, 0xcd, 0x95, 0x44, 0xb9, 0xca, 0x55, 0x0e, 0x9b, 0x83, 0xac, 0x9a, 0xd7, 0x38, 0x9a, 0x55,
+	0xb3, 0x8f, 0x7e, 0x5f, 0x9c, 0xfa, 0xf6, 0xef, 0xef, 0x4f, 0x92, 0x1a, 0xda, 0xd1, 0x83, 0x30,
+	0x23, 0x24, 0xeb, 0xf0, 0x7c, 0x6a, 0x89, 0x94, 0x66, 0xab, 0x33, 0x7a, 0x55, 0xcb, 0xa8, 0x09,
+	0xfb, 0x1b, 0x3d, 0xdf, 0xe7, 0x8e, 0xac, 0x0b, 0x2e, 0xeb, 0x1b, 0xdc, 0x17, 0xb6, 0xeb, 0xe4,
+	0xf7, 0x2d, 0x91, 0xd2, 0x74, 0x6d, 0x1e, 0x97, 0xae, 0x73, 0xf9, 0xbe, 0x5e, 0x30, 0x7e, 0x20,
+	0xf0, 0xb2, 0x82, 0x79, 0x8d, 0x6f, 0xd6, 0x78, 0x87, 0x33, 0xc1, 0xc5, 0x2e, 0xc2, 0xa6, 0x07,
+	0x21, 0xcb, 0x1a, 0x0d, 0x2e, 0x44, 0xdd, 0x6e, 0x2a, 0x80, 0xd3, 0xb5, 0x59, 0x2d, 0xb8, 0xd2,
+	0xa4, 0x97, 0x00, 0x9e, 0x67, 0x80, 0xc2, 0x94, 0xab, 0x1c, 0x33, 0xd1, 0x61, 0x90, 0x2e, 0xa6,
+	0x4e, 0x37, 0x4c, 0x17, 0x73, 0x8d, 0xb5, 0x38, 0x82, 0xa9, 0xf5, 0x59, 0x1a, 0x0f, 0x08, 0xe4,
+	0x07, 0x41, 0x23, 0xc1, 0x17, 0x61, 0xd6, 0x47, 0x59, 0x9e, 0x2c, 0xed, 0x2b, 0xe5, 0x2a, 0xc5,
+	0x21, 0x14, 0xa3, 0x69, 0x3f, 0xc7, 0x91, 0x29, 0xbd, 0x1c, 0xc3, 0x9a, 0x52, 0x58, 0x8f, 0x8f,
+	0xc5, 0xaa, 0x31, 0xc4, 0xc0, 0xde, 0x82, 0x23, 0x0a, 0xeb, 0xbb, 0xf6, 0x06, 0xbf, 0xd8, 0xe5,
+	0x7e, 0x8b, 0x3b, 0x8d, 0xcd, 0x55, 0x45, 0xc9, 0x73, 0xaa, 0xe3, 0xcc, 0x90, 0x17, 0x66, 0xe6,
+	0x35, 0x4c, 0xba, 0xf3, 0x3a, 0xd0, 0xd0, 0xfd, 0x1c, 0xa4, 0xec, 0xa6, 0x72, 0x3b, 0x5d, 0x4b,
+	0xd9, 0x4d, 0xe3, 0x03, 0x58, 0x88, 0xab, 0x45, 0xc9, 0x99, 0x41, 0x8a, 0x10, 0xc3, 0xc1, 0x24,
+	0xea, 0xd0, 0xaa, 0x9f, 0xb7, 0xd0, 0xcc, 0xf8, 0x8d, 0xc0, 0xe1, 0x7e, 0xd7, 0xa2, 0xba, 0xb9,
+	0xa6, 0x53, 0x63, 0x37, 0x59, 0x75, 0x16, 0xd2, 0x42, 0x32, 0xd9, 0x13, 0xea, 0x20, 0xe6, 0x2a,
+	0x47, 0x46, 0xc0, 0xba, 0xae, 0x14, 0x6b, 0x68, 0xb0, 0x67, 0x39, 0x97, 0x10, 0xd8, 0x65, 0x9f,
+	0x39, 0x92, 0xf3, 0xbe, 0xc0, 0x5a, 0x5a, 0x32, 0x3e, 0x30, 0x54, 0xfc, 0x2f, 0x04, 0xf6, 0x33,
+	0x81, 0xc2, 0xc0, 0x89, 0xd9, 0xfe, 0x6e, 0x8e, 0xab, 0x8f, 0x89, 0xd4, 0xa4, 0x4c, 0xec, 0x55,
+	0x38, 0x5f, 0x85, 0xe7, 0x34, 0xf4, 0xae, 0xbd, 0x48, 0x44, 0x97, 0x12, 0xaa, 0xc1, 0x8b, 0xa0,
+	0xbb, 0x4f, 0xe0, 0x40, 0x8c, 0xec, 0xe8, 0xea, 0x55, 0x61, 0x16, 0x8f, 0x3c, 0x2c, 0x5b, 0x93,
+	0xde, 0xbd, 0xc8, 0x6e, 0xef, 0x6a, 0xd6, 0x93, 0x14, 0x76, 0x85, 0xf3, 0x6d, 0xde, 0xb8, 0xa5,
+	0x09, 0xfc, 0xb7, 0x13, 0xe2, 0x30, 0x40, 0x93, 0x49, 0x56, 0x6f, 0x74, 0x98, 0x10, 0x2a, 0x21,
+	0xb2, 0xb5, 0x6c, 0x20, 0x39, 0x1f, 0x08, 0x68, 0x11, 0xc0, 0xe3, 0x7e, 0xd7, 0x16, 0xaa, 0xbf,
+	0x4d, 0xab, 0xe5, 0x3e, 0x09, 0xcd, 0x43, 0xc6, 0xeb, 0xf9, 0x9e, 0x2b, 0x78, 0x7e, 0x46, 0x2d,
+	0x86, 0x8f, 0xf4, 0x2a, 0xe4, 0x58, 0x4f, 0xb6, 0x5d, 0x9f, 0x37, 0xeb, 0x4c, 0xe6, 0xd3, 0x8a,
+	0xa6, 0x82, 0xa9, 0x47, 0x07, 0x33, 0x1c, 0x1d, 0xcc, 0x1b, 0xe1, 0xe8, 0x50, 0xfd, 0x5f, 0xc0,
+	0xf5, 0xbd, 0x3f, 0x16, 0x89, 0xe6, 0x1b, 0x42, 0xeb, 0x55, 0x49, 0x4f, 0x43, 0x5a, 0x3f, 0xe5,
+	0x33, 0x63, 0xe2, 0x42, 0x3d, 0xe3, 0xa7, 0xb0, 0x77, 0xc5, 0xa8, 0xc5, 0x24, 0x58, 0x84, 0x0c,
+	0xeb, 0x74, 0xdc, 0x3b, 0x5c, 0x17, 0xeb, 0xa8, 0xb9, 0x87, 0x52, 0xfa, 0x2a, 0x00, 0x9e, 0x76,
+	0xd4, 0x5f, 0x43, 0x9d, 0x2c, 0x2e, 0x5c, 0x69, 0xd2, 0xb7, 0x20, 0xed, 0x73, 0x26, 0xf0, 0x1e,
+	0xcd, 0x55, 0x96, 0x92, 0x32, 0x29, 0xdc, 0x3a, 0xd0, 0x0b, 0x7d, 0xa0, 0x19, 0x3d, 0x0a, 0x59,
+	0x1e, 0x5e, 0x1f, 0xc5, 0x6d, 0x84, 0xe4, 0xb9, 0xdc, 0xb8, 0x82, 0xbd, 0x66, 0xb0, 0xbe, 0x33,
+	0x1d, 0xf9, 0xf8, 0xfc, 0x40, 0x45, 0xa3, 0x8e, 0xfd, 0x28, 0x72, 0x85, 0x7c, 0x5c, 0x8e, 0xe7,
+	0x5a, 0xae, 0x62, 0x24, 0x45, 0x82, 0x56, 0x6b, 0xbe, 0x7b, 0xd3, 0xee, 0xc4, 0xda, 0x79, 0x34,
+	0x8d, 0x5d, 0xc3, 0x6b, 0x17, 0x0c, 0x56, 0x9e, 0xdb, 0x68, 0xef, 0x26, 0x9b, 0x8d, 0x8f, 0xe0,
+	0xa5, 0xed, 0xce, 0x10, 0xef, 0x05, 0x48, 0x73, 0x25, 0xc1, 0x2b, 0x9c, 0x5c, 0xce, 0x83, 0xfc,
+	0x0d, 0x6d, 0xe3, 0x03, 0x9e, 0xb2, 0x35, 0x16, 0x70, 0x08, 0x5d, 0x63, 0x3e, 0xeb, 0x86, 0x48,
+	0x8d, 0x1b, 0x11, 0xdd, 0x5a, 0x8a, 0x5b, 0xbe, 0x09, 0x69, 0x4f, 0x49, 0x90, 0xa1, 0x42, 0x32,
+	0x43, 0x81, 0x46, 0x6c, 0x2f, 0x6d, 0x54, 0xf9, 0xec, 0xff, 0x30, 0xa3, 0xdc, 0xd2, 0x4f, 0x09,
+	0x64, 0xb0, 0xba, 0xd0, 0xe3, 0x49, 0x4e, 0x12, 0x06, 0x8b, 0x42, 0x69, 0xbc, 0xa2, 0xc6, 0x69,
+	0x9c, 0xf8, 0xe4, 0xd7, 0xbf, 0xbe, 0x4c, 0x1d, 0xa5, 0x47, 0xac, 0x84, 0x11, 0x3c, 0xac, 0x60,
+	0xd6, 0x5d, 0xbb, 0xb9, 0x45, 0x1f, 0x10, 0x98, 0x1f, 0x18, 0x1f, 0x68, 0x79, 0xdc, 0x56, 0x03,
+	0xa3, 0x46, 0xe1, 0xc4, 0x58, 0x93, 0x08, 0xde, 0x1b, 0x0a, 0x5e, 0x99, 0x5a, 0x49, 0xf0, 0xf0,
+	0xe0, 0x85, 0x75, 0x17, 0xff, 0x6d, 0x45, 0x88, 0xb7, 0x81, 0xc5, 0x91, 0x60, 0x22, 0xb0, 0xf1,
+	0xf1, 0x61, 0xcf, 0xc0, 0x62, 0xfd, 0x14, 0xd6, 0x5d, 0xfc, 0xd7, 0x07, 0xf6, 0x47, 0x02, 0x73,
+	0xf1, 0x36, 0x4f, 0xcd, 0x89, 0x68, 0x8d, 0xe6, 0x81, 0x9d, 0xc0, 0xbc, 0xaa, 0x60, 0x5e, 0xa0,
+	0xd5, 0x09, 0x39, 0x1d, 0x85, 0xfc, 0x21, 0x81, 0xf9, 0x81, 0x8e, 0x3e, 0x82, 0xe6, 0x61, 0xdd,
+	0x7f, 0x27, 0xf8, 0x57, 0x15, 0xfe, 0x73, 0xf4, 0xec, 0x84, 0xf8, 0xa3, 0xd2, 0x58, 0x67, 0x21,
+	0xc0, 0x2f, 0x08, 0xe4, 0xfa, 0x0a, 0x3d, 0x3d, 0x35, 0x7c, 0xf7, 0x81, 0x4e, 0x5b, 0x78, 0x7d,
+	0x32, 0x65, 0x44, 0x5b, 0x52, 0x68, 0x0d, 0xba, 0x94, 0x78, 0xc1, 0x02, 0x03, 0x84, 0x45, 0x3f,
+	0x27, 0x90, 0x09, 0x6f, 0xd5, 0xf0, 0x9b, 0xbe, 0xed, 0x2e, 0x95, 0xc6, 0x2b, 0x22, 0x10, 0x53,
+	0x01, 0x29, 0xd1, 0x63, 0xa3, 0x69, 0xc3, 0xda, 0xbf, 0x45, 0xbf, 0x26, 0x90, 0x8d, 0x4a, 0x29,
+	0x1d, 0x7e, 0x3e, 0xdb, 0x6b, 0x77, 0xe1, 0xe4, 0x24, 0xaa, 0x08, 0xea, 0xac, 0x02, 0xb5, 0x42,
+	0xcb, 0x13, 0x9e, 0xe5, 0x2d, 0xbe, 0x59, 0xd7, 0xe5, 0x98, 0x6e, 0x41, 0x5a, 0xd7, 0x4f, 0x7a,
+	0x6c, 0x04, 0x07, 0x7d, 0xa5, 0xba, 0x70, 0x7c, 0xac, 0x1e, 0xa2, 0x32, 0x14, 0xaa, 0x43, 0xb4,
+	0x90, 0x8c, 0x4a, 0x6d, 0x7a, 0x8f, 0x40, 0x5a, 0x7f, 0x0c, 0x18, 0xb1, 0x7f, 0xec, 0x7b, 0xc5,
+	0x88, 0xfd, 0xe3, 0x1f, 0x23, 0x8c, 0x33, 0x6a, 0x7f, 0x8b, 0x2e, 0x4f, 0x9a, 0xe1, 0x1a, 0xc7,
+	0x37, 0x04, 0x72, 0x7d, 0xaf, 0xde, 0x23, 0xb2, 0x7a, 0xf0, 0xab, 0xc2, 0x88, 0xac, 0x4e, 0x78,
+	0x9b, 0x37, 0xce, 0x29, 0x84, 0x67, 0xe8, 0xca, 0x0e, 0xce, 0x2d, 0x7a, 0x87, 0xff, 0x8e, 0xc0,
+	0x81, 0xc4, 0xd7, 0x6e, 0x7a, 0x66, 0x28, 0x88, 0x51, 0xaf, 0xe9, 0x3b, 0x29, 0x1e, 0x2b, 0x0a,
+	0xf8, 0x32, 0x3d, 0x95, 0x04, 0x7c, 0xb0, 0x52, 0x58, 0x1d, 0x7b, 0x83, 0x57, 0xaf, 0x3e, 0x7a,
+	0x5a, 0x24, 0x8f, 0x9f, 0x16, 0xc9, 0x9f, 0x4f, 0x8b, 0xe4, 0xde, 0xb3, 0xe2, 0xd4, 0xe3, 0x67,
+	0xc5, 0xa9, 0x27, 0xcf, 0x8a, 0x53, 0x1f, 0x9e, 0x6e, 0xd9, 0xb2, 0xdd, 0x5b, 0x37, 0x1b, 0x6e,
+	0x37, 0x74, 0xb8, 0xdc, 0x68, 0x33, 0xdb, 0x89, 0xdc, 0x7f, 0x1c, 0x6d, 0xa0, 0x3e, 0x68, 0xad,
+	0xa7, 0xd5, 0x24, 0xbb, 0xf2, 0x4f, 0x00, 0x00, 0x00, 0xff, 0xff, 0xf3, 0xd9, 0x1b, 0xfb, 0xd6,
+	0x13, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -1001,6 +1292,15 @@ type QueryClient interface {
 	KeyEpochs(ctx context.Context, in *QueryKeyEpochsRequest, opts ...grpc.CallOption) (*QueryKeyEpochsResponse, error)
 	// Params returns the module parameters.
 	Params(ctx context.Context, in *QueryParamsRequest, opts ...grpc.CallOption) (*QueryParamsResponse, error)
+	// Escrow returns a patient's emergency key escrow, and whether it is stale
+	// (made for an older custodian set).
+	Escrow(ctx context.Context, in *QueryEscrowRequest, opts ...grpc.CallOption) (*QueryEscrowResponse, error)
+	// KeyReleases lists the custodians' releases of a patient's key shares, of
+	// one emergency access or (access_id 0) of all.
+	KeyReleases(ctx context.Context, in *QueryKeyReleasesRequest, opts ...grpc.CallOption) (*QueryKeyReleasesResponse, error)
+	// LiveEmergencyAccesses lists the emergency accesses active at the block
+	// time, of every patient: what custodians serve.
+	LiveEmergencyAccesses(ctx context.Context, in *QueryLiveEmergencyAccessesRequest, opts ...grpc.CallOption) (*QueryConsentsResponse, error)
 }
 
 type queryClient struct {
@@ -1092,6 +1392,33 @@ func (c *queryClient) Params(ctx context.Context, in *QueryParamsRequest, opts .
 	return out, nil
 }
 
+func (c *queryClient) Escrow(ctx context.Context, in *QueryEscrowRequest, opts ...grpc.CallOption) (*QueryEscrowResponse, error) {
+	out := new(QueryEscrowResponse)
+	err := c.cc.Invoke(ctx, "/healthd.consent.v1.Query/Escrow", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) KeyReleases(ctx context.Context, in *QueryKeyReleasesRequest, opts ...grpc.CallOption) (*QueryKeyReleasesResponse, error) {
+	out := new(QueryKeyReleasesResponse)
+	err := c.cc.Invoke(ctx, "/healthd.consent.v1.Query/KeyReleases", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) LiveEmergencyAccesses(ctx context.Context, in *QueryLiveEmergencyAccessesRequest, opts ...grpc.CallOption) (*QueryConsentsResponse, error) {
+	out := new(QueryConsentsResponse)
+	err := c.cc.Invoke(ctx, "/healthd.consent.v1.Query/LiveEmergencyAccesses", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServer is the server API for Query service.
 type QueryServer interface {
 	// Consent returns one consent.
@@ -1114,6 +1441,15 @@ type QueryServer interface {
 	KeyEpochs(context.Context, *QueryKeyEpochsRequest) (*QueryKeyEpochsResponse, error)
 	// Params returns the module parameters.
 	Params(context.Context, *QueryParamsRequest) (*QueryParamsResponse, error)
+	// Escrow returns a patient's emergency key escrow, and whether it is stale
+	// (made for an older custodian set).
+	Escrow(context.Context, *QueryEscrowRequest) (*QueryEscrowResponse, error)
+	// KeyReleases lists the custodians' releases of a patient's key shares, of
+	// one emergency access or (access_id 0) of all.
+	KeyReleases(context.Context, *QueryKeyReleasesRequest) (*QueryKeyReleasesResponse, error)
+	// LiveEmergencyAccesses lists the emergency accesses active at the block
+	// time, of every patient: what custodians serve.
+	LiveEmergencyAccesses(context.Context, *QueryLiveEmergencyAccessesRequest) (*QueryConsentsResponse, error)
 }
 
 // UnimplementedQueryServer can be embedded to have forward compatible implementations.
@@ -1146,6 +1482,15 @@ func (*UnimplementedQueryServer) KeyEpochs(ctx context.Context, req *QueryKeyEpo
 }
 func (*UnimplementedQueryServer) Params(ctx context.Context, req *QueryParamsRequest) (*QueryParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Params not implemented")
+}
+func (*UnimplementedQueryServer) Escrow(ctx context.Context, req *QueryEscrowRequest) (*QueryEscrowResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Escrow not implemented")
+}
+func (*UnimplementedQueryServer) KeyReleases(ctx context.Context, req *QueryKeyReleasesRequest) (*QueryKeyReleasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method KeyReleases not implemented")
+}
+func (*UnimplementedQueryServer) LiveEmergencyAccesses(ctx context.Context, req *QueryLiveEmergencyAccessesRequest) (*QueryConsentsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LiveEmergencyAccesses not implemented")
 }
 
 func RegisterQueryServer(s grpc1.Server, srv QueryServer) {
@@ -1314,6 +1659,60 @@ func _Query_Params_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_Escrow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryEscrowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Escrow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/healthd.consent.v1.Query/Escrow",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Escrow(ctx, req.(*QueryEscrowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_KeyReleases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryKeyReleasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).KeyReleases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/healthd.consent.v1.Query/KeyReleases",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).KeyReleases(ctx, req.(*QueryKeyReleasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_LiveEmergencyAccesses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryLiveEmergencyAccessesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).LiveEmergencyAccesses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/healthd.consent.v1.Query/LiveEmergencyAccesses",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).LiveEmergencyAccesses(ctx, req.(*QueryLiveEmergencyAccessesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Query_serviceDesc = _Query_serviceDesc
 var _Query_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "healthd.consent.v1.Query",
@@ -1355,9 +1754,230 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 			MethodName: "Params",
 			Handler:    _Query_Params_Handler,
 		},
+		{
+			MethodName: "Escrow",
+			Handler:    _Query_Escrow_Handler,
+		},
+		{
+			MethodName: "KeyReleases",
+			Handler:    _Query_KeyReleases_Handler,
+		},
+		{
+			MethodName: "LiveEmergencyAccesses",
+			Handler:    _Query_LiveEmergencyAccesses_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "healthd/consent/v1/query.proto",
+}
+
+func (m *QueryEscrowRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryEscrowRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryEscrowRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Patient) > 0 {
+		i -= len(m.Patient)
+		copy(dAtA[i:], m.Patient)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Patient)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryEscrowResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryEscrowResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryEscrowResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.CurrentSetVersion != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.CurrentSetVersion))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Stale {
+		i--
+		if m.Stale {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x10
+	}
+	{
+		size, err := m.Escrow.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryKeyReleasesRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryKeyReleasesRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryKeyReleasesRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.AccessId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.AccessId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Patient) > 0 {
+		i -= len(m.Patient)
+		copy(dAtA[i:], m.Patient)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Patient)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryKeyReleasesResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryKeyReleasesResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryKeyReleasesResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Releases) > 0 {
+		for iNdEx := len(m.Releases) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Releases[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryLiveEmergencyAccessesRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryLiveEmergencyAccessesRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryLiveEmergencyAccessesRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
 }
 
 func (m *QueryConsentRequest) Marshal() (dAtA []byte, err error) {
@@ -1682,12 +2302,12 @@ func (m *QueryCheckAccessRequest) MarshalToSizedBuffer(dAtA []byte) (int, error)
 		i--
 		dAtA[i] = 0x3a
 	}
-	n7, err7 := github_com_cosmos_gogoproto_types.StdTimeMarshalTo(m.AuthoredAt, dAtA[i-github_com_cosmos_gogoproto_types.SizeOfStdTime(m.AuthoredAt):])
-	if err7 != nil {
-		return 0, err7
+	n11, err11 := github_com_cosmos_gogoproto_types.StdTimeMarshalTo(m.AuthoredAt, dAtA[i-github_com_cosmos_gogoproto_types.SizeOfStdTime(m.AuthoredAt):])
+	if err11 != nil {
+		return 0, err11
 	}
-	i -= n7
-	i = encodeVarintQuery(dAtA, i, uint64(n7))
+	i -= n11
+	i = encodeVarintQuery(dAtA, i, uint64(n11))
 	i--
 	dAtA[i] = 0x32
 	if len(m.Purpose) > 0 {
@@ -1978,6 +2598,88 @@ func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	dAtA[offset] = uint8(v)
 	return base
 }
+func (m *QueryEscrowRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Patient)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryEscrowResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Escrow.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	if m.Stale {
+		n += 2
+	}
+	if m.CurrentSetVersion != 0 {
+		n += 1 + sovQuery(uint64(m.CurrentSetVersion))
+	}
+	return n
+}
+
+func (m *QueryKeyReleasesRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Patient)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.AccessId != 0 {
+		n += 1 + sovQuery(uint64(m.AccessId))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryKeyReleasesResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Releases) > 0 {
+		for _, e := range m.Releases {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryLiveEmergencyAccessesRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
 func (m *QueryConsentRequest) Size() (n int) {
 	if m == nil {
 		return 0
@@ -2231,6 +2933,553 @@ func sovQuery(x uint64) (n int) {
 }
 func sozQuery(x uint64) (n int) {
 	return sovQuery(uint64((x << 1) ^ uint64((int64(x) >> 63))))
+}
+func (m *QueryEscrowRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryEscrowRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryEscrowRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Patient", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Patient = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryEscrowResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryEscrowResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryEscrowResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Escrow", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Escrow.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Stale", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Stale = bool(v != 0)
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CurrentSetVersion", wireType)
+			}
+			m.CurrentSetVersion = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.CurrentSetVersion |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryKeyReleasesRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryKeyReleasesRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryKeyReleasesRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Patient", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Patient = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AccessId", wireType)
+			}
+			m.AccessId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.AccessId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryKeyReleasesResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryKeyReleasesResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryKeyReleasesResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Releases", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Releases = append(m.Releases, KeyRelease{})
+			if err := m.Releases[len(m.Releases)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryLiveEmergencyAccessesRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryLiveEmergencyAccessesRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryLiveEmergencyAccessesRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
 }
 func (m *QueryConsentRequest) Unmarshal(dAtA []byte) error {
 	l := len(dAtA)

@@ -663,6 +663,15 @@ type Params struct {
 	MaxPrunesPerBlock uint32 `protobuf:"varint,2,opt,name=max_prunes_per_block,json=maxPrunesPerBlock,proto3" json:"max_prunes_per_block,omitempty"`
 	// max_consent_duration bounds the period of a consent (default 10 years).
 	MaxConsentDuration time.Duration `protobuf:"bytes,3,opt,name=max_consent_duration,json=maxConsentDuration,proto3,stdduration" json:"max_consent_duration"`
+	// custodians hold the shares of patients' emergency class keys (issue #17):
+	// dedicated consortium accounts, never providers that may break the glass.
+	Custodians []Custodian `protobuf:"bytes,4,rep,name=custodians,proto3" json:"custodians"`
+	// custodian_threshold is how many custodians' shares give a class key back
+	// (2 <= threshold <= custodians; 0 with no custodians).
+	CustodianThreshold uint32 `protobuf:"varint,5,opt,name=custodian_threshold,json=custodianThreshold,proto3" json:"custodian_threshold,omitempty"`
+	// custodian_set_version counts the changes of custodians or threshold; the
+	// chain bumps it itself. Escrows made for an older version are stale.
+	CustodianSetVersion uint64 `protobuf:"varint,6,opt,name=custodian_set_version,json=custodianSetVersion,proto3" json:"custodian_set_version,omitempty"`
 }
 
 func (m *Params) Reset()         { *m = Params{} }
@@ -719,6 +728,450 @@ func (m *Params) GetMaxConsentDuration() time.Duration {
 	return 0
 }
 
+func (m *Params) GetCustodians() []Custodian {
+	if m != nil {
+		return m.Custodians
+	}
+	return nil
+}
+
+func (m *Params) GetCustodianThreshold() uint32 {
+	if m != nil {
+		return m.CustodianThreshold
+	}
+	return 0
+}
+
+func (m *Params) GetCustodianSetVersion() uint64 {
+	if m != nil {
+		return m.CustodianSetVersion
+	}
+	return 0
+}
+
+// Custodian is one holder of emergency key shares.
+type Custodian struct {
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// encryption_key is the custodian's HPKE public key (MLKEM768X25519), as
+	// `healthd keys encryption-key` derives it.
+	EncryptionKey []byte `protobuf:"bytes,2,opt,name=encryption_key,json=encryptionKey,proto3" json:"encryption_key,omitempty"`
+}
+
+func (m *Custodian) Reset()         { *m = Custodian{} }
+func (m *Custodian) String() string { return proto.CompactTextString(m) }
+func (*Custodian) ProtoMessage()    {}
+func (*Custodian) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2796ad5b6f0c8dad, []int{6}
+}
+func (m *Custodian) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Custodian) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Custodian.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Custodian) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Custodian.Merge(m, src)
+}
+func (m *Custodian) XXX_Size() int {
+	return m.Size()
+}
+func (m *Custodian) XXX_DiscardUnknown() {
+	xxx_messageInfo_Custodian.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Custodian proto.InternalMessageInfo
+
+func (m *Custodian) GetAddress() string {
+	if m != nil {
+		return m.Address
+	}
+	return ""
+}
+
+func (m *Custodian) GetEncryptionKey() []byte {
+	if m != nil {
+		return m.EncryptionKey
+	}
+	return nil
+}
+
+// ClassEpoch names one class key of a patient: its data class and epoch.
+type ClassEpoch struct {
+	DataClass string `protobuf:"bytes,1,opt,name=data_class,json=dataClass,proto3" json:"data_class,omitempty"`
+	Epoch     uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+}
+
+func (m *ClassEpoch) Reset()         { *m = ClassEpoch{} }
+func (m *ClassEpoch) String() string { return proto.CompactTextString(m) }
+func (*ClassEpoch) ProtoMessage()    {}
+func (*ClassEpoch) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2796ad5b6f0c8dad, []int{7}
+}
+func (m *ClassEpoch) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ClassEpoch) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ClassEpoch.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ClassEpoch) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ClassEpoch.Merge(m, src)
+}
+func (m *ClassEpoch) XXX_Size() int {
+	return m.Size()
+}
+func (m *ClassEpoch) XXX_DiscardUnknown() {
+	xxx_messageInfo_ClassEpoch.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ClassEpoch proto.InternalMessageInfo
+
+func (m *ClassEpoch) GetDataClass() string {
+	if m != nil {
+		return m.DataClass
+	}
+	return ""
+}
+
+func (m *ClassEpoch) GetEpoch() uint64 {
+	if m != nil {
+		return m.Epoch
+	}
+	return 0
+}
+
+// EscrowShare is one custodian's part of an escrow: an HPKE ciphertext to the
+// custodian holding its share of every escrowed class key.
+type EscrowShare struct {
+	Custodian string `protobuf:"bytes,1,opt,name=custodian,proto3" json:"custodian,omitempty"`
+	Sealed    []byte `protobuf:"bytes,2,opt,name=sealed,proto3" json:"sealed,omitempty"`
+}
+
+func (m *EscrowShare) Reset()         { *m = EscrowShare{} }
+func (m *EscrowShare) String() string { return proto.CompactTextString(m) }
+func (*EscrowShare) ProtoMessage()    {}
+func (*EscrowShare) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2796ad5b6f0c8dad, []int{8}
+}
+func (m *EscrowShare) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EscrowShare) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EscrowShare.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EscrowShare) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EscrowShare.Merge(m, src)
+}
+func (m *EscrowShare) XXX_Size() int {
+	return m.Size()
+}
+func (m *EscrowShare) XXX_DiscardUnknown() {
+	xxx_messageInfo_EscrowShare.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EscrowShare proto.InternalMessageInfo
+
+func (m *EscrowShare) GetCustodian() string {
+	if m != nil {
+		return m.Custodian
+	}
+	return ""
+}
+
+func (m *EscrowShare) GetSealed() []byte {
+	if m != nil {
+		return m.Sealed
+	}
+	return nil
+}
+
+// ShareCommitment is the SHA-256 commitment to one custodian's share of one
+// class key (crypto.ShareCommitment), so a bad share can be told from a good one.
+type ShareCommitment struct {
+	DataClass string `protobuf:"bytes,1,opt,name=data_class,json=dataClass,proto3" json:"data_class,omitempty"`
+	Custodian string `protobuf:"bytes,2,opt,name=custodian,proto3" json:"custodian,omitempty"`
+	Hash      []byte `protobuf:"bytes,3,opt,name=hash,proto3" json:"hash,omitempty"`
+}
+
+func (m *ShareCommitment) Reset()         { *m = ShareCommitment{} }
+func (m *ShareCommitment) String() string { return proto.CompactTextString(m) }
+func (*ShareCommitment) ProtoMessage()    {}
+func (*ShareCommitment) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2796ad5b6f0c8dad, []int{9}
+}
+func (m *ShareCommitment) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ShareCommitment) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ShareCommitment.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ShareCommitment) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ShareCommitment.Merge(m, src)
+}
+func (m *ShareCommitment) XXX_Size() int {
+	return m.Size()
+}
+func (m *ShareCommitment) XXX_DiscardUnknown() {
+	xxx_messageInfo_ShareCommitment.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ShareCommitment proto.InternalMessageInfo
+
+func (m *ShareCommitment) GetDataClass() string {
+	if m != nil {
+		return m.DataClass
+	}
+	return ""
+}
+
+func (m *ShareCommitment) GetCustodian() string {
+	if m != nil {
+		return m.Custodian
+	}
+	return ""
+}
+
+func (m *ShareCommitment) GetHash() []byte {
+	if m != nil {
+		return m.Hash
+	}
+	return nil
+}
+
+// KeyEscrow is a patient's escrow of emergency class keys with the custodians.
+type KeyEscrow struct {
+	Patient string `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	// set_version is the custodian set it was made for.
+	SetVersion uint64       `protobuf:"varint,2,opt,name=set_version,json=setVersion,proto3" json:"set_version,omitempty"`
+	Threshold  uint32       `protobuf:"varint,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Classes    []ClassEpoch `protobuf:"bytes,4,rep,name=classes,proto3" json:"classes"`
+	// shares, one per custodian, in the order of the set.
+	Shares      []EscrowShare     `protobuf:"bytes,5,rep,name=shares,proto3" json:"shares"`
+	Commitments []ShareCommitment `protobuf:"bytes,6,rep,name=commitments,proto3" json:"commitments"`
+	EscrowedAt  time.Time         `protobuf:"bytes,7,opt,name=escrowed_at,json=escrowedAt,proto3,stdtime" json:"escrowed_at"`
+}
+
+func (m *KeyEscrow) Reset()         { *m = KeyEscrow{} }
+func (m *KeyEscrow) String() string { return proto.CompactTextString(m) }
+func (*KeyEscrow) ProtoMessage()    {}
+func (*KeyEscrow) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2796ad5b6f0c8dad, []int{10}
+}
+func (m *KeyEscrow) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *KeyEscrow) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_KeyEscrow.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *KeyEscrow) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_KeyEscrow.Merge(m, src)
+}
+func (m *KeyEscrow) XXX_Size() int {
+	return m.Size()
+}
+func (m *KeyEscrow) XXX_DiscardUnknown() {
+	xxx_messageInfo_KeyEscrow.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_KeyEscrow proto.InternalMessageInfo
+
+func (m *KeyEscrow) GetPatient() string {
+	if m != nil {
+		return m.Patient
+	}
+	return ""
+}
+
+func (m *KeyEscrow) GetSetVersion() uint64 {
+	if m != nil {
+		return m.SetVersion
+	}
+	return 0
+}
+
+func (m *KeyEscrow) GetThreshold() uint32 {
+	if m != nil {
+		return m.Threshold
+	}
+	return 0
+}
+
+func (m *KeyEscrow) GetClasses() []ClassEpoch {
+	if m != nil {
+		return m.Classes
+	}
+	return nil
+}
+
+func (m *KeyEscrow) GetShares() []EscrowShare {
+	if m != nil {
+		return m.Shares
+	}
+	return nil
+}
+
+func (m *KeyEscrow) GetCommitments() []ShareCommitment {
+	if m != nil {
+		return m.Commitments
+	}
+	return nil
+}
+
+func (m *KeyEscrow) GetEscrowedAt() time.Time {
+	if m != nil {
+		return m.EscrowedAt
+	}
+	return time.Time{}
+}
+
+// KeyRelease is a custodian's release of its shares of a patient's escrowed
+// class keys to the provider of an emergency access.
+type KeyRelease struct {
+	AccessId   uint64       `protobuf:"varint,1,opt,name=access_id,json=accessId,proto3" json:"access_id,omitempty"`
+	Custodian  string       `protobuf:"bytes,2,opt,name=custodian,proto3" json:"custodian,omitempty"`
+	Patient    string       `protobuf:"bytes,3,opt,name=patient,proto3" json:"patient,omitempty"`
+	Provider   string       `protobuf:"bytes,4,opt,name=provider,proto3" json:"provider,omitempty"`
+	SetVersion uint64       `protobuf:"varint,5,opt,name=set_version,json=setVersion,proto3" json:"set_version,omitempty"`
+	Classes    []ClassEpoch `protobuf:"bytes,6,rep,name=classes,proto3" json:"classes"`
+	// sealed is the custodian's shares, HPKE-sealed to the provider's encryption
+	// key (crypto.ReleaseContext).
+	Sealed     []byte    `protobuf:"bytes,7,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	ReleasedAt time.Time `protobuf:"bytes,8,opt,name=released_at,json=releasedAt,proto3,stdtime" json:"released_at"`
+}
+
+func (m *KeyRelease) Reset()         { *m = KeyRelease{} }
+func (m *KeyRelease) String() string { return proto.CompactTextString(m) }
+func (*KeyRelease) ProtoMessage()    {}
+func (*KeyRelease) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2796ad5b6f0c8dad, []int{11}
+}
+func (m *KeyRelease) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *KeyRelease) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_KeyRelease.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *KeyRelease) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_KeyRelease.Merge(m, src)
+}
+func (m *KeyRelease) XXX_Size() int {
+	return m.Size()
+}
+func (m *KeyRelease) XXX_DiscardUnknown() {
+	xxx_messageInfo_KeyRelease.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_KeyRelease proto.InternalMessageInfo
+
+func (m *KeyRelease) GetAccessId() uint64 {
+	if m != nil {
+		return m.AccessId
+	}
+	return 0
+}
+
+func (m *KeyRelease) GetCustodian() string {
+	if m != nil {
+		return m.Custodian
+	}
+	return ""
+}
+
+func (m *KeyRelease) GetPatient() string {
+	if m != nil {
+		return m.Patient
+	}
+	return ""
+}
+
+func (m *KeyRelease) GetProvider() string {
+	if m != nil {
+		return m.Provider
+	}
+	return ""
+}
+
+func (m *KeyRelease) GetSetVersion() uint64 {
+	if m != nil {
+		return m.SetVersion
+	}
+	return 0
+}
+
+func (m *KeyRelease) GetClasses() []ClassEpoch {
+	if m != nil {
+		return m.Classes
+	}
+	return nil
+}
+
+func (m *KeyRelease) GetSealed() []byte {
+	if m != nil {
+		return m.Sealed
+	}
+	return nil
+}
+
+func (m *KeyRelease) GetReleasedAt() time.Time {
+	if m != nil {
+		return m.ReleasedAt
+	}
+	return time.Time{}
+}
+
 func init() {
 	proto.RegisterEnum("healthd.consent.v1.ConsentStatus", ConsentStatus_name, ConsentStatus_value)
 	proto.RegisterEnum("healthd.consent.v1.EmergencyReason", EmergencyReason_name, EmergencyReason_value)
@@ -730,90 +1183,118 @@ func init() {
 	proto.RegisterType((*Period)(nil), "healthd.consent.v1.Period")
 	proto.RegisterType((*Consent)(nil), "healthd.consent.v1.Consent")
 	proto.RegisterType((*Params)(nil), "healthd.consent.v1.Params")
+	proto.RegisterType((*Custodian)(nil), "healthd.consent.v1.Custodian")
+	proto.RegisterType((*ClassEpoch)(nil), "healthd.consent.v1.ClassEpoch")
+	proto.RegisterType((*EscrowShare)(nil), "healthd.consent.v1.EscrowShare")
+	proto.RegisterType((*ShareCommitment)(nil), "healthd.consent.v1.ShareCommitment")
+	proto.RegisterType((*KeyEscrow)(nil), "healthd.consent.v1.KeyEscrow")
+	proto.RegisterType((*KeyRelease)(nil), "healthd.consent.v1.KeyRelease")
 }
 
 func init() { proto.RegisterFile("healthd/consent/v1/types.proto", fileDescriptor_2796ad5b6f0c8dad) }
 
 var fileDescriptor_2796ad5b6f0c8dad = []byte{
-	// 1239 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x56, 0xcf, 0x6f, 0x1b, 0x45,
-	0x14, 0xce, 0xda, 0x8e, 0x13, 0xbf, 0xc4, 0xa9, 0x3b, 0x4a, 0xab, 0x8d, 0x69, 0x1d, 0xd7, 0xa5,
-	0xc8, 0x8a, 0x54, 0x9b, 0x86, 0x43, 0x05, 0x15, 0x42, 0x6b, 0x7b, 0xda, 0xb8, 0x0d, 0x6b, 0x6b,
-	0x76, 0x1d, 0xa0, 0x07, 0x56, 0x1b, 0x7b, 0xea, 0xac, 0x12, 0xef, 0xae, 0x76, 0x26, 0xc1, 0x3e,
-	0xc2, 0x01, 0x55, 0x9c, 0x2a, 0x4e, 0xdc, 0xb9, 0x70, 0xec, 0x81, 0x13, 0x7f, 0x41, 0x8f, 0x15,
-	0x07, 0x84, 0x38, 0x00, 0x6a, 0x0f, 0xfd, 0x37, 0xd0, 0xce, 0xce, 0x3a, 0xf1, 0x0f, 0x51, 0xcc,
-	0xa5, 0xea, 0xbc, 0xef, 0x7b, 0x3f, 0xe6, 0x7b, 0xdf, 0xac, 0x03, 0x85, 0x23, 0x6a, 0x9f, 0xf0,
-	0xa3, 0x5e, 0xb5, 0xeb, 0xb9, 0x8c, 0xba, 0xbc, 0x7a, 0x76, 0xa7, 0xca, 0x47, 0x3e, 0x65, 0x15,
-	0x3f, 0xf0, 0xb8, 0x87, 0x90, 0xc4, 0x2b, 0x12, 0xaf, 0x9c, 0xdd, 0xc9, 0x5f, 0xb6, 0x07, 0x8e,
-	0xeb, 0x55, 0xc5, 0xbf, 0x11, 0x2d, 0xbf, 0xd5, 0xf5, 0xd8, 0xc0, 0x63, 0x96, 0x38, 0x55, 0xa3,
-	0x83, 0x84, 0x36, 0xfb, 0x5e, 0xdf, 0x8b, 0xe2, 0xe1, 0xff, 0x64, 0xb4, 0xd0, 0xf7, 0xbc, 0xfe,
-	0x09, 0xad, 0x8a, 0xd3, 0xe1, 0xe9, 0x93, 0x6a, 0xef, 0x34, 0xb0, 0xb9, 0xe3, 0xb9, 0x12, 0xdf,
-	0x9e, 0xc6, 0xb9, 0x33, 0xa0, 0x8c, 0xdb, 0x03, 0x3f, 0x22, 0x94, 0x9e, 0x2a, 0xb0, 0xda, 0xa0,
-	0x27, 0xb4, 0x6f, 0x73, 0x8a, 0x76, 0x61, 0xc5, 0xee, 0xf5, 0x02, 0xca, 0x98, 0xaa, 0x14, 0x95,
-	0x72, 0xa6, 0xa6, 0xfe, 0xfa, 0xf3, 0xed, 0x4d, 0x39, 0x86, 0x16, 0x21, 0x06, 0x0f, 0x1c, 0xb7,
-	0x4f, 0x62, 0x22, 0xda, 0x03, 0xa0, 0x43, 0xdf, 0x09, 0x28, 0xb3, 0x6c, 0xae, 0x26, 0x8a, 0x4a,
-	0x79, 0x6d, 0x37, 0x5f, 0x89, 0xda, 0x56, 0xe2, 0xb6, 0x15, 0x33, 0x6e, 0x5b, 0xcb, 0xbe, 0xf8,
-	0x73, 0x7b, 0xe9, 0xd9, 0x5f, 0xdb, 0xca, 0x4f, 0x6f, 0x9e, 0xef, 0x28, 0x24, 0x23, 0x93, 0x35,
-	0x5e, 0x1a, 0x42, 0xb6, 0x7e, 0x62, 0x33, 0xf6, 0x88, 0x8e, 0xb0, 0xef, 0x75, 0x8f, 0xc2, 0x71,
-	0x7c, 0x9b, 0x3b, 0xd4, 0xe5, 0x6f, 0x1f, 0x47, 0x12, 0xd1, 0x75, 0x80, 0x9e, 0xcd, 0x6d, 0xab,
-	0x1b, 0x56, 0x12, 0xe3, 0x64, 0x48, 0x26, 0x8c, 0x88, 0xd2, 0x68, 0x13, 0x96, 0x69, 0x58, 0x5b,
-	0x4d, 0x16, 0x95, 0x72, 0x8a, 0x44, 0x87, 0xd2, 0x37, 0x09, 0xd8, 0x68, 0x47, 0x05, 0xda, 0x81,
-	0xf7, 0xc4, 0x39, 0xf9, 0x7f, 0x52, 0xdc, 0x82, 0x0d, 0xea, 0x76, 0x83, 0x91, 0x1f, 0x2e, 0xc0,
-	0x3a, 0xa6, 0x23, 0xd1, 0x7f, 0x9d, 0x64, 0xcf, 0xa3, 0x8f, 0xe8, 0x08, 0x61, 0xc8, 0xf4, 0xa4,
-	0xe2, 0x4c, 0x4d, 0x16, 0x93, 0xe5, 0xb5, 0xdd, 0x6b, 0x95, 0x59, 0x7f, 0x54, 0xe2, 0xb5, 0xd4,
-	0x32, 0xa1, 0x64, 0x52, 0xae, 0x71, 0x26, 0xd2, 0x21, 0x1b, 0xd0, 0xbe, 0xc3, 0x38, 0x0d, 0x68,
-	0x2f, 0xd4, 0x3e, 0xb5, 0xa8, 0xf6, 0xeb, 0xe7, 0xf9, 0x1a, 0x2f, 0x7d, 0xab, 0x40, 0xba, 0x4d,
-	0x03, 0xc7, 0xeb, 0xa1, 0x4f, 0x60, 0x99, 0x71, 0x3b, 0x88, 0x64, 0x5f, 0xa8, 0x64, 0x94, 0x87,
-	0xee, 0x41, 0x92, 0xba, 0xbd, 0xc5, 0xdd, 0x10, 0x66, 0x95, 0xfe, 0x48, 0xc3, 0x4a, 0x3d, 0x92,
-	0x01, 0x6d, 0x40, 0xc2, 0xe9, 0x89, 0x31, 0x52, 0x24, 0xe1, 0xf4, 0x2e, 0x5a, 0x22, 0xf1, 0x5f,
-	0x2d, 0xb1, 0x0b, 0x2b, 0xfd, 0xc0, 0x76, 0x39, 0xa5, 0x62, 0xeb, 0xff, 0x9a, 0x23, 0x89, 0xa8,
-	0x08, 0x6b, 0x3e, 0x0d, 0x06, 0x0e, 0x63, 0x8e, 0xe7, 0x32, 0x35, 0x55, 0x4c, 0x96, 0x33, 0xe4,
-	0x62, 0x08, 0xdd, 0x80, 0xf5, 0x73, 0xa3, 0x51, 0xa6, 0x2e, 0x47, 0x94, 0xb1, 0xd5, 0x28, 0x43,
-	0x79, 0x58, 0xf5, 0x4f, 0x03, 0xdf, 0x0b, 0xe1, 0xb4, 0x80, 0xc7, 0x67, 0xf4, 0x31, 0xa4, 0x7d,
-	0x21, 0xb6, 0xba, 0x22, 0x45, 0x9a, 0xe3, 0x80, 0x68, 0x1d, 0x17, 0xf7, 0x2f, 0x93, 0xd0, 0x3d,
-	0x10, 0x9d, 0x2c, 0x59, 0x63, 0xf5, 0x6d, 0x35, 0x88, 0x78, 0x15, 0x72, 0xbd, 0x1f, 0x42, 0x9a,
-	0x71, 0x9b, 0x9f, 0x32, 0x35, 0x53, 0x54, 0xca, 0x1b, 0xbb, 0x37, 0xe6, 0xe5, 0xc9, 0x0d, 0x18,
-	0x82, 0x48, 0x64, 0x02, 0xba, 0x09, 0x19, 0x3a, 0xa0, 0x41, 0x9f, 0xba, 0xdd, 0x91, 0x0a, 0x45,
-	0xa5, 0xbc, 0x5a, 0x5b, 0x8e, 0x1f, 0x72, 0x1c, 0x0f, 0xdf, 0xe0, 0x31, 0x1d, 0x59, 0x42, 0x4b,
-	0xa6, 0xae, 0x15, 0x93, 0xe5, 0x75, 0x92, 0x39, 0xa6, 0xa3, 0x07, 0x22, 0x10, 0x7e, 0x31, 0xba,
-	0x01, 0xb5, 0x79, 0xe4, 0xda, 0xf5, 0x85, 0xbf, 0x18, 0x32, 0x59, 0xe3, 0x61, 0xa5, 0x80, 0x9e,
-	0x79, 0xc7, 0x51, 0xa5, 0xec, 0xc2, 0x95, 0x64, 0xb2, 0xc6, 0xd1, 0x5d, 0x80, 0x68, 0xf5, 0x3d,
-	0xeb, 0x70, 0xa4, 0x6e, 0xbc, 0xc5, 0x26, 0x19, 0xc9, 0xad, 0x8d, 0x90, 0x0e, 0xb9, 0xf1, 0xc5,
-	0xad, 0x80, 0xda, 0xcc, 0x73, 0xd5, 0x4b, 0x42, 0xd5, 0x9b, 0xf3, 0x54, 0xc5, 0x31, 0x97, 0x08,
-	0x2a, 0xb9, 0x44, 0x27, 0x03, 0xe2, 0x1b, 0x32, 0xae, 0xe7, 0x7a, 0x9c, 0xaa, 0x39, 0xf1, 0x0d,
-	0xcb, 0x8e, 0xa3, 0xba, 0xc7, 0x29, 0xba, 0x0b, 0xe9, 0x80, 0x9e, 0x39, 0xf4, 0x2b, 0xf5, 0xb2,
-	0x68, 0xb6, 0x3d, 0xaf, 0x19, 0x11, 0x8c, 0x70, 0x83, 0x94, 0x48, 0x7a, 0xe9, 0xfb, 0x04, 0xa4,
-	0xdb, 0x76, 0x60, 0x0f, 0x18, 0xfa, 0x12, 0xae, 0x0e, 0xec, 0xa1, 0x75, 0xde, 0x2e, 0xfe, 0xed,
-	0x90, 0xcf, 0x7e, 0x6b, 0x46, 0xc9, 0x86, 0x24, 0x44, 0x42, 0xfe, 0x30, 0x16, 0x72, 0x73, 0x60,
-	0x0f, 0xc7, 0x37, 0x8b, 0x49, 0xa8, 0x0a, 0x61, 0xdc, 0xf2, 0x83, 0x53, 0x97, 0xb2, 0xd0, 0xa9,
-	0xd6, 0xe1, 0x89, 0xd7, 0x3d, 0x16, 0x0f, 0x37, 0x4b, 0x2e, 0x0f, 0xec, 0x61, 0x5b, 0x40, 0x6d,
-	0x1a, 0xd4, 0x42, 0x00, 0x3d, 0x8e, 0x12, 0xe4, 0x0d, 0xce, 0xc7, 0x49, 0x2e, 0x38, 0x0e, 0x1a,
-	0xd8, 0x43, 0x69, 0xdf, 0x98, 0xf2, 0xd1, 0x3b, 0xdf, 0xbd, 0x79, 0xbe, 0x73, 0x75, 0xfa, 0x57,
-	0x3a, 0x52, 0x62, 0xe7, 0xa9, 0x02, 0xd9, 0x09, 0xbf, 0xa3, 0x02, 0xe4, 0xeb, 0x2d, 0xdd, 0xc0,
-	0xba, 0x69, 0x19, 0xa6, 0x66, 0x76, 0x0c, 0xab, 0xa3, 0x1b, 0x6d, 0x5c, 0x6f, 0xde, 0x6f, 0xe2,
-	0x46, 0x6e, 0x09, 0x6d, 0xc1, 0x95, 0x29, 0x5c, 0xab, 0x9b, 0xcd, 0x03, 0x9c, 0x53, 0x50, 0x1e,
-	0xae, 0x4e, 0x41, 0x04, 0x1f, 0xb4, 0x1e, 0xe1, 0x46, 0x2e, 0x31, 0x07, 0xc3, 0x9f, 0xb7, 0x9b,
-	0x04, 0x37, 0x72, 0xc9, 0x7c, 0xea, 0xe9, 0x8f, 0x85, 0xa5, 0x9d, 0xdf, 0x14, 0xb8, 0x34, 0x65,
-	0x12, 0x54, 0x84, 0x6b, 0xf8, 0x53, 0x4c, 0x1e, 0x60, 0xbd, 0xfe, 0x85, 0x45, 0xb0, 0x66, 0xb4,
-	0xf4, 0xa9, 0x71, 0xca, 0xf0, 0xee, 0x1c, 0x46, 0xd8, 0xaa, 0xde, 0x6c, 0x75, 0x0c, 0xab, 0xad,
-	0x99, 0x4d, 0xac, 0x9b, 0x39, 0x05, 0xdd, 0x82, 0x1b, 0x33, 0xcc, 0xfd, 0xe6, 0x7d, 0x6c, 0x99,
-	0x7b, 0x04, 0x6b, 0x26, 0xd6, 0x9b, 0xfa, 0x83, 0x5c, 0x02, 0xbd, 0x07, 0xa5, 0x39, 0x05, 0xb5,
-	0xda, 0x3e, 0xb6, 0xcc, 0x96, 0x25, 0xef, 0x90, 0x4b, 0xa2, 0x12, 0x14, 0x66, 0x78, 0xed, 0x4e,
-	0x6d, 0xbf, 0x59, 0xb7, 0xf6, 0xb0, 0xb6, 0x6f, 0xee, 0xe5, 0x52, 0xf2, 0x62, 0x5f, 0x2b, 0xb0,
-	0x76, 0xc1, 0x90, 0xe8, 0x1a, 0xa8, 0x04, 0x1f, 0x34, 0xf1, 0x67, 0x42, 0x09, 0x3c, 0x75, 0x21,
-	0x15, 0x36, 0x27, 0xd0, 0x36, 0xd6, 0x1b, 0xe1, 0x64, 0x42, 0xde, 0x09, 0xe4, 0x61, 0xc7, 0x30,
-	0xa3, 0xac, 0xc4, 0x4c, 0x96, 0x56, 0xeb, 0x18, 0xe1, 0x52, 0x62, 0x71, 0x7f, 0x49, 0xc0, 0xba,
-	0xd6, 0xed, 0x52, 0xc6, 0xa4, 0xb2, 0xd7, 0x61, 0x4b, 0xab, 0xd7, 0xb1, 0x61, 0xcc, 0x97, 0x75,
-	0x0b, 0xae, 0x4c, 0xc2, 0xe7, 0x3a, 0xce, 0x40, 0xb1, 0x26, 0x89, 0xf0, 0x66, 0x93, 0x90, 0x7e,
-	0x51, 0xb1, 0x99, 0x96, 0x7a, 0xcb, 0xb4, 0xea, 0xad, 0x03, 0x1c, 0xba, 0x20, 0x35, 0x1f, 0x36,
-	0x4c, 0x8d, 0x98, 0xb8, 0x91, 0x5b, 0x9e, 0x6d, 0x1b, 0xfb, 0x27, 0x3d, 0x0b, 0xc5, 0xb6, 0x5b,
-	0x41, 0x37, 0x61, 0x7b, 0xea, 0x1e, 0xa4, 0x75, 0xd0, 0x6c, 0x60, 0x62, 0x35, 0x75, 0xe9, 0xdb,
-	0xd5, 0x50, 0xbc, 0x49, 0x92, 0xd6, 0x31, 0xf7, 0x5a, 0x24, 0x97, 0x89, 0xc4, 0xab, 0x3d, 0x7c,
-	0xf1, 0xaa, 0xa0, 0xbc, 0x7c, 0x55, 0x50, 0xfe, 0x7e, 0x55, 0x50, 0x9e, 0xbd, 0x2e, 0x2c, 0xbd,
-	0x7c, 0x5d, 0x58, 0xfa, 0xfd, 0x75, 0x61, 0xe9, 0xf1, 0xfb, 0x7d, 0x87, 0x1f, 0x9d, 0x1e, 0x56,
-	0xba, 0xde, 0xa0, 0x2a, 0x5f, 0xd8, 0xed, 0xee, 0x91, 0xed, 0xb8, 0xf1, 0xa9, 0x3a, 0x1c, 0xbf,
-	0x38, 0xf1, 0x47, 0xf1, 0x61, 0x5a, 0xbc, 0xe1, 0x0f, 0xfe, 0x09, 0x00, 0x00, 0xff, 0xff, 0xfa,
-	0x7d, 0x6e, 0x81, 0x37, 0x0b, 0x00, 0x00,
+	// 1592 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xb4, 0x58, 0xcf, 0x6f, 0x1b, 0x4b,
+	0x1d, 0xcf, 0xda, 0x8e, 0xed, 0xfd, 0x3a, 0x4e, 0xdc, 0x21, 0x8d, 0x36, 0x79, 0xa9, 0xe3, 0xba,
+	0x3c, 0x64, 0x45, 0x7a, 0x36, 0x2f, 0x20, 0x9e, 0xe0, 0x09, 0xa1, 0xb5, 0xbd, 0x6d, 0xdc, 0x04,
+	0xdb, 0x5a, 0x6f, 0x02, 0x54, 0x82, 0xd5, 0xc6, 0x3b, 0xb5, 0x57, 0xb1, 0xbd, 0xd6, 0xce, 0x24,
+	0x8d, 0x25, 0x2e, 0x70, 0x40, 0x15, 0xa7, 0x5e, 0x90, 0xb8, 0x23, 0x24, 0x8e, 0x3d, 0x70, 0xe2,
+	0xc6, 0xad, 0xc7, 0x8a, 0x03, 0x42, 0x1c, 0x00, 0xb5, 0x87, 0xfe, 0x1b, 0x68, 0x67, 0x66, 0xd7,
+	0xeb, 0x1f, 0x34, 0x75, 0x24, 0x2e, 0xd6, 0xce, 0xf7, 0xf7, 0x7c, 0xbe, 0x9f, 0xef, 0xcc, 0xc8,
+	0x90, 0xef, 0x63, 0x6b, 0x40, 0xfb, 0x76, 0xa5, 0xeb, 0x8e, 0x08, 0x1e, 0xd1, 0xca, 0xf5, 0x97,
+	0x15, 0x3a, 0x19, 0x63, 0x52, 0x1e, 0x7b, 0x2e, 0x75, 0x11, 0x12, 0xfa, 0xb2, 0xd0, 0x97, 0xaf,
+	0xbf, 0xdc, 0xbb, 0x67, 0x0d, 0x9d, 0x91, 0x5b, 0x61, 0xbf, 0xdc, 0x6c, 0x6f, 0xb7, 0xeb, 0x92,
+	0xa1, 0x4b, 0x4c, 0xb6, 0xaa, 0xf0, 0x85, 0x50, 0x6d, 0xf7, 0xdc, 0x9e, 0xcb, 0xe5, 0xfe, 0x97,
+	0x90, 0xe6, 0x7b, 0xae, 0xdb, 0x1b, 0xe0, 0x0a, 0x5b, 0x5d, 0x5c, 0x3d, 0xaf, 0xd8, 0x57, 0x9e,
+	0x45, 0x1d, 0x77, 0x24, 0xf4, 0x07, 0xf3, 0x7a, 0xea, 0x0c, 0x31, 0xa1, 0xd6, 0x70, 0xcc, 0x0d,
+	0x8a, 0x2f, 0x25, 0x48, 0xd7, 0xf1, 0x00, 0xf7, 0x2c, 0x8a, 0xd1, 0x11, 0xa4, 0x2c, 0xdb, 0xf6,
+	0x30, 0x21, 0x8a, 0x54, 0x90, 0x4a, 0x72, 0x55, 0xf9, 0xdb, 0x9f, 0xbf, 0xd8, 0x16, 0x65, 0xa8,
+	0x5c, 0xd3, 0xa1, 0x9e, 0x33, 0xea, 0xe9, 0x81, 0x21, 0x3a, 0x06, 0xc0, 0x37, 0x63, 0xc7, 0xc3,
+	0xc4, 0xb4, 0xa8, 0x12, 0x2b, 0x48, 0xa5, 0xcc, 0xd1, 0x5e, 0x99, 0xa7, 0x2d, 0x07, 0x69, 0xcb,
+	0x46, 0x90, 0xb6, 0x9a, 0x7d, 0xf3, 0xaf, 0x83, 0xb5, 0x57, 0xff, 0x3e, 0x90, 0xfe, 0xf4, 0xe1,
+	0xf5, 0xa1, 0xa4, 0xcb, 0xc2, 0x59, 0xa5, 0xc5, 0x1b, 0xc8, 0xd6, 0x06, 0x16, 0x21, 0x27, 0x78,
+	0xa2, 0x8d, 0xdd, 0x6e, 0xdf, 0x2f, 0x67, 0x6c, 0x51, 0x07, 0x8f, 0xe8, 0xed, 0xe5, 0x08, 0x43,
+	0xf4, 0x00, 0xc0, 0xb6, 0xa8, 0x65, 0x76, 0xfd, 0x48, 0xac, 0x1c, 0x59, 0x97, 0x7d, 0x09, 0x0b,
+	0x8d, 0xb6, 0x61, 0x1d, 0xfb, 0xb1, 0x95, 0x78, 0x41, 0x2a, 0x25, 0x74, 0xbe, 0x28, 0xfe, 0x3a,
+	0x06, 0x9b, 0x6d, 0x1e, 0xa0, 0xed, 0xb9, 0xcf, 0x9d, 0xc1, 0xdd, 0xa0, 0xf8, 0x1c, 0x36, 0xf1,
+	0xa8, 0xeb, 0x4d, 0xc6, 0x7e, 0x03, 0xcc, 0x4b, 0x3c, 0x61, 0xf9, 0x37, 0xf4, 0xec, 0x54, 0x7a,
+	0x82, 0x27, 0x48, 0x03, 0xd9, 0x16, 0x88, 0x13, 0x25, 0x5e, 0x88, 0x97, 0x32, 0x47, 0xfb, 0xe5,
+	0x45, 0x7e, 0x94, 0x83, 0xb6, 0x54, 0x65, 0x1f, 0x32, 0x01, 0x57, 0xe8, 0x89, 0x9a, 0x90, 0xf5,
+	0x70, 0xcf, 0x21, 0x14, 0x7b, 0xd8, 0xf6, 0xb1, 0x4f, 0xac, 0x8a, 0xfd, 0xc6, 0xd4, 0x5f, 0xa5,
+	0xc5, 0xdf, 0x48, 0x90, 0x6c, 0x63, 0xcf, 0x71, 0x6d, 0xf4, 0x23, 0x58, 0x27, 0xd4, 0xf2, 0x38,
+	0xec, 0x2b, 0x85, 0xe4, 0x7e, 0xe8, 0x6b, 0x88, 0xe3, 0x91, 0xbd, 0x3a, 0x1b, 0x7c, 0xaf, 0xe2,
+	0x3f, 0x93, 0x90, 0xaa, 0x71, 0x18, 0xd0, 0x26, 0xc4, 0x1c, 0x9b, 0x95, 0x91, 0xd0, 0x63, 0x8e,
+	0x1d, 0xa5, 0x44, 0xec, 0x53, 0x29, 0x71, 0x04, 0xa9, 0x9e, 0x67, 0x8d, 0x28, 0xc6, 0xac, 0xeb,
+	0x1f, 0xf5, 0x11, 0x86, 0xa8, 0x00, 0x99, 0x31, 0xf6, 0x86, 0x0e, 0x21, 0x8e, 0x3b, 0x22, 0x4a,
+	0xa2, 0x10, 0x2f, 0xc9, 0x7a, 0x54, 0x84, 0x1e, 0xc2, 0xc6, 0x94, 0x68, 0x98, 0x28, 0xeb, 0xdc,
+	0x24, 0xa4, 0x1a, 0x26, 0x68, 0x0f, 0xd2, 0xe3, 0x2b, 0x6f, 0xec, 0xfa, 0xea, 0x24, 0x53, 0x87,
+	0x6b, 0xf4, 0x43, 0x48, 0x8e, 0x19, 0xd8, 0x4a, 0x4a, 0x80, 0xb4, 0x84, 0x01, 0xbc, 0x1d, 0xd1,
+	0xfe, 0x0b, 0x27, 0xf4, 0x35, 0xb0, 0x4c, 0xa6, 0x88, 0x91, 0xbe, 0x2d, 0x86, 0xce, 0xa6, 0x42,
+	0xb4, 0xf7, 0xfb, 0x90, 0x24, 0xd4, 0xa2, 0x57, 0x44, 0x91, 0x0b, 0x52, 0x69, 0xf3, 0xe8, 0xe1,
+	0x32, 0x3f, 0xd1, 0x81, 0x0e, 0x33, 0xd4, 0x85, 0x03, 0x7a, 0x04, 0x32, 0x1e, 0x62, 0xaf, 0x87,
+	0x47, 0xdd, 0x89, 0x02, 0x05, 0xa9, 0x94, 0xae, 0xae, 0x07, 0x83, 0x1c, 0xc8, 0xfd, 0x19, 0xbc,
+	0xc4, 0x13, 0x93, 0x61, 0x49, 0x94, 0x4c, 0x21, 0x5e, 0xda, 0xd0, 0xe5, 0x4b, 0x3c, 0x79, 0xc2,
+	0x04, 0xfe, 0x89, 0xd1, 0xf5, 0xb0, 0x45, 0x39, 0x6b, 0x37, 0x56, 0x3e, 0x31, 0x84, 0xb3, 0x4a,
+	0xfd, 0x48, 0x1e, 0xbe, 0x76, 0x2f, 0x79, 0xa4, 0xec, 0xca, 0x91, 0x84, 0xb3, 0x4a, 0xd1, 0x57,
+	0x00, 0xbc, 0xf5, 0xb6, 0x79, 0x31, 0x51, 0x36, 0x6f, 0xa1, 0x89, 0x2c, 0x6c, 0xab, 0x13, 0xd4,
+	0x84, 0x5c, 0xb8, 0x71, 0xd3, 0xc3, 0x16, 0x71, 0x47, 0xca, 0x16, 0x43, 0xf5, 0xd1, 0x32, 0x54,
+	0xb5, 0xc0, 0x56, 0x67, 0xa6, 0xfa, 0x16, 0x9e, 0x15, 0xb0, 0x33, 0x24, 0x8c, 0x37, 0x72, 0x29,
+	0x56, 0x72, 0xec, 0x0c, 0xcb, 0x86, 0xd2, 0xa6, 0x4b, 0x31, 0xfa, 0x0a, 0x92, 0x1e, 0xbe, 0x76,
+	0xf0, 0x0b, 0xe5, 0x1e, 0x4b, 0x76, 0xb0, 0x2c, 0x99, 0xce, 0x2c, 0xfc, 0x0e, 0x62, 0x5d, 0x98,
+	0x17, 0xff, 0x1a, 0x87, 0x64, 0xdb, 0xf2, 0xac, 0x21, 0x41, 0xbf, 0x80, 0x9d, 0xa1, 0x75, 0x63,
+	0x4e, 0xd3, 0x05, 0x77, 0x87, 0x18, 0xfb, 0xdd, 0x05, 0x24, 0xeb, 0xc2, 0x80, 0x03, 0xf9, 0xfb,
+	0x10, 0xc8, 0xed, 0xa1, 0x75, 0x13, 0xee, 0x2c, 0x30, 0x42, 0x15, 0xf0, 0xe5, 0xe6, 0xd8, 0xbb,
+	0x1a, 0x61, 0xe2, 0x33, 0xd5, 0xbc, 0x18, 0xb8, 0xdd, 0x4b, 0x36, 0xb8, 0x59, 0xfd, 0xde, 0xd0,
+	0xba, 0x69, 0x33, 0x55, 0x1b, 0x7b, 0x55, 0x5f, 0x81, 0x9e, 0x71, 0x07, 0xb1, 0x83, 0x69, 0x39,
+	0xf1, 0x15, 0xcb, 0x41, 0x43, 0xeb, 0x46, 0xd0, 0x37, 0x2c, 0xc6, 0x27, 0xdd, 0x15, 0xa1, 0xae,
+	0xed, 0x58, 0x62, 0x9e, 0x33, 0x47, 0x0f, 0x96, 0xf2, 0x3e, 0xb0, 0x8a, 0x8e, 0x5d, 0xc4, 0x17,
+	0x55, 0xe0, 0x1b, 0xe1, 0xca, 0xa4, 0x7d, 0x0f, 0x93, 0xbe, 0x3b, 0xb0, 0x95, 0x75, 0xb6, 0x2b,
+	0x14, 0xaa, 0x8c, 0x40, 0x83, 0x8e, 0xe0, 0xfe, 0xd4, 0x81, 0x60, 0x6a, 0x5e, 0x63, 0xcf, 0x3f,
+	0x43, 0x94, 0x24, 0x3b, 0xd6, 0xa6, 0xd1, 0x3a, 0x98, 0x9e, 0x73, 0xd5, 0x0f, 0x3e, 0xfb, 0xed,
+	0x87, 0xd7, 0x87, 0x3b, 0xf3, 0x8f, 0x0a, 0xde, 0xb8, 0xe2, 0x73, 0x90, 0xc3, 0x2a, 0xff, 0x8f,
+	0x17, 0x55, 0x51, 0x05, 0x60, 0x47, 0x19, 0xbf, 0x8d, 0x67, 0x6f, 0x56, 0xe9, 0x7f, 0xde, 0xac,
+	0xb1, 0xe8, 0xcd, 0xfa, 0x73, 0xc8, 0x68, 0xa4, 0xeb, 0xb9, 0x2f, 0x3a, 0x7d, 0xcb, 0xc3, 0xe8,
+	0x7b, 0x20, 0x87, 0xbb, 0xbd, 0xb5, 0xdc, 0xa9, 0x29, 0xda, 0x81, 0x24, 0xc1, 0xd6, 0x00, 0xdb,
+	0xa2, 0x50, 0xb1, 0x2a, 0xfe, 0x12, 0xb6, 0x58, 0xe0, 0x9a, 0x3b, 0x1c, 0x3a, 0x74, 0xb8, 0xf8,
+	0x00, 0x58, 0x28, 0x73, 0xa6, 0x82, 0xd8, 0xa7, 0x57, 0x80, 0x20, 0xd1, 0xb7, 0x08, 0x7f, 0x37,
+	0x6c, 0xe8, 0xec, 0xbb, 0xf8, 0xc7, 0x38, 0xc8, 0xfe, 0x63, 0x85, 0x6d, 0xf0, 0x4e, 0xaf, 0x95,
+	0x03, 0xc8, 0x44, 0x09, 0xc1, 0xa1, 0x03, 0x12, 0xf2, 0x00, 0xed, 0x83, 0x3c, 0xa5, 0x58, 0x9c,
+	0x51, 0x6c, 0x2a, 0x40, 0x35, 0x48, 0x05, 0xd7, 0x0f, 0x67, 0x74, 0x7e, 0x29, 0xa3, 0xc3, 0x1e,
+	0x46, 0x29, 0x1d, 0x78, 0xa2, 0x2a, 0x24, 0x89, 0x8f, 0x21, 0xbf, 0xc2, 0x32, 0xcb, 0x8f, 0x92,
+	0x48, 0x13, 0x67, 0xae, 0x23, 0xee, 0x89, 0xda, 0x90, 0xe9, 0x86, 0x2d, 0xe0, 0x97, 0x5d, 0x66,
+	0xf9, 0x01, 0x38, 0xd7, 0xae, 0x68, 0xb0, 0x68, 0x08, 0xf4, 0x14, 0x32, 0x98, 0xe5, 0xe4, 0x67,
+	0x7b, 0x6a, 0xd5, 0xb3, 0x1d, 0x02, 0x6f, 0x95, 0x16, 0x7f, 0x17, 0x07, 0x38, 0xc1, 0x13, 0x1d,
+	0x0f, 0xb0, 0x45, 0x30, 0xfa, 0x0c, 0x64, 0xab, 0xdb, 0xc5, 0x84, 0x98, 0xe1, 0xd3, 0x22, 0xcd,
+	0x05, 0x0d, 0xfb, 0xce, 0xfc, 0x88, 0x74, 0x3f, 0xfe, 0xa9, 0xdd, 0xff, 0x2e, 0xa4, 0xc7, 0x9e,
+	0x7b, 0xed, 0xd8, 0xd8, 0x63, 0x8f, 0xb7, 0x8f, 0x39, 0x85, 0x96, 0xf3, 0x9c, 0x59, 0x5f, 0xe0,
+	0x4c, 0x84, 0x15, 0xc9, 0x3b, 0xb3, 0x62, 0x3a, 0x71, 0xa9, 0xe8, 0xc4, 0xf9, 0x7d, 0xf1, 0x38,
+	0x8e, 0xac, 0x2f, 0xe9, 0x95, 0xfb, 0x12, 0x78, 0xab, 0xf4, 0xf0, 0xa5, 0x04, 0xd9, 0x99, 0x67,
+	0x06, 0xca, 0xc3, 0x5e, 0xad, 0xd5, 0xec, 0x68, 0x4d, 0xc3, 0xec, 0x18, 0xaa, 0x71, 0xd6, 0x31,
+	0xcf, 0x9a, 0x9d, 0xb6, 0x56, 0x6b, 0x3c, 0x6e, 0x68, 0xf5, 0xdc, 0x1a, 0xda, 0x85, 0xfb, 0x73,
+	0x7a, 0xb5, 0x66, 0x34, 0xce, 0xb5, 0x9c, 0x84, 0xf6, 0x60, 0x67, 0x4e, 0xa5, 0x6b, 0xe7, 0xad,
+	0x13, 0xad, 0x9e, 0x8b, 0x2d, 0xd1, 0x69, 0x3f, 0x6d, 0x37, 0x74, 0xad, 0x9e, 0x8b, 0xef, 0x25,
+	0x5e, 0xfe, 0x21, 0xbf, 0x76, 0xf8, 0x77, 0x09, 0xb6, 0xe6, 0xee, 0x66, 0x54, 0x80, 0x7d, 0xed,
+	0xc7, 0x9a, 0xfe, 0x44, 0x6b, 0xd6, 0x7e, 0x66, 0xea, 0x9a, 0xda, 0x69, 0x35, 0xe7, 0xca, 0x29,
+	0xc1, 0x37, 0x97, 0x58, 0xf8, 0xa9, 0x6a, 0x8d, 0xd6, 0x59, 0xc7, 0x6c, 0xab, 0x46, 0x43, 0x6b,
+	0x1a, 0x39, 0x09, 0x7d, 0x0e, 0x0f, 0x17, 0x2c, 0x4f, 0x1b, 0x8f, 0x35, 0xd3, 0x38, 0xd6, 0x35,
+	0xd5, 0xd0, 0x9a, 0x8d, 0xe6, 0x93, 0x5c, 0x0c, 0x7d, 0x0b, 0x8a, 0x4b, 0x02, 0xaa, 0xd5, 0x53,
+	0xcd, 0x34, 0x5a, 0xa6, 0xd8, 0x43, 0x2e, 0x8e, 0x8a, 0x90, 0x5f, 0xb0, 0x6b, 0x9f, 0x55, 0x4f,
+	0x1b, 0x35, 0xf3, 0x58, 0x53, 0x4f, 0x8d, 0xe3, 0x5c, 0x42, 0x6c, 0xec, 0x57, 0x12, 0x64, 0x22,
+	0xef, 0x00, 0xb4, 0x0f, 0x8a, 0xae, 0x9d, 0x37, 0xb4, 0x9f, 0x30, 0x24, 0xb4, 0xb9, 0x0d, 0x29,
+	0xb0, 0x3d, 0xa3, 0x6d, 0x6b, 0xcd, 0xba, 0x5f, 0x19, 0x83, 0x77, 0x46, 0xf3, 0xf4, 0xac, 0x63,
+	0x70, 0xaf, 0xd8, 0x82, 0x97, 0x5a, 0x3d, 0xeb, 0xf8, 0x4d, 0x09, 0xc0, 0xfd, 0x4b, 0x0c, 0x36,
+	0x54, 0x36, 0x60, 0x02, 0xd9, 0x07, 0xb0, 0xab, 0xd6, 0x6a, 0x5a, 0xa7, 0xb3, 0x1c, 0xd6, 0x5d,
+	0xb8, 0x3f, 0xab, 0x9e, 0xe2, 0xb8, 0xa0, 0x0a, 0x30, 0x89, 0xf9, 0x3b, 0x9b, 0x55, 0x35, 0xa3,
+	0x88, 0x2d, 0xa4, 0x6c, 0xb6, 0x0c, 0xb3, 0xd6, 0x3a, 0xd7, 0x7c, 0x16, 0x24, 0x96, 0xab, 0x3b,
+	0x86, 0xaa, 0x1b, 0x5a, 0x3d, 0xb7, 0xbe, 0x98, 0x36, 0xe0, 0x4f, 0x72, 0x51, 0x15, 0xd0, 0x2e,
+	0x85, 0x1e, 0xc1, 0xc1, 0xdc, 0x3e, 0xf4, 0xd6, 0x79, 0xa3, 0xae, 0xe9, 0x66, 0xa3, 0x29, 0x78,
+	0x9b, 0xf6, 0xc1, 0x9b, 0x35, 0x52, 0xcf, 0x8c, 0xe3, 0x96, 0x9e, 0x93, 0x39, 0x78, 0xd5, 0xa7,
+	0x6f, 0xde, 0xe5, 0xa5, 0xb7, 0xef, 0xf2, 0xd2, 0x7f, 0xde, 0xe5, 0xa5, 0x57, 0xef, 0xf3, 0x6b,
+	0x6f, 0xdf, 0xe7, 0xd7, 0xfe, 0xf1, 0x3e, 0xbf, 0xf6, 0xec, 0xdb, 0x3d, 0x87, 0xf6, 0xaf, 0x2e,
+	0xca, 0x5d, 0x77, 0x58, 0x11, 0x03, 0xfe, 0x45, 0xb7, 0x6f, 0x39, 0xa3, 0x60, 0x55, 0xb9, 0x09,
+	0x5f, 0x0e, 0xec, 0xbf, 0x88, 0x8b, 0x24, 0x9b, 0xcf, 0xef, 0xfc, 0x37, 0x00, 0x00, 0xff, 0xff,
+	0x75, 0xce, 0x2f, 0x9e, 0xae, 0x10, 0x00, 0x00,
 }
 
 func (m *Delegate) Marshal() (dAtA []byte, err error) {
@@ -1173,6 +1654,30 @@ func (m *Params) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if m.CustodianSetVersion != 0 {
+		i = encodeVarintTypes(dAtA, i, uint64(m.CustodianSetVersion))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.CustodianThreshold != 0 {
+		i = encodeVarintTypes(dAtA, i, uint64(m.CustodianThreshold))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.Custodians) > 0 {
+		for iNdEx := len(m.Custodians) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Custodians[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintTypes(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x22
+		}
+	}
 	n9, err9 := github_com_cosmos_gogoproto_types.StdDurationMarshalTo(m.MaxConsentDuration, dAtA[i-github_com_cosmos_gogoproto_types.SizeOfStdDuration(m.MaxConsentDuration):])
 	if err9 != nil {
 		return 0, err9
@@ -1194,6 +1699,332 @@ func (m *Params) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	i = encodeVarintTypes(dAtA, i, uint64(n10))
 	i--
 	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *Custodian) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Custodian) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Custodian) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.EncryptionKey) > 0 {
+		i -= len(m.EncryptionKey)
+		copy(dAtA[i:], m.EncryptionKey)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.EncryptionKey)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Address) > 0 {
+		i -= len(m.Address)
+		copy(dAtA[i:], m.Address)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Address)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ClassEpoch) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ClassEpoch) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ClassEpoch) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Epoch != 0 {
+		i = encodeVarintTypes(dAtA, i, uint64(m.Epoch))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.DataClass) > 0 {
+		i -= len(m.DataClass)
+		copy(dAtA[i:], m.DataClass)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.DataClass)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EscrowShare) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EscrowShare) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EscrowShare) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Sealed) > 0 {
+		i -= len(m.Sealed)
+		copy(dAtA[i:], m.Sealed)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Sealed)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Custodian) > 0 {
+		i -= len(m.Custodian)
+		copy(dAtA[i:], m.Custodian)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Custodian)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ShareCommitment) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ShareCommitment) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ShareCommitment) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Hash) > 0 {
+		i -= len(m.Hash)
+		copy(dAtA[i:], m.Hash)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Hash)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Custodian) > 0 {
+		i -= len(m.Custodian)
+		copy(dAtA[i:], m.Custodian)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Custodian)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.DataClass) > 0 {
+		i -= len(m.DataClass)
+		copy(dAtA[i:], m.DataClass)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.DataClass)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *KeyEscrow) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *KeyEscrow) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *KeyEscrow) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	n11, err11 := github_com_cosmos_gogoproto_types.StdTimeMarshalTo(m.EscrowedAt, dAtA[i-github_com_cosmos_gogoproto_types.SizeOfStdTime(m.EscrowedAt):])
+	if err11 != nil {
+		return 0, err11
+	}
+	i -= n11
+	i = encodeVarintTypes(dAtA, i, uint64(n11))
+	i--
+	dAtA[i] = 0x3a
+	if len(m.Commitments) > 0 {
+		for iNdEx := len(m.Commitments) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Commitments[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintTypes(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x32
+		}
+	}
+	if len(m.Shares) > 0 {
+		for iNdEx := len(m.Shares) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Shares[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintTypes(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x2a
+		}
+	}
+	if len(m.Classes) > 0 {
+		for iNdEx := len(m.Classes) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Classes[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintTypes(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if m.Threshold != 0 {
+		i = encodeVarintTypes(dAtA, i, uint64(m.Threshold))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.SetVersion != 0 {
+		i = encodeVarintTypes(dAtA, i, uint64(m.SetVersion))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Patient) > 0 {
+		i -= len(m.Patient)
+		copy(dAtA[i:], m.Patient)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Patient)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *KeyRelease) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *KeyRelease) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *KeyRelease) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	n12, err12 := github_com_cosmos_gogoproto_types.StdTimeMarshalTo(m.ReleasedAt, dAtA[i-github_com_cosmos_gogoproto_types.SizeOfStdTime(m.ReleasedAt):])
+	if err12 != nil {
+		return 0, err12
+	}
+	i -= n12
+	i = encodeVarintTypes(dAtA, i, uint64(n12))
+	i--
+	dAtA[i] = 0x42
+	if len(m.Sealed) > 0 {
+		i -= len(m.Sealed)
+		copy(dAtA[i:], m.Sealed)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Sealed)))
+		i--
+		dAtA[i] = 0x3a
+	}
+	if len(m.Classes) > 0 {
+		for iNdEx := len(m.Classes) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Classes[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintTypes(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x32
+		}
+	}
+	if m.SetVersion != 0 {
+		i = encodeVarintTypes(dAtA, i, uint64(m.SetVersion))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.Provider) > 0 {
+		i -= len(m.Provider)
+		copy(dAtA[i:], m.Provider)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Provider)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Patient) > 0 {
+		i -= len(m.Patient)
+		copy(dAtA[i:], m.Patient)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Patient)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Custodian) > 0 {
+		i -= len(m.Custodian)
+		copy(dAtA[i:], m.Custodian)
+		i = encodeVarintTypes(dAtA, i, uint64(len(m.Custodian)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.AccessId != 0 {
+		i = encodeVarintTypes(dAtA, i, uint64(m.AccessId))
+		i--
+		dAtA[i] = 0x8
+	}
 	return len(dAtA) - i, nil
 }
 
@@ -1367,6 +2198,167 @@ func (m *Params) Size() (n int) {
 		n += 1 + sovTypes(uint64(m.MaxPrunesPerBlock))
 	}
 	l = github_com_cosmos_gogoproto_types.SizeOfStdDuration(m.MaxConsentDuration)
+	n += 1 + l + sovTypes(uint64(l))
+	if len(m.Custodians) > 0 {
+		for _, e := range m.Custodians {
+			l = e.Size()
+			n += 1 + l + sovTypes(uint64(l))
+		}
+	}
+	if m.CustodianThreshold != 0 {
+		n += 1 + sovTypes(uint64(m.CustodianThreshold))
+	}
+	if m.CustodianSetVersion != 0 {
+		n += 1 + sovTypes(uint64(m.CustodianSetVersion))
+	}
+	return n
+}
+
+func (m *Custodian) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Address)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	l = len(m.EncryptionKey)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	return n
+}
+
+func (m *ClassEpoch) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.DataClass)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	if m.Epoch != 0 {
+		n += 1 + sovTypes(uint64(m.Epoch))
+	}
+	return n
+}
+
+func (m *EscrowShare) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Custodian)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	l = len(m.Sealed)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	return n
+}
+
+func (m *ShareCommitment) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.DataClass)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	l = len(m.Custodian)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	l = len(m.Hash)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	return n
+}
+
+func (m *KeyEscrow) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Patient)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	if m.SetVersion != 0 {
+		n += 1 + sovTypes(uint64(m.SetVersion))
+	}
+	if m.Threshold != 0 {
+		n += 1 + sovTypes(uint64(m.Threshold))
+	}
+	if len(m.Classes) > 0 {
+		for _, e := range m.Classes {
+			l = e.Size()
+			n += 1 + l + sovTypes(uint64(l))
+		}
+	}
+	if len(m.Shares) > 0 {
+		for _, e := range m.Shares {
+			l = e.Size()
+			n += 1 + l + sovTypes(uint64(l))
+		}
+	}
+	if len(m.Commitments) > 0 {
+		for _, e := range m.Commitments {
+			l = e.Size()
+			n += 1 + l + sovTypes(uint64(l))
+		}
+	}
+	l = github_com_cosmos_gogoproto_types.SizeOfStdTime(m.EscrowedAt)
+	n += 1 + l + sovTypes(uint64(l))
+	return n
+}
+
+func (m *KeyRelease) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.AccessId != 0 {
+		n += 1 + sovTypes(uint64(m.AccessId))
+	}
+	l = len(m.Custodian)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	l = len(m.Patient)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	l = len(m.Provider)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	if m.SetVersion != 0 {
+		n += 1 + sovTypes(uint64(m.SetVersion))
+	}
+	if len(m.Classes) > 0 {
+		for _, e := range m.Classes {
+			l = e.Size()
+			n += 1 + l + sovTypes(uint64(l))
+		}
+	}
+	l = len(m.Sealed)
+	if l > 0 {
+		n += 1 + l + sovTypes(uint64(l))
+	}
+	l = github_com_cosmos_gogoproto_types.SizeOfStdTime(m.ReleasedAt)
 	n += 1 + l + sovTypes(uint64(l))
 	return n
 }
@@ -2572,6 +3564,1099 @@ func (m *Params) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			if err := github_com_cosmos_gogoproto_types.StdDurationUnmarshal(&m.MaxConsentDuration, dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Custodians", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Custodians = append(m.Custodians, Custodian{})
+			if err := m.Custodians[len(m.Custodians)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CustodianThreshold", wireType)
+			}
+			m.CustodianThreshold = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.CustodianThreshold |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CustodianSetVersion", wireType)
+			}
+			m.CustodianSetVersion = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.CustodianSetVersion |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTypes(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Custodian) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTypes
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Custodian: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Custodian: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Address", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Address = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field EncryptionKey", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.EncryptionKey = append(m.EncryptionKey[:0], dAtA[iNdEx:postIndex]...)
+			if m.EncryptionKey == nil {
+				m.EncryptionKey = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTypes(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ClassEpoch) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTypes
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ClassEpoch: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ClassEpoch: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DataClass", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.DataClass = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Epoch", wireType)
+			}
+			m.Epoch = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Epoch |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTypes(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EscrowShare) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTypes
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EscrowShare: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EscrowShare: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Custodian", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Custodian = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Sealed", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Sealed = append(m.Sealed[:0], dAtA[iNdEx:postIndex]...)
+			if m.Sealed == nil {
+				m.Sealed = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTypes(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ShareCommitment) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTypes
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ShareCommitment: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ShareCommitment: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DataClass", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.DataClass = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Custodian", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Custodian = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Hash", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Hash = append(m.Hash[:0], dAtA[iNdEx:postIndex]...)
+			if m.Hash == nil {
+				m.Hash = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTypes(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *KeyEscrow) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTypes
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: KeyEscrow: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: KeyEscrow: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Patient", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Patient = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SetVersion", wireType)
+			}
+			m.SetVersion = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.SetVersion |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Threshold", wireType)
+			}
+			m.Threshold = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Threshold |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Classes", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Classes = append(m.Classes, ClassEpoch{})
+			if err := m.Classes[len(m.Classes)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Shares", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Shares = append(m.Shares, EscrowShare{})
+			if err := m.Shares[len(m.Shares)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Commitments", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Commitments = append(m.Commitments, ShareCommitment{})
+			if err := m.Commitments[len(m.Commitments)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field EscrowedAt", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := github_com_cosmos_gogoproto_types.StdTimeUnmarshal(&m.EscrowedAt, dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTypes(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *KeyRelease) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTypes
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: KeyRelease: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: KeyRelease: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AccessId", wireType)
+			}
+			m.AccessId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.AccessId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Custodian", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Custodian = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Patient", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Patient = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Provider", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Provider = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SetVersion", wireType)
+			}
+			m.SetVersion = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.SetVersion |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Classes", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Classes = append(m.Classes, ClassEpoch{})
+			if err := m.Classes[len(m.Classes)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Sealed", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Sealed = append(m.Sealed[:0], dAtA[iNdEx:postIndex]...)
+			if m.Sealed == nil {
+				m.Sealed = []byte{}
+			}
+			iNdEx = postIndex
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ReleasedAt", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTypes
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTypes
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTypes
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := github_com_cosmos_gogoproto_types.StdTimeUnmarshal(&m.ReleasedAt, dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex

@@ -23,6 +23,10 @@ var DataClasses = []string{
 	"other",         // anything not covered above
 }
 
+// DefaultEmergencyClasses are the classes a patient escrows unless it chooses
+// others: what an emergency physician needs first.
+var DefaultEmergencyClasses = []string{"allergy", "prescription", "diagnosis", "immunization", "vital-signs", "lab-result"}
+
 // Purposes are the HL7 v3 ActReason codes a consent can name (FHIR
 // Consent.provision.purpose).
 var Purposes = []string{
