@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ type S3Config struct {
 	// PathStyle addresses the bucket in the path (endpoint/bucket/key), as
 	// most self-hosted stores want; otherwise it is a virtual host.
 	PathStyle bool
+	// Log, if set, receives what the store cannot report through an error
+	// (an upload stored but not counted).
+	Log *slog.Logger
 }
 
 // S3Store keeps blobs as objects of an S3-compatible bucket, so that several
@@ -39,6 +43,8 @@ type S3Config struct {
 // it, so no reader ever sees a partial or wrong blob.
 type S3Store struct {
 	c      *minio.Client
+	once   *minio.Client // the same, without retries: for conditional writes
+	log    *slog.Logger
 	bucket string
 	prefix string
 	name   string // s3://endpoint/bucket/prefix, for messages
@@ -66,18 +72,28 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 	if cfg.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
-	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""), Secure: cfg.TLS,
-		Region: cfg.Region, BucketLookup: lookup,
-		// Few retries: a store that is down is reported (503) within seconds,
-		// not after the client's default ten attempts.
-		MaxRetries: 3,
-	})
+	opts := func(retries int) *minio.Options {
+		return &minio.Options{
+			Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""), Secure: cfg.TLS,
+			Region: cfg.Region, BucketLookup: lookup, MaxRetries: retries,
+		}
+	}
+	// Few retries: a store that is down is reported (503) within seconds,
+	// not after the client's default ten attempts.
+	c, err := minio.New(cfg.Endpoint, opts(3))
 	if err != nil {
 		return nil, err
 	}
+	once, err := minio.New(cfg.Endpoint, opts(1))
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &S3Store{
-		c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, now: time.Now, tallies: map[string]*tally{},
+		c: c, once: once, log: log, bucket: cfg.Bucket, prefix: cfg.Prefix, now: time.Now, tallies: map[string]*tally{},
 		name: "s3://" + cfg.Endpoint + "/" + cfg.Bucket + "/" + cfg.Prefix,
 	}
 	ok, err := c.BucketExists(ctx, cfg.Bucket)
@@ -87,7 +103,48 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 	if !ok {
 		return nil, fmt.Errorf("object store %s has no bucket %q: create it first", cfg.Endpoint, cfg.Bucket)
 	}
+	if err := s.probeConditionalWrites(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// probeConditionalWrites checks that the store honours If-None-Match on put
+// and on copy: the first-uploader rule, the usage counters and the sweeper
+// lease depend on it, and a store that ignored it would let a later upload
+// take over a blob's uploader (and the sweep then quarantine a committed
+// record's blob).
+func (s *S3Store) probeConditionalWrites(ctx context.Context) error {
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	key := s.prefix + "tmp/probe-" + hex.EncodeToString(nonce[:])
+	defer func() { _ = s.c.RemoveObject(context.WithoutCancel(ctx), s.bucket, key, minio.RemoveObjectOptions{}) }()
+	put := func() error {
+		o := minio.PutObjectOptions{ContentType: "text/plain"}
+		o.SetMatchETagExcept("*")
+		_, err := s.once.PutObject(ctx, s.bucket, key, strings.NewReader("probe"), 5, o)
+		return err
+	}
+	if err := put(); err != nil {
+		return s.fault(err)
+	}
+	err := put()
+	if err == nil {
+		return fmt.Errorf("object store %s does not honour If-None-Match on PUT: healthd's vault needs conditional writes "+
+			"(AWS S3, MinIO, Ceph RGW and SeaweedFS have them)", s.name)
+	} else if !isPreconditionFailed(err) {
+		return s.fault(err)
+	}
+	_, err = minio.Core{Client: s.once}.CopyObject(ctx, s.bucket, key, s.bucket, key, map[string]string{
+		"x-amz-metadata-directive": "REPLACE", "If-None-Match": "*",
+	}, minio.CopySrcOptions{}, minio.PutObjectOptions{})
+	if err == nil {
+		return fmt.Errorf("object store %s does not honour If-None-Match on CopyObject: healthd's vault needs it "+
+			"to record the first uploader of a blob", s.name)
+	} else if !isPreconditionFailed(err) {
+		return s.fault(err)
+	}
+	return nil
 }
 
 // Name implements Store: s3://endpoint/bucket/prefix.
@@ -125,14 +182,18 @@ func (s *S3Store) PutAt(ctx context.Context, h Hash, r io.Reader, size int64, up
 	body := &countingReader{r: io.TeeReader(io.LimitReader(r, size), hasher)}
 	// The size is sent: with an unknown one, minio-go streams a multipart
 	// upload through 16 MiB buffers, which made a 4 KiB put cost ~70 ms.
-	_, err := s.c.PutObject(ctx, s.bucket, tmp, body, size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	// Above the part size, one part at a time is buffered (8 MiB per upload).
+	_, err := s.c.PutObject(ctx, s.bucket, tmp, body, size, minio.PutObjectOptions{
+		ContentType: "application/octet-stream", PartSize: 8 << 20, NumThreads: 1,
+	})
 	defer func() { _ = s.c.RemoveObject(context.WithoutCancel(ctx), s.bucket, tmp, minio.RemoveObjectOptions{}) }()
+	n, eof, bodyErr := body.state()
 	switch {
-	case body.err != nil: // the client's body failed (too slow, too long for its Content-Length)
-		return BlobInfo{}, false, body.err
-	case err != nil && body.n < size && ctx.Err() == nil:
+	case bodyErr != nil: // the client's body failed (too slow, too long for its Content-Length)
+		return BlobInfo{}, false, bodyErr
+	case err != nil && eof && n < size && ctx.Err() == nil:
 		return BlobInfo{}, false, io.ErrUnexpectedEOF // the body ended early
-	case err != nil && ctx.Err() == nil:
+	case err != nil && ctx.Err() == nil: // the store failed while reading it
 		return BlobInfo{}, false, s.fault(err)
 	case err != nil:
 		return BlobInfo{}, false, err
@@ -145,41 +206,69 @@ func (s *S3Store) PutAt(ctx context.Context, h Hash, r io.Reader, size int64, up
 	// absent, atomically, so of concurrent uploads of the same bytes (on any
 	// replica) the first to publish is the recorded uploader and the others
 	// are told 412 and find it stored.
-	info := BlobInfo{Hash: h.String(), Size: body.n, Uploader: uploader, UploadedAt: at.UTC()}
-	_, err = minio.Core{Client: s.c}.CopyObject(ctx, s.bucket, tmp, s.bucket, s.blobKey(h), map[string]string{
+	info := BlobInfo{Hash: h.String(), Size: n, Uploader: uploader, UploadedAt: at.UTC()}
+	// Sent once (no client retries): a retried copy whose first attempt
+	// succeeded would get 412 and take our own blob for someone else's.
+	_, err = minio.Core{Client: s.once}.CopyObject(ctx, s.bucket, tmp, s.bucket, s.blobKey(h), map[string]string{
 		"x-amz-metadata-directive":     "REPLACE",
 		"Content-Type":                 "application/octet-stream",
 		"x-amz-meta-" + metaUploader:   uploader,
 		"x-amz-meta-" + metaUploadedAt: info.UploadedAt.Format(time.RFC3339Nano),
 		"If-None-Match":                "*",
 	}, minio.CopySrcOptions{}, minio.PutObjectOptions{})
-	if isPreconditionFailed(err) {
-		existing, err := s.Stat(ctx, h)
-		return existing, false, err
-	} else if err != nil {
-		return BlobInfo{}, false, s.fault(err)
+	if err != nil {
+		// 412: someone else published first. Any other error: the copy may
+		// or may not have happened (a lost answer). Either way the stored
+		// object says whose it is: ours if it carries our uploader and time.
+		existing, serr := s.Stat(ctx, h)
+		switch {
+		case serr == nil && existing.Uploader == uploader && existing.UploadedAt.Equal(info.UploadedAt):
+			// ours after all: count it below
+		case serr == nil && isPreconditionFailed(err):
+			return existing, false, nil
+		default:
+			return BlobInfo{}, false, s.fault(err)
+		}
 	}
 	// If counting fails the blob is stored but not counted: the uploader's
-	// usage is short by it (docs/vault.md, "Quotas across replicas").
-	_ = s.count(ctx, uploader, info.Size)
+	// usage is short by it until a recount (docs/vault.md, "Quotas across
+	// replicas").
+	if err := s.count(ctx, uploader, info.Size); err != nil {
+		s.log.Warn("an upload is stored but not counted in its uploader's usage: run `healthd vault recount`",
+			"store", s.name, "err", err)
+	}
 	return info, true, nil
 }
 
-// countingReader counts what it reads, and keeps its source's first error
-// other than EOF.
+// countingReader counts what it reads, whether its source ended, and its
+// source's first error other than EOF. The HTTP transport may still be reading
+// it when a request fails early, so its state is behind a mutex.
 type countingReader struct {
 	r   io.Reader
+	mu  sync.Mutex
 	n   int64
+	eof bool
 	err error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.n += int64(n)
-	if err != nil && err != io.EOF && c.err == nil {
+	switch {
+	case err == io.EOF:
+		c.eof = true
+	case err != nil && c.err == nil:
 		c.err = err
 	}
 	return n, err
+}
+
+func (c *countingReader) state() (int64, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n, c.eof, c.err
 }
 
 // hasMore reports whether r yields another byte.
@@ -244,7 +333,9 @@ func (s *S3Store) Delete(ctx context.Context, h Hash) error {
 	if err := s.c.RemoveObject(ctx, s.bucket, s.blobKey(h), minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
 		return s.fault(err)
 	}
-	_ = s.count(ctx, info.Uploader, -info.Size)
+	if err := s.count(ctx, info.Uploader, -info.Size); err != nil {
+		s.log.Warn("a removed blob is still counted in its uploader's usage: run `healthd vault recount`", "store", s.name, "err", err)
+	}
 	return nil
 }
 

@@ -26,9 +26,11 @@ import (
 // puts that finish meanwhile are added up and carried by the next swap (group
 // commit), so a busy uploader costs one round trip per swap, not per blob.
 
-// usageDoc is a usage counter's content.
+// usageDoc is a usage counter's content. Swap names the last swap that wrote
+// it, so that a swap whose answer was lost can tell whether it landed.
 type usageDoc struct {
-	Bytes int64 `json:"bytes"`
+	Bytes int64  `json:"bytes"`
+	Swap  string `json:"swap,omitempty"`
 }
 
 // tally is one uploader's counter within this replica.
@@ -52,6 +54,15 @@ func (s *S3Store) Usage(ctx context.Context, uploader string) (int64, error) {
 func (s *S3Store) readUsage(ctx context.Context, uploader string) (usageDoc, string, error) {
 	var doc usageDoc
 	etag, err := s.readSmall(ctx, s.usageKey(uploader), &doc)
+	var bad *json.SyntaxError
+	var wrong *json.UnmarshalTypeError
+	if errors.As(err, &bad) || errors.As(err, &wrong) {
+		// A damaged counter counts as 0 (and the next swap replaces it),
+		// rather than lock the account out; a recount sets it right.
+		s.log.Warn("a usage counter is damaged: counting from 0; run `healthd vault recount`", "store", s.name, "key", s.usageKey(uploader))
+		etag, err = s.damagedETag(ctx, s.usageKey(uploader))
+		return usageDoc{}, etag, err
+	}
 	return doc, etag, err
 }
 
@@ -122,15 +133,24 @@ func (s *S3Store) swapUsage(ctx context.Context, uploader string, delta int64) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for {
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	swap := hex.EncodeToString(id[:])
+	failures := 0
+	for backoff := 5 * time.Millisecond; ; backoff = min(2*backoff, 500*time.Millisecond) {
 		doc, etag, err := s.readUsage(ctx, uploader)
 		if err != nil {
 			return err
 		}
+		if doc.Swap == swap {
+			return nil // an earlier attempt landed; its answer was lost
+		}
 		doc.Bytes += delta
-		if doc.Bytes < 0 { // a blob stored before counters existed, or counted short
+		if doc.Bytes < 0 { // counted short before (a crash between store and count)
+			s.log.Warn("a usage counter would go below 0: set to 0; run `healthd vault recount`", "store", s.name)
 			doc.Bytes = 0
 		}
+		doc.Swap = swap
 		raw, _ := json.Marshal(doc)
 		opts := minio.PutObjectOptions{ContentType: "application/json"}
 		if etag == "" {
@@ -138,17 +158,25 @@ func (s *S3Store) swapUsage(ctx context.Context, uploader string, delta int64) e
 		} else {
 			opts.SetMatchETag(etag)
 		}
-		_, err = s.c.PutObject(ctx, s.bucket, s.usageKey(uploader), strings.NewReader(string(raw)), int64(len(raw)), opts)
-		if isPreconditionFailed(err) || isConflict(err) {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		// Sent once: the loop itself retries, after reading what landed.
+		_, err = s.once.PutObject(ctx, s.bucket, s.usageKey(uploader), strings.NewReader(string(raw)), int64(len(raw)), opts)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case isPreconditionFailed(err) || isConflict(err):
+			// another replica swapped first: read again
+		default:
+			if failures++; failures > 3 {
+				return s.fault(err)
 			}
-			continue // another replica swapped first: read again
 		}
-		if err != nil {
-			return s.fault(err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
 		}
-		return nil
 	}
 }
 
@@ -161,7 +189,9 @@ func isConflict(err error) bool {
 // listing the whole store (a HEAD per blob). Use it after a migration, or
 // when counters went short (a replica killed between storing a blob and
 // counting it). A counter another replica changes during the recount is
-// left as it is, and reported.
+// left as it is, and reported. An upload published but not yet counted when
+// the listing reaches it is counted twice (by the recount, then by its own
+// swap): run it when uploads are quiet.
 func (s *S3Store) Recount(ctx context.Context) (changed int, err error) {
 	before := map[string]string{} // uploader → ETag of its counter before listing
 	sums := map[string]int64{}
@@ -177,6 +207,22 @@ func (s *S3Store) Recount(ctx context.Context) (changed int, err error) {
 		return nil
 	}); err != nil {
 		return 0, err
+	}
+	// counters of accounts that no longer have blobs go to 0
+	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + "usage/", Recursive: true}) {
+		if obj.Err != nil {
+			return 0, s.fault(obj.Err)
+		}
+		raw, err := hex.DecodeString(strings.TrimPrefix(obj.Key, s.prefix+"usage/"))
+		if err != nil {
+			continue // not ours
+		}
+		if _, ok := sums[string(raw)]; !ok {
+			sums[string(raw)] = 0
+			if before[string(raw)], err = s.damagedETag(ctx, obj.Key); err != nil {
+				return 0, err
+			}
+		}
 	}
 	var busy []string
 	for uploader, sum := range sums {
@@ -198,7 +244,7 @@ func (s *S3Store) Recount(ctx context.Context) (changed int, err error) {
 		} else {
 			opts.SetMatchETag(etag)
 		}
-		_, err = s.c.PutObject(ctx, s.bucket, s.usageKey(uploader), strings.NewReader(string(raw)), int64(len(raw)), opts)
+		_, err = s.once.PutObject(ctx, s.bucket, s.usageKey(uploader), strings.NewReader(string(raw)), int64(len(raw)), opts)
 		if isPreconditionFailed(err) || isConflict(err) {
 			busy = append(busy, uploader)
 			continue
@@ -246,7 +292,7 @@ func (s *S3Store) Lease(ctx context.Context, holder string, ttl time.Duration) (
 	} else {
 		opts.SetMatchETag(etag)
 	}
-	_, err = s.c.PutObject(ctx, s.bucket, key, strings.NewReader(string(raw)), int64(len(raw)), opts)
+	_, err = s.once.PutObject(ctx, s.bucket, key, strings.NewReader(string(raw)), int64(len(raw)), opts)
 	if isPreconditionFailed(err) || isConflict(err) {
 		return false, nil
 	} else if err != nil {

@@ -304,32 +304,44 @@ func (s *Server) storeBlob(ctx context.Context, h Hash, body io.Reader, size int
 		return stored{Status: http.StatusRequestEntityTooLarge, Error: "blob larger than " + strconv.FormatInt(s.cfg.MaxBlobSize, 10) + " bytes"}
 	}
 	existing, err := s.store.Stat(ctx, h)
-	if err == nil {
+	switch {
+	case err == nil:
 		return stored{Status: http.StatusOK, info: existing}
-	} else if !errors.Is(err, ErrNotFound) {
+	case errors.Is(err, ErrUnavailable):
 		return s.storeFault(err)
+	case !errors.Is(err, ErrNotFound):
+		return stored{Status: http.StatusInternalServerError, Error: "cannot read the store", err: err}
 	}
 	// The store's usage counts what every replica has stored; reserved, what
 	// this one is storing. Uploads in flight on other replicas are the only
-	// ones not counted (docs/vault.md, "Quotas across replicas").
-	used, err := s.store.Usage(ctx, addr)
-	if err != nil {
-		return s.storeFault(err)
-	}
+	// ones not counted (docs/vault.md, "Quotas across replicas"). The
+	// reservation comes first and the usage is read after it: an upload of
+	// this replica that finishes in between is then counted twice (in the
+	// snapshot and in the usage: a refusal on the safe side), never not at
+	// all (a reservation is released only after its upload is counted).
 	s.mu.Lock()
-	if used+s.reserved[addr]+size > s.cfg.QuotaBytes {
-		s.mu.Unlock()
-		return stored{Status: http.StatusForbidden, Error: "storage quota of " + strconv.FormatInt(s.cfg.QuotaBytes, 10) + " bytes exceeded"}
-	}
+	others := s.reserved[addr]
 	s.reserved[addr] += size
 	s.mu.Unlock()
-	info, created, err := s.store.Put(ctx, h, body, size, addr)
-	s.mu.Lock()
-	s.reserved[addr] -= size
-	if s.reserved[addr] == 0 {
-		delete(s.reserved, addr)
+	release := func() {
+		s.mu.Lock()
+		s.reserved[addr] -= size
+		if s.reserved[addr] == 0 {
+			delete(s.reserved, addr)
+		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
+	used, err := s.store.Usage(ctx, addr)
+	if err != nil {
+		release()
+		return s.storeFault(err)
+	}
+	if used+others+size > s.cfg.QuotaBytes {
+		release()
+		return stored{Status: http.StatusForbidden, Error: "storage quota of " + strconv.FormatInt(s.cfg.QuotaBytes, 10) + " bytes exceeded"}
+	}
+	info, created, err := s.store.Put(ctx, h, body, size, addr)
+	release()
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.Is(err, ErrHashMismatch):
@@ -585,14 +597,27 @@ func (s *Server) allow(bucket string) bool {
 // before it is removed. It returns how many blobs it deleted or quarantined; a
 // blob it cannot check or remove is logged and left for the next sweep.
 func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
-	if l, ok := s.store.(Leaser); ok {
+	// With a shared store, only the lease holder sweeps, and it renews the
+	// lease as it goes (a sweep of many blobs can outlast it) and stops the
+	// moment it has lost it.
+	var leased time.Time
+	hold := func() error {
+		l, ok := s.store.(Leaser)
+		if !ok || s.now().Sub(leased) < s.cfg.SweepLease/4 {
+			return nil
+		}
 		mine, err := l.Lease(ctx, s.holder, s.cfg.SweepLease)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if !mine {
-			return 0, ErrNotSweeper
+			return ErrNotSweeper
 		}
+		leased = s.now()
+		return nil
+	}
+	if err := hold(); err != nil {
+		return 0, err
 	}
 	if err := s.checkChain(ctx); err != nil {
 		return 0, err
@@ -622,6 +647,9 @@ func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
 	}
 	var candidates []BlobInfo
 	if err := s.store.List(ctx, func(b BlobInfo) error {
+		if err := hold(); err != nil {
+			return err
+		}
 		if _, v := judge(b); v != keep {
 			candidates = append(candidates, b)
 		}
@@ -631,6 +659,9 @@ func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
 	}
 	removed := 0
 	for _, b := range candidates {
+		if err := hold(); err != nil {
+			return removed, err
+		}
 		h, v := judge(b) // again: a record may have been committed meanwhile
 		var err error
 		switch v {

@@ -695,3 +695,66 @@ func TestReplayCacheCannotBeFilled(t *testing.T) {
 		t.Fatalf("a replay: %v", err)
 	}
 }
+
+// hookStore runs hooks around a store's Usage and Put.
+type hookStore struct {
+	Store
+	afterUsage func()
+	beforePut  func()
+}
+
+func (h *hookStore) Usage(ctx context.Context, addr string) (int64, error) {
+	n, err := h.Store.Usage(ctx, addr)
+	if h.afterUsage != nil {
+		h.afterUsage()
+	}
+	return n, err
+}
+
+func (h *hookStore) Put(ctx context.Context, hash Hash, r io.Reader, size int64, uploader string) (BlobInfo, bool, error) {
+	if h.beforePut != nil {
+		h.beforePut()
+	}
+	return h.Store.Put(ctx, hash, r, size, uploader)
+}
+
+// TestQuotaCountsAnUploadFinishingDuringTheCheck: an upload of the same
+// replica that finishes between another upload's usage read and its check is
+// not lost from the check (it was: its reservation was gone and the usage read
+// before it landed, so a 100-byte quota took 150 bytes).
+func TestQuotaCountsAnUploadFinishingDuringTheCheck(t *testing.T) {
+	e := newEnv(t, Config{QuotaBytes: 100})
+	hospital := e.addr["hospital"]
+	blob := func(tag string) []byte { return bytes.Repeat([]byte(tag), 50) }
+	ctx := context.Background()
+	if res := e.srv.storeBlob(ctx, hashOf(blob("a")), bytes.NewReader(blob("a")), 50, hospital); res.Status != http.StatusCreated {
+		t.Fatalf("first 50 bytes: %+v", res)
+	}
+	hs := &hookStore{Store: e.srv.store}
+	e.srv.store = hs
+	release, done := make(chan struct{}), make(chan stored)
+	hs.beforePut = func() { hs.beforePut = nil; <-release } // upload B waits in its put
+	go func() { done <- e.srv.storeBlob(ctx, hashOf(blob("b")), bytes.NewReader(blob("b")), 50, hospital) }()
+	for { // B has reserved and passed its check
+		e.srv.mu.Lock()
+		r := e.srv.reserved[hospital]
+		e.srv.mu.Unlock()
+		if r == 50 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var resB stored
+	hs.afterUsage = func() { // C read the usage (50); now B finishes
+		hs.afterUsage = nil
+		close(release)
+		resB = <-done
+	}
+	resC := e.srv.storeBlob(ctx, hashOf(blob("c")), bytes.NewReader(blob("c")), 50, hospital)
+	if resB.Status != http.StatusCreated || resC.Status != http.StatusForbidden {
+		t.Fatalf("B %d, C %d: want 201 and 403 (quota 100, 50 stored before)", resB.Status, resC.Status)
+	}
+	if used, _ := e.srv.store.Usage(ctx, hospital); used != 100 {
+		t.Fatalf("usage %d, want 100", used)
+	}
+}

@@ -166,7 +166,7 @@ func openStore(cmd *cobra.Command, data string, log *slog.Logger) (vault.Store, 
 	case "s3":
 		bucket, _ := cmd.Flags().GetString("s3-bucket")
 		prefix, _ := cmd.Flags().GetString("s3-prefix")
-		store, err := openS3(cmd, bucket, prefix)
+		store, err := openS3(cmd, bucket, prefix, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -186,8 +186,8 @@ func s3Flags(cmd *cobra.Command) {
 }
 
 // openS3 opens bucket/prefix of the object store the s3Flags name.
-func openS3(cmd *cobra.Command, bucket, prefix string) (*vault.S3Store, error) {
-	cfg := vault.S3Config{Bucket: bucket, Prefix: prefix}
+func openS3(cmd *cobra.Command, bucket, prefix string, log *slog.Logger) (*vault.S3Store, error) {
+	cfg := vault.S3Config{Bucket: bucket, Prefix: prefix, Log: log}
 	cfg.Endpoint, _ = cmd.Flags().GetString("s3-endpoint")
 	cfg.Region, _ = cmd.Flags().GetString("s3-region")
 	cfg.TLS, _ = cmd.Flags().GetBool("s3-tls")

@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 
@@ -96,7 +97,7 @@ func vaultRecountCmd() *cobra.Command {
 			if !ok || bucket == "" {
 				return fmt.Errorf("%s: want s3://BUCKET/PREFIX (a disk store counts at every start)", args[0])
 			}
-			store, err := openS3(cmd, bucket, prefix)
+			store, err := openS3(cmd, bucket, prefix, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
 			if err != nil {
 				return err
 			}
@@ -117,7 +118,7 @@ func openMigrateStore(cmd *cobra.Command, spec string, writable bool) (vault.Sto
 		if bucket == "" {
 			return nil, nil, fmt.Errorf("%s: want s3://BUCKET/PREFIX", spec)
 		}
-		store, err := openS3(cmd, bucket, prefix)
+		store, err := openS3(cmd, bucket, prefix, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
 		return store, func() {}, err
 	}
 	if strings.Contains(spec, "://") {
