@@ -2,6 +2,7 @@ package localnet
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -97,7 +98,7 @@ func TestRepositoryConfig(t *testing.T) {
 	for _, a := range cfg.Accounts {
 		names = append(names, a.Name)
 	}
-	if got := strings.Join(names, ","); got != "validator,registrar,hospital,lab,clinic,alice,bob" {
+	if got := strings.Join(names, ","); got != "validator,registrar,hospital,lab,clinic,alice,bob,custodian1,custodian2,custodian3" {
 		t.Fatalf("accounts = %s", got)
 	}
 
@@ -134,6 +135,26 @@ func TestRepositoryConfig(t *testing.T) {
 		entry, _ := patients[i].(map[string]any)
 		if entry["address"] != addr[name] {
 			t.Errorf("genesis patient %d = %v, want %s", i, entry["address"], name)
+		}
+		assertDerivedKey(t, cfg, name, entry["encryption_key"])
+	}
+
+	// three dedicated custodians, 2 of 3, with the keys their accounts derive
+	cparams, _ := consentState["params"].(map[string]any)
+	custodians, _ := cparams["custodians"].([]any)
+	if len(custodians) != 3 || fmt.Sprint(cparams["custodian_threshold"]) != "2" {
+		t.Fatalf("custodians %v, threshold %v: want 3 and 2", custodians, cparams["custodian_threshold"])
+	}
+	for i, c := range custodians {
+		entry, _ := c.(map[string]any)
+		name := fmt.Sprintf("custodian%d", i+1)
+		if entry["address"] != addr[name] {
+			t.Errorf("custodian %d = %v, want %s", i, entry["address"], name)
+		}
+		for _, p := range []string{"hospital", "lab", "clinic"} {
+			if entry["address"] == addr[p] {
+				t.Errorf("custodian %d is the provider %s: custodians must not be able to break the glass", i, p)
+			}
 		}
 		assertDerivedKey(t, cfg, name, entry["encryption_key"])
 	}

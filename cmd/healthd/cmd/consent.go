@@ -13,7 +13,7 @@ import (
 // messages, for integrations that wrap keys themselves).
 func consentCommands() *cobra.Command {
 	cmd := &cobra.Command{Use: "consent", Short: "Grant and revoke consents, with the class keys that go with them"}
-	cmd.AddCommand(consentGrantCmd(), consentRevokeCmd())
+	cmd.AddCommand(consentGrantCmd(), consentRevokeCmd(), consentEscrowCmd())
 	return cmd
 }
 
@@ -90,9 +90,64 @@ func consentRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// the revocation's fields, and the new escrow if one was made
+			out := struct {
+				agent.RevokeResult
+				Escrow *agent.EscrowResult `json:"escrow,omitempty"`
+			}{RevokeResult: res}
+			// A rotated class whose key is escrowed: escrow the new key, so an
+			// emergency physician can open the records written from now on.
+			if len(res.RotatedClasses) > 0 {
+				if escrow, renew, err := a.EscrowStatus(cmd.Context()); err != nil {
+					cmd.PrintErrf("could not check your emergency key escrow: %v\n", err)
+				} else if escrow != nil && renew {
+					classes := make([]string, len(escrow.Classes))
+					for i, c := range escrow.Classes {
+						classes[i] = c.DataClass
+					}
+					er, err := a.Escrow(cmd.Context(), classes)
+					if err != nil {
+						cmd.PrintErrf("the consent is revoked, but the new keys are not escrowed: %v (run `healthd consent escrow`)\n", err)
+					} else {
+						out.Escrow = &er
+					}
+				}
+			}
+			return printJSON(cmd, out)
+		},
+	}
+	flags.AddTxFlagsToCmd(cmd)
+	return cmd
+}
+
+func consentEscrowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "escrow",
+		Short: "Escrow your emergency class keys with the consortium's custodians, for break-glass",
+		Long: "Splits your current class key of each --classes (default: allergy, prescription, diagnosis, immunization, " +
+			"vital-signs, lab-result) among the custodians the chain lists, so that a threshold of them (2 of 3 on the " +
+			"localnet) can release it to a provider who breaks the glass for you, and only then (every release is on " +
+			"chain, in your access log). Each custodian gets one ciphertext with its shares, and the chain keeps a " +
+			"commitment to every share so a bad one is detected. It replaces your earlier escrow. Run it again after a " +
+			"key rotation (`consent revoke` does it for you) or when the custodian set changes (`query consent escrow` " +
+			"says stale). t colluding custodians can open the escrowed classes without an emergency: escrow only the " +
+			"classes an emergency physician needs.",
+		Example: "healthd consent escrow --from alice\nhealthd consent escrow --classes allergy,prescription --from alice",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := txAgent(cmd)
+			if err != nil {
+				return err
+			}
+			classes, _ := cmd.Flags().GetStringSlice("classes")
+			res, err := a.Escrow(cmd.Context(), classes)
+			if err != nil {
+				return err
+			}
 			return printJSON(cmd, res)
 		},
 	}
+	cmd.Flags().StringSlice("classes", nil, "data classes to escrow, comma-separated (default: the emergency classes)")
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
 }

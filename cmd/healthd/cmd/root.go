@@ -130,6 +130,7 @@ func addCommands(rootCmd *cobra.Command, tempApp *app.HealthApp) *cobra.Command 
 		consentCommands(),
 		fhirCommands(),
 		portalCmd(),
+		custodianCommands(),
 	)
 	return txCmd
 }

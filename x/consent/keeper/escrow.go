@@ -149,7 +149,12 @@ func (s msgServer) ReleaseKeyShares(ctx context.Context, msg *types.MsgReleaseKe
 	}
 	release := types.KeyRelease{
 		AccessId: c.Id, Custodian: msg.Custodian, Patient: c.Patient, Provider: c.Grantee, SetVersion: escrow.SetVersion,
-		Classes: escrow.Classes, Sealed: msg.Sealed, ReleasedAt: blockTime(ctx),
+		Classes: escrow.Classes, Sealed: msg.Sealed, ReleasedAt: blockTime(ctx), Threshold: escrow.Threshold,
+	}
+	for _, cm := range escrow.Commitments {
+		if cm.Custodian == msg.Custodian {
+			release.Commitments = append(release.Commitments, cm)
+		}
 	}
 	if err := s.Releases.Set(ctx, key, release); err != nil {
 		return nil, err

@@ -175,7 +175,8 @@ func TestReleaseKeyShares(t *testing.T) {
 			t.Fatalf("releases: %+v %v", resp, err)
 		}
 		r := resp.Releases[0]
-		if r.Provider != tk.Address(lab) || r.Patient != tk.Address(alice) || len(r.Classes) != 2 || r.SetVersion != 1 {
+		if r.Provider != tk.Address(lab) || r.Patient != tk.Address(alice) || len(r.Classes) != 2 || r.SetVersion != 1 ||
+			r.Threshold != 2 || len(r.Commitments) != 2 || r.Commitments[0].Custodian != r.Custodian {
 			t.Fatalf("release: %+v", r)
 		}
 		events := 0
