@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/hpke"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -84,7 +85,7 @@ func (a *Agent) Escrow(ctx context.Context, classes []string) (EscrowResult, err
 		}
 		msg.Shares = append(msg.Shares, consenttypes.EscrowShare{Custodian: c.Address, Sealed: sealed})
 	}
-	if err := a.SendOne(ctx, msg, nil); err != nil {
+	if err := a.SendOne(ctx, msg, &consenttypes.MsgEscrowKeysResponse{}); err != nil {
 		return EscrowResult{}, fmt.Errorf("the keys were not escrowed: %w", err)
 	}
 	return EscrowResult{SetVersion: params.CustodianSetVersion, Threshold: params.CustodianThreshold, Custodians: n, Classes: msg.Classes}, nil
@@ -147,7 +148,8 @@ func (a *Agent) Release(ctx context.Context, access consenttypes.Consent) error 
 	if err != nil {
 		return err
 	}
-	return a.SendOne(ctx, &consenttypes.MsgReleaseKeyShares{Custodian: a.addr, AccessId: access.Id, Sealed: out}, nil)
+	return a.SendOne(ctx, &consenttypes.MsgReleaseKeyShares{Custodian: a.addr, AccessId: access.Id, Sealed: out},
+		&consenttypes.MsgReleaseKeySharesResponse{})
 }
 
 // ServeCustodian runs a custodian: every interval it lists the live emergency
@@ -292,12 +294,37 @@ func (a *Agent) combineReleases(ctx context.Context, c consenttypes.Consent, cla
 	if err != nil {
 		return nil, err
 	}
-	werr := &WaitingError{Access: c.Id}
-	var good []crypto.Share
-	var escrowEpoch uint64
+	threshold := 0
+	if p, err := consenttypes.NewQueryClient(a.clientCtx).Params(ctx, &consenttypes.QueryParamsRequest{}); err == nil {
+		threshold = int(p.Params.CustodianThreshold)
+	}
+	return combineReleaseShares(a.priv, a.addr, c, rels, class, epoch, threshold)
+}
+
+// combineReleaseShares opens the releases rels of emergency access c to me,
+// sets aside every share of class that does not match the commitment copied
+// into its release (naming its custodian), and combines the rest if they
+// reach the threshold (the releases', or threshold if none was released).
+// The key comes back at epoch (regressed from the escrowed one).
+func combineReleaseShares(priv hpke.PrivateKey, me string, c consenttypes.Consent, rels []consenttypes.KeyRelease, class string,
+	epoch uint64, threshold int,
+) ([]byte, error) {
+	werr := &WaitingError{Access: c.Id, Needed: threshold}
+	// Shares combine only within one escrow (the patient may have escrowed
+	// again between two releases): group them by it, and take the group with
+	// the most good shares.
+	type group struct {
+		shares []crypto.Share
+		epoch  uint64
+		needed int
+	}
+	groups := map[int64]*group{}
+	escrowed := false
 	for _, r := range rels {
-		werr.Needed = int(r.Threshold)
-		shares, err := crypto.OpenShares(a.priv, r.Sealed, crypto.ReleaseContext(c.Id, c.Patient, r.Custodian, a.addr))
+		for _, ce := range r.Classes {
+			escrowed = escrowed || ce.DataClass == class
+		}
+		shares, err := crypto.OpenShares(priv, r.Sealed, crypto.ReleaseContext(c.Id, c.Patient, r.Custodian, me))
 		if err != nil {
 			werr.BadShares = append(werr.BadShares, fmt.Sprintf("the release of custodian %s does not open", r.Custodian))
 			continue
@@ -316,21 +343,30 @@ func (a *Agent) combineReleases(ctx context.Context, c consenttypes.Consent, cla
 				werr.BadShares = append(werr.BadShares, fmt.Sprintf("the %s share of custodian %s does not match its commitment", class, r.Custodian))
 				continue
 			}
-			good = append(good, s.Share)
-			escrowEpoch = s.Epoch
+			g := groups[r.EscrowedAt.UnixNano()]
+			if g == nil {
+				g = &group{epoch: s.Epoch, needed: int(r.Threshold)}
+				groups[r.EscrowedAt.UnixNano()] = g
+			}
+			g.shares = append(g.shares, s.Share)
 		}
 	}
-	if werr.Needed == 0 {
-		p, err := consenttypes.NewQueryClient(a.clientCtx).Params(ctx, &consenttypes.QueryParamsRequest{})
-		if err == nil {
-			werr.Needed = int(p.Params.CustodianThreshold)
+	if len(rels) > 0 && !escrowed {
+		return nil, fmt.Errorf("emergency access %d: %s is not among the escrowed classes", c.Id, class)
+	}
+	var best *group
+	for _, g := range groups {
+		if best == nil || len(g.shares) > len(best.shares) {
+			best = g
 		}
+	}
+	var good []crypto.Share
+	var escrowEpoch uint64
+	if best != nil {
+		good, escrowEpoch, werr.Needed = best.shares, best.epoch, best.needed
 	}
 	werr.Released = len(good)
-	if len(good) == 0 || len(good) < werr.Needed {
-		if len(rels) > 0 && len(good) == 0 && len(werr.BadShares) == 0 {
-			return nil, fmt.Errorf("emergency access %d: %s is not among the escrowed classes", c.Id, class)
-		}
+	if len(good) < 2 || len(good) < werr.Needed {
 		return nil, werr
 	}
 	key, err := crypto.CombineShares(good)

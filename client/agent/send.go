@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -295,6 +296,9 @@ func decodeResult(r *abci.ExecTxResult, height int64, hash string, resps []gogop
 		return fmt.Errorf("transaction %s: %d message responses for %d messages", hash, len(msgData.MsgResponses), len(resps))
 	}
 	for i, m := range msgData.MsgResponses {
+		if resps[i] == nil || reflect.ValueOf(resps[i]).IsNil() { // the caller wants no response
+			continue
+		}
 		if err := gogoproto.Unmarshal(m.Value, resps[i]); err != nil {
 			return fmt.Errorf("transaction %s: response %d: %w", hash, i, err)
 		}

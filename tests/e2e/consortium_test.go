@@ -176,6 +176,10 @@ func TestConsortium(t *testing.T) {
 		testPermissionedValidators(t, net)
 	})
 
+	t.Run("break-glass decrypts with the keys of 2 of 3 custodians", func(t *testing.T) {
+		testBreakGlassCustodians(t, net)
+	})
+
 	t.Run("kill -9 one validator under load", func(t *testing.T) {
 		l := startLoad(t, n0, n1, "kill1")
 		time.Sleep(4 * time.Second)

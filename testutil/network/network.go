@@ -473,3 +473,36 @@ func StartPortal(t testing.TB, n *Node, key, vaultURL string) *Portal {
 	p.Login = strings.TrimSpace(string(raw))
 	return p
 }
+
+// Custodian is a running `healthd custodian start` (issue #17).
+type Custodian struct {
+	Key  string
+	proc *proc.Proc
+}
+
+// StartCustodian starts `healthd custodian start --from key` with the keyring
+// of node keys (which holds the config.yml accounts), talking to node via
+// (its own node, beside it), polling every second. It is stopped when the
+// test ends.
+func StartCustodian(t testing.TB, keys, via *Node, key string) *Custodian {
+	t.Helper()
+	args := []string{
+		"custodian", "start", "--from", key, "--home", keys.Home, "--keyring-backend", "test",
+		"--node", "tcp://" + strings.TrimPrefix(via.RPC, "http://"), "--chain-id", via.ChainID, "--interval", "1s",
+	}
+	c := &Custodian{Key: key}
+	c.proc = startProc(t, keys.Binary, args, filepath.Join(filepath.Dir(keys.Home), fmt.Sprintf("custodian-%s-%d.log", key, time.Now().UnixNano())))
+	t.Cleanup(func() {
+		c.proc.Stop(stopGrace)
+		if t.Failed() {
+			t.Logf("last lines of the %s log:\n%s", key, tail(c.proc.LogPath(), 20))
+		}
+	})
+	return c
+}
+
+// Kill kills the custodian with SIGKILL.
+func (c *Custodian) Kill() { c.proc.Kill() }
+
+// LogContains reports whether a line of the custodian's log contains every part.
+func (c *Custodian) LogContains(parts ...string) bool { return logContains(c.proc.LogPath(), parts) }

@@ -150,6 +150,7 @@ func (s msgServer) ReleaseKeyShares(ctx context.Context, msg *types.MsgReleaseKe
 	release := types.KeyRelease{
 		AccessId: c.Id, Custodian: msg.Custodian, Patient: c.Patient, Provider: c.Grantee, SetVersion: escrow.SetVersion,
 		Classes: escrow.Classes, Sealed: msg.Sealed, ReleasedAt: blockTime(ctx), Threshold: escrow.Threshold,
+		EscrowedAt: escrow.EscrowedAt,
 	}
 	for _, cm := range escrow.Commitments {
 		if cm.Custodian == msg.Custodian {
