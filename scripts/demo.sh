@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The healthd story, end to end, on a fresh throw-away local chain with a vault:
-# register, consent, put, denied get, grant, get, receipts, revoke, denied,
-# break-glass, erase. Every refusal is checked. Run with `make demo`.
+# register, escrow, consent, put, denied get, grant, get, receipts, revoke,
+# denied, break-glass with the custodians' key shares, erase. Every refusal is checked. Run with `make demo`.
 #
 # It builds its own chain in a temporary folder (your .localnet is not touched),
 # on the default localnet ports: stop `make localnet` first.
@@ -68,13 +68,19 @@ curl -sf http://127.0.0.1:8800/healthz >/dev/null || { echo "the vault did not s
 export HEALTHD_HOME="$home/chain"
 ALICE=$("$H" keys show alice -a); HOSPITAL=$("$H" keys show hospital -a); LAB=$("$H" keys show lab -a)
 ok "chain healthd-local-1 and vault at http://127.0.0.1:8800 (store: $VAULT_STORE)"
+# two of the three emergency key custodians run (2 of 3 must release); custodian3 is down
+for c in custodian1 custodian2; do
+  "$H" custodian start --from "$c" >"$home/$c.log" 2>&1 & pids+=($!)
+done
+ok "custodians 1 and 2 running (custodian3 down: 2 of 3 are enough)"
 
 step "register: carol joins as a patient (alice and bob are registered at genesis)"
 "$H" keys add carol --keyring-backend test >/dev/null 2>&1
 "$H" tx bank send validator "$("$H" keys show carol -a)" 1000000uhealth --yes >/dev/null
-"$H" keys encryption-key carol --out-file "$home/carol.key" 2>/dev/null
-"$H" tx consent register-patient "$home/carol.key" --from carol --yes >/dev/null
-ok "carol registered with the encryption key her account derives"
+"$H" consent register --from carol | grep -q '"threshold":2' && ok "carol registered with the encryption key her account derives, her emergency keys escrowed 2-of-3"
+
+step "escrow: alice escrows her emergency class keys with the custodians"
+"$H" consent escrow --from alice | grep -q '"custodians":3' && ok "allergy, prescription, diagnosis, immunization, vital-signs, lab-result: split 2-of-3, one sealed share set per custodian"
 
 step "consent: alice lets hospital read and write her lab results, with the key"
 "$H" consent grant "$HOSPITAL" --classes lab-result --purposes TREAT --permissions read,write --expires 720h --from alice >/dev/null
@@ -102,7 +108,9 @@ step "receipts: alice sees who read what, when, and why"
 "$H" query records receipts-by-patient alice | sed -nE 's/.*"(accessor|purpose|consent_id|time)": "?([^",]*)"?,?/   \1: \2/p'
 
 step "revoke: alice withdraws lab's consent (and rotates the lab-result key)"
-"$H" consent revoke "$LAB_CONSENT" --from alice | grep -q '"new_epochs":{"lab-result":2}' && ok "lab-result moved to key epoch 2; hospital got the new key"
+revoked=$("$H" consent revoke "$LAB_CONSENT" --from alice)
+grep -q '"new_epochs":{"lab-result":2}' <<<"$revoked" && ok "lab-result moved to key epoch 2; hospital got the new key"
+grep -q '"escrow":' <<<"$revoked" && ok "and the new lab-result key is escrowed with the custodians"
 refused "lab reads record $ID again" ACCESS_REASON_REVOKED "$H" records get "$ID" --purpose TREAT --out "$home/lab2.json" --from lab
 ID2=$("$H" records put "$home/result.json" --patient "$ALICE" --class lab-result --purpose TREAT --fhir-type Observation \
   --from hospital | sed -E 's/.*"record_id":([0-9]+).*/\1/')
@@ -113,6 +121,14 @@ step "break-glass: clinic opens emergency access to alice's records"
 "$H" query consent check-access alice clinic lab-result read ETREAT | grep -q '"allowed": true' && ok "clinic may read for ETREAT"
 "$H" query consent check-access alice clinic lab-result read TREAT | grep -q '"allowed": false' && ok "but not for TREAT"
 "$H" query consent emergency-accesses alice | grep -q REVIEW_STATE_PENDING && ok "listed for alice, pending review"
+for _ in $(seq 1 30); do
+  [ "$("$H" query consent key-releases alice | grep -o '"custodian":' | wc -l)" -ge 2 ] && break; sleep 1
+done
+[ "$("$H" query consent key-releases alice | grep -o '"custodian":' | wc -l)" -ge 2 ] || { echo "   UNEXPECTED: the custodians did not release" >&2; exit 1; }
+ok "custodians 1 and 2 released their shares of alice's escrowed keys to clinic, on chain (query consent key-releases alice)"
+"$H" records get "$ID2" --purpose ETREAT --out "$home/clinic.json" --from clinic >/dev/null
+cmp -s "$home/result.json" "$home/clinic.json" || { echo "   UNEXPECTED: clinic's decrypted record differs" >&2; exit 1; }
+ok "clinic, which alice never gave a key, decrypts record $ID2 with 2 of 3 shares"
 
 step "erase: alice erases the record"
 "$H" tx records erase "$ID" --from alice --yes >/dev/null

@@ -391,3 +391,10 @@ func (a *Agent) hasLiveEmergency(ctx context.Context, patient string) bool {
 		return c.Emergency && c.Status == consenttypes.CONSENT_STATUS_ACTIVE
 	})
 }
+
+// RegisterPatient registers the agent's account as a patient with the
+// encryption key it derives.
+func (a *Agent) RegisterPatient(ctx context.Context) error {
+	return a.SendOne(ctx, &consenttypes.MsgRegisterPatient{Patient: a.addr, EncryptionKey: a.EncryptionKey()},
+		&consenttypes.MsgRegisterPatientResponse{})
+}

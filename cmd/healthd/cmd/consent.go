@@ -1,6 +1,9 @@
 package cmd
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client/flags"
@@ -13,7 +16,7 @@ import (
 // messages, for integrations that wrap keys themselves).
 func consentCommands() *cobra.Command {
 	cmd := &cobra.Command{Use: "consent", Short: "Grant and revoke consents, with the class keys that go with them"}
-	cmd.AddCommand(consentGrantCmd(), consentRevokeCmd(), consentEscrowCmd())
+	cmd.AddCommand(consentRegisterCmd(), consentGrantCmd(), consentRevokeCmd(), consentEscrowCmd())
 	return cmd
 }
 
@@ -148,6 +151,44 @@ func consentEscrowCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSlice("classes", nil, "data classes to escrow, comma-separated (default: the emergency classes)")
+	flags.AddTxFlagsToCmd(cmd)
+	return cmd
+}
+
+func consentRegisterCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "register",
+		Short: "Register yourself as a patient, with the encryption key your account derives, and escrow your emergency keys",
+		Long: "Registers the --from account as a patient with the encryption key it derives (`healthd keys encryption-key`), " +
+			"then, unless --no-escrow, escrows the emergency class keys with the chain's custodians (`healthd consent " +
+			"escrow`), so that a provider who breaks the glass for you can read your allergies, prescriptions, diagnoses, " +
+			"immunizations, vital signs and lab results once 2 custodians release their shares.",
+		Example: "healthd consent register --from carol",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := txAgent(cmd)
+			if err != nil {
+				return err
+			}
+			if err := a.RegisterPatient(cmd.Context()); err != nil {
+				return fmt.Errorf("not registered: %w", err)
+			}
+			out := map[string]any{"patient": a.Address()}
+			if noEscrow, _ := cmd.Flags().GetBool("no-escrow"); !noEscrow {
+				res, err := a.Escrow(cmd.Context(), nil)
+				switch {
+				case errors.Is(err, agent.ErrNoCustodians):
+					cmd.PrintErrln("registered; no emergency key escrow: the chain has no custodians")
+				case err != nil:
+					cmd.PrintErrf("registered, but the emergency keys are not escrowed: %v (run `healthd consent escrow`)\n", err)
+				default:
+					out["escrow"] = res
+				}
+			}
+			return printJSON(cmd, out)
+		},
+	}
+	cmd.Flags().Bool("no-escrow", false, "do not escrow the emergency class keys")
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
 }
