@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The healthd story, end to end, on a fresh throw-away local chain with a vault:
 # register, escrow, consent, put, denied get, grant, get, receipts, revoke,
-# denied, break-glass with the custodians' key shares, erase. Every refusal is checked. Run with `make demo`.
+# denied, break-glass with the custodians' key shares, erase. Every refusal is
+# checked. Run with `make demo`.
 #
 # It builds its own chain in a temporary folder (your .localnet is not touched),
 # on the default localnet ports: stop `make localnet` first.
