@@ -3,6 +3,7 @@ package portal
 // Consents: list, grant, revoke; delegates; break-glass.
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -86,7 +87,35 @@ func (s *Server) revokeConsent(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	out := struct {
+		agent.RevokeResult
+		Escrow      *agent.EscrowResult `json:"escrow,omitempty"`
+		EscrowError string              `json:"escrow_error,omitempty"`
+	}{RevokeResult: res}
+	if len(res.RotatedClasses) > 0 { // escrow the rotated emergency keys again
+		out.Escrow, err = s.agent.RenewEscrow(ctx)
+		if err != nil {
+			out.EscrowError = classify(err).Message
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ensureEscrow escrows the patient's emergency class keys with the
+// custodians if there is no escrow yet, or again if it is stale or behind a
+// rotation (the page calls it at login).
+func (s *Server) ensureEscrow(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	res, err := s.agent.EnsureEscrow(ctx)
+	switch {
+	case errors.Is(err, agent.ErrNoCustodians):
+		writeJSON(w, http.StatusOK, map[string]any{"escrowed": false, "reason": "The consortium has no key custodians yet."})
+	case err != nil:
+		writeFailure(w, err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"escrowed": res != nil, "escrow": res})
+	}
 }
 
 func (s *Server) addDelegate(w http.ResponseWriter, r *http.Request) {

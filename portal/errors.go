@@ -3,6 +3,7 @@ package portal
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,6 +25,10 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"error"`
 	Detail  string `json:"detail,omitempty"`
+	// Released and Needed count the custodians' releases while an emergency
+	// read waits for them (code waiting_for_custodians).
+	Released int `json:"released,omitempty"`
+	Needed   int `json:"needed,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -76,10 +81,12 @@ func writeFailure(w http.ResponseWriter, err error) {
 	e := classify(err)
 	status := http.StatusBadGateway
 	switch e.Code {
-	case "no_consent", "not_covered", "not_started", "expired", "revoked", "provider_inactive", "refused":
+	case "no_consent", "not_covered", "not_started", "expired", "revoked", "provider_inactive", "refused", "not_escrowed":
 		status = http.StatusForbidden
 	case "erased":
 		status = http.StatusGone
+	case "waiting_for_custodians":
+		status = http.StatusConflict
 	case "not_found":
 		status = http.StatusNotFound
 	case "rejected":
@@ -99,10 +106,22 @@ func classify(err error) apiError {
 			return apiError{Code: m.code, Message: m.message, Detail: detail}
 		}
 	}
+	var waiting *agent.WaitingError
+	if errors.As(err, &waiting) {
+		return apiError{
+			Code: "waiting_for_custodians", Released: waiting.Released, Needed: waiting.Needed, Detail: detail,
+			Message: fmt.Sprintf("Waiting for custodians (%d of %d released): the patient's emergency keys open once %d of the "+
+				"consortium's key custodians have released their shares on the chain. This usually takes seconds.",
+				waiting.Released, waiting.Needed, waiting.Needed),
+		}
+	}
 	var txErr *agent.TxError
 	switch {
 	case errors.Is(err, agent.ErrErased), errors.Is(err, vault.ErrGone):
 		return apiError{Code: "erased", Message: "The patient erased this record: it can no longer be read.", Detail: detail}
+	case errors.Is(err, agent.ErrNotEscrowed):
+		return apiError{Code: "not_escrowed", Message: "The patient did not escrow this kind of data for emergencies: " +
+			"an emergency access cannot open it.", Detail: detail}
 	case errors.Is(err, vault.ErrUnreachable):
 		return apiError{Code: "vault_unreachable", Message: "The record vault cannot be reached. Try again later, or tell your IT team.", Detail: detail}
 	case errors.Is(err, agent.ErrAccessRefused), errors.Is(err, recordstypes.ErrAccessDenied):

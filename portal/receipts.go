@@ -44,5 +44,18 @@ func (s *Server) listReceipts(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"receipts": out})
+	releases := []releaseView{}
+	rels, err := s.agent.Releases(ctx, s.agent.Address(), 0)
+	if err != nil && !notFoundOrEmpty(err) {
+		writeFailure(w, err)
+		return
+	}
+	for _, r := range rels {
+		v := releaseView{AccessID: r.AccessId, Custodian: s.party(ctx, r.Custodian), Provider: s.party(ctx, r.Provider), Time: r.ReleasedAt}
+		for _, c := range r.Classes {
+			v.Classes = append(v.Classes, c.DataClass)
+		}
+		releases = append(releases, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"receipts": out, "key_releases": releases})
 }

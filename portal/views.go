@@ -135,6 +135,13 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 			delegates = append(delegates, map[string]any{"delegate": s.party(ctx, d.Address), "expires_at": d.ExpiresAt})
 		}
 		out["patient"] = map[string]any{"registered_at": pt.RegisteredAt, "delegates": delegates}
+		if escrow, renew, err := s.agent.EscrowStatus(ctx); err == nil {
+			e := map[string]any{"needed": renew}
+			if escrow != nil {
+				e["classes"], e["threshold"], e["custodians"] = escrow.Classes, escrow.Threshold, len(escrow.Shares)
+			}
+			out["escrow"] = e
+		}
 	case chainUnreachable(err):
 		writeFailure(w, err)
 		return
@@ -202,6 +209,15 @@ func (s *Server) viewConsent(ctx context.Context, c consenttypes.Consent) consen
 		v.Review = enumName(c.Review.String(), "REVIEW_STATE_")
 	}
 	return v
+}
+
+// releaseView is a custodian's release of key shares, for the patient's log.
+type releaseView struct {
+	AccessID  uint64    `json:"access_id"`
+	Custodian party     `json:"custodian"`
+	Provider  party     `json:"provider"`
+	Classes   []string  `json:"classes"`
+	Time      time.Time `json:"time"`
 }
 
 type receiptView struct {

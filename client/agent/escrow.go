@@ -229,6 +229,10 @@ func (a *Agent) Releases(ctx context.Context, patient string, access uint64) ([]
 	return out, err
 }
 
+// ErrNotEscrowed is returned for a class the patient did not escrow: an
+// emergency access cannot open it.
+var ErrNotEscrowed = errors.New("not escrowed for emergencies")
+
 // ErrWaitingForCustodians is returned while fewer custodians than the
 // threshold have released their shares to the agent's emergency access.
 var ErrWaitingForCustodians = errors.New("waiting for custodians")
@@ -352,7 +356,7 @@ func combineReleaseShares(priv hpke.PrivateKey, me string, c consenttypes.Consen
 		}
 	}
 	if len(rels) > 0 && !escrowed {
-		return nil, fmt.Errorf("emergency access %d: %s is not among the escrowed classes", c.Id, class)
+		return nil, fmt.Errorf("%w: emergency access %d: %s is not among the escrowed classes", ErrNotEscrowed, c.Id, class)
 	}
 	var best *group
 	for _, g := range groups {
@@ -397,4 +401,36 @@ func (a *Agent) hasLiveEmergency(ctx context.Context, patient string) bool {
 func (a *Agent) RegisterPatient(ctx context.Context) error {
 	return a.SendOne(ctx, &consenttypes.MsgRegisterPatient{Patient: a.addr, EncryptionKey: a.EncryptionKey()},
 		&consenttypes.MsgRegisterPatientResponse{})
+}
+
+// EnsureEscrow escrows the agent's (a patient's) emergency class keys if it
+// has no escrow (the default classes), or escrows the same classes again if
+// its escrow is stale or behind a rotation. It returns nil when nothing was
+// needed, and ErrNoCustodians when the chain has none.
+func (a *Agent) EnsureEscrow(ctx context.Context) (*EscrowResult, error) {
+	escrow, renew, err := a.EscrowStatus(ctx)
+	if err != nil || !renew {
+		return nil, err
+	}
+	var classes []string
+	if escrow != nil {
+		for _, c := range escrow.Classes {
+			classes = append(classes, c.DataClass)
+		}
+	}
+	res, err := a.Escrow(ctx, classes)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// RenewEscrow escrows again, with the same classes, an escrow the agent (a
+// patient) has that is stale or behind a rotation; nothing if it has none.
+func (a *Agent) RenewEscrow(ctx context.Context) (*EscrowResult, error) {
+	escrow, _, err := a.EscrowStatus(ctx)
+	if err != nil || escrow == nil {
+		return nil, err
+	}
+	return a.EnsureEscrow(ctx)
 }

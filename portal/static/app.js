@@ -71,7 +71,7 @@ function clearMessages() {
 class APIError extends Error {
   constructor(body, status) {
     super(body.error || ("HTTP " + status));
-    this.code = body.code; this.detail = body.detail; this.status = status;
+    this.code = body.code; this.detail = body.detail; this.status = status; this.body = body;
   }
 }
 async function api(method, path, body) {
@@ -160,9 +160,22 @@ function select(values, selected) {
   return el("select", {}, values.map(v => el("option", { value: v, selected: v === selected }, v)));
 }
 
-// openRecord reads a record (an access receipt is taken) and shows it.
+// openRecord reads a record (an access receipt is taken) and shows it. Under
+// break-glass, while the custodians have not all released their key shares,
+// it says how many have and tries again every 2 seconds (for 2 minutes); no
+// receipt is taken until the key opens.
 async function openRecord(id, purpose, target) {
-  const resp = await api("POST", `/api/records/${id}/read`, { purpose });
+  let resp;
+  for (let tries = 0; ; tries++) {
+    try { resp = await api("POST", `/api/records/${id}/read`, { purpose }); break; } catch (e) {
+      if (e.code !== "waiting_for_custodians" || tries >= 60) throw e;
+      target.replaceChildren(el("section", { class: "card waiting", id: "waiting-" + id, role: "status" },
+        el("h2", {}, `Record #${id}`),
+        el("p", {}, el("strong", {}, `Waiting for custodians (${e.body.released} of ${e.body.needed})`), " — the patient's emergency keys open once " +
+          `${e.body.needed} of the consortium's key custodians have released their shares on the chain. Every release is in the patient's log.`)));
+      await new Promise(r => setTimeout(r, 2000));
+    }
+  }
   const blob = await resp.blob();
   const text = await blob.text();
   let shown = text;
@@ -252,7 +265,9 @@ views.sharing = async () => {
       actions.append(el("button", { class: "secondary", "data-revoke": String(c.id), onclick: (ev) => busy(ev.target, "Revoking…", async () => {
         const r = await api("POST", `/api/consents/${c.id}/revoke`);
         await show("sharing");
-        notify(`Consent #${c.id} revoked.` + (r.rotated_classes && r.rotated_classes.length ? " New records use new keys the revoked provider does not have." : ""));
+        notify(`Consent #${c.id} revoked.` + (r.rotated_classes && r.rotated_classes.length ? " New records use new keys the revoked provider does not have." : "") +
+          (r.escrow ? " Your new emergency keys are escrowed with the custodians." : "") +
+          (r.escrow_error ? " Your new emergency keys are not escrowed yet: " + r.escrow_error : ""));
       }).catch(fail) }, "Revoke"));
     }
     return el("tr", { "data-consent": String(c.id), class: c.emergency ? "emergency" : null },
@@ -276,10 +291,21 @@ views.access = async () => {
     el("td", {}, r.purpose), el("td", {}, r.emergency
       ? [tag("emergency"), " ", el("span", {}, "review: " + (r.review || "pending")), r.emergency_note ? el("div", { class: "muted" }, r.emergency_note) : null]
       : (r.consent_id ? "consent #" + r.consent_id : "you"))));
+  const releases = (data.key_releases || []).map(r => el("tr", { class: "emergency", "data-release": r.access_id + "-" + r.custodian.address },
+    el("td", {}, fmtTime(r.time)), el("td", {}, who(r.custodian)), el("td", {}, who(r.provider)),
+    el("td", {}, "emergency access #" + r.access_id), el("td", {}, (r.classes || []).join(", "))));
+  const escrow = state.session.escrow;
   return [el("h1", {}, "Who read my data"),
     el("p", { class: "hint" }, "Every read of your records, as recorded on the chain. Emergency (break-glass) reads are highlighted and reviewed by the consortium."),
     rows.length ? dataTable({ id: "receipts" }, ["When", "Who", "Record", "Purpose", "Under"], rows)
-      : el("p", { class: "muted" }, "Nobody has read your records yet.")];
+      : el("p", { class: "muted" }, "Nobody has read your records yet."),
+    el("h2", {}, "Emergency key releases"),
+    el("p", { class: "hint" }, escrow && escrow.classes
+      ? `Your emergency keys (${escrow.classes.map(c => c.data_class).join(", ")}) are split among ${escrow.custodians} custodians; ` +
+        `${escrow.threshold} of them together can open those kinds of data, and they release their shares only to a provider with a live emergency access. Each release is listed here.`
+      : "Your emergency keys are not escrowed: a provider who breaks the glass cannot decrypt your records."),
+    releases.length ? dataTable({ id: "key-releases" }, ["When", "Custodian", "To", "Under", "Kinds of data"], releases)
+      : el("p", { class: "muted" }, "No custodian has released your keys.")];
 };
 
 views.delegates = async () => {
@@ -309,7 +335,8 @@ views.delegates = async () => {
 // ---- provider views ----
 views.patients = async () => {
   const out = el("div", { id: "patient-records" });
-  const purpose = select(state.session.purposes.filter(p => p !== "ETREAT"), "TREAT");
+  // ETREAT is for reads under an emergency (break-glass) access
+  const purpose = select(state.session.purposes, "TREAT");
   const form = el("form", { class: "card", id: "lookup-form" },
     field("lookup-addr", "Patient's address", el("input", { type: "text", required: true, autocomplete: "off", placeholder: "health1…", value: state.lookup })),
     field("lookup-purpose", "Purpose of use", purpose),
@@ -445,6 +472,14 @@ async function start() {
     document.getElementById("who").replaceChildren(el("strong", {}, s.key_name), " ", el("span", { class: "addr" }, s.address), " ",
       ...roles.map(r => el("span", { class: "badge" }, r)));
     await show(tabsFor(s)[0][0]);
+    if (s.patient && s.escrow && s.escrow.needed) {
+      // first login, a custodian set change or a key rotation: (re-)escrow
+      const r = await api("POST", "/api/escrow");
+      if (r.escrowed) {
+        state.session.escrow = { needed: false, classes: r.escrow.classes, threshold: r.escrow.threshold, custodians: r.escrow.custodians };
+        notify(`Your emergency keys are escrowed with ${r.escrow.custodians} custodians (${r.escrow.threshold} needed to open them in an emergency).`);
+      }
+    }
   } catch (e) {
     document.getElementById("main").replaceChildren(el("p", {}, "The portal could not load your account."));
     fail(e);

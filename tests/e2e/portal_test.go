@@ -323,11 +323,14 @@ func TestPortalEmergencyEraseAndOutages(t *testing.T) {
 	n := network.StartNode(t)
 	v := network.StartVault(t, n, network.VaultStoreFlags(t)...)
 	alice, hospital := n.Address("alice"), n.Address("hospital")
+	network.StartCustodian(t, n, n, "custodian1") // custodian2 joins later, custodian3 stays down
 	tabs := startBrowsers(t, chromium, map[string]*network.Portal{
 		"alice": network.StartPortal(t, n, "alice", v.URL), "hospital": network.StartPortal(t, n, "hospital", v.URL),
 		"clinic": network.StartPortal(t, n, "clinic", v.URL),
 	})
 	pat, hosp, clinic := tabs["alice"], tabs["hospital"], tabs["clinic"]
+	// alice's first login escrows her emergency class keys with the custodians
+	pat.waitText("#notice", "Your emergency keys are escrowed with 3 custodians (2 needed")
 
 	// the hospital files a two-resource FHIR Bundle under alice's write consent
 	pat.grant(hospital, "read", "write")
@@ -356,10 +359,23 @@ func TestPortalEmergencyEraseAndOutages(t *testing.T) {
 		chromedp.Click("#glass-form button[type=submit]", chromedp.ByQuery))
 	clinic.waitText("#notice", "Emergency access #")
 	clinic.screenshot("provider-emergency-access-opened")
-	// and takes an emergency receipt for record 1 through the raw access
-	// command (an emergency access carries no key grant, so the portal, which
-	// decrypts, refuses before taking a receipt it could not use)
-	n.CLI("tx", "records", "access", "1", "ETREAT", "--from", "clinic", "--yes")
+	// and opens record 1 for ETREAT: it holds no key grant of alice's, so the
+	// portal waits for the custodians' shares; one custodian is not enough
+	clinic.openTab("patients")
+	clinic.run("look up alice for ETREAT",
+		chromedp.WaitVisible("#lookup-form", chromedp.ByQuery),
+		chromedp.SetValue("#lookup-addr", alice, chromedp.ByQuery),
+		chromedp.SetValue("#lookup-purpose", "ETREAT", chromedp.ByQuery),
+		chromedp.Click("#lookup-submit", chromedp.ByQuery),
+		chromedp.WaitNotPresent("#lookup-submit[aria-busy]", chromedp.ByQuery))
+	clinic.waitText("#patient-records", "lab-result")
+	clinic.run("open under break-glass", chromedp.Click(`tr[data-record="1"] button`, chromedp.ByQuery))
+	clinic.waitText("#waiting-1", "Waiting for custodians (1 of 2)")
+	clinic.screenshot("provider-emergency-waiting")
+	// a second custodian comes up: the record opens, the exact original
+	network.StartCustodian(t, n, n, "custodian2")
+	clinic.waitText(`pre[data-record="1"]`, "potassium QX-1")
+	clinic.screenshot("provider-emergency-read")
 
 	// alice sees the emergency read highlighted, pending review, with the note
 	pat.openTab("access")
@@ -368,6 +384,11 @@ func TestPortalEmergencyEraseAndOutages(t *testing.T) {
 		if !strings.Contains(row, want) {
 			t.Fatalf("alice's emergency row %q lacks %q", row, want)
 		}
+	}
+	// and the two custodians' releases of her keys to the clinic
+	releases := pat.waitText("#key-releases", "Localnet Family Clinic")
+	if strings.Count(releases, "emergency access #") != 2 {
+		t.Fatalf("alice's key-release log: %q, want 2 releases", releases)
 	}
 	pat.screenshot("patient-access-log-emergency")
 

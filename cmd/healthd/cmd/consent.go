@@ -101,20 +101,11 @@ func consentRevokeCmd() *cobra.Command {
 			// A rotated class whose key is escrowed: escrow the new key, so an
 			// emergency physician can open the records written from now on.
 			if len(res.RotatedClasses) > 0 {
-				if escrow, renew, err := a.EscrowStatus(cmd.Context()); err != nil {
-					cmd.PrintErrf("could not check your emergency key escrow: %v\n", err)
-				} else if escrow != nil && renew {
-					classes := make([]string, len(escrow.Classes))
-					for i, c := range escrow.Classes {
-						classes[i] = c.DataClass
-					}
-					er, err := a.Escrow(cmd.Context(), classes)
-					if err != nil {
-						cmd.PrintErrf("the consent is revoked, but the new keys are not escrowed: %v (run `healthd consent escrow`)\n", err)
-					} else {
-						out.Escrow = &er
-					}
+				er, err := a.RenewEscrow(cmd.Context())
+				if err != nil {
+					cmd.PrintErrf("the consent is revoked, but the new keys are not escrowed: %v (run `healthd consent escrow`)\n", err)
 				}
+				out.Escrow = er
 			}
 			return printJSON(cmd, out)
 		},
