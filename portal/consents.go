@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -189,4 +190,34 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id})
+}
+
+// rotateKeys moves the patient's class keys of some classes to a new epoch
+// (after an emergency: the provider's combined keys open nothing filed
+// afterwards), re-issuing them to the live grantees and escrowing them again.
+func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	var body struct {
+		Classes []string `json:"classes"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	for _, c := range body.Classes {
+		if consenttypes.ValidateDataClass(c) != nil {
+			badRequest(w, "Unknown kind of data "+strconv.Quote(c)+".")
+			return
+		}
+	}
+	if len(body.Classes) == 0 {
+		badRequest(w, "Choose the kinds of data whose keys to rotate.")
+		return
+	}
+	res, escrow, err := s.agent.Rotate(ctx, body.Classes)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rotated_classes": res.RotatedClasses, "new_epochs": res.NewEpochs, "escrow": escrow})
 }

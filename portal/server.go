@@ -145,6 +145,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/delegates/{addr}/remove", s.mutating(s.removeDelegate))
 	s.mux.HandleFunc("POST /api/break-glass", s.mutating(s.breakGlass))
 	s.mux.HandleFunc("POST /api/escrow", s.mutating(s.ensureEscrow))
+	s.mux.HandleFunc("POST /api/rotate", s.mutating(s.rotateKeys))
 	s.mux.HandleFunc("GET /api/providers/{addr}", s.authed(s.provider))
 }
 

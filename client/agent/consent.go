@@ -120,29 +120,8 @@ func (a *Agent) Revoke(ctx context.Context, id uint64) (RevokeResult, error) {
 	if c.Patient != a.addr {
 		res.KeysNotRotated = len(c.KeyGrants) > 0
 	} else if len(c.KeyGrants) > 0 {
-		epochs, err := CurrentEpochs(ctx, a.clientCtx, a.addr)
-		if err != nil {
+		if msg.RotatedKeyGrants, err = a.rotation(ctx, c.DataClasses, id, &res); err != nil {
 			return res, err
-		}
-		// the chain rotates every class of the consent not yet at the last epoch
-		for _, class := range c.DataClasses {
-			if epochs[class] < crypto.MaxKeyEpoch {
-				res.RotatedClasses = append(res.RotatedClasses, class)
-			}
-		}
-		newKeys := map[string][]byte{}
-		for _, class := range res.RotatedClasses {
-			res.NewEpochs[class] = epochs[class] + 1
-			kctx := crypto.KeyContext{Patient: a.addr, DataClass: class, Epoch: res.NewEpochs[class]}
-			if newKeys[class], err = crypto.PatientClassKey(a.priv, kctx); err != nil {
-				return res, err
-			}
-		}
-		if msg.RotatedKeyGrants, err = a.rekeyConsents(ctx, id, newKeys, res.NewEpochs); err != nil {
-			return res, err
-		}
-		for _, r := range msg.RotatedKeyGrants {
-			res.RekeyedConsents = append(res.RekeyedConsents, r.ConsentId)
 		}
 	}
 	var resp consenttypes.MsgRevokeConsentResponse
@@ -150,6 +129,59 @@ func (a *Agent) Revoke(ctx context.Context, id uint64) (RevokeResult, error) {
 		return res, fmt.Errorf("consent %d was not revoked: %w", id, err)
 	}
 	return res, nil
+}
+
+// rotation computes, for a rotation of classes (those not at the last epoch:
+// the chain moves them, as it does), the new epochs and the key-grant updates
+// of the patient's live consents other than skip, into res.
+func (a *Agent) rotation(ctx context.Context, classes []string, skip uint64, res *RevokeResult) ([]consenttypes.KeyGrantUpdate, error) {
+	epochs, err := CurrentEpochs(ctx, a.clientCtx, a.addr)
+	if err != nil {
+		return nil, err
+	}
+	for _, class := range classes {
+		if epochs[class] < crypto.MaxKeyEpoch {
+			res.RotatedClasses = append(res.RotatedClasses, class)
+		}
+	}
+	newKeys := map[string][]byte{}
+	for _, class := range res.RotatedClasses {
+		res.NewEpochs[class] = epochs[class] + 1
+		kctx := crypto.KeyContext{Patient: a.addr, DataClass: class, Epoch: res.NewEpochs[class]}
+		if newKeys[class], err = crypto.PatientClassKey(a.priv, kctx); err != nil {
+			return nil, err
+		}
+	}
+	updates, err := a.rekeyConsents(ctx, skip, newKeys, res.NewEpochs)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range updates {
+		res.RekeyedConsents = append(res.RekeyedConsents, r.ConsentId)
+	}
+	return updates, nil
+}
+
+// Rotate moves the agent's (a patient's) class keys of classes to a new
+// epoch without revoking anything, re-issuing the new keys to its live
+// grantees in the same transaction (as a revocation does), and escrows the
+// rotated emergency keys again. After an emergency, it closes the records
+// written from then on to the provider that combined the released keys.
+func (a *Agent) Rotate(ctx context.Context, classes []string) (RevokeResult, *EscrowResult, error) {
+	res := RevokeResult{NewEpochs: map[string]uint64{}}
+	msg := &consenttypes.MsgRotateClassKeys{Patient: a.addr, DataClasses: classes}
+	var err error
+	if msg.RotatedKeyGrants, err = a.rotation(ctx, classes, 0, &res); err != nil {
+		return res, nil, err
+	}
+	if err := a.SendOne(ctx, msg, &consenttypes.MsgRotateClassKeysResponse{}); err != nil {
+		return res, nil, fmt.Errorf("the keys were not rotated: %w", err)
+	}
+	escrow, err := a.RenewEscrow(ctx)
+	if err != nil {
+		return res, nil, fmt.Errorf("the keys were rotated, but not escrowed again: %w (run `healthd consent escrow`)", err)
+	}
+	return res, escrow, nil
 }
 
 // rekeyConsents builds the key-grant updates for the patient's live consents

@@ -305,7 +305,22 @@ views.access = async () => {
         `${escrow.threshold} of them together can open those kinds of data, and they release their shares only to a provider with a live emergency access. Each release is listed here.`
       : "Your emergency keys are not escrowed: a provider who breaks the glass cannot decrypt your records."),
     releases.length ? dataTable({ id: "key-releases" }, ["When", "Custodian", "To", "Under", "Kinds of data"], releases)
-      : el("p", { class: "muted" }, "No custodian has released your keys.")];
+      : el("p", { class: "muted" }, "No custodian has released your keys."),
+    releases.length ? rotateOffer([...new Set(data.key_releases.flatMap(r => r.classes || []))]) : null];
+};
+
+// rotateOffer proposes, once an emergency is over, to rotate the keys the
+// custodians released: the provider's copy then opens nothing filed later.
+function rotateOffer(classes) {
+  const box = el("div", { class: "card", id: "rotate-offer" },
+    el("p", {}, "When the emergency is over, rotate these keys (" + classes.join(", ") + "): the provider keeps what it could open, " +
+      "but nothing filed from then on. Your other providers get the new keys, and the custodians the new shares, in the same step."));
+  const button = el("button", { id: "rotate-keys", onclick: () => busy(button, "Rotating…", async () => {
+    const r = await api("POST", "/api/rotate", { classes });
+    notify(`Rotated the keys of ${r.rotated_classes.join(", ")}` + (r.escrow ? "; the new keys are escrowed with the custodians." : "."));
+  }).catch(fail) }, "Rotate the released keys");
+  box.append(button);
+  return box;
 };
 
 views.delegates = async () => {

@@ -391,6 +391,31 @@ func TestPortalEmergencyEraseAndOutages(t *testing.T) {
 		t.Fatalf("alice's key-release log: %q, want 2 releases", releases)
 	}
 	pat.screenshot("patient-access-log-emergency")
+	// and rotates the released keys: new epochs, escrowed again
+	pat.run("rotate the released keys", chromedp.Click("#rotate-keys", chromedp.ByQuery))
+	pat.waitText("#notice", "the new keys are escrowed with the custodians")
+	var epochs struct {
+		Epochs []struct {
+			DataClass string `json:"data_class"`
+			Epoch     string `json:"epoch"`
+		} `json:"epochs"`
+	}
+	n.CLIJSON(&epochs, "query", "consent", "key-epochs", alice)
+	if len(epochs.Epochs) != 6 {
+		t.Fatalf("after the rotation: %+v, want the 6 released classes at epoch 2", epochs)
+	}
+	var escrow struct {
+		Stale  bool `json:"stale"`
+		Escrow struct {
+			Classes []struct {
+				Epoch string `json:"epoch"`
+			} `json:"classes"`
+		} `json:"escrow"`
+	}
+	n.CLIJSON(&escrow, "query", "consent", "escrow", alice)
+	if escrow.Stale || len(escrow.Escrow.Classes) != 6 || escrow.Escrow.Classes[0].Epoch != "2" {
+		t.Fatalf("alice's escrow after the rotation: %+v", escrow)
+	}
 
 	// alice erases record 2, after the warning
 	pat.openTab("records")

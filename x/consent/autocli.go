@@ -138,6 +138,7 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				// built and sealed on the client: `healthd consent escrow`, `healthd custodian start`
 				{RpcMethod: "EscrowKeys", Skip: true},
 				{RpcMethod: "ReleaseKeyShares", Skip: true},
+				{RpcMethod: "RotateClassKeys", Skip: true}, // `healthd consent rotate` re-issues the new keys too
 			},
 		},
 	}

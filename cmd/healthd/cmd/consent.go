@@ -16,7 +16,7 @@ import (
 // messages, for integrations that wrap keys themselves).
 func consentCommands() *cobra.Command {
 	cmd := &cobra.Command{Use: "consent", Short: "Grant and revoke consents, with the class keys that go with them"}
-	cmd.AddCommand(consentRegisterCmd(), consentGrantCmd(), consentRevokeCmd(), consentEscrowCmd())
+	cmd.AddCommand(consentRegisterCmd(), consentGrantCmd(), consentRevokeCmd(), consentEscrowCmd(), consentRotateCmd())
 	return cmd
 }
 
@@ -180,6 +180,38 @@ func consentRegisterCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().Bool("no-escrow", false, "do not escrow the emergency class keys")
+	flags.AddTxFlagsToCmd(cmd)
+	return cmd
+}
+
+func consentRotateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Move some of your class keys to a new epoch, without revoking anything (after an emergency, say)",
+		Long: "Moves your class key of each --classes to its next epoch, re-issues the new keys to your live grantees in " +
+			"the same transaction (as `consent revoke` does), and escrows the new emergency keys with the custodians. " +
+			"Whoever holds only the old key (a provider that combined your keys under a break-glass access, a grantee " +
+			"whose consent expired) opens nothing you file from now on; what it could already open stays open to it.",
+		Example: "healthd consent rotate --classes allergy,prescription,lab-result --from alice",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := txAgent(cmd)
+			if err != nil {
+				return err
+			}
+			classes, _ := cmd.Flags().GetStringSlice("classes")
+			res, escrow, err := a.Rotate(cmd.Context(), classes)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, struct {
+				agent.RevokeResult
+				Escrow *agent.EscrowResult `json:"escrow,omitempty"`
+			}{res, escrow})
+		},
+	}
+	cmd.Flags().StringSlice("classes", nil, "data classes to rotate, comma-separated")
+	_ = cmd.MarkFlagRequired("classes")
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
 }

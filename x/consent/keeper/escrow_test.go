@@ -331,3 +331,48 @@ func TestGenesisEscrows(t *testing.T) {
 		}
 	}
 }
+
+// A patient rotates class keys without revoking: the epochs move, a live
+// grantee's grants are replaced by the new epoch's in the same message, and
+// only the patient may do it.
+func TestRotateClassKeys(t *testing.T) {
+	f, grant := setup(t) // alice's consent to hospital, on lab-result
+	aliceAddr, _ := tk.AddressCodec.StringToBytes(tk.Address(alice))
+	rotate := func(signer string, classes []string, updates ...types.KeyGrantUpdate) error {
+		_, err := f.ConsentMsg.RotateClassKeys(f.Ctx, &types.MsgRotateClassKeys{Patient: tk.Address(signer), DataClasses: classes, RotatedKeyGrants: updates})
+		return err
+	}
+	assertErr(t, rotate(alice, nil), types.ErrInvalidDataClass)
+	assertErr(t, rotate(alice, []string{"lab-result", "lab-result"}), types.ErrInvalidDataClass)
+	assertErr(t, rotate(sam, []string{"lab-result"}), types.ErrPatientNotFound)
+	// a grant past the new epoch is refused, and so is one from another patient's consent
+	assertErr(t, rotate(alice, []string{"lab-result"}, types.KeyGrantUpdate{ConsentId: grant, KeyGrants: [][]byte{tk.KeyGrant("lab-result", 3)}}),
+		types.ErrInvalidKeyGrant)
+	assertErr(t, rotate(bob, []string{"lab-result"}, types.KeyGrantUpdate{ConsentId: grant, KeyGrants: [][]byte{tk.KeyGrant("lab-result", 2)}}),
+		types.ErrInvalidKeyGrant)
+	assertErr(t, rotate(alice, []string{"lab-result", "allergy"}, types.KeyGrantUpdate{ConsentId: grant, KeyGrants: [][]byte{tk.KeyGrant("lab-result", 2)}}), nil)
+	for class, want := range map[string]uint64{"lab-result": 2, "allergy": 2, "diagnosis": 1} {
+		if e, _ := f.Consent.ClassKeyEpoch(f.Ctx, aliceAddr, class); e != want {
+			t.Fatalf("%s at epoch %d, want %d", class, e, want)
+		}
+	}
+	c, _ := f.Consent.GetConsent(f.Ctx, grant)
+	if len(c.KeyGrants) != 1 {
+		t.Fatalf("the hospital's grants: %d", len(c.KeyGrants))
+	}
+	found := false
+	for _, e := range f.Ctx.EventManager().Events() {
+		found = found || e.Type == "healthd.consent.v1.EventClassKeysRotated"
+	}
+	if !found {
+		t.Fatal("no EventClassKeysRotated")
+	}
+	// the escrow made before is now behind: a release still works (the old
+	// key opens the old records), and the patient escrows again
+	setCustodians(t, f, 2, custodians...)
+	m := escrowMsg(t, f)
+	assertErr(t, func() error { _, err := f.ConsentMsg.EscrowKeys(f.Ctx, m); return err }(), types.ErrInvalidEscrow) // epochs 1, current 2
+	m.Classes[0].Epoch, m.Classes[1].Epoch = 2, 2
+	_, err := f.ConsentMsg.EscrowKeys(f.Ctx, m)
+	assertErr(t, err, nil)
+}

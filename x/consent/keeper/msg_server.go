@@ -302,21 +302,9 @@ func (s msgServer) RevokeConsent(ctx context.Context, msg *types.MsgRevokeConsen
 			return nil, err
 		}
 	}
-	rotated := make([]types.Consent, 0, len(msg.RotatedKeyGrants))
-	for _, r := range msg.RotatedKeyGrants {
-		other, err := s.GetConsent(ctx, r.ConsentId)
-		if err != nil {
-			return nil, err
-		}
-		// Key grants go to the patient's other consents still in force or to come.
-		if other.Patient != c.Patient || other.Status != types.CONSENT_STATUS_ACTIVE || !now.Before(other.Period.End) {
-			return nil, errorsmod.Wrapf(types.ErrInvalidKeyGrant, "consent %d is not a live consent of the same patient", r.ConsentId)
-		}
-		if err := s.checkGrantsAgainstState(ctx, patient, other.DataClasses, r.KeyGrants, rotatedClasses); err != nil {
-			return nil, errorsmod.Wrapf(err, "consent %d", r.ConsentId)
-		}
-		other.KeyGrants = r.KeyGrants
-		rotated = append(rotated, other)
+	rotated, err := s.rekeyed(ctx, patient, c.Patient, msg.RotatedKeyGrants, rotatedClasses)
+	if err != nil {
+		return nil, err
 	}
 
 	if err := s.end(ctx, c, types.CONSENT_STATUS_REVOKED); err != nil {
@@ -336,6 +324,69 @@ func (s msgServer) RevokeConsent(ctx context.Context, msg *types.MsgRevokeConsen
 		return nil, err
 	}
 	return &types.MsgRevokeConsentResponse{}, nil
+}
+
+// rekeyed checks the key-grant updates of a rotation of patient's
+// rotatedClasses and returns the consents with their new grants: each must be
+// a live consent of the patient, and its grants must name its classes at
+// epochs the chain allows (the rotated ones at their next epoch).
+func (s msgServer) rekeyed(ctx context.Context, patient sdk.AccAddress, patientAddr string, updates []types.KeyGrantUpdate,
+	rotatedClasses []string,
+) ([]types.Consent, error) {
+	now := blockTime(ctx)
+	rotated := make([]types.Consent, 0, len(updates))
+	for _, r := range updates {
+		other, err := s.GetConsent(ctx, r.ConsentId)
+		if err != nil {
+			return nil, err
+		}
+		// Key grants go to the patient's other consents still in force or to come.
+		if other.Patient != patientAddr || other.Status != types.CONSENT_STATUS_ACTIVE || !now.Before(other.Period.End) {
+			return nil, errorsmod.Wrapf(types.ErrInvalidKeyGrant, "consent %d is not a live consent of the same patient", r.ConsentId)
+		}
+		if err := s.checkGrantsAgainstState(ctx, patient, other.DataClasses, r.KeyGrants, rotatedClasses); err != nil {
+			return nil, errorsmod.Wrapf(err, "consent %d", r.ConsentId)
+		}
+		other.KeyGrants = r.KeyGrants
+		rotated = append(rotated, other)
+	}
+	return rotated, nil
+}
+
+// RotateClassKeys moves the patient's class keys of msg.DataClasses to their
+// next epoch (those not at the last one), with the key grants that give the
+// patient's live grantees the new keys in the same transaction.
+func (s msgServer) RotateClassKeys(ctx context.Context, msg *types.MsgRotateClassKeys) (*types.MsgRotateClassKeysResponse, error) {
+	patient, err := s.decode(msg.Patient, "patient")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.GetPatient(ctx, patient); err != nil {
+		return nil, err
+	}
+	if err := msg.Validate(); err != nil {
+		return nil, err
+	}
+	classes, err := s.rotatableClasses(ctx, patient, msg.DataClasses)
+	if err != nil {
+		return nil, err
+	}
+	rotated, err := s.rekeyed(ctx, patient, msg.Patient, msg.RotatedKeyGrants, classes)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rotateClassKeys(ctx, patient, classes); err != nil {
+		return nil, err
+	}
+	for _, other := range rotated {
+		if err := s.Consents.Set(ctx, other.Id, other); err != nil {
+			return nil, err
+		}
+	}
+	if err := emit(ctx, &types.EventClassKeysRotated{Patient: msg.Patient, RotatedClasses: classes}); err != nil {
+		return nil, err
+	}
+	return &types.MsgRotateClassKeysResponse{}, nil
 }
 
 // BreakGlass opens an emergency access: a consent for the provider, on every data

@@ -22,6 +22,7 @@ func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	legacy.RegisterAminoMsg(cdc, &MsgUpdateParams{}, "healthd/consent/MsgUpdateParams")
 	legacy.RegisterAminoMsg(cdc, &MsgEscrowKeys{}, "healthd/consent/MsgEscrowKeys")
 	legacy.RegisterAminoMsg(cdc, &MsgReleaseKeyShares{}, "healthd/consent/MsgReleaseKeyShares")
+	legacy.RegisterAminoMsg(cdc, &MsgRotateClassKeys{}, "healthd/consent/MsgRotateClassKeys")
 	cdc.RegisterConcrete(&Params{}, "healthd/consent/Params", nil)
 }
 
@@ -30,7 +31,7 @@ func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 	registry.RegisterImplementations((*sdk.Msg)(nil),
 		&MsgRegisterPatient{}, &MsgUpdatePatient{}, &MsgAddDelegate{}, &MsgRemoveDelegate{},
 		&MsgGrantConsent{}, &MsgRevokeConsent{}, &MsgBreakGlass{}, &MsgReviewEmergencyAccess{},
-		&MsgUpdateParams{}, &MsgEscrowKeys{}, &MsgReleaseKeyShares{},
+		&MsgUpdateParams{}, &MsgEscrowKeys{}, &MsgReleaseKeyShares{}, &MsgRotateClassKeys{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)
 }

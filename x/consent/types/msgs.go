@@ -11,6 +11,7 @@ import (
 var (
 	_ sdk.Msg = (*MsgEscrowKeys)(nil)
 	_ sdk.Msg = (*MsgReleaseKeyShares)(nil)
+	_ sdk.Msg = (*MsgRotateClassKeys)(nil)
 	_ sdk.Msg = (*MsgRegisterPatient)(nil)
 	_ sdk.Msg = (*MsgUpdatePatient)(nil)
 	_ sdk.Msg = (*MsgAddDelegate)(nil)
@@ -64,6 +65,35 @@ func (m *MsgRevokeConsent) Validate() error {
 	for _, r := range m.RotatedKeyGrants {
 		if seen[r.ConsentId] {
 			return errorsmod.Wrapf(ErrInvalidKeyGrant, "consent %d appears twice (or is the revoked one)", r.ConsentId)
+		}
+		seen[r.ConsentId] = true
+		if err := ValidateKeyGrants(r.KeyGrants); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks the classes (known, distinct, at least one) and the key
+// grant updates (each consent once).
+func (m *MsgRotateClassKeys) Validate() error {
+	if len(m.DataClasses) == 0 {
+		return errorsmod.Wrap(ErrInvalidDataClass, "name the data classes to rotate")
+	}
+	seenClass := map[string]bool{}
+	for _, c := range m.DataClasses {
+		if err := ValidateDataClass(c); err != nil {
+			return err
+		}
+		if seenClass[c] {
+			return errorsmod.Wrapf(ErrInvalidDataClass, "%s listed twice", c)
+		}
+		seenClass[c] = true
+	}
+	seen := map[uint64]bool{}
+	for _, r := range m.RotatedKeyGrants {
+		if seen[r.ConsentId] {
+			return errorsmod.Wrapf(ErrInvalidKeyGrant, "consent %d appears twice", r.ConsentId)
 		}
 		seen[r.ConsentId] = true
 		if err := ValidateKeyGrants(r.KeyGrants); err != nil {
