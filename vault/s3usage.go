@@ -151,15 +151,8 @@ func (s *S3Store) swapUsage(ctx context.Context, uploader string, delta int64) e
 			doc.Bytes = 0
 		}
 		doc.Swap = swap
-		raw, _ := json.Marshal(doc)
-		opts := minio.PutObjectOptions{ContentType: "application/json"}
-		if etag == "" {
-			opts.SetMatchETagExcept("*")
-		} else {
-			opts.SetMatchETag(etag)
-		}
 		// Sent once: the loop itself retries, after reading what landed.
-		_, err = s.once.PutObject(ctx, s.bucket, s.usageKey(uploader), strings.NewReader(string(raw)), int64(len(raw)), opts)
+		err = s.swapSmall(ctx, s.usageKey(uploader), doc, etag)
 		switch {
 		case err == nil:
 			return nil
@@ -237,14 +230,7 @@ func (s *S3Store) Recount(ctx context.Context) (changed int, err error) {
 		if doc.Bytes == sum {
 			continue
 		}
-		raw, _ := json.Marshal(usageDoc{Bytes: sum})
-		opts := minio.PutObjectOptions{ContentType: "application/json"}
-		if etag == "" {
-			opts.SetMatchETagExcept("*")
-		} else {
-			opts.SetMatchETag(etag)
-		}
-		_, err = s.once.PutObject(ctx, s.bucket, s.usageKey(uploader), strings.NewReader(string(raw)), int64(len(raw)), opts)
+		err = s.swapSmall(ctx, s.usageKey(uploader), usageDoc{Bytes: sum}, etag)
 		if isPreconditionFailed(err) || isConflict(err) {
 			busy = append(busy, uploader)
 			continue
@@ -285,7 +271,24 @@ func (s *S3Store) Lease(ctx context.Context, holder string, ttl time.Duration) (
 	if etag != "" && cur.Holder != holder && now.Before(cur.Until) {
 		return false, nil
 	}
-	raw, _ := json.Marshal(leaseDoc{Holder: holder, Until: now.Add(ttl).UTC()})
+	err = s.swapSmall(ctx, key, leaseDoc{Holder: holder, Until: now.Add(ttl).UTC()}, etag)
+	if isPreconditionFailed(err) || isConflict(err) {
+		return false, nil
+	} else if err != nil {
+		return false, s.fault(err)
+	}
+	return true, nil
+}
+
+// swapSmall writes v as the JSON object key if the object is still the one
+// with etag (absent, for ""): a compare-and-swap, sent once (no client
+// retries: a retried swap whose first attempt landed would be refused as if
+// another writer had come first). It returns the store's error, 412 included.
+func (s *S3Store) swapSmall(ctx context.Context, key string, v any, etag string) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
 	opts := minio.PutObjectOptions{ContentType: "application/json"}
 	if etag == "" {
 		opts.SetMatchETagExcept("*")
@@ -293,12 +296,7 @@ func (s *S3Store) Lease(ctx context.Context, holder string, ttl time.Duration) (
 		opts.SetMatchETag(etag)
 	}
 	_, err = s.once.PutObject(ctx, s.bucket, key, strings.NewReader(string(raw)), int64(len(raw)), opts)
-	if isPreconditionFailed(err) || isConflict(err) {
-		return false, nil
-	} else if err != nil {
-		return false, s.fault(err)
-	}
-	return true, nil
+	return err
 }
 
 // damagedETag is the ETag of an object whose content is not what it should

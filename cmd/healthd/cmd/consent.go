@@ -93,11 +93,7 @@ func consentRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// the revocation's fields, and the new escrow if one was made
-			out := struct {
-				agent.RevokeResult
-				Escrow *agent.EscrowResult `json:"escrow,omitempty"`
-			}{RevokeResult: res}
+			out := rotationOutput{RevokeResult: res}
 			// A rotated class whose key is escrowed: escrow the new key, so an
 			// emergency physician can open the records written from now on.
 			if len(res.RotatedClasses) > 0 {
@@ -112,6 +108,13 @@ func consentRevokeCmd() *cobra.Command {
 	}
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
+}
+
+// rotationOutput is what revoke and rotate print: the rotation's fields, and
+// the new escrow if one was made.
+type rotationOutput struct {
+	agent.RevokeResult
+	Escrow *agent.EscrowResult `json:"escrow,omitempty"`
 }
 
 func consentEscrowCmd() *cobra.Command {
@@ -204,10 +207,7 @@ func consentRotateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd, struct {
-				agent.RevokeResult
-				Escrow *agent.EscrowResult `json:"escrow,omitempty"`
-			}{res, escrow})
+			return printJSON(cmd, rotationOutput{res, escrow})
 		},
 	}
 	cmd.Flags().StringSlice("classes", nil, "data classes to rotate, comma-separated")
