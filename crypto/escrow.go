@@ -32,9 +32,11 @@ func EscrowContext(patient, custodian string, setVersion uint64) []byte {
 }
 
 // ReleaseContext binds a custodian's release of its shares to the emergency
-// access, the patient, the custodian and the provider.
-func ReleaseContext(accessID uint64, patient, custodian, provider string) []byte {
-	return []byte("healthd/release/v1|" + strconv.FormatUint(accessID, 10) + "|" + patient + "|" + custodian + "|" + provider)
+// access, the patient, the custodian, the provider and the escrow the shares
+// come from (its time, in Unix nanoseconds).
+func ReleaseContext(accessID uint64, patient, custodian, provider string, escrowedAt int64) []byte {
+	return []byte("healthd/release/v2|" + strconv.FormatUint(accessID, 10) + "|" + patient + "|" + custodian + "|" + provider + "|" +
+		strconv.FormatInt(escrowedAt, 10))
 }
 
 // ShareCommitment is the hash the patient puts on chain for one share, so

@@ -70,14 +70,17 @@ func TestEscrowRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rel, err := SealShares(providerPub, mine, ReleaseContext(7, patient, custodians[i], "health1clinic"))
+		rel, err := SealShares(providerPub, mine, ReleaseContext(7, patient, custodians[i], "health1clinic", 42))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := providerOpen(rel, ReleaseContext(8, patient, custodians[i], "health1clinic")); err == nil {
+		if _, err := providerOpen(rel, ReleaseContext(8, patient, custodians[i], "health1clinic", 42)); err == nil {
 			t.Fatal("a release opened for another emergency access")
 		}
-		got, err := providerOpen(rel, ReleaseContext(7, patient, custodians[i], "health1clinic"))
+		if _, err := providerOpen(rel, ReleaseContext(7, patient, custodians[i], "health1clinic", 43)); err == nil {
+			t.Fatal("a release opened for another escrow")
+		}
+		got, err := providerOpen(rel, ReleaseContext(7, patient, custodians[i], "health1clinic", 42))
 		if err != nil {
 			t.Fatal(err)
 		}

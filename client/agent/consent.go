@@ -168,20 +168,29 @@ func (a *Agent) rotation(ctx context.Context, classes []string, skip uint64, res
 // rotated emergency keys again. After an emergency, it closes the records
 // written from then on to the provider that combined the released keys.
 func (a *Agent) Rotate(ctx context.Context, classes []string) (RevokeResult, *EscrowResult, error) {
-	res := RevokeResult{NewEpochs: map[string]uint64{}}
-	msg := &consenttypes.MsgRotateClassKeys{Patient: a.addr, DataClasses: classes}
-	var err error
-	if msg.RotatedKeyGrants, err = a.rotation(ctx, classes, 0, &res); err != nil {
+	res, err := a.rotateOnly(ctx, classes)
+	if err != nil {
 		return res, nil, err
-	}
-	if err := a.SendOne(ctx, msg, &consenttypes.MsgRotateClassKeysResponse{}); err != nil {
-		return res, nil, fmt.Errorf("the keys were not rotated: %w", err)
 	}
 	escrow, err := a.RenewEscrow(ctx)
 	if err != nil {
 		return res, nil, fmt.Errorf("the keys were rotated, but not escrowed again: %w (run `healthd consent escrow`)", err)
 	}
 	return res, escrow, nil
+}
+
+// rotateOnly rotates classes (with the grantees' new keys), escrowing nothing.
+func (a *Agent) rotateOnly(ctx context.Context, classes []string) (RevokeResult, error) {
+	res := RevokeResult{NewEpochs: map[string]uint64{}}
+	msg := &consenttypes.MsgRotateClassKeys{Patient: a.addr, DataClasses: classes}
+	var err error
+	if msg.RotatedKeyGrants, err = a.rotation(ctx, classes, 0, &res); err != nil {
+		return res, err
+	}
+	if err := a.SendOne(ctx, msg, &consenttypes.MsgRotateClassKeysResponse{}); err != nil {
+		return res, fmt.Errorf("the keys were not rotated: %w", err)
+	}
+	return res, nil
 }
 
 // rekeyConsents builds the key-grant updates for the patient's live consents

@@ -144,22 +144,40 @@ func (a *Agent) Release(ctx context.Context, access consenttypes.Consent) error 
 	if err != nil {
 		return err
 	}
-	out, err := crypto.SealShares(providerKey, shares, crypto.ReleaseContext(access.Id, access.Patient, a.addr, access.Grantee))
+	out, err := crypto.SealShares(providerKey, shares,
+		crypto.ReleaseContext(access.Id, access.Patient, a.addr, access.Grantee, er.Escrow.EscrowedAt.UnixNano()))
+	for _, s := range shares {
+		clear(s.Share.Y)
+	}
 	if err != nil {
 		return err
 	}
-	return a.SendOne(ctx, &consenttypes.MsgReleaseKeyShares{Custodian: a.addr, AccessId: access.Id, Sealed: out},
+	return a.SendOne(ctx, &consenttypes.MsgReleaseKeyShares{Custodian: a.addr, AccessId: access.Id, Sealed: out, EscrowedAt: er.Escrow.EscrowedAt},
 		&consenttypes.MsgReleaseKeySharesResponse{})
+}
+
+// CustodianOptions configure ServeCustodian.
+type CustodianOptions struct {
+	// Interval between two looks at the live emergency accesses.
+	Interval time.Duration
+	// MaxPerProviderHour bounds the releases to one provider in an hour (0:
+	// no bound): a provider key that breaks the glass for many patients at
+	// once (stolen, or abused) gets the keys of a few, and the rest wait for
+	// the consortium's review instead of being released within seconds.
+	MaxPerProviderHour int
 }
 
 // ServeCustodian runs a custodian: every interval it lists the live emergency
 // accesses and releases its shares for each that it has not released yet,
-// whose patient has a current escrow. It returns when ctx ends. What it
-// cannot do (a stale or missing escrow, a chain error) it logs and tries
-// again at the next round; the chain refuses anything not allowed.
-func (a *Agent) ServeCustodian(ctx context.Context, interval time.Duration, log *slog.Logger) error {
-	done := map[uint64]bool{}   // accesses released (or found released)
-	warned := map[uint64]bool{} // accesses whose skip was logged once
+// whose patient has a current escrow and whose provider is active and within
+// its hourly budget. It returns when ctx ends. What it cannot do (a stale or
+// missing escrow, a chain error) it logs and tries again at the next round;
+// the chain refuses anything not allowed.
+func (a *Agent) ServeCustodian(ctx context.Context, opts CustodianOptions, log *slog.Logger) error {
+	interval := opts.Interval
+	done := map[uint64]bool{}          // accesses released (or found released)
+	warned := map[uint64]bool{}        // accesses whose skip was logged once
+	recent := map[string][]time.Time{} // releases per provider in the last hour
 	cq := consenttypes.NewQueryClient(a.clientCtx)
 	for {
 		var live []consenttypes.Consent
@@ -186,6 +204,23 @@ func (a *Agent) ServeCustodian(ctx context.Context, interval time.Duration, log 
 				done[c.Id] = true
 				continue
 			}
+			if inactive, err := a.inactiveProvider(ctx, c.Grantee); err != nil || inactive {
+				if !warned[c.Id] && inactive {
+					log.Warn("not released: the provider is not active", "access", c.Id)
+					warned[c.Id] = true
+				}
+				continue
+			}
+			hour := time.Now().Add(-time.Hour)
+			recent[c.Grantee] = slices.DeleteFunc(recent[c.Grantee], func(t time.Time) bool { return t.Before(hour) })
+			if opts.MaxPerProviderHour > 0 && len(recent[c.Grantee]) >= opts.MaxPerProviderHour {
+				if !warned[c.Id] {
+					log.Warn("held: the provider had its hourly budget of releases; waiting (or for the consortium's review)",
+						"access", c.Id, "budget", opts.MaxPerProviderHour)
+					warned[c.Id] = true
+				}
+				continue
+			}
 			if err := a.Release(ctx, c); err != nil {
 				if !warned[c.Id] {
 					log.Warn("not released", "access", c.Id, "err", err)
@@ -193,6 +228,7 @@ func (a *Agent) ServeCustodian(ctx context.Context, interval time.Duration, log 
 				}
 				continue
 			}
+			recent[c.Grantee] = append(recent[c.Grantee], time.Now())
 			done[c.Id] = true
 			log.Info("released this custodian's key shares to an emergency access", "access", c.Id)
 		}
@@ -328,13 +364,14 @@ func combineReleaseShares(priv hpke.PrivateKey, me string, c consenttypes.Consen
 		for _, ce := range r.Classes {
 			escrowed = escrowed || ce.DataClass == class
 		}
-		shares, err := crypto.OpenShares(priv, r.Sealed, crypto.ReleaseContext(c.Id, c.Patient, r.Custodian, me))
+		shares, err := crypto.OpenShares(priv, r.Sealed, crypto.ReleaseContext(c.Id, c.Patient, r.Custodian, me, r.EscrowedAt.UnixNano()))
 		if err != nil {
 			werr.BadShares = append(werr.BadShares, fmt.Sprintf("the release of custodian %s does not open", r.Custodian))
 			continue
 		}
+		took := false // one share per class and release: a custodian repeating its share must not spoil the combination
 		for _, s := range shares {
-			if s.DataClass != class {
+			if s.DataClass != class || took {
 				continue
 			}
 			ok := false
@@ -352,16 +389,27 @@ func combineReleaseShares(priv hpke.PrivateKey, me string, c consenttypes.Consen
 				g = &group{epoch: s.Epoch, needed: int(r.Threshold)}
 				groups[r.EscrowedAt.UnixNano()] = g
 			}
-			g.shares = append(g.shares, s.Share)
+			if !slices.ContainsFunc(g.shares, func(x crypto.Share) bool { return x.X == s.Share.X }) {
+				g.shares = append(g.shares, s.Share)
+			}
+			took = true
 		}
 	}
 	if len(rels) > 0 && !escrowed {
 		return nil, fmt.Errorf("%w: emergency access %d: %s is not among the escrowed classes", ErrNotEscrowed, c.Id, class)
 	}
+	// a group that reaches its threshold wins (the newest, if several do:
+	// ties are broken by escrow time, not map order); else the largest, to
+	// say how far it is
 	var best *group
-	for _, g := range groups {
-		if best == nil || len(g.shares) > len(best.shares) {
-			best = g
+	var bestAt int64
+	for at, g := range groups {
+		complete := len(g.shares) >= 2 && len(g.shares) >= g.needed
+		bestComplete := best != nil && len(best.shares) >= 2 && len(best.shares) >= best.needed
+		switch {
+		case best == nil, complete && !bestComplete, complete == bestComplete && (len(g.shares) > len(best.shares) ||
+			len(g.shares) == len(best.shares) && at > bestAt):
+			best, bestAt = g, at
 		}
 	}
 	var good []crypto.Share
@@ -374,9 +422,13 @@ func combineReleaseShares(priv hpke.PrivateKey, me string, c consenttypes.Consen
 		return nil, werr
 	}
 	key, err := crypto.CombineShares(good)
+	for _, sh := range good {
+		clear(sh.Y)
+	}
 	if err != nil {
 		return nil, err
 	}
+	defer clear(key)
 	if epoch > escrowEpoch {
 		return nil, fmt.Errorf("emergency access %d: the escrowed %s key is for epoch %d, the record needs epoch %d "+
 			"(the patient rotated the key and has not escrowed again)", c.Id, class, escrowEpoch, epoch)
@@ -387,13 +439,20 @@ func combineReleaseShares(priv hpke.PrivateKey, me string, c consenttypes.Consen
 // hasLiveEmergency reports whether the agent holds an active emergency access
 // to patient.
 func (a *Agent) hasLiveEmergency(ctx context.Context, patient string) bool {
-	resp, err := consenttypes.NewQueryClient(a.clientCtx).ConsentsByPair(ctx, &consenttypes.QueryConsentsByPairRequest{Patient: patient, Grantee: a.addr})
-	if err != nil {
-		return false
-	}
-	return slices.ContainsFunc(resp.Consents, func(c consenttypes.Consent) bool {
-		return c.Emergency && c.Status == consenttypes.CONSENT_STATUS_ACTIVE
+	found := false
+	_ = paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		resp, err := consenttypes.NewQueryClient(a.clientCtx).ConsentsByPair(ctx, &consenttypes.QueryConsentsByPairRequest{
+			Patient: patient, Grantee: a.addr, Pagination: &query.PageRequest{Key: key},
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		found = found || slices.ContainsFunc(resp.Consents, func(c consenttypes.Consent) bool {
+			return c.Emergency && c.Status == consenttypes.CONSENT_STATUS_ACTIVE
+		})
+		return resp.Pagination, found, nil
 	})
+	return found
 }
 
 // RegisterPatient registers the agent's account as a patient with the
@@ -405,8 +464,11 @@ func (a *Agent) RegisterPatient(ctx context.Context) error {
 
 // EnsureEscrow escrows the agent's (a patient's) emergency class keys if it
 // has no escrow (the default classes), or escrows the same classes again if
-// its escrow is stale or behind a rotation. It returns nil when nothing was
-// needed, and ErrNoCustodians when the chain has none.
+// its escrow is stale or behind a rotation. A stale escrow (the custodian
+// set changed) is rotated first: a removed custodian still holds its share of
+// the old keys, and with the others' old ciphertexts (in the chain's history)
+// could rebuild them. It returns nil when nothing was needed, and
+// ErrNoCustodians when the chain has none.
 func (a *Agent) EnsureEscrow(ctx context.Context) (*EscrowResult, error) {
 	escrow, renew, err := a.EscrowStatus(ctx)
 	if err != nil || !renew {
@@ -416,6 +478,15 @@ func (a *Agent) EnsureEscrow(ctx context.Context) (*EscrowResult, error) {
 	if escrow != nil {
 		for _, c := range escrow.Classes {
 			classes = append(classes, c.DataClass)
+		}
+		pr, err := consenttypes.NewQueryClient(a.clientCtx).Params(ctx, &consenttypes.QueryParamsRequest{})
+		if err != nil {
+			return nil, err
+		}
+		if escrow.SetVersion != pr.Params.CustodianSetVersion {
+			if _, err := a.rotateOnly(ctx, classes); err != nil {
+				return nil, fmt.Errorf("the custodian set changed: rotate the escrowed keys before escrowing them again: %w", err)
+			}
 		}
 	}
 	res, err := a.Escrow(ctx, classes)

@@ -25,7 +25,7 @@ func releasesFor(t *testing.T, key []byte, provider hpke.PublicKey, escrowedAt t
 	for i, s := range shares {
 		custodian := []string{"c1", "c2", "c3"}[i]
 		cs := crypto.ClassShare{DataClass: "lab-result", Epoch: 3, Share: s}
-		sealed, err := crypto.SealShares(provider.Bytes(), []crypto.ClassShare{cs}, crypto.ReleaseContext(7, "patient", custodian, "provider"))
+		sealed, err := crypto.SealShares(provider.Bytes(), []crypto.ClassShare{cs}, crypto.ReleaseContext(7, "patient", custodian, "provider", escrowedAt.UnixNano()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,6 +94,21 @@ func TestCombineReleaseShares(t *testing.T) {
 	again := releasesFor(t, key, priv.PublicKey(), at.Add(time.Hour))
 	if _, err := combine([]consenttypes.KeyRelease{rels[0], again[1]}, "lab-result", 3); !errors.As(err, &werr) {
 		t.Fatalf("shares of two escrows: %v, want waiting", err)
+	}
+
+	// a custodian that repeats its own (valid) share in its release does not
+	// spoil the combination
+	dup := rels[0]
+	opened, err := crypto.OpenShares(priv, dup.Sealed, crypto.ReleaseContext(7, "patient", "c1", "provider", at.UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup.Sealed, err = crypto.SealShares(priv.PublicKey().Bytes(), append(opened, opened[0]), crypto.ReleaseContext(7, "patient", "c1", "provider", at.UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := combine([]consenttypes.KeyRelease{dup, rels[1]}, "lab-result", 3); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("with a repeated share: %v", err)
 	}
 
 	// a class that was not escrowed

@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"time"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
@@ -127,6 +128,17 @@ func (s msgServer) ReleaseKeyShares(ctx context.Context, msg *types.MsgReleaseKe
 	if c.Grantee == msg.Custodian {
 		return nil, errorsmod.Wrap(types.ErrInvalidRelease, "a custodian cannot release shares to itself")
 	}
+	// A provider suspended meanwhile (an abusive review of another of its
+	// emergency accesses, say) gets no keys, whatever access it still holds.
+	provider, err := s.decode(c.Grantee, "provider")
+	if err != nil {
+		return nil, err
+	}
+	if active, err := s.providers.IsActive(ctx, provider); err != nil {
+		return nil, err
+	} else if !active {
+		return nil, errorsmod.Wrapf(types.ErrProviderNotActive, "%s: no key shares for an inactive provider", c.Grantee)
+	}
 	patient, err := s.decode(c.Patient, "patient")
 	if err != nil {
 		return nil, err
@@ -140,6 +152,10 @@ func (s msgServer) ReleaseKeyShares(ctx context.Context, msg *types.MsgReleaseKe
 	if escrow.SetVersion != params.CustodianSetVersion {
 		return nil, errorsmod.Wrapf(types.ErrStaleEscrow, "patient %s escrowed for custodian set %d, the current one is %d",
 			c.Patient, escrow.SetVersion, params.CustodianSetVersion)
+	}
+	if !msg.EscrowedAt.Equal(escrow.EscrowedAt) {
+		return nil, errorsmod.Wrapf(types.ErrStaleEscrow, "the shares come from the escrow of %s; the patient escrowed again at %s",
+			msg.EscrowedAt.UTC().Format(time.RFC3339Nano), escrow.EscrowedAt.UTC().Format(time.RFC3339Nano))
 	}
 	key := collections.Join3(patient, c.Id, custodian)
 	if has, err := s.Releases.Has(ctx, key); err != nil {

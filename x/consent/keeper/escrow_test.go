@@ -9,6 +9,7 @@ import (
 
 	tk "github.com/healthd-chain/healthd/testutil/keeper"
 	"github.com/healthd-chain/healthd/x/consent/types"
+	providerstypes "github.com/healthd-chain/healthd/x/providers/types"
 )
 
 var custodians = []string{"custodian1", "custodian2", "custodian3"}
@@ -48,6 +49,28 @@ func escrowMsg(t *testing.T, f *tk.ConsentFixture) *types.MsgEscrowKeys {
 		}
 	}
 	return m
+}
+
+// Custodians are never providers that may break the glass: governance cannot
+// list a provider, and a custodian that became a provider cannot break it.
+func TestCustodiansAreNotProviders(t *testing.T) {
+	f, _ := setup(t)
+	params, _ := f.Consent.Params.Get(f.Ctx)
+	params.Custodians = []types.Custodian{
+		{Address: tk.Address(hospital), EncryptionKey: tk.EncryptionKey(hospital)},
+		{Address: tk.Address("custodian2"), EncryptionKey: tk.EncryptionKey("custodian2")},
+	}
+	params.CustodianThreshold = 2
+	_, err := f.ConsentMsg.UpdateParams(f.Ctx, &types.MsgUpdateParams{Authority: f.Consent.Authority(), Params: params})
+	assertErr(t, err, types.ErrInvalidParams)
+	// (set as if the custodian registered as a provider afterwards)
+	if err := f.Consent.Params.Set(f.Ctx, params); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.ConsentMsg.BreakGlass(f.Ctx, &types.MsgBreakGlass{
+		Provider: tk.Address(hospital), Patient: tk.Address(alice), Reason: types.EMERGENCY_REASON_UNCONSCIOUS_PATIENT, Note: "ED", Duration: time.Hour,
+	})
+	assertErr(t, err, types.ErrUnauthorized)
 }
 
 func TestEscrowKeys(t *testing.T) {
@@ -143,10 +166,16 @@ func openEmergency(t *testing.T, f *tk.ConsentFixture, provider, patient string,
 	return resp.Id
 }
 
+// release has custodian release shares for access, from the patient's current
+// escrow (the one the daemon would have opened).
 func release(f *tk.ConsentFixture, custodian string, access uint64) error {
-	_, err := f.ConsentMsg.ReleaseKeyShares(f.Ctx, &types.MsgReleaseKeyShares{
-		Custodian: tk.Address(custodian), AccessId: access, Sealed: bytes.Repeat([]byte{9}, 1300),
-	})
+	m := &types.MsgReleaseKeyShares{Custodian: tk.Address(custodian), AccessId: access, Sealed: bytes.Repeat([]byte{9}, 1300)}
+	if c, err := f.Consent.GetConsent(f.Ctx, access); err == nil {
+		if e, err := f.ConsentQuery.Escrow(f.Ctx, &types.QueryEscrowRequest{Patient: c.Patient}); err == nil {
+			m.EscrowedAt = e.Escrow.EscrowedAt
+		}
+	}
+	_, err := f.ConsentMsg.ReleaseKeyShares(f.Ctx, m)
 	return err
 }
 
@@ -224,13 +253,21 @@ func TestReleaseKeyShares(t *testing.T) {
 			setCustodians(t, f, 2, custodians[:2]...)
 			return release(f, "custodian3", access)
 		}, types.ErrNotCustodian},
-		{"to the custodian itself", func(t *testing.T, f *tk.ConsentFixture, _, _ uint64) error {
-			setCustodians(t, f, 2, hospital, "custodian2", "custodian3")
+		{"to a provider suspended meanwhile", func(t *testing.T, f *tk.ConsentFixture, access, _ uint64) error {
+			f.SetProvider(t, tk.ValidProvider(lab, providerstypes.PROVIDER_STATUS_SUSPENDED))
+			return release(f, "custodian1", access)
+		}, types.ErrProviderNotActive},
+		{"from an escrow the patient replaced meanwhile", func(t *testing.T, f *tk.ConsentFixture, access, _ uint64) error {
+			before, _ := f.ConsentQuery.Escrow(f.Ctx, &types.QueryEscrowRequest{Patient: tk.Address(alice)})
+			f.At(f.Ctx.BlockTime().Add(time.Minute))
 			if _, err := f.ConsentMsg.EscrowKeys(f.Ctx, escrowMsg(t, f)); err != nil {
 				t.Fatal(err)
 			}
-			return release(f, hospital, openEmergency(t, f, hospital, alice, time.Hour))
-		}, types.ErrInvalidRelease},
+			_, err := f.ConsentMsg.ReleaseKeyShares(f.Ctx, &types.MsgReleaseKeyShares{
+				Custodian: tk.Address("custodian1"), AccessId: access, Sealed: []byte{9}, EscrowedAt: before.Escrow.EscrowedAt,
+			})
+			return err
+		}, types.ErrStaleEscrow},
 		{"an empty release", func(_ *testing.T, f *tk.ConsentFixture, access, _ uint64) error {
 			_, err := f.ConsentMsg.ReleaseKeyShares(f.Ctx, &types.MsgReleaseKeyShares{Custodian: tk.Address("custodian1"), AccessId: access})
 			return err

@@ -371,6 +371,10 @@ func (s msgServer) RotateClassKeys(ctx context.Context, msg *types.MsgRotateClas
 	if err != nil {
 		return nil, err
 	}
+	if len(classes) != len(msg.DataClasses) {
+		return nil, errorsmod.Wrapf(types.ErrInvalidDataClass, "some of %v are at the last key epoch (%d): they cannot rotate",
+			msg.DataClasses, crypto.MaxKeyEpoch)
+	}
 	rotated, err := s.rekeyed(ctx, patient, msg.Patient, msg.RotatedKeyGrants, classes)
 	if err != nil {
 		return nil, err
@@ -404,6 +408,11 @@ func (s msgServer) BreakGlass(ctx context.Context, msg *types.MsgBreakGlass) (*t
 		return nil, err
 	} else if !active {
 		return nil, errorsmod.Wrapf(types.ErrProviderNotActive, "%s: only an active provider can break the glass", msg.Provider)
+	}
+	if params, err := s.Params.Get(ctx); err != nil {
+		return nil, err
+	} else if params.CustodianIndex(msg.Provider) >= 0 {
+		return nil, errorsmod.Wrapf(types.ErrUnauthorized, "%s is an emergency key custodian: custodians do not break the glass", msg.Provider)
 	}
 	if err := msg.Validate(); err != nil {
 		return nil, err
@@ -521,8 +530,16 @@ func (s msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 		return nil, err
 	}
 	for _, c := range msg.Params.Custodians {
-		if _, err := s.decode(c.Address, "custodian"); err != nil {
+		addr, err := s.decode(c.Address, "custodian")
+		if err != nil {
 			return nil, err
+		}
+		// A custodian that could break the glass would need one share fewer
+		// from the others.
+		if isProvider, err := s.providers.IsProvider(ctx, addr); err != nil {
+			return nil, err
+		} else if isProvider {
+			return nil, errorsmod.Wrapf(types.ErrInvalidParams, "custodian %s is a provider: custodians must not be able to break the glass", c.Address)
 		}
 	}
 	old, err := s.Params.Get(ctx)

@@ -107,11 +107,16 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "escrow of %s: %v", e.Patient, err)
 		}
 	}
+	accesses := make(map[uint64]Consent, len(gs.Consents))
+	for _, c := range gs.Consents {
+		accesses[c.Id] = c
+	}
 	released := map[string]bool{}
 	for _, r := range gs.Releases {
 		k := fmt.Sprintf("%s/%d/%s", r.Patient, r.AccessId, r.Custodian)
-		if !ids[r.AccessId] || !patients[r.Patient] || released[k] {
-			return errorsmod.Wrapf(ErrInvalidGenesis, "release %s: unknown access or patient, or listed twice", k)
+		a, ok := accesses[r.AccessId]
+		if !ok || !a.Emergency || a.Patient != r.Patient || a.Grantee != r.Provider || released[k] {
+			return errorsmod.Wrapf(ErrInvalidGenesis, "release %s: not an emergency access of that patient and provider, or listed twice", k)
 		}
 		released[k] = true
 		if _, err := addrs.Decode(ac, r.Custodian); err != nil {
