@@ -112,7 +112,7 @@ func TestCombineReleaseShares(t *testing.T) {
 	}
 
 	// a class that was not escrowed
-	if _, err := combine(rels, "mental-health", 1); err == nil || !strings.Contains(err.Error(), "not among the escrowed classes") {
+	if _, err := combine(rels, "mental-health", 1); !errors.Is(err, ErrNotEscrowed) {
 		t.Fatalf("mental-health: %v", err)
 	}
 }
