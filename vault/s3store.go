@@ -103,7 +103,13 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 	if !ok {
 		return nil, fmt.Errorf("object store %s has no bucket %q: create it first", cfg.Endpoint, cfg.Bucket)
 	}
-	if err := s.probeConditionalWrites(ctx); err != nil {
+	if err := s.probeConditionalWrites(ctx); errors.Is(err, ErrUnavailable) {
+		// The store takes no writes now (a volume server down, say): the vault
+		// can still serve reads, and its uploads fail with 503 until the store
+		// is back; whether it honours conditional writes is checked at the
+		// next start.
+		s.log.Warn("cannot check that the object store honours conditional writes: it takes no writes now", "store", s.name, "err", err)
+	} else if err != nil {
 		return nil, err
 	}
 	return s, nil
