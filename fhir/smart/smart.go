@@ -1,0 +1,376 @@
+// Package smart is the authorization of healthd's FHIR server (issue #18):
+// SMART Backend Services (the OAuth 2.0 client-credentials grant with a signed
+// JWT client assertion, RFC 7523, as SMART App Launch 2.0 profiles it).
+// Registered clients and their public keys (JWKS) come from a configuration
+// file; each client may ask for some scopes (SMART v2 syntax, e.g.
+// system/Observation.rs, system/*.cruds) and claim some purposes of use. The
+// access tokens it issues are opaque, short-lived, and kept in memory.
+//
+// It decides only who the caller is and what it may ask the FHIR server to
+// do: whether the chain allows the read or write (consent, CheckAccess) is
+// decided by the chain, afterwards, as everywhere in healthd.
+package smart
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// AssertionType is the client_assertion_type of SMART Backend Services.
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// Algorithms are the assertion signature algorithms accepted: SMART requires
+// servers to support RS384 and ES384.
+var Algorithms = []jose.SignatureAlgorithm{jose.RS384, jose.ES384}
+
+// Client is a registered backend client (an EHR integration).
+type Client struct {
+	ID   string `json:"client_id"`
+	Name string `json:"name"`
+	// JWKS is the client's public key set, by value.
+	JWKS jose.JSONWebKeySet `json:"jwks"`
+	// Scopes it may be granted, e.g. "system/*.rs", "system/Observation.cruds".
+	Scopes []string `json:"scopes"`
+	// Purposes of use it may claim (HL7 ActReason codes); the first is its
+	// default. Empty: TREAT only.
+	Purposes []string `json:"purposes"`
+}
+
+// Config is the clients file.
+type Config struct {
+	Clients []Client `json:"clients"`
+}
+
+// LoadConfig reads and checks a clients file.
+func LoadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	var cfg Config
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	seen := map[string]bool{}
+	for i, c := range cfg.Clients {
+		switch {
+		case c.ID == "" || seen[c.ID]:
+			return Config{}, fmt.Errorf("%s: client %d: client_id empty or repeated", path, i)
+		case len(c.JWKS.Keys) == 0:
+			return Config{}, fmt.Errorf("%s: client %s: no public key (jwks)", path, c.ID)
+		case len(c.Scopes) == 0:
+			return Config{}, fmt.Errorf("%s: client %s: no scopes", path, c.ID)
+		}
+		for _, k := range c.JWKS.Keys {
+			if !k.IsPublic() || !k.Valid() {
+				return Config{}, fmt.Errorf("%s: client %s: key %q is not a valid public key", path, c.ID, k.KeyID)
+			}
+		}
+		for _, s := range c.Scopes {
+			if _, err := ParseScope(s); err != nil {
+				return Config{}, fmt.Errorf("%s: client %s: %w", path, c.ID, err)
+			}
+		}
+		seen[c.ID] = true
+	}
+	return cfg, nil
+}
+
+// Grant is what an access token allows.
+type Grant struct {
+	ClientID string
+	Scopes   []Scope
+	Purpose  string
+	Expires  time.Time
+}
+
+// Allows reports whether the grant covers interaction (one of c r u d s) on
+// resourceType.
+func (g Grant) Allows(resourceType string, interaction byte) bool {
+	return slices.ContainsFunc(g.Scopes, func(s Scope) bool { return s.Allows(resourceType, interaction) })
+}
+
+// Scope is a SMART v2 system scope: system/<type or *>.<cruds>.
+type Scope struct {
+	ResourceType string // "*" for every type
+	Interactions string // a subset of "cruds", in that order
+}
+
+func (s Scope) String() string { return "system/" + s.ResourceType + "." + s.Interactions }
+
+// Allows reports whether s covers interaction on resourceType.
+func (s Scope) Allows(resourceType string, interaction byte) bool {
+	return (s.ResourceType == "*" || s.ResourceType == resourceType) && strings.IndexByte(s.Interactions, interaction) >= 0
+}
+
+// covers reports whether s grants everything t asks.
+func (s Scope) covers(t Scope) bool {
+	if s.ResourceType != "*" && s.ResourceType != t.ResourceType {
+		return false
+	}
+	for i := range len(t.Interactions) {
+		if strings.IndexByte(s.Interactions, t.Interactions[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseScope parses a SMART v2 system scope. The v1 suffixes .read, .write
+// and .* are accepted as rs, cud and cruds.
+func ParseScope(s string) (Scope, error) {
+	rest, ok := strings.CutPrefix(s, "system/")
+	typ, perms, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || typ == "" || !validType(typ) {
+		return Scope{}, fmt.Errorf("scope %q: want system/<ResourceType or *>.<cruds>", s)
+	}
+	switch perms {
+	case "read":
+		perms = "rs"
+	case "write":
+		perms = "cud"
+	case "*":
+		perms = "cruds"
+	}
+	if perms == "" {
+		return Scope{}, fmt.Errorf("scope %q: no permissions", s)
+	}
+	// the letters must be a subsequence of "cruds", each once
+	j := 0
+	for i := range len(perms) {
+		k := strings.IndexByte("cruds"[j:], perms[i])
+		if k < 0 {
+			return Scope{}, fmt.Errorf("scope %q: permissions must be letters of cruds, in that order", s)
+		}
+		j += k + 1
+	}
+	return Scope{ResourceType: typ, Interactions: perms}, nil
+}
+
+func validType(t string) bool {
+	if t == "*" {
+		return true
+	}
+	for i, r := range t {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' && i > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Error is an OAuth 2.0 error response (RFC 6749 §5.2).
+type Error struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+func oauthError(code, format string, args ...any) *Error {
+	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// TokenResponse is the token endpoint's answer.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	Scope       string `json:"scope"`
+	Purpose     string `json:"purpose_of_use"`
+}
+
+// Authority issues and checks access tokens.
+type Authority struct {
+	// TokenURL is the token endpoint's absolute URL: assertions must name it
+	// as their audience.
+	TokenURL string
+	// TokenTTL is how long an access token lasts (default 5 minutes).
+	TokenTTL time.Duration
+	now      func() time.Time
+	clients  map[string]Client
+
+	mu     sync.Mutex
+	tokens map[string]Grant     // access token → grant
+	jtis   map[string]time.Time // "client|jti" of assertions seen → their expiry
+}
+
+// NewAuthority returns an authority for cfg's clients.
+func NewAuthority(cfg Config, tokenURL string) *Authority {
+	a := &Authority{
+		TokenURL: tokenURL, TokenTTL: 5 * time.Minute, now: time.Now, clients: map[string]Client{},
+		tokens: map[string]Grant{}, jtis: map[string]time.Time{},
+	}
+	for _, c := range cfg.Clients {
+		a.clients[c.ID] = c
+	}
+	return a
+}
+
+// maxAssertionLife is how far in the future an assertion's exp may be (SMART:
+// no more than five minutes).
+const maxAssertionLife = 5 * time.Minute
+
+// Token runs the client-credentials grant: grantType must be
+// client_credentials, assertionType AssertionType, assertion a JWT signed by
+// one of the client's keys with iss = sub = client_id, aud = TokenURL, an exp
+// at most five minutes ahead and a jti never seen before; scope lists the
+// scopes asked (each within the client's), purpose the purpose of use (one of
+// the client's; default its first, or TREAT).
+func (a *Authority) Token(grantType, assertionType, assertion, scope, purpose string) (TokenResponse, error) {
+	if grantType != "client_credentials" {
+		return TokenResponse{}, oauthError("unsupported_grant_type", "grant_type must be client_credentials")
+	}
+	if assertionType != AssertionType {
+		return TokenResponse{}, oauthError("invalid_request", "client_assertion_type must be %s", AssertionType)
+	}
+	tok, err := jwt.ParseSigned(assertion, Algorithms)
+	if err != nil {
+		return TokenResponse{}, oauthError("invalid_client", "the client assertion is not a JWT signed with RS384 or ES384: %v", err)
+	}
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return TokenResponse{}, oauthError("invalid_client", "the client assertion's claims do not parse")
+	}
+	client, ok := a.clients[unverified.Issuer]
+	if !ok {
+		return TokenResponse{}, oauthError("invalid_client", "unknown client %q", unverified.Issuer)
+	}
+	var claims jwt.Claims
+	verified := false
+	for _, h := range tok.Headers {
+		keys := client.JWKS.Keys
+		if h.KeyID != "" {
+			keys = client.JWKS.Key(h.KeyID)
+		}
+		for _, k := range keys {
+			if tok.Claims(k.Key, &claims) == nil {
+				verified = true
+				break
+			}
+		}
+	}
+	if !verified {
+		return TokenResponse{}, oauthError("invalid_client", "the client assertion is not signed by a key registered for %s", client.ID)
+	}
+	now := a.now()
+	switch {
+	case claims.Subject != client.ID:
+		return TokenResponse{}, oauthError("invalid_client", "the assertion's sub must be the client_id")
+	case claims.Expiry == nil || claims.ID == "":
+		return TokenResponse{}, oauthError("invalid_client", "the assertion needs exp and jti")
+	case claims.Expiry.Time().After(now.Add(maxAssertionLife + time.Minute)):
+		return TokenResponse{}, oauthError("invalid_client", "the assertion's exp is more than five minutes ahead")
+	}
+	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: client.ID, AnyAudience: jwt.Audience{a.TokenURL}, Time: now}, time.Minute); err != nil {
+		return TokenResponse{}, oauthError("invalid_client", "the client assertion: %v (its aud must be %s)", err, a.TokenURL)
+	}
+	asked, err := a.scopes(client, scope)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if purpose == "" {
+		purpose = "TREAT"
+		if len(client.Purposes) > 0 {
+			purpose = client.Purposes[0]
+		}
+	}
+	allowed := client.Purposes
+	if len(allowed) == 0 {
+		allowed = []string{"TREAT"}
+	}
+	if !slices.Contains(allowed, purpose) {
+		return TokenResponse{}, oauthError("invalid_scope", "client %s may not claim the purpose of use %s", client.ID, purpose)
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, exp := range a.jtis { // forget assertions that could not be replayed anyway
+		if now.After(exp.Add(time.Minute)) {
+			delete(a.jtis, k)
+		}
+	}
+	for k, g := range a.tokens {
+		if now.After(g.Expires) {
+			delete(a.tokens, k)
+		}
+	}
+	replay := client.ID + "|" + claims.ID
+	if _, seen := a.jtis[replay]; seen {
+		return TokenResponse{}, oauthError("invalid_client", "the assertion's jti was used before: sign a new assertion for each token")
+	}
+	a.jtis[replay] = claims.Expiry.Time()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return TokenResponse{}, err
+	}
+	token := hex.EncodeToString(b[:])
+	g := Grant{ClientID: client.ID, Scopes: asked, Purpose: purpose, Expires: now.Add(a.TokenTTL)}
+	a.tokens[token] = g
+	names := make([]string, len(asked))
+	for i, s := range asked {
+		names[i] = s.String()
+	}
+	return TokenResponse{
+		AccessToken: token, TokenType: "bearer", ExpiresIn: int(a.TokenTTL.Seconds()), Scope: strings.Join(names, " "), Purpose: purpose,
+	}, nil
+}
+
+// scopes parses the space-separated scopes asked and checks each is within
+// the client's.
+func (a *Authority) scopes(client Client, scope string) ([]Scope, error) {
+	fields := strings.Fields(scope)
+	if len(fields) == 0 {
+		return nil, oauthError("invalid_scope", "ask for at least one scope, e.g. system/Observation.rs")
+	}
+	var out []Scope
+	for _, f := range fields {
+		s, err := ParseScope(f)
+		if err != nil {
+			return nil, oauthError("invalid_scope", "%v", err)
+		}
+		ok := slices.ContainsFunc(client.Scopes, func(c string) bool {
+			cs, err := ParseScope(c)
+			return err == nil && cs.covers(s)
+		})
+		if !ok {
+			return nil, oauthError("invalid_scope", "client %s may not be granted %s", client.ID, f)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// ErrNoToken, ErrBadToken: the bearer token is missing, or unknown/expired.
+var (
+	ErrNoToken  = errors.New("no bearer token: get one from the token endpoint (SMART Backend Services)")
+	ErrBadToken = errors.New("the bearer token is unknown or expired")
+)
+
+// Check returns the grant of a bearer token (the Authorization header's value).
+func (a *Authority) Check(authorization string) (Grant, error) {
+	token, ok := strings.CutPrefix(authorization, "Bearer ")
+	if !ok || token == "" {
+		return Grant{}, ErrNoToken
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	g, ok := a.tokens[token]
+	if !ok || a.now().After(g.Expires) {
+		return Grant{}, ErrBadToken
+	}
+	return g, nil
+}
