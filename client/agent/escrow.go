@@ -277,13 +277,28 @@ var ErrWaitingForCustodians = errors.New("waiting for custodians")
 type WaitingError struct {
 	Access           uint64
 	Released, Needed int
-	BadShares        []string // why some shares were set aside
+	BadShares        []BadShare // shares set aside, and why
+}
+
+// BadShare is a custodian's release or share that was set aside: its release
+// does not open (Class empty), or its share of Class does not match its
+// commitment.
+type BadShare struct {
+	Custodian string
+	Class     string
+}
+
+func (b BadShare) String() string {
+	if b.Class == "" {
+		return "the release of custodian " + b.Custodian + " does not open"
+	}
+	return "the " + b.Class + " share of custodian " + b.Custodian + " does not match its commitment"
 }
 
 func (e *WaitingError) Error() string {
 	msg := fmt.Sprintf("emergency access %d: waiting for custodians (%d of %d released)", e.Access, e.Released, e.Needed)
 	for _, b := range e.BadShares {
-		msg += "; " + b
+		msg += "; " + b.String()
 	}
 	return msg
 }
@@ -366,7 +381,7 @@ func combineReleaseShares(priv hpke.PrivateKey, me string, c consenttypes.Consen
 		}
 		shares, err := crypto.OpenShares(priv, r.Sealed, crypto.ReleaseContext(c.Id, c.Patient, r.Custodian, me, r.EscrowedAt.UnixNano()))
 		if err != nil {
-			werr.BadShares = append(werr.BadShares, fmt.Sprintf("the release of custodian %s does not open", r.Custodian))
+			werr.BadShares = append(werr.BadShares, BadShare{Custodian: r.Custodian})
 			continue
 		}
 		took := false // one share per class and release: a custodian repeating its share must not spoil the combination
@@ -381,7 +396,7 @@ func combineReleaseShares(priv hpke.PrivateKey, me string, c consenttypes.Consen
 				}
 			}
 			if !ok {
-				werr.BadShares = append(werr.BadShares, fmt.Sprintf("the %s share of custodian %s does not match its commitment", class, r.Custodian))
+				werr.BadShares = append(werr.BadShares, BadShare{Custodian: r.Custodian, Class: class})
 				continue
 			}
 			g := groups[r.EscrowedAt.UnixNano()]
