@@ -296,3 +296,13 @@ func validateValue(path string, v any, t reflect.Type, issues *[]Issue) {
 		}
 	}
 }
+
+// ResourceTypes lists the FHIR R4 resource types, sorted.
+func ResourceTypes() []string {
+	out := make([]string, 0, len(resourceTypes))
+	for t := range resourceTypes {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}

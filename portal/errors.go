@@ -4,11 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"syscall"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -128,7 +124,7 @@ func classify(err error) apiError {
 		// a refusal found only by the transaction (the consent changed between
 		// the check and the block)
 		return apiError{Code: "refused", Message: "The chain refused this access: your consent does not allow it now.", Detail: detail}
-	case chainUnreachable(err):
+	case agent.ChainUnreachable(err):
 		return apiError{Code: "chain_unreachable", Message: "The healthd node cannot be reached. Try again later, or tell your IT team.", Detail: detail}
 	case status.Code(err) == codes.NotFound:
 		return apiError{Code: "not_found", Message: "Not found on the chain.", Detail: detail}
@@ -138,17 +134,6 @@ func classify(err error) apiError {
 		return apiError{Code: "rejected", Message: "The chain refused the transaction: " + firstClause(detail), Detail: detail}
 	}
 	return apiError{Code: "error", Message: "Something went wrong: " + firstClause(detail), Detail: detail}
-}
-
-// chainUnreachable tells a failure to reach the node: gRPC's Unavailable, or
-// a network error of the CometBFT RPC client (refused, timed out, no such
-// host).
-func chainUnreachable(err error) bool {
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
-	var urlErr *url.Error
-	return status.Code(err) == codes.Unavailable || errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.As(err, &urlErr) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // firstClause keeps an error's message short enough for a page.

@@ -36,7 +36,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		purpose = agent.DefaultPurpose
 	}
 	if _, err := s.agent.Patient(ctx, patient); err != nil {
-		if chainUnreachable(err) {
+		if agent.ChainUnreachable(err) {
 			writeFailure(w, err)
 			return
 		}

@@ -142,7 +142,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 			}
 			out["escrow"] = e
 		}
-	case chainUnreachable(err):
+	case agent.ChainUnreachable(err):
 		writeFailure(w, err)
 		return
 	}

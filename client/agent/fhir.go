@@ -2,13 +2,11 @@ package agent
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -314,21 +312,68 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	if err != nil {
 		return nil, nil, err
 	}
+	opened, err := a.ReadAll(ctx, recs, purpose, vaultURL, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := &fhir.Bundle{ResourceType: "Bundle", Type: "collection", Entry: []fhir.BundleEntry{}}
+	notRead := []NotRead{}
+	for _, o := range opened {
+		switch {
+		case o.Err != nil:
+			notRead = append(notRead, NotRead{o.Record.Id, o.Record.DataClass, o.Err.Error()})
+		case !json.Valid(o.Plain):
+			notRead = append(notRead, NotRead{o.Record.Id, o.Record.DataClass, fmt.Sprintf(
+				"not a JSON FHIR resource (%s): use `healthd records get` for it", o.Record.FhirResourceType)})
+		default:
+			b.Entry = append(b.Entry, fhir.BundleEntry{Resource: json.RawMessage(o.Plain)})
+		}
+	}
+	b.Timestamp = time.Now().UTC().Format(time.RFC3339)
+	return b, notRead, nil
+}
+
+// Opened is one record ReadAll read: its plaintext and the receipt taken, or
+// why it was not read. Err is an *AccessDenied or wraps ErrErased when the
+// chain refused the read (no receipt was taken), or says why a read record
+// could not be downloaded or decrypted (its receipt was taken).
+type Opened struct {
+	Record  recordstypes.Record
+	Receipt uint64
+	Plain   []byte
+	Err     error
+}
+
+// ReadAll reads recs for purpose, in their order: the chain decides each read
+// first (ReadDecisions); the allowed ones take one access receipt each, in
+// transactions of ReceiptsPerTx sent back to back; as each transaction
+// commits, its records are downloaded in one batch request naming the
+// receipts, and decrypted. Only a vault out of reach, a cancelled context or
+// a receipt transaction that fails is an error; a record that is refused or
+// does not open gets its reason in Opened.Err.
+func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose, vaultURL string, progress Progress,
+) ([]Opened, error) {
+	if progress == nil {
+		progress = func(string, int, int) {}
+	}
+	out := make([]Opened, len(recs))
+	for i := range recs {
+		out[i].Record = recs[i]
+	}
 	// the chain's decision for every record, MaxQueryIDs per query
 	refusals, err := a.ReadRefusals(ctx, recs, purpose)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	type classEpoch struct {
 		class string
 		epoch uint64
 	}
 	keys := map[classEpoch]*openKey{}
-	notRead := []NotRead{}
 	var todo []int // indexes into recs
 	for i, rec := range recs {
 		if refusals[i] != nil {
-			notRead = append(notRead, NotRead{rec.Id, rec.DataClass, refusals[i].Error()})
+			out[i].Err = refusals[i]
 			continue
 		}
 		ce := classEpoch{rec.DataClass, rec.KeyEpoch}
@@ -339,7 +384,7 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 			keys[ce] = k
 		}
 		if k.err != nil {
-			notRead = append(notRead, NotRead{rec.Id, rec.DataClass, k.err.Error()})
+			out[i].Err = k.err
 			continue
 		}
 		todo = append(todo, i)
@@ -396,27 +441,24 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	for k, err := range sendErrs {
 		if err != nil {
 			batch := todo[k*ReceiptsPerTx : min((k+1)*ReceiptsPerTx, len(todo))]
-			return nil, nil, fmt.Errorf("taking the receipts for records %d to %d: %w", recs[batch[0]].Id, recs[batch[len(batch)-1]].Id, err)
+			return nil, fmt.Errorf("taking the receipts for records %d to %d: %w", recs[batch[0]].Id, recs[batch[len(batch)-1]].Id, err)
 		}
 	}
 	if downloadErr != nil {
-		return nil, nil, downloadErr
+		return nil, downloadErr
 	}
-	b := &fhir.Bundle{ResourceType: "Bundle", Type: "collection", Entry: []fhir.BundleEntry{}}
-	for _, i := range todo {
-		switch {
-		case failures[i] != "":
-			notRead = append(notRead, NotRead{recs[i].Id, recs[i].DataClass, failures[i]})
-		case !json.Valid(plain[i]):
-			notRead = append(notRead, NotRead{recs[i].Id, recs[i].DataClass, fmt.Sprintf(
-				"not a JSON FHIR resource (%s): use `healthd records get` for it", recs[i].FhirResourceType)})
-		default:
-			b.Entry = append(b.Entry, fhir.BundleEntry{Resource: json.RawMessage(plain[i])})
+	for k, batch := range txs {
+		for j := range batch {
+			i := todo[k*ReceiptsPerTx+j]
+			out[i].Receipt = resps[k][j].(*recordstypes.MsgAccessRecordResponse).ReceiptId
+			if failures[i] != "" {
+				out[i].Err = errors.New(failures[i])
+			} else {
+				out[i].Plain = plain[i]
+			}
 		}
 	}
-	slices.SortFunc(notRead, func(x, y NotRead) int { return cmp.Compare(x.RecordID, y.RecordID) })
-	b.Timestamp = time.Now().UTC().Format(time.RFC3339)
-	return b, notRead, nil
+	return out, nil
 }
 
 // ReadRefusals asks the chain (ReadDecisions, one query per MaxQueryIDs

@@ -5,9 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -15,6 +19,8 @@ import (
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 	gogoproto "github.com/cosmos/gogoproto/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	errorsmod "cosmossdk.io/errors"
 
@@ -431,4 +437,15 @@ func WaitForTx(ctx context.Context, clientCtx client.Context, hash string, timeo
 func hexBytes(s string) []byte {
 	b, _ := hex.DecodeString(s)
 	return b
+}
+
+// ChainUnreachable tells a failure to reach the node: gRPC's Unavailable, or
+// a network error of the CometBFT RPC client (refused, timed out, no such
+// host).
+func ChainUnreachable(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var urlErr *url.Error
+	return status.Code(err) == codes.Unavailable || errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.As(err, &urlErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrDeadlineExceeded)
 }

@@ -1,0 +1,307 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/healthd-chain/healthd/client/agent"
+	"github.com/healthd-chain/healthd/fhir"
+)
+
+// inEntry is a transaction or batch Bundle entry as received.
+type inEntry struct {
+	FullURL  string          `json:"fullUrl"`
+	Resource json.RawMessage `json:"resource"`
+	Request  *struct {
+		Method string `json:"method"`
+		URL    string `json:"url"`
+	} `json:"request"`
+}
+
+type inBundle struct {
+	ResourceType string    `json:"resourceType"`
+	Type         string    `json:"type"`
+	Entry        []inEntry `json:"entry"`
+}
+
+// planned is one entry ready to write, or why it cannot be.
+type planned struct {
+	typ, addr string
+	raw       []byte
+	update    uint64 // the origin id of a PUT; 0 for a create
+	status    int    // an error's HTTP status; 0 when ready
+	issues    []Issue
+}
+
+// bundle is POST / with a transaction or batch Bundle. Each entry is a POST
+// {type} (a new record) or, in a batch, a PUT {type}/{id} (an amendment). A
+// transaction is all or nothing: every entry is checked (structure, scope,
+// patient) before anything is uploaded, and all its records are committed by
+// one chain transaction. A batch writes the entries that pass and reports
+// each one.
+func (s *Server) bundle(w http.ResponseWriter, q *request) {
+	raw, err := io.ReadAll(q.r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeOutcome(w, http.StatusRequestEntityTooLarge, issue("too-costly", fmt.Sprintf("the Bundle is larger than %d bytes", tooBig.Limit)))
+			return
+		}
+		writeOutcome(w, http.StatusBadRequest, issue("structure", err.Error()))
+		return
+	}
+	var b inBundle
+	if err := json.Unmarshal(raw, &b); err != nil {
+		writeOutcome(w, http.StatusBadRequest, issue("structure", "not a JSON Bundle: "+err.Error()))
+		return
+	}
+	if b.ResourceType != "Bundle" || (b.Type != "transaction" && b.Type != "batch") {
+		writeOutcome(w, http.StatusBadRequest, issue("invalid", "POST / takes a Bundle of type transaction or batch"))
+		return
+	}
+	if len(b.Entry) > s.opts.MaxBundleEntries {
+		writeOutcome(w, http.StatusRequestEntityTooLarge, issue("too-costly", fmt.Sprintf(
+			"the Bundle has %d entries; at most %d are taken at once: split it", len(b.Entry), s.opts.MaxBundleEntries)))
+		return
+	}
+	tx := b.Type == "transaction"
+	// the structure of the whole Bundle, every entry's resource included
+	_, found := fhir.Validate(raw)
+	byEntry := map[int][]Issue{}
+	var bundleIssues []Issue
+	for _, iss := range validationIssues("", found) {
+		var i int
+		if len(iss.Expression) == 1 && scanEntry(iss.Expression[0], &i) {
+			byEntry[i] = append(byEntry[i], iss)
+		} else {
+			bundleIssues = append(bundleIssues, iss)
+		}
+	}
+	if len(bundleIssues) > 0 || (tx && len(byEntry) > 0) {
+		writeOutcome(w, http.StatusBadRequest, append(bundleIssues, flatten(byEntry, len(b.Entry))...)...)
+		return
+	}
+	// urn:uuid fullUrls of Patient entries name their patients
+	uuids := map[string]string{}
+	for _, e := range b.Entry {
+		var res map[string]any
+		if json.Unmarshal(e.Resource, &res) == nil && res["resourceType"] == "Patient" && strings.HasPrefix(e.FullURL, "urn:") {
+			if mrn, err := s.patientMRN(res); err == nil {
+				uuids[e.FullURL] = mrn
+			}
+		}
+	}
+	plans := make([]planned, len(b.Entry))
+	for i, e := range b.Entry {
+		plans[i] = s.plan(q, i, e, uuids, tx, byEntry[i])
+	}
+	if tx {
+		for i, p := range plans {
+			if p.status != 0 {
+				for j := range p.issues {
+					p.issues[j].Diagnostics = fmt.Sprintf("entry %d: %s", i, p.issues[j].Diagnostics)
+				}
+				writeOutcome(w, p.status, p.issues...)
+				return
+			}
+		}
+		s.commitTransaction(w, q, b.Entry, plans)
+		return
+	}
+	s.commitBatch(w, q, plans)
+}
+
+// scanEntry reads the entry index of a Bundle.entry[i]… expression.
+func scanEntry(expr string, i *int) bool {
+	rest, ok := strings.CutPrefix(expr, "Bundle.entry[")
+	if !ok {
+		return false
+	}
+	n, err := fmt.Sscanf(rest, "%d]", i)
+	return err == nil && n == 1
+}
+
+func flatten(byEntry map[int][]Issue, n int) []Issue {
+	var out []Issue
+	for i := range n {
+		out = append(out, byEntry[i]...)
+	}
+	return out
+}
+
+// plan checks one entry: its request, the token's scope, its patient.
+func (s *Server) plan(q *request, i int, e inEntry, uuids map[string]string, tx bool, structural []Issue) planned {
+	fail := func(status int, iss ...Issue) planned {
+		for j := range iss {
+			if len(iss[j].Expression) == 0 {
+				iss[j].Expression = []string{fmt.Sprintf("Bundle.entry[%d]", i)}
+			}
+		}
+		return planned{status: status, issues: iss}
+	}
+	if len(structural) > 0 {
+		return fail(http.StatusBadRequest, structural...)
+	}
+	if e.Request == nil || len(e.Resource) == 0 {
+		return fail(http.StatusBadRequest, issue("required", "each entry needs a resource and a request (method, url)"))
+	}
+	var res map[string]any
+	_ = json.Unmarshal(e.Resource, &res)
+	typ, _ := res["resourceType"].(string)
+	if serverTypes[typ] {
+		return fail(http.StatusBadRequest, issue("not-supported", typ+" resources are made by the server from chain state, not stored"))
+	}
+	p := planned{typ: typ}
+	urlType, urlID, _ := strings.Cut(strings.Trim(e.Request.URL, "/"), "/")
+	if urlType != typ {
+		return fail(http.StatusBadRequest, issue("invalid", fmt.Sprintf("request.url %q does not name the resource's type %s", e.Request.URL, typ)))
+	}
+	switch e.Request.Method {
+	case http.MethodPost:
+		if !q.grant.Allows(typ, 'c') {
+			return fail(http.StatusForbidden, issue("forbidden", fmt.Sprintf("the access token's scopes do not allow create on %s", typ)))
+		}
+	case http.MethodPut:
+		if tx {
+			return fail(http.StatusBadRequest, issue("not-supported",
+				"a transaction creates records only (POST); send amendments (PUT) in a batch or one by one"))
+		}
+		if !q.grant.Allows(typ, 'u') {
+			return fail(http.StatusForbidden, issue("forbidden", fmt.Sprintf("the access token's scopes do not allow update on %s", typ)))
+		}
+		n, ok := positiveInt(urlID)
+		if !ok {
+			return fail(http.StatusNotFound, issue("not-found", fmt.Sprintf("%s: no such resource", e.Request.URL)))
+		}
+		p.update = n
+	default:
+		return fail(http.StatusBadRequest, issue("not-supported", fmt.Sprintf("request.method %s: entries may POST (or PUT in a batch)", e.Request.Method)))
+	}
+	_, addr, err := s.resolvePatient(typ, res, uuids)
+	if err != nil {
+		return fail(http.StatusUnprocessableEntity, issue("processing", err.Error()))
+	}
+	p.addr = addr
+	p.raw = withoutServerElements(e.Resource)
+	return p
+}
+
+// commitTransaction writes every entry in one chain transaction.
+func (s *Server) commitTransaction(w http.ResponseWriter, q *request, entries []inEntry, plans []planned) {
+	items := make([]agent.NewResource, len(plans))
+	for i, p := range plans {
+		items[i] = agent.NewResource{Patient: p.addr, Type: p.typ, Class: fhir.ClassOfResource(p.typ, p.raw), Raw: p.raw}
+	}
+	s.writeMu.Lock()
+	ids, err := s.agent.CreateAll(q.r.Context(), items, q.grant.Purpose, s.opts.VaultURL)
+	s.writeMu.Unlock()
+	if err != nil {
+		failure(w, err)
+		return
+	}
+	out := newBundle("transaction-response")
+	var when string
+	if len(ids) > 0 {
+		if rec, err := s.agent.Record(q.r.Context(), ids[0]); err == nil {
+			when = fhirTime(rec.CreatedAt)
+		}
+	}
+	for i, id := range ids {
+		out.Entry = append(out.Entry, bundleEntry{Response: &entryResponse{
+			Status: "201 Created", Location: fmt.Sprintf("%s/%d/_history/1", plans[i].typ, id), Etag: etag(1), LastModified: when,
+		}})
+	}
+	_ = entries
+	writeResource(w, http.StatusOK, out)
+}
+
+// commitBatch writes each entry that passed on its own: the creates of one
+// patient together (in batches of the chain's max_batch_size), each
+// amendment alone; every entry gets its own response.
+func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned) {
+	out := newBundle("batch-response")
+	out.Entry = make([]bundleEntry, len(plans))
+	fail := func(i, status int, iss ...Issue) {
+		raw, _ := json.Marshal(outcome(iss...))
+		out.Entry[i] = bundleEntry{Response: &entryResponse{Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), Outcome: raw}}
+	}
+	byPatient := map[string][]int{}
+	var order []string
+	for i, p := range plans {
+		switch {
+		case p.status != 0:
+			fail(i, p.status, p.issues...)
+		case p.update != 0:
+			s.batchUpdate(q, i, p, out, fail)
+		default:
+			if _, ok := byPatient[p.addr]; !ok {
+				order = append(order, p.addr)
+			}
+			byPatient[p.addr] = append(byPatient[p.addr], i)
+		}
+	}
+	for _, addr := range order {
+		idx := byPatient[addr]
+		parsed := &fhir.Parsed{}
+		for _, i := range idx {
+			parsed.Types = append(parsed.Types, plans[i].typ)
+			parsed.Classes = append(parsed.Classes, fhir.ClassOfResource(plans[i].typ, plans[i].raw))
+			parsed.Resources = append(parsed.Resources, plans[i].raw)
+		}
+		s.writeMu.Lock()
+		done, err := s.agent.ImportBundle(q.r.Context(), parsed, addr, q.grant.Purpose, s.opts.VaultURL, nil)
+		s.writeMu.Unlock()
+		ok := map[int]bool{}
+		for _, d := range done {
+			i := idx[d.Index]
+			ok[i] = true
+			out.Entry[i] = bundleEntry{Response: &entryResponse{
+				Status: "201 Created", Location: fmt.Sprintf("%s/%d/_history/1", plans[i].typ, d.RecordID), Etag: etag(1),
+			}}
+		}
+		if err != nil {
+			st, iss := classify(err)
+			for _, i := range idx {
+				if !ok[i] {
+					fail(i, st, iss)
+				}
+			}
+		}
+	}
+	writeResource(w, http.StatusOK, out)
+}
+
+// batchUpdate amends one resource of a batch.
+func (s *Server) batchUpdate(q *request, i int, p planned, out *Bundle, fail func(i, status int, iss ...Issue)) {
+	ctx := q.r.Context()
+	vs, err := s.versions(ctx, p.typ, p.update)
+	if err != nil {
+		if st, iss := classify(err); st != http.StatusNotFound && !errors.Is(err, errNotFound) {
+			fail(i, st, iss)
+			return
+		}
+		fail(i, http.StatusNotFound, issue("not-found", fmt.Sprintf("%s/%d: no such resource", p.typ, p.update)))
+		return
+	}
+	cur := vs[len(vs)-1]
+	if cur.rec.Patient != p.addr {
+		fail(i, http.StatusUnprocessableEntity, issue("processing", "the new version names another patient than the resource's"))
+		return
+	}
+	s.writeMu.Lock()
+	newID, err := s.agent.Amend(ctx, cur.rec.Id, p.raw, p.typ, q.grant.Purpose, s.opts.VaultURL)
+	s.writeMu.Unlock()
+	if err != nil {
+		st, iss := classify(err)
+		fail(i, st, iss)
+		return
+	}
+	_ = newID
+	out.Entry[i] = bundleEntry{Response: &entryResponse{
+		Status: "200 OK", Location: fmt.Sprintf("%s/%d/_history/%d", p.typ, cur.origin, cur.n+1), Etag: etag(cur.n + 1),
+	}}
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/healthd-chain/healthd/client/agent"
+	"github.com/healthd-chain/healthd/fhir"
+	"github.com/healthd-chain/healthd/fhir/smart"
+	"github.com/healthd-chain/healthd/vault"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
+)
+
+// ReasonSystem is the code system of the chain's access decisions, the
+// details of a refusal's OperationOutcome issue.
+const ReasonSystem = "https://healthd.dev/fhir/CodeSystem/access-reason"
+
+// Issue is an OperationOutcome issue.
+type Issue struct {
+	Severity    string           `json:"severity"`
+	Code        string           `json:"code"`
+	Details     *CodeableConcept `json:"details,omitempty"`
+	Diagnostics string           `json:"diagnostics,omitempty"`
+	Expression  []string         `json:"expression,omitempty"`
+}
+
+// CodeableConcept and Coding are the FHIR datatypes.
+type CodeableConcept struct {
+	Coding []Coding `json:"coding,omitempty"`
+	Text   string   `json:"text,omitempty"`
+}
+
+type Coding struct {
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Display string `json:"display,omitempty"`
+}
+
+// OperationOutcome is the FHIR resource of every error.
+type OperationOutcome struct {
+	ResourceType string  `json:"resourceType"`
+	Issue        []Issue `json:"issue"`
+}
+
+func outcome(issues ...Issue) *OperationOutcome {
+	return &OperationOutcome{ResourceType: "OperationOutcome", Issue: issues}
+}
+
+// issue is an error issue of the given IssueType code.
+func issue(code, diagnostics string) Issue {
+	return Issue{Severity: "error", Code: code, Diagnostics: diagnostics}
+}
+
+func writeOutcome(w http.ResponseWriter, status int, issues ...Issue) {
+	writeResource(w, status, outcome(issues...))
+}
+
+// validationIssues turns the validator's findings into issues.
+func validationIssues(prefix string, found []fhir.Issue) []Issue {
+	out := make([]Issue, len(found))
+	for i, f := range found {
+		out[i] = Issue{Severity: "error", Code: f.Code, Diagnostics: f.Diagnostics}
+		if e := joinPath(prefix, f.Expression); e != "" {
+			out[i].Expression = []string{e}
+		}
+	}
+	return out
+}
+
+func joinPath(prefix, expr string) string {
+	switch {
+	case prefix == "":
+		return expr
+	case expr == "":
+		return prefix
+	}
+	// the validator names a top-level resource by its type: inside a Bundle
+	// entry, the path continues from the entry's resource element
+	if i := strings.IndexByte(expr, '.'); i >= 0 {
+		return prefix + expr[i:]
+	}
+	return prefix
+}
+
+// reasonWords are the chain's refusal reasons as an EHR's user reads them.
+var reasonWords = map[consenttypes.AccessReason]string{
+	consenttypes.ACCESS_REASON_NO_CONSENT:        "no consent: the patient has not given this organization a consent",
+	consenttypes.ACCESS_REASON_NOT_COVERED:       "not covered: no live consent covers this class of data, permission and purpose",
+	consenttypes.ACCESS_REASON_NOT_STARTED:       "not started: the covering consent has not started yet",
+	consenttypes.ACCESS_REASON_EXPIRED:           "expired: the covering consent has ended",
+	consenttypes.ACCESS_REASON_REVOKED:           "revoked: the patient revoked the covering consent",
+	consenttypes.ACCESS_REASON_PROVIDER_INACTIVE: "provider inactive: this organization is not an active provider in the registry",
+}
+
+// refusalIssue is the OperationOutcome issue of a chain refusal: forbidden,
+// with the chain's reason as a coded detail.
+func refusalIssue(d *agent.AccessDenied) Issue {
+	words, ok := reasonWords[d.Reason]
+	if !ok {
+		words = "refused by the chain"
+	}
+	return Issue{
+		Severity: "error", Code: "forbidden", Diagnostics: d.Error(),
+		Details: &CodeableConcept{Coding: []Coding{{System: ReasonSystem, Code: d.Reason.String()}}, Text: words},
+	}
+}
+
+// failure writes the OperationOutcome of an error from the chain, the vault
+// or the agent, by its type (never by its text).
+func failure(w http.ResponseWriter, err error) {
+	status, iss := classify(err)
+	writeOutcome(w, status, iss)
+}
+
+func classify(err error) (int, Issue) {
+	var denied *agent.AccessDenied
+	var waiting *agent.WaitingError
+	var txErr *agent.TxError
+	switch {
+	case errors.As(err, &denied):
+		return http.StatusForbidden, refusalIssue(denied)
+	case errors.As(err, &waiting):
+		return http.StatusServiceUnavailable, issue("transient", err.Error()+": retry in a few seconds")
+	case errors.Is(err, agent.ErrErased), errors.Is(err, vault.ErrGone):
+		return http.StatusGone, issue("deleted", err.Error())
+	case errors.Is(err, agent.ErrNotEscrowed):
+		return http.StatusForbidden, issue("forbidden", err.Error())
+	case errors.Is(err, agent.ErrAccessRefused), errors.Is(err, recordstypes.ErrAccessDenied):
+		return http.StatusForbidden, issue("forbidden", err.Error())
+	case errors.Is(err, vault.ErrUnreachable), errors.Is(err, vault.ErrUnavailable):
+		return http.StatusServiceUnavailable, issue("transient", err.Error())
+	case agent.ChainUnreachable(err):
+		return http.StatusServiceUnavailable, issue("transient", "the healthd node cannot be reached: "+err.Error())
+	case status.Code(err) == codes.NotFound:
+		return http.StatusNotFound, issue("not-found", err.Error())
+	case errors.As(err, &txErr), errors.Is(err, agent.ErrSimulationRefused):
+		return http.StatusUnprocessableEntity, issue("business-rule", "the chain refused the transaction: "+err.Error())
+	}
+	return http.StatusInternalServerError, issue("exception", err.Error())
+}
+
+func asOAuth(err error, target **smart.Error) bool { return errors.As(err, target) }
