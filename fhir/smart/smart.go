@@ -116,13 +116,15 @@ func (s Scope) Allows(resourceType string, interaction byte) bool {
 	return (s.ResourceType == "*" || s.ResourceType == resourceType) && strings.IndexByte(s.Interactions, interaction) >= 0
 }
 
-// covers reports whether s grants everything t asks.
-func (s Scope) covers(t Scope) bool {
-	if s.ResourceType != "*" && s.ResourceType != t.ResourceType {
-		return false
-	}
+// coveredBy reports whether the scopes held grant everything t asks: each
+// interaction of t by some scope for t's type or for every type (so
+// system/*.rs and system/*.cu together cover system/Observation.cru).
+func (t Scope) coveredBy(held []Scope) bool {
 	for i := range len(t.Interactions) {
-		if strings.IndexByte(s.Interactions, t.Interactions[i]) < 0 {
+		ok := slices.ContainsFunc(held, func(s Scope) bool {
+			return (s.ResourceType == "*" || s.ResourceType == t.ResourceType) && strings.IndexByte(s.Interactions, t.Interactions[i]) >= 0
+		})
+		if !ok {
 			return false
 		}
 	}
@@ -336,17 +338,19 @@ func (a *Authority) scopes(client Client, scope string) ([]Scope, error) {
 	if len(fields) == 0 {
 		return nil, oauthError("invalid_scope", "ask for at least one scope, e.g. system/Observation.rs")
 	}
+	var held []Scope
+	for _, c := range client.Scopes {
+		if cs, err := ParseScope(c); err == nil {
+			held = append(held, cs)
+		}
+	}
 	var out []Scope
 	for _, f := range fields {
 		s, err := ParseScope(f)
 		if err != nil {
 			return nil, oauthError("invalid_scope", "%v", err)
 		}
-		ok := slices.ContainsFunc(client.Scopes, func(c string) bool {
-			cs, err := ParseScope(c)
-			return err == nil && cs.covers(s)
-		})
-		if !ok {
+		if !s.coveredBy(held) {
 			return nil, oauthError("invalid_scope", "client %s may not be granted %s", client.ID, f)
 		}
 		out = append(out, s)

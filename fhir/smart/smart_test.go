@@ -262,3 +262,17 @@ func TestLoadConfigRefusals(t *testing.T) {
 		t.Error("an unknown field was accepted")
 	}
 }
+
+// A scope asked may be covered by several registered scopes together, but not
+// beyond their union.
+func TestScopesCoveredTogether(t *testing.T) {
+	held := []Scope{{"*", "rs"}, {"*", "cu"}, {"Observation", "d"}}
+	for asked, want := range map[Scope]bool{
+		{"Observation", "cru"}: true, {"*", "cruds"}: false, {"Observation", "cruds"}: true,
+		{"Patient", "d"}: false, {"*", "rs"}: true, {"Condition", "cud"}: false,
+	} {
+		if got := asked.coveredBy(held); got != want {
+			t.Errorf("%s covered by %v: %v, want %v", asked, held, got, want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ type recordView struct {
 	StorageURI  string `json:"storage_uri"`
 	KeyEnvelope string `json:"key_envelope"`
 	Status      string `json:"status"`
+	Height      string `json:"height"`
 }
 
 type receiptView struct {

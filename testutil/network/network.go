@@ -506,3 +506,41 @@ func (c *Custodian) Kill() { c.proc.Kill() }
 
 // LogContains reports whether a line of the custodian's log contains every part.
 func (c *Custodian) LogContains(parts ...string) bool { return logContains(c.proc.LogPath(), parts) }
+
+// FHIRServer is a running `healthd fhir serve` (issue #18).
+type FHIRServer struct {
+	URL  string
+	proc *proc.Proc
+}
+
+// StartFHIRServer starts `healthd fhir serve --from key` against node n and
+// the vault at vaultURL, with the SMART clients file clients and the MRN
+// table patients, on a free loopback port, and waits until it answers. It is
+// stopped when the test ends.
+func StartFHIRServer(t testing.TB, n *Node, key, vaultURL, clients, patients string) *FHIRServer {
+	t.Helper()
+	ports, err := localnet.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &FHIRServer{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
+	s.proc = startProc(t, n.Binary, []string{
+		"fhir", "serve", "--home", n.Home, "--from", key, "--keyring-backend", "test", "--chain-id", n.ChainID,
+		"--node", "tcp://" + strings.TrimPrefix(n.RPC, "http://"), "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		"--vault", vaultURL, "--clients", clients, "--patients", patients,
+	}, filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("fhir-%s-%d.log", key, ports[0])))
+	t.Cleanup(func() {
+		s.proc.Stop(stopGrace)
+		if t.Failed() {
+			t.Logf("last lines of %s's FHIR server log:\n%s", key, tail(s.proc.LogPath(), 30))
+		}
+	})
+	waitForHTTP(t, s.URL+"/metadata", 30*time.Second)
+	return s
+}
+
+// LogContains reports whether a line of the server's log contains every part.
+func (s *FHIRServer) LogContains(parts ...string) bool { return logContains(s.proc.LogPath(), parts) }
+
+// LogPath is the server's log file.
+func (s *FHIRServer) LogPath() string { return s.proc.LogPath() }

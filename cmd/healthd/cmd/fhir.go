@@ -18,8 +18,8 @@ import (
 // fhirCommands are `healthd fhir import|export`: FHIR R4 Bundles in and out,
 // each resource one encrypted record.
 func fhirCommands() *cobra.Command {
-	cmd := &cobra.Command{Use: "fhir", Short: "Import and export FHIR R4 Bundles (each resource one encrypted record)"}
-	cmd.AddCommand(fhirImportCmd(), fhirExportCmd())
+	cmd := &cobra.Command{Use: "fhir", Short: "FHIR R4: import and export Bundles (each resource one encrypted record), and serve the FHIR REST API"}
+	cmd.AddCommand(fhirImportCmd(), fhirExportCmd(), fhirServeCmd(), fhirPatientsCmd())
 	return cmd
 }
 

@@ -40,13 +40,8 @@ func portalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			host, _, err := net.SplitHostPort(listen)
-			if err != nil {
-				return fmt.Errorf("--listen %q: want host:port", listen)
-			}
-			if ip := net.ParseIP(host); !remote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-				return fmt.Errorf("--listen %s is not a loopback address: the portal signs with your key, so it listens "+
-					"only on this machine unless you pass --allow-remote (and put TLS in front of it)", listen)
+			if err := checkLoopback(listen, remote, "the portal"); err != nil {
+				return err
 			}
 			a, err := txAgent(cmd)
 			if err != nil {
@@ -74,25 +69,7 @@ func portalCmd() *cobra.Command {
 			}
 			cmd.Printf("healthd portal for %s (%s)\nopen %s\n", a.KeyName(), a.Address(), url)
 
-			srv := &http.Server{
-				Handler: p, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Minute,
-				WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute,
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-			}
-			shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveUntilSignal(cmd.Context(), ln, p)
 		},
 	}
 	cmd.Flags().String("listen", "127.0.0.1:8080", "address to serve on (loopback unless --allow-remote)")
@@ -102,4 +79,42 @@ func portalCmd() *cobra.Command {
 	cmd.Flags().Duration("session-ttl", 12*time.Hour, "how long a signed-in session lasts")
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
+}
+
+// serveUntilSignal serves h on ln until SIGINT or SIGTERM, then shuts down
+// gracefully (30 s for requests in flight).
+func serveUntilSignal(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Minute,
+		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute,
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// checkLoopback refuses a --listen address off this machine unless
+// --allow-remote: what listens signs with the operator's key.
+func checkLoopback(listen string, remote bool, what string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want host:port", listen)
+	}
+	if ip := net.ParseIP(host); !remote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--listen %s is not a loopback address: %s signs with your key, so it listens "+
+			"only on this machine unless you pass --allow-remote (and put TLS in front of it)", listen, what)
+	}
+	return nil
 }
