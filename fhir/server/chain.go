@@ -262,7 +262,7 @@ func (s *Server) searchAuditEvents(w http.ResponseWriter, q *request) {
 func (s *Server) balpSource() map[string]any {
 	return map[string]any{
 		"site":     s.opts.BaseURL,
-		"observer": map[string]any{"display": "healthd chain (" + s.agent.ClientContext().ChainID + ")"},
+		"observer": map[string]any{"display": "healthd chain (" + s.chainID + ")"},
 		"type":     []any{coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4")},
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"sort"
 	"sync"
-	"time"
 )
 
 // Patients is the hospital-local table from the EHR's patient ids (MRNs) to
@@ -21,10 +20,9 @@ import (
 type Patients struct {
 	path string
 
-	mu      sync.Mutex
-	modTime time.Time
-	size    int64
-	byMRN   map[string]string
+	mu     sync.Mutex
+	read   os.FileInfo // the file as last read
+	byMRN  map[string]string
 	byAddr  map[string]string
 }
 
@@ -64,7 +62,9 @@ func (p *Patients) reload() error {
 	if err != nil {
 		return err
 	}
-	if p.byMRN != nil && st.ModTime().Equal(p.modTime) && st.Size() == p.size {
+	// every write replaces the file (a rename), so a new file is a change
+	// even where mtimes are coarse
+	if p.byMRN != nil && p.read != nil && os.SameFile(p.read, st) && st.ModTime().Equal(p.read.ModTime()) && st.Size() == p.read.Size() {
 		return nil
 	}
 	raw, err := os.ReadFile(p.path)
@@ -83,7 +83,7 @@ func (p *Patients) reload() error {
 		byMRN[mrn] = addr
 		byAddr[addr] = mrn
 	}
-	p.byMRN, p.byAddr, p.modTime, p.size = byMRN, byAddr, st.ModTime(), st.Size()
+	p.byMRN, p.byAddr, p.read = byMRN, byAddr, st
 	return nil
 }
 

@@ -65,6 +65,8 @@ type Server struct {
 	agent *agent.Agent
 	auth  *smart.Authority
 	opts  Options
+	// chainID names the chain as the audit source.
+	chainID string
 	// writeMu serialises transactions: they share the account's sequence.
 	writeMu sync.Mutex
 	names   sync.Map // provider address → registry name
@@ -95,7 +97,11 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	if opts.MaxCount <= 0 {
 		opts.MaxCount = 500
 	}
-	return &Server{agent: a, auth: smart.NewAuthority(opts.Clients, opts.BaseURL+"/token"), opts: opts}, nil
+	s := &Server{agent: a, auth: smart.NewAuthority(opts.Clients, opts.BaseURL+"/token"), opts: opts}
+	if a != nil { // the unit tests run without a chain
+		s.chainID = a.ClientContext().ChainID
+	}
+	return s, nil
 }
 
 // statusWriter remembers the status for the request log.
