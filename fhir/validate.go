@@ -61,8 +61,10 @@ func validateResource(path string, v any, issues *[]Issue) string {
 	rt, _ := obj["resourceType"].(string)
 	typ, ok := resourceTypes[rt]
 	if !ok {
-		*issues = append(*issues, Issue{"not-supported", join(path, "resourceType"),
-			fmt.Sprintf("%q is not a FHIR R4 resource type", rt)})
+		*issues = append(*issues, Issue{
+			"not-supported", join(path, "resourceType"),
+			fmt.Sprintf("%q is not a FHIR R4 resource type", rt),
+		})
 		return rt
 	}
 	if path == "" {

@@ -109,7 +109,7 @@ func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vau
 		msgs[k] = &recordstypes.MsgCreateRecords{Author: a.addr, Patient: j.g.patient, Purpose: purpose, Entries: j.g.entries[j.c[0]:j.c[1]]}
 		resps[k] = &recordstypes.MsgCreateRecordsResponse{}
 	}
-	if err := a.Send(ctx, msgs, resps); err != nil {
+	if err := a.sendScaled(ctx, msgs, resps); err != nil {
 		return nil, err
 	}
 	ids := make([]uint64, len(items))
@@ -153,4 +153,30 @@ func (a *Agent) Amend(ctx context.Context, id uint64, raw []byte, fhirType, purp
 		return 0, err
 	}
 	return resp.Id, nil
+}
+
+// sendScaled sends msgs as one transaction and waits for its commit. Its gas
+// is simulated on the first message alone and scaled by size, as the bulk
+// import does (a record costs the same gas per entry and per byte in every
+// message), so a large transaction is not executed twice on the node.
+func (a *Agent) sendScaled(ctx context.Context, msgs []sdk.Msg, resps []gogoproto.Message) error {
+	sender, err := a.NewSender(ctx)
+	if err != nil {
+		return err
+	}
+	defer sender.Close()
+	var gas uint64
+	if sender.Simulates() && len(msgs) > 1 {
+		base, err := sender.Estimate(msgs[:1])
+		if err != nil {
+			return err
+		}
+		gas = max(base, base*uint64(msgsSize(msgs))/uint64(msgsSize(msgs[:1])))
+	} else if sender.Simulates() {
+		if gas, err = sender.Estimate(msgs); err != nil {
+			return err
+		}
+	}
+	sender.Send(ctx, msgs, resps, gas)
+	return sender.Wait(ctx, nil)[0]
 }

@@ -89,8 +89,10 @@ func (s *Server) searchset(w http.ResponseWriter, q *request, typ string, resour
 func onlyParams(w http.ResponseWriter, q *request, allowedParams ...string) bool {
 	for k := range q.r.URL.Query() {
 		if !searchControl[k] && !contains(allowedParams, k) {
-			writeOutcome(w, http.StatusBadRequest, Issue{Severity: "error", Code: "not-supported", Expression: []string{k},
-				Diagnostics: fmt.Sprintf("search parameter %q is not supported here (supported: %s)", k, strings.Join(allowedParams, ", "))})
+			writeOutcome(w, http.StatusBadRequest, Issue{
+				Severity: "error", Code: "not-supported", Expression: []string{k},
+				Diagnostics: fmt.Sprintf("search parameter %q is not supported here (supported: %s)", k, strings.Join(allowedParams, ", ")),
+			})
 			return false
 		}
 	}
@@ -372,8 +374,10 @@ func (s *Server) searchProvenance(w http.ResponseWriter, q *request) {
 	target := q.r.URL.Query().Get("target")
 	typ, id, ok := strings.Cut(strings.TrimPrefix(target, s.opts.BaseURL+"/"), "/")
 	if !ok || !knownType(typ) {
-		writeOutcome(w, http.StatusBadRequest, Issue{Severity: "error", Code: "required", Expression: []string{"target"},
-			Diagnostics: "name the resource: ?target=Observation/123"})
+		writeOutcome(w, http.StatusBadRequest, Issue{
+			Severity: "error", Code: "required", Expression: []string{"target"},
+			Diagnostics: "name the resource: ?target=Observation/123",
+		})
 		return
 	}
 	id, _, _ = strings.Cut(id, "/")
@@ -400,8 +404,10 @@ func (s *Server) searchProvenance(w http.ResponseWriter, q *request) {
 			"extension": s.chainPlace(ctx, v.rec),
 		}
 		if v.n > 1 {
-			p["entity"] = []any{map[string]any{"role": "revision",
-				"what": map[string]any{"reference": fmt.Sprintf("%s/%d/_history/%d", typ, v.origin, v.n-1)}}}
+			p["entity"] = []any{map[string]any{
+				"role": "revision",
+				"what": map[string]any{"reference": fmt.Sprintf("%s/%d/_history/%d", typ, v.origin, v.n-1)},
+			}}
 		}
 		out = append(out, p)
 	}

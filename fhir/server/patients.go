@@ -23,7 +23,7 @@ type Patients struct {
 	mu     sync.Mutex
 	read   os.FileInfo // the file as last read
 	byMRN  map[string]string
-	byAddr  map[string]string
+	byAddr map[string]string
 }
 
 // patientsFile is the file's shape.

@@ -124,12 +124,28 @@ func (s *Server) patientMRN(res map[string]any) (string, error) {
 			}
 		}
 	}
+	// every id and identifier the table knows must name the same patient: a
+	// Patient resource that names two cannot be filed under either
+	found, foundAddr := "", ""
 	for _, c := range cands {
-		if _, ok, err := s.opts.Patients.Address(c); err != nil || ok {
-			return c, err
+		a, ok, err := s.opts.Patients.Address(c)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			continue
+		}
+		if found != "" && a != foundAddr {
+			return "", fmt.Errorf("the Patient resource names two patients (%s and %s)", found, c)
+		}
+		if found == "" {
+			found, foundAddr = c, a
 		}
 	}
-	return "", errUnknownPatient("the Patient resource's id and identifiers")
+	if found == "" {
+		return "", errUnknownPatient("the Patient resource's id and identifiers")
+	}
+	return found, nil
 }
 
 type unknownPatientError struct{ what string }
@@ -375,8 +391,10 @@ func (s *Server) respondWritten(w http.ResponseWriter, r *http.Request, status i
 	case "minimal":
 		w.WriteHeader(status)
 	case "OperationOutcome":
-		writeResource(w, status, outcome(Issue{Severity: "information", Code: "informational",
-			Diagnostics: fmt.Sprintf("%s/%d version %d committed as record %d at height %d", typ, v.origin, v.n, v.rec.Id, v.rec.Height)}))
+		writeResource(w, status, outcome(Issue{
+			Severity: "information", Code: "informational",
+			Diagnostics: fmt.Sprintf("%s/%d version %d committed as record %d at height %d", typ, v.origin, v.n, v.rec.Id, v.rec.Height),
+		}))
 	default:
 		body, err := present(plain, v)
 		if err != nil {

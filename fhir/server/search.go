@@ -54,10 +54,12 @@ func (s *Server) search(w http.ResponseWriter, q *request, typ string) {
 		case "patient", "subject", "_id", "_lastUpdated", "category":
 		default:
 			if !searchControl[k] {
-				writeOutcome(w, http.StatusBadRequest, Issue{Severity: "error", Code: "not-supported", Expression: []string{k},
+				writeOutcome(w, http.StatusBadRequest, Issue{
+					Severity: "error", Code: "not-supported", Expression: []string{k},
 					Diagnostics: fmt.Sprintf("search parameter %q is not supported: healthd searches chain metadata only "+
 						"(patient, _id, _lastUpdated, category, _count); content is encrypted, and filtering on it would read "+
-						"every record of the patient", k)})
+						"every record of the patient", k),
+				})
 				return
 			}
 		}
@@ -67,8 +69,10 @@ func (s *Server) search(w http.ResponseWriter, q *request, typ string) {
 		pv = params.Get("subject")
 	}
 	if pv == "" {
-		writeOutcome(w, http.StatusBadRequest, Issue{Severity: "error", Code: "required", Expression: []string{"patient"},
-			Diagnostics: "a search names its patient: ?patient=MRN"})
+		writeOutcome(w, http.StatusBadRequest, Issue{
+			Severity: "error", Code: "required", Expression: []string{"patient"},
+			Diagnostics: "a search names its patient: ?patient=MRN",
+		})
 		return
 	}
 	_, addr, ok := s.patientParam(w, pv)
@@ -137,8 +141,10 @@ func (s *Server) pageParams(w http.ResponseWriter, params url.Values) (count int
 	if c := params.Get("_count"); c != "" {
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 0 {
-			writeOutcome(w, http.StatusBadRequest, Issue{Severity: "error", Code: "value", Expression: []string{"_count"},
-				Diagnostics: "_count is a non-negative integer"})
+			writeOutcome(w, http.StatusBadRequest, Issue{
+				Severity: "error", Code: "value", Expression: []string{"_count"},
+				Diagnostics: "_count is a non-negative integer",
+			})
 			return 0, false, 0, false
 		}
 		count = min(n, s.opts.MaxCount)
@@ -149,8 +155,10 @@ func (s *Server) pageParams(w http.ResponseWriter, params url.Values) (count int
 	case "count":
 		summaryCount = true
 	default:
-		writeOutcome(w, http.StatusBadRequest, Issue{Severity: "error", Code: "not-supported", Expression: []string{"_summary"},
-			Diagnostics: "_summary supports count only"})
+		writeOutcome(w, http.StatusBadRequest, Issue{
+			Severity: "error", Code: "not-supported", Expression: []string{"_summary"},
+			Diagnostics: "_summary supports count only",
+		})
 		return 0, false, 0, false
 	}
 	if c := params.Get("_cursor"); c != "" {

@@ -207,6 +207,8 @@ func TestBadInputRefused(t *testing.T) {
 		{"unknown patient", "POST", "/Observation", other, 422, "processing", ""},
 		{"two patients", "POST", "/Observation", two, 422, "processing", ""},
 		{"no patient", "POST", "/Observation", none, 422, "processing", ""},
+		{"a Patient naming two patients", "POST", "/Patient", `{"resourceType":"Patient","id":"MRN-1","identifier":[{"value":"MRN-2"}]}`, 422, "processing", ""},
+		{"a Patient no one knows", "POST", "/Patient", `{"resourceType":"Patient","identifier":[{"value":"MRN-9"}]}`, 422, "processing", ""},
 		{"delete", "DELETE", "/Observation/5", "", 405, "not-supported", ""},
 		{"update without id in body", "PUT", "/Observation/5", obs, 400, "invalid", ""},
 		{"update with another id", "PUT", "/Observation/5", strings.Replace(obs, `"status"`, `"id":"6","status"`, 1), 400, "invalid", ""},

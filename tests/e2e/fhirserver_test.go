@@ -75,14 +75,21 @@ func runFHIRClient(t *testing.T, dir string, env map[string]string, out any) {
 }
 
 // transactionBundle turns the synthetic patient history into a transaction
-// Bundle about the patient mrn: the Patient carries the MRN, every reference
-// to it names Patient/MRN, and each entry POSTs its resource.
+// Bundle about the patient mrn.
 func transactionBundle(t *testing.T, n int, mrn string) []byte {
 	t.Helper()
 	raw, err := fhir.SyntheticBundle(n, 18)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return toTransaction(t, raw, mrn)
+}
+
+// toTransaction makes a synthetic collection Bundle a transaction about the
+// patient mrn: the Patient carries the MRN, every reference to it names
+// Patient/MRN, and each entry POSTs its resource.
+func toTransaction(t testing.TB, raw []byte, mrn string) []byte {
+	t.Helper()
 	raw = bytes.ReplaceAll(raw, []byte(`"Patient/synthetic-1"`), []byte(`"Patient/`+mrn+`"`))
 	raw = bytes.ReplaceAll(raw, []byte(`"SYN-0001"`), []byte(`"`+mrn+`"`))
 	var b map[string]any
@@ -154,8 +161,10 @@ func TestFHIRServer(t *testing.T) {
 
 	// alice lets the hospital read and write every class the history uses
 	classes := "diagnosis,lab-result,vital-signs,prescription,allergy,immunization,procedure,clinical-note,imaging,other"
-	n.CLI(append([]string{"consent", "grant", hospital, "--classes", classes, "--purposes", "TREAT", "--permissions", "read,write",
-		"--expires", "720h", "--from", "alice", "--yes"}, kr...)...)
+	n.CLI(append([]string{
+		"consent", "grant", hospital, "--classes", classes, "--purposes", "TREAT", "--permissions", "read,write",
+		"--expires", "720h", "--from", "alice", "--yes",
+	}, kr...)...)
 
 	fh := network.StartFHIRServer(t, n, "hospital", v.URL, clientsFile, patients)
 	fl := network.StartFHIRServer(t, n, "lab", v.URL, clientsFile, patients)
@@ -231,8 +240,10 @@ func TestFHIRServer(t *testing.T) {
 	}
 
 	// the patient grants the lab her lab results, and it reads them (only them)
-	n.CLI(append([]string{"consent", "grant", lab, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", "read",
-		"--expires", "720h", "--from", "alice", "--yes"}, kr...)...)
+	n.CLI(append([]string{
+		"consent", "grant", lab, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", "read",
+		"--expires", "720h", "--from", "alice", "--yes",
+	}, kr...)...)
 	env["PHASE"] = "lab-allowed"
 	var allowed struct {
 		LabResults int      `json:"labResults"`
