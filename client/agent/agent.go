@@ -40,6 +40,42 @@ type Agent struct {
 
 	vaultHostsMu sync.Mutex
 	vaultHosts   map[string]bool // host names of the registered vault endpoints
+
+	// sendMu is held by a Sender from NewSender until it waits (or closes):
+	// one Sender at a time allocates sequence numbers and broadcasts, while
+	// the commits of earlier ones are still awaited. seqNext is the sequence
+	// after the last transaction broadcast, which the chain's committed
+	// account does not know until that transaction is in a block.
+	sendMu   sync.Mutex
+	seqMu    sync.Mutex
+	seqNext  uint64
+	seqKnown bool
+}
+
+// nextSequence is the sequence to sign the next transaction with: the
+// chain's, or the one after the last transaction broadcast if higher.
+func (a *Agent) nextSequence(chain uint64) uint64 {
+	a.seqMu.Lock()
+	defer a.seqMu.Unlock()
+	if a.seqKnown && a.seqNext > chain {
+		return a.seqNext
+	}
+	return chain
+}
+
+// noteSequence records next as the sequence after a broadcast transaction.
+func (a *Agent) noteSequence(next uint64) {
+	a.seqMu.Lock()
+	defer a.seqMu.Unlock()
+	a.seqNext, a.seqKnown = next, true
+}
+
+// forgetSequence drops the tracked sequence (a transaction was refused, or
+// never committed): the next Sender asks the chain.
+func (a *Agent) forgetSequence() {
+	a.seqMu.Lock()
+	defer a.seqMu.Unlock()
+	a.seqKnown = false
 }
 
 // New returns the agent of clientCtx's --from account. txf signs its

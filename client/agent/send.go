@@ -141,29 +141,49 @@ type Sender struct {
 	resps   [][]gogoproto.Message
 	errs    []error
 	refused bool
+	holds   bool // the agent's sendMu
 }
 
 // NewSender reads the account's number and sequence and subscribes to the
-// node's blocks (before the first broadcast, so no commit is missed).
+// node's blocks (before the first broadcast, so no commit is missed). Until
+// it waits or closes, it is the agent's only Sender: transactions sent
+// concurrently (two requests of the FHIR server, say) take their sequences
+// one Sender after the other, and then await their commits together. The
+// sequence starts after the agent's last broadcast transaction when the
+// chain has not committed it yet.
 func (a *Agent) NewSender(ctx context.Context) (*Sender, error) {
+	a.sendMu.Lock()
 	txf, err := a.txf.Prepare(a.clientCtx)
 	if err != nil {
+		a.sendMu.Unlock()
 		return nil, err
 	}
-	return &Sender{a: a, txf: txf, next: txf.Sequence(), w: a.watchBlocks(ctx), pending: map[string]int{}}, nil
+	next := a.nextSequence(txf.Sequence())
+	return &Sender{a: a, txf: txf, next: next, w: a.watchBlocks(ctx), pending: map[string]int{}, holds: true}, nil
 }
 
-// Close ends the block subscription.
-func (s *Sender) Close() { s.w.close() }
+// release lets the next Sender start.
+func (s *Sender) release() {
+	if s.holds {
+		s.holds = false
+		s.a.sendMu.Unlock()
+	}
+}
+
+// Close ends the block subscription (and releases the agent if Wait did not).
+func (s *Sender) Close() {
+	s.release()
+	s.w.close()
+}
 
 // Simulates reports whether gas is simulated (--gas auto, the agent's default).
 func (s *Sender) Simulates() bool { return s.txf.SimulateAndExecute() }
 
-// Estimate simulates msgs against the committed state (where the account's
-// sequence is the one the Sender started from) and returns the gas to give
-// them, times the gas adjustment.
+// Estimate simulates msgs against the node's check state (the committed
+// state and the transactions in its mempool, so the account's sequence is the
+// Sender's next) and returns the gas to give them, times the gas adjustment.
 func (s *Sender) Estimate(msgs []sdk.Msg) (uint64, error) {
-	_, gas, err := tx.CalculateGas(s.a.clientCtx, s.txf, msgs...)
+	_, gas, err := tx.CalculateGas(s.a.clientCtx, s.txf.WithSequence(s.next), msgs...)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrSimulationRefused, err)
 	}
@@ -190,10 +210,12 @@ func (s *Sender) Send(ctx context.Context, msgs []sdk.Msg, resps []gogoproto.Mes
 		if err == nil {
 			s.pending[strings.ToUpper(res.TxHash)] = i
 			s.next++
+			s.a.noteSequence(s.next)
 			return i
 		}
 	}
 	s.errs[i], s.refused = err, true
+	s.a.forgetSequence()
 	return i
 }
 
@@ -216,6 +238,14 @@ func (s *Sender) sign(ctx context.Context, msgs []sdk.Msg, gas uint64) ([]byte, 
 // CommitTimeout passes) and returns one error per transaction, in the order
 // sent; committed, if set, is called as each one commits.
 func (s *Sender) Wait(ctx context.Context, committed func(i int)) []error {
+	s.release()
+	defer func() {
+		for _, err := range s.errs {
+			if errors.Is(err, ErrNotCommitted) { // a sequence the chain may never see
+				s.a.forgetSequence()
+			}
+		}
+	}()
 	s.a.awaitCommits(ctx, s.w, s.pending, false, func(i int, r *abci.ExecTxResult, height int64, hash string) {
 		if s.errs[i] = decodeResult(r, height, hash, s.resps[i]); s.errs[i] == nil && committed != nil {
 			committed(i)

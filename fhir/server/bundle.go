@@ -196,9 +196,7 @@ func (s *Server) commitTransaction(w http.ResponseWriter, q *request, entries []
 	for i, p := range plans {
 		items[i] = agent.NewResource{Patient: p.addr, Type: p.typ, Class: fhir.ClassOfResource(p.typ, p.raw), Raw: p.raw}
 	}
-	s.writeMu.Lock()
 	ids, err := s.agent.CreateAll(q.r.Context(), items, q.grant.Purpose, s.opts.VaultURL)
-	s.writeMu.Unlock()
 	if err != nil {
 		failure(w, err)
 		return
@@ -252,9 +250,7 @@ func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned)
 			parsed.Classes = append(parsed.Classes, fhir.ClassOfResource(plans[i].typ, plans[i].raw))
 			parsed.Resources = append(parsed.Resources, plans[i].raw)
 		}
-		s.writeMu.Lock()
 		done, err := s.agent.ImportBundle(q.r.Context(), parsed, addr, q.grant.Purpose, s.opts.VaultURL, nil)
-		s.writeMu.Unlock()
 		ok := map[int]bool{}
 		for _, d := range done {
 			i := idx[d.Index]
@@ -292,9 +288,7 @@ func (s *Server) batchUpdate(q *request, i int, p planned, out *Bundle, fail fun
 		fail(i, http.StatusUnprocessableEntity, issue("processing", "the new version names another patient than the resource's"))
 		return
 	}
-	s.writeMu.Lock()
 	newID, err := s.agent.Amend(ctx, cur.rec.Id, p.raw, p.typ, q.grant.Purpose, s.opts.VaultURL)
-	s.writeMu.Unlock()
 	if err != nil {
 		st, iss := classify(err)
 		fail(i, st, iss)

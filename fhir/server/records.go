@@ -430,10 +430,8 @@ func (s *Server) create(w http.ResponseWriter, q *request, typ string) {
 		return
 	}
 	raw = withoutServerElements(raw)
-	s.writeMu.Lock()
 	ids, err := s.agent.CreateAll(q.r.Context(), []agent.NewResource{{Patient: addr, Type: typ, Class: fhir.ClassOfResource(typ, raw), Raw: raw}},
 		q.grant.Purpose, s.opts.VaultURL)
-	s.writeMu.Unlock()
 	if err != nil {
 		failure(w, err)
 		return
@@ -489,9 +487,7 @@ func (s *Server) update(w http.ResponseWriter, q *request, typ, id string) {
 		return
 	}
 	stored := withoutServerElements(raw)
-	s.writeMu.Lock()
 	newID, err := s.agent.Amend(q.r.Context(), cur.rec.Id, stored, typ, q.grant.Purpose, s.opts.VaultURL)
-	s.writeMu.Unlock()
 	if err != nil {
 		failure(w, err)
 		return

@@ -67,8 +67,6 @@ type Server struct {
 	opts  Options
 	// chainID names the chain as the audit source.
 	chainID string
-	// writeMu serialises transactions: they share the account's sequence.
-	writeMu sync.Mutex
 	names   sync.Map // provider address → registry name
 }
 

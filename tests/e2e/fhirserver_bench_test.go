@@ -12,7 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,75 +70,92 @@ func BenchmarkFHIRServer(b *testing.B) {
 	}
 	key, clientsFile := benchClient(b, tmp)
 
-	var postSecs, everythingSecs, importSecs, exportSecs float64
-	for range b.N {
-		b.StopTimer()
-		n := network.StartNode(b)
-		n.CLITimeout = 20 * time.Minute
-		v := network.StartVault(b, n)
-		hospital := n.Address("hospital")
-		classes := "other,vital-signs,lab-result,diagnosis,prescription,procedure,immunization,allergy,clinical-note"
-		for _, patient := range []string{"alice", "bob"} {
-			n.CLI("consent", "grant", hospital, "--classes", classes, "--purposes", "TREAT", "--permissions", "read,write",
-				"--expires", "720h", "--from", patient, "--keyring-backend", "test", "--yes")
-		}
-		patients := filepath.Join(b.TempDir(), "patients.json")
-		n.CLI("fhir", "patients", "set", mrn, n.Address("alice"), "--patients", patients)
-		srv := network.StartFHIRServer(b, n, "hospital", v.URL, clientsFile, patients)
-		token := benchToken(b, srv.URL, key)
-		b.StartTimer()
+	// the EHR posts its transactions one after the other, or 4 at a time (an
+	// interface engine with parallel workers)
+	for _, workers := range []int{1, 4} {
+		b.Run(fmt.Sprintf("posters=%d", workers), func(b *testing.B) {
+			var postSecs, everythingSecs, importSecs, exportSecs float64
+			for range b.N {
+				b.StopTimer()
+				n := network.StartNode(b)
+				n.CLITimeout = 20 * time.Minute
+				v := network.StartVault(b, n)
+				hospital := n.Address("hospital")
+				classes := "other,vital-signs,lab-result,diagnosis,prescription,procedure,immunization,allergy,clinical-note"
+				for _, patient := range []string{"alice", "bob"} {
+					n.CLI("consent", "grant", hospital, "--classes", classes, "--purposes", "TREAT", "--permissions", "read,write",
+						"--expires", "720h", "--from", patient, "--keyring-backend", "test", "--yes")
+				}
+				patients := filepath.Join(b.TempDir(), "patients.json")
+				n.CLI("fhir", "patients", "set", mrn, n.Address("alice"), "--patients", patients)
+				srv := network.StartFHIRServer(b, n, "hospital", v.URL, clientsFile, patients)
+				token := benchToken(b, srv.URL, key)
+				b.StartTimer()
 
-		start := time.Now()
-		created := 0
-		for _, body := range txs {
-			var resp struct {
-				Entry []json.RawMessage `json:"entry"`
+				start := time.Now()
+				var created atomic.Int64
+				var postErr atomic.Pointer[error]
+				var wg sync.WaitGroup
+				sem := make(chan struct{}, workers)
+				for _, body := range txs {
+					sem <- struct{}{}
+					wg.Go(func() {
+						defer func() { <-sem }()
+						var resp struct {
+							Entry []json.RawMessage `json:"entry"`
+						}
+						benchFHIR(b, http.MethodPost, srv.URL+"/", token, body, &resp)
+						created.Add(int64(len(resp.Entry)))
+					})
+				}
+				wg.Wait()
+				postSecs += time.Since(start).Seconds()
+				if err := postErr.Load(); err != nil {
+					b.Fatal(*err)
+				}
+				if int(created.Load()) != resources {
+					b.Fatalf("the FHIR server created %d of %d", created.Load(), resources)
+				}
+				start = time.Now()
+				var all struct {
+					Total int `json:"total"`
+				}
+				benchFHIR(b, http.MethodGet, srv.URL+"/Patient/"+mrn+"/$everything", token, nil, &all)
+				everythingSecs += time.Since(start).Seconds()
+				if all.Total != resources {
+					b.Fatalf("$everything returned %d of %d", all.Total, resources)
+				}
+
+				var imported struct {
+					Committed []json.RawMessage `json:"committed"`
+				}
+				secs, _, _ := timedCLI(b, n, &imported, "fhir", "import", cliBundle, "--patient", n.Address("bob"), "--vault", v.URL,
+					"--from", "hospital", "--keyring-backend", "test", "--output", "json")
+				importSecs += secs
+				var exported struct {
+					Exported int `json:"exported"`
+				}
+				secs, _, _ = timedCLI(b, n, &exported, "fhir", "export", "--patient", n.Address("bob"), "--out", filepath.Join(b.TempDir(), "out.json"),
+					"--from", "hospital", "--keyring-backend", "test", "--output", "json")
+				exportSecs += secs
+				if len(imported.Committed) != resources || exported.Exported != resources {
+					b.Fatalf("the CLI imported %d and exported %d of %d", len(imported.Committed), exported.Exported, resources)
+				}
+				b.StopTimer()
+				v.Stop()
+				n.Stop()
+				b.StartTimer()
 			}
-			benchFHIR(b, http.MethodPost, srv.URL+"/", token, body, &resp)
-			created += len(resp.Entry)
-		}
-		postSecs += time.Since(start).Seconds()
-		if created != resources {
-			b.Fatalf("the FHIR server created %d of %d", created, resources)
-		}
-		start = time.Now()
-		var all struct {
-			Total int `json:"total"`
-		}
-		benchFHIR(b, http.MethodGet, srv.URL+"/Patient/"+mrn+"/$everything", token, nil, &all)
-		everythingSecs += time.Since(start).Seconds()
-		if all.Total != resources {
-			b.Fatalf("$everything returned %d of %d", all.Total, resources)
-		}
-
-		var imported struct {
-			Committed []json.RawMessage `json:"committed"`
-		}
-		secs, _, _ := timedCLI(b, n, &imported, "fhir", "import", cliBundle, "--patient", n.Address("bob"), "--vault", v.URL,
-			"--from", "hospital", "--keyring-backend", "test", "--output", "json")
-		importSecs += secs
-		var exported struct {
-			Exported int `json:"exported"`
-		}
-		secs, _, _ = timedCLI(b, n, &exported, "fhir", "export", "--patient", n.Address("bob"), "--out", filepath.Join(b.TempDir(), "out.json"),
-			"--from", "hospital", "--keyring-backend", "test", "--output", "json")
-		exportSecs += secs
-		if len(imported.Committed) != resources || exported.Exported != resources {
-			b.Fatalf("the CLI imported %d and exported %d of %d", len(imported.Committed), exported.Exported, resources)
-		}
-		b.StopTimer()
-		v.Stop()
-		n.Stop()
-		b.StartTimer()
+			total := float64(resources * b.N)
+			b.ReportMetric(total/postSecs, "fhir-post-res/s")
+			b.ReportMetric(total/everythingSecs, "fhir-everything-res/s")
+			b.ReportMetric(total/importSecs, "cli-import-res/s")
+			b.ReportMetric(total/exportSecs, "cli-export-res/s")
+			b.ReportMetric(importSecs/postSecs, "post/import")
+			b.ReportMetric(exportSecs/everythingSecs, "everything/export")
+			b.ReportMetric(0, "ns/op")
+		})
 	}
-	total := float64(resources * b.N)
-	b.ReportMetric(total/postSecs, "fhir-post-res/s")
-	b.ReportMetric(total/everythingSecs, "fhir-everything-res/s")
-	b.ReportMetric(total/importSecs, "cli-import-res/s")
-	b.ReportMetric(total/exportSecs, "cli-export-res/s")
-	b.ReportMetric(importSecs/postSecs, "post/import")
-	b.ReportMetric(exportSecs/everythingSecs, "everything/export")
-	b.ReportMetric(0, "ns/op")
 }
 
 // transactionBundleSeed is transactionBundle for a benchmark, with a seed.
@@ -201,25 +219,28 @@ func benchToken(b *testing.B, base string, k *ecdsa.PrivateKey) string {
 
 // benchFHIR makes one FHIR request that must succeed.
 func benchFHIR(b *testing.B, method, u, token string, body []byte, out any) {
+	if err := fhirRequest(method, u, token, body, out); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// fhirRequest makes one FHIR request and decodes its 200 answer into out.
+func fhirRequest(method, u, token string, body []byte, out any) error {
 	req, err := http.NewRequest(method, u, bytes.NewReader(body))
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/fhir+json")
 	resp, err := (&http.Client{Timeout: 20 * time.Minute}).Do(req)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var msg strings.Builder
-		_, _ = fmt.Fprint(&msg, resp.Status)
 		buf := new(bytes.Buffer)
 		_, _ = buf.ReadFrom(resp.Body)
-		b.Fatalf("%s %s: %s %s", method, u, msg.String(), buf.String())
+		return fmt.Errorf("%s %s: %s %s", method, u, resp.Status, buf.String())
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		b.Fatal(err)
-	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }

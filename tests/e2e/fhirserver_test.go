@@ -179,18 +179,19 @@ func TestFHIRServer(t *testing.T) {
 		"PHASE": "hospital",
 	}
 	var story struct {
-		Validated     int        `json:"validated"`
-		Created       int        `json:"created"`
-		Observations  int        `json:"observations"`
-		Pages         int        `json:"pages"`
-		Everything    int        `json:"everything"`
-		AuditEvents   int        `json:"auditEvents"`
-		TransactionMs int64      `json:"transactionMs"`
-		EverythingMs  int64      `json:"everythingMs"`
-		Provenance    [][]string `json:"provenance"`
-		SampleIDs     []string   `json:"sampleResourceIds"`
-		SampleType    string     `json:"sampleType"`
-		Consents      []struct {
+		Validated       int        `json:"validated"`
+		Created         int        `json:"created"`
+		Observations    int        `json:"observations"`
+		Pages           int        `json:"pages"`
+		Everything      int        `json:"everything"`
+		AuditEvents     int        `json:"auditEvents"`
+		TransactionMs   int64      `json:"transactionMs"`
+		EverythingMs    int64      `json:"everythingMs"`
+		Provenance      [][]string `json:"provenance"`
+		SampleIDs       []string   `json:"sampleResourceIds"`
+		SampleType      string     `json:"sampleType"`
+		ParallelCreated int        `json:"parallelCreated"`
+		Consents        []struct {
 			Status string `json:"status"`
 			Actor  string `json:"actor"`
 		} `json:"consents"`
@@ -200,17 +201,18 @@ func TestFHIRServer(t *testing.T) {
 	if story.Created != resources || story.Everything != resources || story.Observations == 0 || story.Validated < 10 {
 		t.Fatalf("the hospital's story: %+v", story)
 	}
-	// the transaction is one chain transaction: every record at one height
+	// the transaction is one chain transaction: its 300 records at one height
+	// (then one amendment, and 3 parallel transactions of 5)
 	recs := recordsOf(t, n, alice)
-	heights := map[string]bool{}
+	atHeight := map[string]int{}
 	for _, r := range recs {
 		if r.Author != hospital {
 			t.Fatalf("record %s by %s", r.ID, r.Author)
 		}
-		heights[r.Height] = true
+		atHeight[r.Height]++
 	}
-	if len(recs) != resources+1 || len(heights) != 2 { // 300 created at one height, one amendment at another
-		t.Fatalf("%d records at %d heights, want %d at 2", len(recs), len(heights), resources+1)
+	if len(recs) != resources+1+story.ParallelCreated || atHeight[recs[0].Height] != resources {
+		t.Fatalf("%d records (%v by height), want %d, the first %d at one height", len(recs), atHeight, resources+1+story.ParallelCreated, resources)
 	}
 	// nothing readable of the patient reaches the server's log
 	logRaw, err := os.ReadFile(fh.LogPath())

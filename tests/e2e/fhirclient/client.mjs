@@ -223,6 +223,24 @@ async function hospital() {
   expect(reads.length >= wantObs + 2 + bundle.entry.length, 'every read is an AuditEvent', { reads: reads.length });
   expect(reads.every((e) => e.resource.purposeOfEvent[0].coding[0].code === 'TREAT'), 'each with its purpose of use');
   out.auditEvents = audit.total;
+
+  // an interface engine with parallel workers: transactions and reads at once
+  // (one account, so the server must hand out sequence numbers in turn)
+  const small = (i) => ({
+    resourceType: 'Bundle', type: 'transaction',
+    entry: [0, 1, 2, 3, 4].map((j) => ({
+      resource: { resourceType: 'Observation', status: 'final', code: { text: `parallel ${i}.${j}` }, subject: { reference: 'Patient/' + mrn } },
+      request: { method: 'POST', url: 'Observation' },
+    })),
+  });
+  const parallel = await Promise.all([
+    c.transaction({ body: small(1) }), c.transaction({ body: small(2) }), c.transaction({ body: small(3) }),
+    c.read({ resourceType: type, id }), c.search({ resourceType: 'Condition', searchParams: { patient: mrn, _count: 5 } }),
+  ]);
+  expect(parallel.slice(0, 3).every((r) => r.entry.length === 5 && r.entry.every((e) => e.response.status.startsWith('201'))),
+    'concurrent transactions all commit', parallel.slice(0, 3));
+  expect(parallel[3].meta.versionId === '2' && parallel[4].resourceType === 'Bundle', 'concurrent reads are served');
+  out.parallelCreated = 15;
   out.sampleResourceIds = [id];
   out.sampleType = type;
 }
