@@ -63,7 +63,8 @@ bench-state: build ## state-growth benchmark: CheckAccess and record queries ove
 demo: build ## run the whole story (consent, put, get, receipts, revoke, break-glass, erase) on a throw-away chain + vault
 	bash scripts/demo.sh
 
-test: ## run every test: unit, integration and end-to-end (starts real nodes)
+test: ## run every test: unit, integration and end-to-end (starts real nodes; installs node/npm for the FHIR client test if missing)
+	bash scripts/install-node.sh
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-unit: ## run the tests that start no node (everything but tests/e2e)
@@ -75,6 +76,7 @@ test-sim: ## the app simulation at full size: random genesis and transactions of
 
 test-e2e: ## run only the end-to-end tests (real binaries: one node, a 4-validator network with its fault tests, vaults, the portal in headless Chromium, which it installs)
 	bash scripts/install-chromium.sh
+	bash scripts/install-node.sh
 	HEALTHD_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 30m ./tests/e2e/...
 
 test-portal-s3: ## the portal's browser tests with their vault on a SeaweedFS bucket (built by scripts/install-seaweedfs.sh)
