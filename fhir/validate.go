@@ -28,6 +28,31 @@ func KnownResourceType(t string) bool {
 	return ok
 }
 
+// Limits of Validate: JSON nested deeper than MaxDepth is refused (FHIR
+// resources nest a few levels; Extension.extension could recurse without
+// end), and at most MaxIssues are reported.
+const (
+	MaxDepth  = 64
+	MaxIssues = 100
+)
+
+// validation is the state of one Validate.
+type validation struct {
+	issues []Issue
+	full   bool
+}
+
+func (v *validation) add(i Issue) {
+	if len(v.issues) >= MaxIssues {
+		if !v.full {
+			v.full = true
+			v.issues = append(v.issues, Issue{"too-costly", "", fmt.Sprintf("more than %d issues: fix these first", MaxIssues)})
+		}
+		return
+	}
+	v.issues = append(v.issues, i)
+}
+
 // Validate checks a resource against the FHIR R4 structure: a known
 // resourceType, only elements the type defines, JSON types as the spec says
 // (string, boolean, number, object, array; never null, never an empty array
@@ -45,23 +70,27 @@ func Validate(raw []byte) (string, []Issue) {
 	if dec.More() {
 		return "", []Issue{{Code: "structure", Diagnostics: "not valid JSON: more than one value"}}
 	}
-	var issues []Issue
-	t := validateResource("", v, &issues)
-	return t, issues
+	st := &validation{}
+	t := validateResource("", v, st, 0)
+	return t, st.issues
 }
 
 // validateResource checks v as a resource at path (empty for the top) and
 // returns its type.
-func validateResource(path string, v any, issues *[]Issue) string {
+func validateResource(path string, v any, issues *validation, depth int) string {
+	if depth > MaxDepth || issues.full {
+		issues.add(Issue{"too-costly", path, fmt.Sprintf("nested deeper than %d levels", MaxDepth)})
+		return ""
+	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		*issues = append(*issues, Issue{"structure", path, "a resource must be a JSON object"})
+		issues.add(Issue{"structure", path, "a resource must be a JSON object"})
 		return ""
 	}
 	rt, _ := obj["resourceType"].(string)
 	typ, ok := resourceTypes[rt]
 	if !ok {
-		*issues = append(*issues, Issue{
+		issues.add(Issue{
 			"not-supported", join(path, "resourceType"),
 			fmt.Sprintf("%q is not a FHIR R4 resource type", rt),
 		})
@@ -70,7 +99,7 @@ func validateResource(path string, v any, issues *[]Issue) string {
 	if path == "" {
 		path = rt
 	}
-	validateObject(path, obj, typ, true, issues)
+	validateObject(path, obj, typ, true, issues, depth+1)
 	return rt
 }
 
@@ -152,7 +181,7 @@ var (
 )
 
 // validateObject checks the members of obj against the model struct t.
-func validateObject(path string, obj map[string]any, t reflect.Type, resource bool, issues *[]Issue) {
+func validateObject(path string, obj map[string]any, t reflect.Type, resource bool, issues *validation, depth int) {
 	m := modelOf(t)
 	fields := m.fields
 	keys := make([]string, 0, len(obj))
@@ -169,11 +198,11 @@ func validateObject(path string, obj map[string]any, t reflect.Type, resource bo
 		case resource && k == "contained":
 			arr, ok := v.([]any)
 			if !ok || len(arr) == 0 {
-				*issues = append(*issues, Issue{"structure", p, "must be a non-empty array of resources"})
+				issues.add(Issue{"structure", p, "must be a non-empty array of resources"})
 				continue
 			}
 			for i, c := range arr {
-				validateResource(fmt.Sprintf("%s[%d]", p, i), c, issues)
+				validateResource(fmt.Sprintf("%s[%d]", p, i), c, issues, depth+1)
 			}
 			continue
 		case strings.HasPrefix(k, "_"): // a primitive's id and extensions
@@ -183,10 +212,10 @@ func validateObject(path string, obj map[string]any, t reflect.Type, resource bo
 		}
 		f, ok := fields[k]
 		if !ok {
-			*issues = append(*issues, Issue{"structure", p, fmt.Sprintf("unknown element %q", k)})
+			issues.add(Issue{"structure", p, fmt.Sprintf("unknown element %q", k)})
 			continue
 		}
-		validateValue(p, v, f.typ, issues)
+		validateValue(p, v, f.typ, issues, depth+1)
 	}
 	names := make([]string, 0, len(fields))
 	for name := range fields {
@@ -197,14 +226,14 @@ func validateObject(path string, obj map[string]any, t reflect.Type, resource bo
 		if fields[name].required {
 			if _, ok := obj[name]; !ok {
 				if _, ext := obj["_"+name]; !ext {
-					*issues = append(*issues, Issue{"required", join(path, name), "required element missing (min 1)"})
+					issues.add(Issue{"required", join(path, name), "required element missing (min 1)"})
 				}
 			}
 		}
 	}
 	for _, p := range m.choices {
 		if !slices.ContainsFunc(keys, func(k string) bool { return choicePrefix(k) == p && fields[k].typ != nil }) {
-			*issues = append(*issues, Issue{"required", join(path, p+"[x]"), "required element missing (min 1): one of its typed forms"})
+			issues.add(Issue{"required", join(path, p+"[x]"), "required element missing (min 1): one of its typed forms"})
 		}
 	}
 }
@@ -218,9 +247,13 @@ func primitive(t reflect.Type) bool {
 }
 
 // validateValue checks one element value v against the model type t.
-func validateValue(path string, v any, t reflect.Type, issues *[]Issue) {
+func validateValue(path string, v any, t reflect.Type, issues *validation, depth int) {
+	if depth > MaxDepth || issues.full {
+		issues.add(Issue{"too-costly", path, fmt.Sprintf("nested deeper than %d levels", MaxDepth)})
+		return
+	}
 	bad := func(code, format string, args ...any) {
-		*issues = append(*issues, Issue{code, path, fmt.Sprintf(format, args...)})
+		issues.add(Issue{code, path, fmt.Sprintf(format, args...)})
 	}
 	if v == nil {
 		bad("structure", "null is not allowed in FHIR JSON: leave the element out")
@@ -231,7 +264,7 @@ func validateValue(path string, v any, t reflect.Type, issues *[]Issue) {
 	}
 	switch {
 	case t == rawMessageType: // a resource inside a Bundle entry or a response
-		validateResource(path, v, issues)
+		validateResource(path, v, issues, depth+1)
 		return
 	case t == numberType:
 		if _, ok := v.(json.Number); !ok {
@@ -262,7 +295,7 @@ func validateValue(path string, v any, t reflect.Type, issues *[]Issue) {
 			bad("structure", "an empty array is not allowed in FHIR JSON: leave the element out")
 		}
 		for i, e := range arr {
-			validateValue(fmt.Sprintf("%s[%d]", path, i), e, t.Elem(), issues)
+			validateValue(fmt.Sprintf("%s[%d]", path, i), e, t.Elem(), issues, depth+1)
 		}
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
@@ -270,7 +303,7 @@ func validateValue(path string, v any, t reflect.Type, issues *[]Issue) {
 			bad("structure", "must be a JSON object")
 			return
 		}
-		validateObject(path, obj, t, false, issues)
+		validateObject(path, obj, t, false, issues, depth+1)
 	case reflect.String:
 		s, ok := v.(string)
 		switch {

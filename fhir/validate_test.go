@@ -2,6 +2,8 @@ package fhir
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -84,4 +86,28 @@ func TestSyntheticBundleIsValid(t *testing.T) {
 	require.NoError(t, err)
 	_, issues := Validate(raw)
 	require.Empty(t, issues)
+}
+
+// Nesting and the number of issues are bounded: a small body cannot make the
+// validator build a huge answer.
+func TestValidateLimits(t *testing.T) {
+	deep := `{"url":"http://x","valueString":"y"}`
+	for range 500 {
+		deep = `{"extension":[` + deep + `]}` // each level misses its url too
+	}
+	_, issues := Validate([]byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"extension":[` + deep + `]}`))
+	require.LessOrEqual(t, len(issues), MaxIssues+1)
+	found := false
+	for _, i := range issues {
+		found = found || i.Code == "too-costly"
+	}
+	require.True(t, found, issues)
+	var many strings.Builder
+	many.WriteString(`{"resourceType":"Observation","status":"final","code":{"text":"x"}`)
+	for i := range 1000 {
+		fmt.Fprintf(&many, `,"x%d":1`, i)
+	}
+	many.WriteString("}")
+	_, issues = Validate([]byte(many.String()))
+	require.Len(t, issues, MaxIssues+1)
 }

@@ -41,12 +41,12 @@ type Agent struct {
 	vaultHostsMu sync.Mutex
 	vaultHosts   map[string]bool // host names of the registered vault endpoints
 
-	// sendMu is held by a Sender from NewSender until it waits (or closes):
+	// sendTurn is held by a Sender from NewSender until it waits (or closes):
 	// one Sender at a time allocates sequence numbers and broadcasts, while
 	// the commits of earlier ones are still awaited. seqNext is the sequence
 	// after the last transaction broadcast, which the chain's committed
 	// account does not know until that transaction is in a block.
-	sendMu   sync.Mutex
+	sendTurn chan struct{} // a semaphore of one, so waiting for it can be cancelled
 	seqMu    sync.Mutex
 	seqNext  uint64
 	seqKnown bool
@@ -94,7 +94,7 @@ func New(clientCtx client.Context, txf tx.Factory) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{clientCtx: clientCtx, txf: txf, addr: me, priv: priv, CommitTimeout: 60 * time.Second}, nil
+	return &Agent{clientCtx: clientCtx, txf: txf, addr: me, priv: priv, CommitTimeout: 60 * time.Second, sendTurn: make(chan struct{}, 1)}, nil
 }
 
 // Address is the account's bech32 address.

@@ -114,11 +114,14 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 			return nil // a failed chunk stops the sending loop, which cancels the rest
 		})
 	}()
-	sender, err := a.NewSender(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("nothing was imported: %w", err)
-	}
-	defer sender.Close()
+	// the Sender (the agent's turn to send) is taken once the first batch is
+	// uploaded, so other transactions of the key go on while it uploads
+	var sender *Sender
+	defer func() {
+		if sender != nil {
+			sender.Close()
+		}
+	}()
 	var resps [][]gogoproto.Message
 	var uploadErr error
 	var baseGas uint64
@@ -127,6 +130,11 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 		if uploadErr = <-ready[k]; uploadErr != nil {
 			stopUploads()
 			break
+		}
+		if sender == nil {
+			if sender, err = a.NewSender(ctx); err != nil {
+				return nil, fmt.Errorf("nothing was imported: %w", err)
+			}
 		}
 		msgs := []sdk.Msg{&recordstypes.MsgCreateRecords{Author: a.addr, Patient: patient, Purpose: purpose, Entries: entries[c[0]:c[1]]}}
 		// Gas: the first batch is simulated; a later one gets that estimate,
@@ -147,6 +155,9 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 		sender.Send(ctx, msgs, resps[k], gas)
 	}
 	committed := 0
+	if sender == nil { // the first upload failed: nothing was sent
+		return nil, fmt.Errorf("nothing was imported (uploads without a record are deleted after the vault's TTL): %w", uploadErr)
+	}
 	errs := sender.Wait(ctx, func(k int) {
 		committed += chunks[k][1] - chunks[k][0]
 		progress("committing", committed, len(entries))

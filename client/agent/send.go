@@ -141,7 +141,7 @@ type Sender struct {
 	resps   [][]gogoproto.Message
 	errs    []error
 	refused bool
-	holds   bool // the agent's sendMu
+	holds   bool // the agent's sendTurn
 }
 
 // NewSender reads the account's number and sequence and subscribes to the
@@ -152,10 +152,16 @@ type Sender struct {
 // sequence starts after the agent's last broadcast transaction when the
 // chain has not committed it yet.
 func (a *Agent) NewSender(ctx context.Context) (*Sender, error) {
-	a.sendMu.Lock()
+	if a.sendTurn != nil {
+		select {
+		case a.sendTurn <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	txf, err := a.txf.Prepare(a.clientCtx)
 	if err != nil {
-		a.sendMu.Unlock()
+		a.releaseTurn()
 		return nil, err
 	}
 	next := a.nextSequence(txf.Sequence())
@@ -166,7 +172,13 @@ func (a *Agent) NewSender(ctx context.Context) (*Sender, error) {
 func (s *Sender) release() {
 	if s.holds {
 		s.holds = false
-		s.a.sendMu.Unlock()
+		s.a.releaseTurn()
+	}
+}
+
+func (a *Agent) releaseTurn() {
+	if a.sendTurn != nil {
+		<-a.sendTurn
 	}
 }
 
@@ -215,7 +227,14 @@ func (s *Sender) Send(ctx context.Context, msgs []sdk.Msg, resps []gogoproto.Mes
 		}
 	}
 	s.errs[i], s.refused = err, true
-	s.a.forgetSequence()
+	// a refused transaction does not use its sequence: the next one takes it,
+	// unless the sequence itself was wrong (then ask the chain again)
+	var txErr *TxError
+	if errors.As(err, &txErr) && txErr.Codespace == sdkerrors.ErrWrongSequence.Codespace() && txErr.Code == sdkerrors.ErrWrongSequence.ABCICode() {
+		s.a.forgetSequence()
+	} else {
+		s.a.noteSequence(s.next)
+	}
 	return i
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/fhir"
+	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
 
 // inEntry is a transaction or batch Bundle entry as received.
@@ -17,8 +18,9 @@ type inEntry struct {
 	FullURL  string          `json:"fullUrl"`
 	Resource json.RawMessage `json:"resource"`
 	Request  *struct {
-		Method string `json:"method"`
-		URL    string `json:"url"`
+		Method  string `json:"method"`
+		URL     string `json:"url"`
+		IfMatch string `json:"ifMatch"`
 	} `json:"request"`
 }
 
@@ -31,8 +33,10 @@ type inBundle struct {
 // planned is one entry ready to write, or why it cannot be.
 type planned struct {
 	typ, addr string
+	mrn       string // a Patient entry: the patient it names (nothing is stored)
 	raw       []byte
 	update    uint64 // the origin id of a PUT; 0 for a create
+	ifMatch   string // a PUT's request.ifMatch
 	status    int    // an error's HTTP status; 0 when ready
 	issues    []Issue
 }
@@ -85,9 +89,19 @@ func (s *Server) bundle(w http.ResponseWriter, q *request) {
 		writeOutcome(w, http.StatusBadRequest, append(bundleIssues, flatten(byEntry, len(b.Entry))...)...)
 		return
 	}
-	// urn:uuid fullUrls of Patient entries name their patients
+	// urn:uuid fullUrls of Patient entries name their patients; a fullUrl
+	// used twice would make references ambiguous
 	uuids := map[string]string{}
-	for _, e := range b.Entry {
+	seen := map[string]bool{}
+	for i, e := range b.Entry {
+		if e.FullURL != "" && seen[e.FullURL] {
+			writeOutcome(w, http.StatusBadRequest, Issue{
+				Severity: "error", Code: "invalid",
+				Expression: []string{fmt.Sprintf("Bundle.entry[%d].fullUrl", i)}, Diagnostics: "fullUrl used by two entries",
+			})
+			return
+		}
+		seen[e.FullURL] = true
 		var res map[string]any
 		if json.Unmarshal(e.Resource, &res) == nil && res["resourceType"] == "Patient" && strings.HasPrefix(e.FullURL, "urn:") {
 			if mrn, err := s.patientMRN(res); err == nil {
@@ -177,29 +191,46 @@ func (s *Server) plan(q *request, i int, e inEntry, uuids map[string]string, tx 
 		if !ok {
 			return fail(http.StatusNotFound, issue("not-found", fmt.Sprintf("%s: no such resource", e.Request.URL)))
 		}
-		p.update = n
+		if id, _ := res["id"].(string); id != urlID {
+			return fail(http.StatusBadRequest, issue("invalid", "an update's resource must carry the id of its request.url"))
+		}
+		p.update, p.ifMatch = n, e.Request.IfMatch
 	default:
 		return fail(http.StatusBadRequest, issue("not-supported", fmt.Sprintf("request.method %s: entries may POST (or PUT in a batch)", e.Request.Method)))
 	}
-	_, addr, err := s.resolvePatient(typ, res, uuids)
+	mrn, addr, err := s.resolvePatient(typ, res, uuids)
 	if err != nil {
 		return fail(http.StatusUnprocessableEntity, issue("processing", err.Error()))
 	}
 	p.addr = addr
+	if typ == "Patient" {
+		if p.update != 0 {
+			return fail(http.StatusMethodNotAllowed, issue("not-supported", patientNotStored))
+		}
+		p.mrn = mrn // names the patient; not stored
+		return p
+	}
 	p.raw = withoutServerElements(e.Resource)
 	return p
 }
 
 // commitTransaction writes every entry in one chain transaction.
 func (s *Server) commitTransaction(w http.ResponseWriter, q *request, entries []inEntry, plans []planned) {
-	items := make([]agent.NewResource, len(plans))
+	var items []agent.NewResource
+	var stored []int // plan indexes of the records
 	for i, p := range plans {
-		items[i] = agent.NewResource{Patient: p.addr, Type: p.typ, Class: fhir.ClassOfResource(p.typ, p.raw), Raw: p.raw}
+		if p.mrn == "" {
+			items = append(items, agent.NewResource{Patient: p.addr, Type: p.typ, Class: fhir.ClassOfResource(p.typ, p.raw), Raw: p.raw})
+			stored = append(stored, i)
+		}
 	}
-	ids, err := s.agent.CreateAll(q.r.Context(), items, q.grant.Purpose, s.opts.VaultURL)
-	if err != nil {
-		failure(w, err)
-		return
+	var ids []uint64
+	if len(items) > 0 {
+		var err error
+		if ids, err = s.agent.CreateAll(q.r.Context(), items, q.grant.Purpose, s.opts.VaultURL); err != nil {
+			failure(w, err)
+			return
+		}
 	}
 	out := newBundle("transaction-response")
 	var when string
@@ -208,10 +239,17 @@ func (s *Server) commitTransaction(w http.ResponseWriter, q *request, entries []
 			when = fhirTime(rec.CreatedAt)
 		}
 	}
-	for i, id := range ids {
-		out.Entry = append(out.Entry, bundleEntry{Response: &entryResponse{
+	out.Entry = make([]bundleEntry, len(plans))
+	for i, p := range plans {
+		if p.mrn != "" {
+			out.Entry[i] = bundleEntry{Response: &entryResponse{Status: "200 OK", Location: "Patient/" + p.mrn}}
+		}
+	}
+	for k, id := range ids {
+		i := stored[k]
+		out.Entry[i] = bundleEntry{Response: &entryResponse{
 			Status: "201 Created", Location: fmt.Sprintf("%s/%d/_history/1", plans[i].typ, id), Etag: etag(1), LastModified: when,
-		}})
+		}}
 	}
 	_ = entries
 	writeResource(w, http.StatusOK, out)
@@ -233,6 +271,8 @@ func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned)
 		switch {
 		case p.status != 0:
 			fail(i, p.status, p.issues...)
+		case p.mrn != "":
+			out.Entry[i] = bundleEntry{Response: &entryResponse{Status: "200 OK", Location: "Patient/" + p.mrn}}
 		case p.update != 0:
 			s.batchUpdate(q, i, p, out, fail)
 		default:
@@ -284,6 +324,14 @@ func (s *Server) batchUpdate(q *request, i int, p planned, out *Bundle, fail fun
 		return
 	}
 	cur := vs[len(vs)-1]
+	if cur.rec.Status != recordstypes.RECORD_STATUS_ACTIVE {
+		fail(i, http.StatusGone, issue("deleted", fmt.Sprintf("%s/%d was erased by the patient", p.typ, p.update)))
+		return
+	}
+	if p.ifMatch != "" && !etagMatches(p.ifMatch, cur.n) {
+		fail(i, http.StatusPreconditionFailed, issue("conflict", fmt.Sprintf("ifMatch %s: the current version is %s", p.ifMatch, etag(cur.n))))
+		return
+	}
 	if cur.rec.Patient != p.addr {
 		fail(i, http.StatusUnprocessableEntity, issue("processing", "the new version names another patient than the resource's"))
 		return

@@ -55,7 +55,7 @@ func TestPresentAndStrip(t *testing.T) {
 	require.JSONEq(t, `{"resourceType":"Observation","meta":{"profile":["http://x"]},"status":"final","code":{"text":"x"},"valueQuantity":{"value":7.90}}`, string(stored))
 	require.Contains(t, string(stored), "7.90", "numbers are kept as written")
 	created := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	out, err := present(stored, version{rec: recordstypes.Record{Id: 12, CreatedAt: created}, origin: 7, n: 3})
+	out, err := present(stored, version{rec: recordstypes.Record{Id: 12, FhirResourceType: "Observation", CreatedAt: created}, origin: 7, n: 3})
 	require.NoError(t, err)
 	require.Equal(t, `{"resourceType":"Observation",`, string(out[:len(`{"resourceType":"Observation",`)]), "resourceType first")
 	var m map[string]any
@@ -65,8 +65,12 @@ func TestPresentAndStrip(t *testing.T) {
 	require.Equal(t, "3", meta["versionId"])
 	require.Equal(t, "2026-12-02T10:00:00Z", meta["lastUpdated"])
 	require.Equal(t, []any{"http://x"}, meta["profile"])
-	_, err = present([]byte("not json"), version{})
-	require.Error(t, err)
+	// content that is not a JSON resource of the record's type is not served
+	for _, bad := range []string{"not json", "null", `{"status":"final"}`, `{"resourceType":"Condition"}`, `[1]`} {
+		_, err = present([]byte(bad), version{rec: recordstypes.Record{Id: 12, FhirResourceType: "Observation"}})
+		var ns *notServable
+		require.ErrorAs(t, err, &ns, bad)
+	}
 }
 
 // The chain's consents become R4 Consents, with an emergency access marked

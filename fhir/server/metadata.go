@@ -16,7 +16,7 @@ func (s *Server) capabilityStatement() map[string]any {
 		param("_id", "token", "The resource ids (comma-separated)."),
 		param("_lastUpdated", "date", "When the current version was committed (block time), with eq, ne, gt, ge, lt, le."),
 		param("category", "token", "The healthd data class (lab-result, vital-signs, diagnosis, …), or laboratory, vital-signs, LAB, RAD, imaging."),
-		param("_count", "number", "Page size (default 50, at most 500); _count=0 or _summary=count gives the total only, reading nothing."),
+		param("_count", "number", "Page size (default 50, at most 500); _count=0 or _summary=count gives the total only, reading nothing. Matches this organization may not read (the chain's decision, no receipt) are neither counted nor paged."),
 	}
 	var resources []any
 	for _, t := range fhir.ResourceTypes() {
@@ -41,7 +41,7 @@ func (s *Server) capabilityStatement() map[string]any {
 	resources = append([]any{
 		map[string]any{
 			"type":          "Patient",
-			"documentation": "Patient ids are the hospital's MRNs, mapped to chain accounts by this server's local table. read returns the MRN only; $everything returns every record this organization may read.",
+			"documentation": "Patient ids are the hospital's MRNs, mapped to chain accounts by this server's local table. Patient resources are not stored: read returns the MRN only, create (or a Patient entry in a Bundle) names a known patient (200, Location Patient/MRN); $everything returns the Patient and every record this organization may read.",
 			"interaction":   interactions("read", "create"),
 			"operation": []any{map[string]any{
 				"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",

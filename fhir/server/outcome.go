@@ -3,11 +3,13 @@ package server
 import (
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/healthd-chain/healthd/chaincfg"
 	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/fhir"
 	"github.com/healthd-chain/healthd/fhir/smart"
@@ -48,6 +50,9 @@ type OperationOutcome struct {
 }
 
 func outcome(issues ...Issue) *OperationOutcome {
+	for i := range issues {
+		issues[i].Diagnostics = scrubAccounts(issues[i].Diagnostics)
+	}
 	return &OperationOutcome{ResourceType: "OperationOutcome", Issue: issues}
 }
 
@@ -59,6 +64,14 @@ func issue(code, diagnostics string) Issue {
 func writeOutcome(w http.ResponseWriter, status int, issues ...Issue) {
 	writeResource(w, status, outcome(issues...))
 }
+
+// accountRE matches a chain account address in an error's text.
+var accountRE = regexp.MustCompile(chaincfg.Bech32Prefix + `1[02-9ac-hj-np-z]{38,}`)
+
+// scrubAccounts takes chain addresses out of an error's text: the errors of
+// the agent and the chain name the patient by address, which the EHR knows
+// only as an MRN, and which the server does not hand out.
+func scrubAccounts(s string) string { return accountRE.ReplaceAllString(s, "(an account)") }
 
 // validationIssues turns the validator's findings into issues.
 func validationIssues(prefix string, found []fhir.Issue) []Issue {
@@ -105,7 +118,7 @@ func refusalIssue(d *agent.AccessDenied) Issue {
 		words = "refused by the chain"
 	}
 	return Issue{
-		Severity: "error", Code: "forbidden", Diagnostics: d.Error(),
+		Severity: "error", Code: "forbidden", Diagnostics: "the chain refused: " + words,
 		Details: &CodeableConcept{Coding: []Coding{{System: ReasonSystem, Code: d.Reason.String()}}, Text: words},
 	}
 }
@@ -121,7 +134,10 @@ func classify(err error) (int, Issue) {
 	var denied *agent.AccessDenied
 	var waiting *agent.WaitingError
 	var txErr *agent.TxError
+	var ns *notServable
 	switch {
+	case errors.As(err, &ns):
+		return http.StatusUnprocessableEntity, issue("not-supported", ns.msg)
 	case errors.As(err, &denied):
 		return http.StatusForbidden, refusalIssue(denied)
 	case errors.As(err, &waiting):

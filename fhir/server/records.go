@@ -74,43 +74,61 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, strin
 	return raw, typ, true
 }
 
-// patientRef extracts the patient id of a reference: Patient/X,
-// Patient/X/_history/n, or an absolute URL ending so.
-func patientRef(ref string) (string, bool) {
-	if i := strings.Index(ref, "Patient/"); i >= 0 && (i == 0 || ref[i-1] == '/') {
-		id, _, _ := strings.Cut(ref[i+len("Patient/"):], "/")
-		return id, id != ""
+// patientRef extracts the patient id of a reference to this server's
+// patients: Patient/X, Patient/X/_history/n, or the same under the server's
+// base URL. A reference to another server's Patient (https://other/fhir/Patient/X,
+// common in referral content) is not one of ours: its id is another
+// organization's, and matching it to an MRN here could name another person.
+func (s *Server) patientRef(ref string) (string, bool) {
+	rest, ok := strings.CutPrefix(ref, "Patient/")
+	if !ok {
+		if rest, ok = strings.CutPrefix(ref, s.opts.BaseURL+"/Patient/"); !ok {
+			return "", false
+		}
 	}
-	return "", false
+	id, _, _ := strings.Cut(rest, "/")
+	return id, id != ""
+}
+
+// foreignPatientRef reports an absolute reference to a Patient elsewhere.
+func (s *Server) foreignPatientRef(ref string) bool {
+	_, ours := s.patientRef(ref)
+	return !ours && strings.Contains(ref, "/Patient/") && strings.Contains(ref, "://")
 }
 
 // patientsReferenced collects the patient ids (MRNs) a resource references:
 // every Reference to Patient/X, and every urn:uuid reference that is the
-// fullUrl of a Patient entry of the same Bundle (uuids).
-func patientsReferenced(v any, uuids map[string]string, out map[string]bool) {
+// fullUrl of a Patient entry of the same Bundle (uuids). A reference to a
+// Patient of another server is collected as foreign.
+func (s *Server) patientsReferenced(v any, uuids map[string]string, out map[string]bool, foreign *int) {
 	switch x := v.(type) {
 	case map[string]any:
 		if ref, ok := x["reference"].(string); ok {
-			if id, ok := patientRef(ref); ok {
+			if id, ok := s.patientRef(ref); ok {
 				out[id] = true
 			} else if mrn, ok := uuids[ref]; ok {
 				out[mrn] = true
+			} else if s.foreignPatientRef(ref) {
+				*foreign++
 			}
 		}
 		for k, e := range x {
 			if k != "contained" {
-				patientsReferenced(e, uuids, out)
+				s.patientsReferenced(e, uuids, out, foreign)
 			}
 		}
 	case []any:
 		for _, e := range x {
-			patientsReferenced(e, uuids, out)
+			s.patientsReferenced(e, uuids, out, foreign)
 		}
 	}
 }
 
-// patientMRN is the MRN a Patient resource is about: its id, or one of its
-// identifiers' values, that the table knows.
+// patientMRN is the MRN a Patient resource is about: its id, or the value of
+// one of its identifiers whose system is an MRN system of this server
+// (Options.MRNSystems), that the table knows. Identifiers of other systems
+// (insurance numbers, other hospitals' MRNs) are never matched: their values
+// may equal an MRN of another person.
 func (s *Server) patientMRN(res map[string]any) (string, error) {
 	var cands []string
 	if id, ok := res["id"].(string); ok {
@@ -119,7 +137,8 @@ func (s *Server) patientMRN(res map[string]any) (string, error) {
 	ids, _ := res["identifier"].([]any)
 	for _, i := range ids {
 		if m, ok := i.(map[string]any); ok {
-			if v, ok := m["value"].(string); ok {
+			sys, _ := m["system"].(string)
+			if v, ok := m["value"].(string); ok && slices.Contains(s.opts.MRNSystems, sys) {
 				cands = append(cands, v)
 			}
 		}
@@ -164,7 +183,11 @@ func (s *Server) resolvePatient(typ string, res map[string]any, uuids map[string
 		mrn, err = s.patientMRN(res)
 	} else {
 		refs := map[string]bool{}
-		patientsReferenced(res, uuids, refs)
+		foreign := 0
+		s.patientsReferenced(res, uuids, refs, &foreign)
+		if foreign > 0 && len(refs) == 0 {
+			return "", "", errUnknownPatient("the resource references a Patient on another server only; it")
+		}
 		switch len(refs) {
 		case 0:
 			return "", "", errUnknownPatient("the resource references no patient (subject or patient: Patient/MRN); it")
@@ -198,8 +221,12 @@ func (s *Server) resolvePatient(typ string, res map[string]any, uuids map[string
 // and meta (versionId, lastUpdated) set, resourceType first.
 func present(plain []byte, v version) (json.RawMessage, error) {
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(plain, &m); err != nil {
-		return nil, fmt.Errorf("record %d is not a JSON FHIR resource", v.rec.Id)
+	var typ string
+	if err := json.Unmarshal(plain, &m); err != nil || m == nil || json.Unmarshal(m["resourceType"], &typ) != nil ||
+		typ != v.rec.FhirResourceType {
+		// a file filed with `healthd records put`, or content that is not what
+		// its record says (served under a scope for the record's type)
+		return nil, &notServable{fmt.Sprintf("record %d is not a JSON %s resource: read it with `healthd records get`", v.rec.Id, v.rec.FhirResourceType)}
 	}
 	rt := m["resourceType"]
 	delete(m, "resourceType")
@@ -257,6 +284,13 @@ func withoutServerElements(raw []byte) []byte {
 
 func etag(n int) string { return fmt.Sprintf(`W/"%d"`, n) }
 
+// etagMatches reports whether an If-Match value names version n (W/"n" or
+// "n"; * matches any existing version).
+func etagMatches(m string, n int) bool {
+	m = strings.TrimSpace(m)
+	return m == "*" || m == etag(n) || m == fmt.Sprintf(`"%d"`, n)
+}
+
 // versions returns the chain of versions of the resource whose FHIR id is
 // origin, oldest first. A record that amends another is not an origin: its
 // id is not a FHIR id (not found).
@@ -310,14 +344,17 @@ func (s *Server) read(w http.ResponseWriter, q *request, typ, id string, vid uin
 	if !allowed(w, q, typ, 'r') {
 		return
 	}
-	if typ == "Patient" {
-		if addr, ok, err := s.opts.Patients.Address(id); err != nil {
+	if typ == "Patient" { // a Patient's id is an MRN, never a record id
+		addr, ok, err := s.opts.Patients.Address(id)
+		switch {
+		case err != nil:
 			failure(w, err)
-			return
-		} else if ok && vid <= 1 {
+		case !ok || vid > 1:
+			writeOutcome(w, http.StatusNotFound, issue("not-found", "no patient with this MRN here"))
+		default:
 			s.patientResource(w, id, addr)
-			return
 		}
+		return
 	}
 	vs, ok := s.lookup(w, q.r, typ, id)
 	if !ok {
@@ -360,12 +397,20 @@ func (s *Server) read(w http.ResponseWriter, q *request, typ, id string, vid uin
 // id and identifier. The demographics an EHR filed are records, served by
 // $everything.
 func (s *Server) patientResource(w http.ResponseWriter, mrn, _ string) {
-	writeResource(w, http.StatusOK, map[string]any{
+	writeResource(w, http.StatusOK, patientJSON(mrn))
+}
+
+func patientJSON(mrn string) map[string]any {
+	return map[string]any{
 		"resourceType": "Patient", "id": mrn, "active": true,
 		"identifier": []any{map[string]any{"system": MRNSystem, "value": mrn}},
 		"meta":       map[string]any{"versionId": "1"},
-	})
+	}
 }
+
+// patientNotStored explains why Patient resources are not records.
+const patientNotStored = "Patient resources are not stored: a patient is the MRN in this server's table, and the " +
+	"demographics stay in the EHR; a Patient in a Bundle or a POST names a known patient (200, Location Patient/MRN)"
 
 // MRNSystem is the identifier system of the MRNs of this server's patients.
 const MRNSystem = "urn:healthd:mrn"
@@ -424,9 +469,14 @@ func (s *Server) create(w http.ResponseWriter, q *request, typ string) {
 	}
 	var res map[string]any
 	_ = json.Unmarshal(raw, &res)
-	_, addr, err := s.resolvePatient(typ, res, nil)
+	mrn, addr, err := s.resolvePatient(typ, res, nil)
 	if err != nil {
 		writeOutcome(w, http.StatusUnprocessableEntity, issue("processing", err.Error()))
+		return
+	}
+	if typ == "Patient" { // names a known patient; nothing is stored
+		w.Header().Set("Location", s.opts.BaseURL+"/Patient/"+mrn)
+		s.patientResource(w, mrn, addr)
 		return
 	}
 	raw = withoutServerElements(raw)
@@ -447,6 +497,10 @@ func (s *Server) create(w http.ResponseWriter, q *request, typ string) {
 // update is PUT /{type}/{id}: an amendment, the resource's next version.
 // There is no update-as-create: ids are the chain's.
 func (s *Server) update(w http.ResponseWriter, q *request, typ, id string) {
+	if typ == "Patient" {
+		writeOutcome(w, http.StatusMethodNotAllowed, issue("not-supported", patientNotStored))
+		return
+	}
 	if !allowed(w, q, typ, 'u') {
 		return
 	}
@@ -473,7 +527,7 @@ func (s *Server) update(w http.ResponseWriter, q *request, typ, id string) {
 		writeOutcome(w, http.StatusGone, issue("deleted", fmt.Sprintf("%s/%s was erased by the patient", typ, id)))
 		return
 	}
-	if m := q.r.Header.Get("If-Match"); m != "" && m != etag(cur.n) && m != fmt.Sprintf(`"%d"`, cur.n) {
+	if m := q.r.Header.Get("If-Match"); m != "" && !etagMatches(m, cur.n) {
 		writeOutcome(w, http.StatusPreconditionFailed, issue("conflict", fmt.Sprintf("If-Match %s: the current version is %s", m, etag(cur.n))))
 		return
 	}
@@ -547,20 +601,39 @@ func cmpU(a, b uint64) int {
 	return 0
 }
 
+// MaxResourceSize is the largest record the FHIR API serves: a FHIR
+// resource is JSON of a few kilobytes; a larger record (an image, a PDF filed
+// with `healthd records put`) is read with `healthd records get`, and is not
+// read (no receipt) here.
+const MaxResourceSize = 8 << 20
+
+// notServable is a record the FHIR API does not serve (too large, or not a
+// JSON resource of its type): a warning in a searchset, never a refusal.
+type notServable struct{ msg string }
+
+func (e *notServable) Error() string { return e.msg }
+
 // readVersions reads vs (one receipt each, batched) and returns the entries
-// read, and the refusals and failures by record.
+// read, and the refusals and failures by record. A record too large to be a
+// FHIR resource is not read.
 func (s *Server) readVersions(ctx context.Context, vs []version, purpose string) ([]json.RawMessage, []error, error) {
-	recs := make([]recordstypes.Record, len(vs))
+	out := make([]json.RawMessage, len(vs))
+	errs := make([]error, len(vs))
+	var recs []recordstypes.Record
+	var idx []int
 	for i, v := range vs {
-		recs[i] = v.rec
+		if v.rec.Size_ > MaxResourceSize {
+			errs[i] = &notServable{fmt.Sprintf("record %d is %d bytes, too large for a FHIR resource: read it with `healthd records get`", v.rec.Id, v.rec.Size_)}
+			continue
+		}
+		recs, idx = append(recs, v.rec), append(idx, i)
 	}
 	opened, err := s.agent.ReadAll(ctx, recs, purpose, "", nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]json.RawMessage, len(vs))
-	errs := make([]error, len(vs))
-	for i, o := range opened {
+	for k, o := range opened {
+		i := idx[k]
 		if o.Err != nil {
 			errs[i] = o.Err
 			continue
@@ -625,32 +698,39 @@ func newBundle(typ string) *Bundle {
 // searchResults fills a searchset with the resources read, and answers 403
 // with the chain's reason when it refused every read of a non-empty page.
 func (s *Server) searchResults(w http.ResponseWriter, b *Bundle, vs []version, read []json.RawMessage, errs []error, typOf func(version) string) bool {
-	var refusals []Issue
+	var warnings []Issue
+	refused := 0
 	firstStatus := 0
 	var firstIssue Issue
 	for i, v := range vs {
 		if errs[i] != nil {
 			st, iss := classify(errs[i])
+			var ns *notServable
+			if errors.As(errs[i], &ns) {
+				iss = issue("not-supported", ns.msg)
+			} else if firstStatus == 0 {
+				firstStatus, firstIssue = st, iss
+			}
+			if !errors.As(errs[i], &ns) {
+				refused++
+			}
 			iss.Severity = "warning"
 			iss.Expression = nil
 			iss.Diagnostics = fmt.Sprintf("%s/%d: %s", typOf(v), v.origin, iss.Diagnostics)
-			refusals = append(refusals, iss)
-			if firstStatus == 0 {
-				firstStatus, firstIssue = st, iss
-			}
+			warnings = append(warnings, iss)
 			continue
 		}
 		b.Entry = append(b.Entry, bundleEntry{
 			FullURL: fmt.Sprintf("%s/%s/%d", s.opts.BaseURL, typOf(v), v.origin), Resource: read[i], Search: &entrySearch{Mode: "match"},
 		})
 	}
-	if len(vs) > 0 && len(refusals) == len(vs) {
+	if refused > 0 && refused == len(vs) {
 		firstIssue.Severity = "error"
 		writeOutcome(w, firstStatus, firstIssue)
 		return false
 	}
-	if len(refusals) > 0 {
-		raw, _ := json.Marshal(outcome(refusals...))
+	if len(warnings) > 0 {
+		raw, _ := json.Marshal(outcome(warnings...))
 		b.Entry = append(b.Entry, bundleEntry{Resource: raw, Search: &entrySearch{Mode: "outcome"}})
 	}
 	return true
@@ -659,7 +739,7 @@ func (s *Server) searchResults(w http.ResponseWriter, b *Bundle, vs []version, r
 // patientParam resolves a search's patient parameter (MRN or Patient/MRN).
 func (s *Server) patientParam(w http.ResponseWriter, value string) (string, string, bool) {
 	mrn := value
-	if id, ok := patientRef(value); ok {
+	if id, ok := s.patientRef(value); ok {
 		mrn = id
 	}
 	addr, ok, err := s.opts.Patients.Address(mrn)
@@ -682,7 +762,7 @@ func (s *Server) everything(w http.ResponseWriter, q *request, mrn string) {
 	if !allowed(w, q, "Patient", 'r') {
 		return
 	}
-	_, addr, ok := s.patientParam(w, mrn)
+	mrn, addr, ok := s.patientParam(w, mrn)
 	if !ok {
 		return
 	}
@@ -691,9 +771,13 @@ func (s *Server) everything(w http.ResponseWriter, q *request, mrn string) {
 		failure(w, err)
 		return
 	}
+	// the patient first (the MRN, as GET /Patient/MRN serves it); records
+	// filed as Patient resources (by the CLI's import) are not served: here a
+	// patient's id is the MRN
 	var vs []version
 	for _, v := range all {
-		if v.rec.Status == recordstypes.RECORD_STATUS_ACTIVE && q.grant.Allows(v.rec.FhirResourceType, 'r') {
+		t := v.rec.FhirResourceType
+		if v.rec.Status == recordstypes.RECORD_STATUS_ACTIVE && t != "Patient" && q.grant.Allows(t, 'r') {
 			vs = append(vs, v)
 		}
 	}
@@ -703,7 +787,7 @@ func (s *Server) everything(w http.ResponseWriter, q *request, mrn string) {
 		return
 	}
 	b := newBundle("searchset")
-	total := 0
+	total := 1
 	for _, e := range errs {
 		if e == nil {
 			total++
@@ -711,6 +795,8 @@ func (s *Server) everything(w http.ResponseWriter, q *request, mrn string) {
 	}
 	b.Total = &total
 	b.Link = []link{{"self", s.opts.BaseURL + q.r.URL.RequestURI()}}
+	patient, _ := json.Marshal(patientJSON(mrn))
+	b.Entry = append(b.Entry, bundleEntry{FullURL: s.opts.BaseURL + "/Patient/" + mrn, Resource: patient, Search: &entrySearch{Mode: "match"}})
 	if s.searchResults(w, b, vs, read, errs, func(v version) string { return v.rec.FhirResourceType }) {
 		writeResource(w, http.StatusOK, b)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -41,8 +42,8 @@ func (s *Server) search(w http.ResponseWriter, q *request, typ string) {
 		writeOutcome(w, http.StatusBadRequest, issue("not-supported", "a search names its resource type: GET /Observation?patient=MRN"))
 		return
 	}
-	if serverTypes[typ] {
-		writeOutcome(w, http.StatusBadRequest, issue("not-supported", typ+" is not searched here"))
+	if serverTypes[typ] || typ == "Patient" {
+		writeOutcome(w, http.StatusBadRequest, issue("not-supported", typ+" is not searched here (a patient is read by MRN: GET /Patient/MRN)"))
 		return
 	}
 	if !allowed(w, q, typ, 's') {
@@ -98,6 +99,14 @@ func (s *Server) search(w http.ResponseWriter, q *request, typ string) {
 			matches = append(matches, v)
 		}
 	}
+	// only what this organization may read now counts and pages (the chain's
+	// decisions, a query: no receipt); a page of refusals would hide the
+	// pages after it
+	matches, refusedNote, err := s.readable(q, matches)
+	if err != nil {
+		failure(w, err)
+		return
+	}
 	b := newBundle("searchset")
 	total := len(matches)
 	b.Total = &total
@@ -123,8 +132,48 @@ func (s *Server) search(w http.ResponseWriter, q *request, typ string) {
 		return
 	}
 	if s.searchResults(w, b, page, read, errs, func(version) string { return typ }) {
+		if refusedNote != nil && cursor == 0 {
+			raw, _ := json.Marshal(outcome(*refusedNote))
+			b.Entry = append(b.Entry, bundleEntry{Resource: raw, Search: &entrySearch{Mode: "outcome"}})
+		}
 		writeResource(w, http.StatusOK, b)
 	}
+}
+
+// readable keeps the matches the chain lets this organization read now. When
+// it lets it read none of them, the error is the chain's refusal (403); when
+// some, the note says how many others there are and why.
+func (s *Server) readable(q *request, matches []version) ([]version, *Issue, error) {
+	if len(matches) == 0 {
+		return matches, nil, nil
+	}
+	recs := make([]recordstypes.Record, len(matches))
+	for i, v := range matches {
+		recs[i] = v.rec
+	}
+	refusals, err := s.agent.ReadRefusals(q.r.Context(), recs, q.grant.Purpose)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []version
+	var first error
+	for i, v := range matches {
+		if refusals[i] == nil {
+			out = append(out, v)
+		} else if first == nil {
+			first = refusals[i]
+		}
+	}
+	switch {
+	case first == nil:
+		return out, nil, nil
+	case len(out) == 0:
+		return nil, nil, first
+	}
+	_, iss := classify(first)
+	iss.Severity = "warning"
+	iss.Diagnostics = fmt.Sprintf("%d more matches this organization may not read (for example: %s)", len(matches)-len(out), iss.Diagnostics)
+	return out, &iss, nil
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -48,6 +48,10 @@ type Options struct {
 	Clients smart.Config
 	// Patients is the MRN table.
 	Patients *Patients
+	// MRNSystems are the identifier systems of the EHR's MRNs: a Patient
+	// resource's identifier names a patient of the table only under one of
+	// them (default MRNSystem).
+	MRNSystems []string
 	// Logger gets one line per request: method, route, status, duration,
 	// client. Never a body, a query string or an id.
 	Logger *slog.Logger
@@ -82,6 +86,9 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if len(opts.MRNSystems) == 0 {
+		opts.MRNSystems = []string{MRNSystem}
 	}
 	if opts.MaxBundleEntries <= 0 {
 		opts.MaxBundleEntries = 1000
@@ -160,6 +167,7 @@ func (s *Server) route(w http.ResponseWriter, q *request) {
 		if !method(w, r, http.MethodPost) {
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10) // a form with one JWT
 		s.token(w, r)
 		return
 	case "metadata":
@@ -242,8 +250,10 @@ func (s *Server) route(w http.ResponseWriter, q *request) {
 
 func validTypeSegment(t string) bool { return t == "_search" || knownType(t) }
 
+// method accepts only m (HEAD is not served: a HEAD of a resource would take
+// a receipt for content it does not return).
 func method(w http.ResponseWriter, r *http.Request, m string) bool {
-	if r.Method == m || (m == http.MethodGet && r.Method == http.MethodHead) {
+	if r.Method == m {
 		return true
 	}
 	notAllowed(w, m)

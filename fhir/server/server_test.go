@@ -207,7 +207,7 @@ func TestBadInputRefused(t *testing.T) {
 		{"unknown patient", "POST", "/Observation", other, 422, "processing", ""},
 		{"two patients", "POST", "/Observation", two, 422, "processing", ""},
 		{"no patient", "POST", "/Observation", none, 422, "processing", ""},
-		{"a Patient naming two patients", "POST", "/Patient", `{"resourceType":"Patient","id":"MRN-1","identifier":[{"value":"MRN-2"}]}`, 422, "processing", ""},
+		{"a Patient naming two patients", "POST", "/Patient", `{"resourceType":"Patient","id":"MRN-1","identifier":[{"system":"` + MRNSystem + `","value":"MRN-2"}]}`, 422, "processing", ""},
 		{"a Patient no one knows", "POST", "/Patient", `{"resourceType":"Patient","identifier":[{"value":"MRN-9"}]}`, 422, "processing", ""},
 		{"delete", "DELETE", "/Observation/5", "", 405, "not-supported", ""},
 		{"update without id in body", "PUT", "/Observation/5", obs, 400, "invalid", ""},
@@ -236,6 +236,16 @@ func TestBadInputRefused(t *testing.T) {
 		{"Provenance without target", "GET", "/Provenance", "", 400, "required", "target"},
 		{"$everything of an unknown patient", "GET", "/Patient/MRN-9/$everything", "", 422, "not-found", ""},
 		{"XML body", "POST", "/Observation", obs, 415, "not-supported", ""},
+		{"a reference to another server's Patient", "POST", "/Observation", strings.Replace(obs, `"Patient/MRN-1"`, `"https://other.example/fhir/Patient/MRN-1"`, 1), 422, "processing", ""},
+		{"a Patient known only by another system's identifier", "POST", "/Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:insurer","value":"MRN-1"}]}`, 422, "processing", ""},
+		{"a Patient update", "PUT", "/Patient/MRN-1", `{"resourceType":"Patient","id":"MRN-1"}`, 405, "not-supported", ""},
+		{"a Patient by a record id", "GET", "/Patient/57", "", 404, "not-found", ""},
+		{"a Patient search", "GET", "/Patient?patient=MRN-1", "", 400, "not-supported", ""},
+		{"HEAD of a resource", "HEAD", "/Observation/5", "", 405, "", ""},
+		{"a fullUrl used twice", "POST", "/", `{"resourceType":"Bundle","type":"transaction","entry":[` +
+			`{"fullUrl":"urn:uuid:1","resource":` + obs + `,"request":{"method":"POST","url":"Observation"}},` +
+			`{"fullUrl":"urn:uuid:1","resource":` + obs + `,"request":{"method":"POST","url":"Observation"}}]}`, 400, "invalid", "Bundle.entry[1].fullUrl"},
+		{"deeply nested extensions", "POST", "/Observation", strings.Replace(obs, `"status"`, deepExtension(80)+`,"status"`, 1), 400, "too-costly", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -244,6 +254,10 @@ func TestBadInputRefused(t *testing.T) {
 				hdr = []string{"Content-Type", "application/fhir+xml"}
 			}
 			st, body, _ := h.do(c.method, c.path, tok, c.body, hdr...)
+			if c.method == "HEAD" { // no body
+				require.Equal(t, c.status, st)
+				return
+			}
 			iss := h.outcome(c.status, c.code, st, body)
 			if c.expr != "" {
 				require.Contains(t, iss["expression"], c.expr, body)
@@ -260,4 +274,63 @@ func TestPatientFromTheTable(t *testing.T) {
 	require.Equal(t, http.StatusOK, st, p)
 	require.Equal(t, mrn, p["id"])
 	require.NotContains(t, fmt.Sprint(p), addr1, "the chain address is not the EHR's business")
+}
+
+// deepExtension is an extension element nested n levels deep.
+func deepExtension(n int) string {
+	v := `{"url":"http://x","valueString":"y"}`
+	for range n {
+		v = `{"url":"http://x","extension":[` + v + `]}`
+	}
+	return `"extension":[` + v + `]`
+}
+
+// A Patient resource names a known patient by its id or by an identifier of
+// an MRN system; nothing is stored, so no chain is needed to answer.
+func TestPatientResourcesNameThePatient(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token("system/*.cruds", "TREAT")
+	for _, body := range []string{
+		`{"resourceType":"Patient","id":"MRN-1"}`,
+		`{"resourceType":"Patient","identifier":[{"system":"` + MRNSystem + `","value":"MRN-1"},{"system":"urn:insurer","value":"MRN-2"}]}`,
+	} {
+		st, p, hdr := h.do("POST", "/Patient", tok, body)
+		require.Equal(t, http.StatusOK, st, p)
+		require.Equal(t, mrn, p["id"])
+		require.Equal(t, base+"/Patient/"+mrn, hdr.Get("Location"))
+	}
+	// in a batch, with a failing update beside it: a response per entry
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[` +
+		`{"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","id":"MRN-1"},"request":{"method":"POST","url":"Patient"}},` +
+		`{"resource":` + strings.Replace(obs, `"status"`, `"id":"6","status"`, 1) + `,"request":{"method":"PUT","url":"Observation/5"}}]}`
+	st, b, _ := h.do("POST", "/", tok, batch)
+	require.Equal(t, http.StatusOK, st, b)
+	entries := b["entry"].([]any)
+	require.Equal(t, "200 OK", entries[0].(map[string]any)["response"].(map[string]any)["status"])
+	require.Equal(t, "Patient/MRN-1", entries[0].(map[string]any)["response"].(map[string]any)["location"])
+	require.Equal(t, "400 Bad Request", entries[1].(map[string]any)["response"].(map[string]any)["status"])
+}
+
+func TestBearerSchemeAnyCase(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token("system/Patient.r", "TREAT")
+	req := httptest.NewRequest("GET", base+"/Patient/"+mrn, nil)
+	req.Header.Set("Authorization", "bearer "+tok)
+	w := httptest.NewRecorder()
+	h.srv.ServeHTTP(w, req)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+}
+
+func TestEtagMatches(t *testing.T) {
+	require.True(t, etagMatches(`W/"3"`, 3))
+	require.True(t, etagMatches(`"3"`, 3))
+	require.True(t, etagMatches(`*`, 3))
+	require.False(t, etagMatches(`W/"2"`, 3))
+}
+
+// Errors never carry a chain address: the EHR knows patients by MRN.
+func TestOutcomesCarryNoAddress(t *testing.T) {
+	o := outcome(issue("forbidden", "hospital may not read lab-result of health1qyfkm2a6vn8hu3sx2hy6n0xq0yzcxqm9e7jh4r for TREAT"))
+	require.NotContains(t, o.Issue[0].Diagnostics, "health1q")
+	require.Contains(t, o.Issue[0].Diagnostics, "(an account)")
 }

@@ -300,8 +300,10 @@ func (a *Authority) Token(grantType, assertionType, assertion, scope, purpose st
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for k, exp := range a.jtis { // forget assertions that could not be replayed anyway
-		if now.After(exp.Add(time.Minute)) {
+	// forget assertions that could not be replayed anyway: validation allows
+	// one minute past exp, so they are kept a minute more than that
+	for k, exp := range a.jtis {
+		if now.After(exp.Add(2 * time.Minute)) {
 			delete(a.jtis, k)
 		}
 	}
@@ -366,8 +368,8 @@ var (
 
 // Check returns the grant of a bearer token (the Authorization header's value).
 func (a *Authority) Check(authorization string) (Grant, error) {
-	token, ok := strings.CutPrefix(authorization, "Bearer ")
-	if !ok || token == "" {
+	scheme, token, ok := strings.Cut(authorization, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return Grant{}, ErrNoToken
 	}
 	a.mu.Lock()

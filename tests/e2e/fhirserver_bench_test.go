@@ -88,7 +88,7 @@ func BenchmarkFHIRServer(b *testing.B) {
 				}
 				patients := filepath.Join(b.TempDir(), "patients.json")
 				n.CLI("fhir", "patients", "set", mrn, n.Address("alice"), "--patients", patients)
-				srv := network.StartFHIRServer(b, n, "hospital", v.URL, clientsFile, patients)
+				srv := network.StartFHIRServer(b, n, "hospital", v.URL, clientsFile, patients, "--mrn-system", "urn:example:mrn")
 				token := benchToken(b, srv.URL, key)
 				b.StartTimer()
 

@@ -517,18 +517,18 @@ type FHIRServer struct {
 // the vault at vaultURL, with the SMART clients file clients and the MRN
 // table patients, on a free loopback port, and waits until it answers. It is
 // stopped when the test ends.
-func StartFHIRServer(t testing.TB, n *Node, key, vaultURL, clients, patients string) *FHIRServer {
+func StartFHIRServer(t testing.TB, n *Node, key, vaultURL, clients, patients string, extra ...string) *FHIRServer {
 	t.Helper()
 	ports, err := localnet.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &FHIRServer{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
-	s.proc = startProc(t, n.Binary, []string{
+	s.proc = startProc(t, n.Binary, append([]string{
 		"fhir", "serve", "--home", n.Home, "--from", key, "--keyring-backend", "test", "--chain-id", n.ChainID,
 		"--node", "tcp://" + strings.TrimPrefix(n.RPC, "http://"), "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
 		"--vault", vaultURL, "--clients", clients, "--patients", patients,
-	}, filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("fhir-%s-%d.log", key, ports[0])))
+	}, extra...), filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("fhir-%s-%d.log", key, ports[0])))
 	t.Cleanup(func() {
 		s.proc.Stop(stopGrace)
 		if t.Failed() {

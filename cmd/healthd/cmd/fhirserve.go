@@ -35,6 +35,7 @@ func fhirServeCmd() *cobra.Command {
 			vaultURL, _ := cmd.Flags().GetString("vault")
 			clientsFile, _ := cmd.Flags().GetString("clients")
 			baseURL, _ := cmd.Flags().GetString("base-url")
+			mrnSystems, _ := cmd.Flags().GetStringSlice("mrn-system")
 			if err := checkLoopback(listen, remote, "the FHIR server"); err != nil {
 				return err
 			}
@@ -63,7 +64,7 @@ func fhirServeCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			srv, err := server.New(a, server.Options{
-				BaseURL: baseURL, VaultURL: vaultURL, Clients: clients, Patients: patients, Logger: log,
+				BaseURL: baseURL, VaultURL: vaultURL, Clients: clients, Patients: patients, Logger: log, MRNSystems: mrnSystems,
 			})
 			if err != nil {
 				return err
@@ -78,6 +79,8 @@ func fhirServeCmd() *cobra.Command {
 	cmd.Flags().String("base-url", "", "the server's public base URL, which client assertions name as the token endpoint's audience (default http://LISTEN)")
 	cmd.Flags().String("clients", "", "the registered SMART backend clients (JSON; see docs/fhir.md)")
 	cmd.Flags().String("vault", "http://127.0.0.1:8800", "vault URL for new records")
+	cmd.Flags().StringSlice("mrn-system", []string{server.MRNSystem}, "identifier systems of the EHR's MRNs: a Patient resource's "+
+		"identifier names a patient of the table only under one of these (repeat or comma-separate)")
 	patientsFlag(cmd)
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
