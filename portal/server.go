@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/healthd-chain/healthd/client/agent"
+	"github.com/healthd-chain/healthd/internal/httpstatus"
 )
 
 //go:embed static
@@ -160,13 +161,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	rw := httpstatus.New(w)
 	if !s.hostAllowed(r.Host) {
 		writeError(rw, http.StatusMisdirectedRequest, "bad_host", "This portal answers only on "+strings.Join(s.opts.Hosts, ", ")+".")
 	} else {
 		s.mux.ServeHTTP(rw, r)
 	}
-	s.opts.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "ms", time.Since(start).Milliseconds())
+	s.opts.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.Status, "ms", time.Since(start).Milliseconds())
 }
 
 func (s *Server) hostAllowed(host string) bool {
@@ -299,14 +300,4 @@ func LoopbackHosts(addr string) []string {
 		hosts = append(hosts, net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port))
 	}
 	return hosts
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
 }

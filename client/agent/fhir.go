@@ -62,11 +62,7 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
-	host, err := vaultHost(vaultURL)
-	if err != nil {
-		return nil, err
-	}
-	params, err := recordstypes.NewQueryClient(a.clientCtx).Params(ctx, &recordstypes.QueryParamsRequest{})
+	host, maxBatch, err := a.uploadTarget(ctx, vaultURL)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +88,7 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 	// are uploaded (so commits overlap uploads, and record ids keep the
 	// Bundle's order).
 	entries := make([]recordstypes.RecordEntry, len(resources))
-	chunks := uploadChunks(resources, int(params.Params.MaxBatchSize))
+	chunks := uploadChunks(resources, maxBatch)
 	upCtx, stopUploads := context.WithCancel(ctx)
 	defer stopUploads()
 	ready := make([]chan error, len(chunks))
@@ -234,6 +230,20 @@ func (a *Agent) uploadChunk(ctx context.Context, c [2]int, resources []json.RawM
 		}
 	}
 	return nil
+}
+
+// uploadTarget is the vault host of vaultURL (the one records name) and the
+// chain's max_batch_size.
+func (a *Agent) uploadTarget(ctx context.Context, vaultURL string) (string, int, error) {
+	host, err := vaultHost(vaultURL)
+	if err != nil {
+		return "", 0, err
+	}
+	params, err := recordstypes.NewQueryClient(a.clientCtx).Params(ctx, &recordstypes.QueryParamsRequest{})
+	if err != nil {
+		return "", 0, err
+	}
+	return host, int(params.Params.MaxBatchSize), nil
 }
 
 // uploadChunks splits resources into [start, end) ranges of at most batch

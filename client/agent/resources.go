@@ -32,11 +32,7 @@ type NewResource struct {
 // It returns the record ids in the order of items. When it fails, no record
 // exists; the uploads are orphans the vault deletes after its TTL.
 func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vaultURL string) ([]uint64, error) {
-	host, err := vaultHost(vaultURL)
-	if err != nil {
-		return nil, err
-	}
-	params, err := recordstypes.NewQueryClient(a.clientCtx).Params(ctx, &recordstypes.QueryParamsRequest{})
+	host, maxBatch, err := a.uploadTarget(ctx, vaultURL)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +80,7 @@ func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vau
 			}
 		}
 		g.entries = make([]recordstypes.RecordEntry, len(g.idx))
-		g.chunks = uploadChunks(g.resources, int(params.Params.MaxBatchSize))
+		g.chunks = uploadChunks(g.resources, maxBatch)
 		groups[gi] = g
 	}
 	type job struct {

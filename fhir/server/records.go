@@ -554,6 +554,22 @@ func (s *Server) update(w http.ResponseWriter, q *request, typ, id string) {
 	s.respondWritten(w, q.r, http.StatusOK, typ, version{rec, cur.origin, cur.n + 1}, stored)
 }
 
+// activeVersions returns the current version of each of patient's active
+// resources that keep accepts, by origin id.
+func (s *Server) activeVersions(ctx context.Context, patient string, keep func(version) bool) ([]version, error) {
+	all, err := s.patientVersions(ctx, patient)
+	if err != nil {
+		return nil, err
+	}
+	var out []version
+	for _, v := range all {
+		if v.rec.Status == recordstypes.RECORD_STATUS_ACTIVE && keep(v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // patientVersions lists every record of patient (any status) and returns the
 // current version of each resource, by origin id.
 func (s *Server) patientVersions(ctx context.Context, patient string) ([]version, error) {
@@ -766,20 +782,16 @@ func (s *Server) everything(w http.ResponseWriter, q *request, mrn string) {
 	if !ok {
 		return
 	}
-	all, err := s.patientVersions(q.r.Context(), addr)
-	if err != nil {
-		failure(w, err)
-		return
-	}
 	// the patient first (the MRN, as GET /Patient/MRN serves it); records
 	// filed as Patient resources (by the CLI's import) are not served: here a
 	// patient's id is the MRN
-	var vs []version
-	for _, v := range all {
+	vs, err := s.activeVersions(q.r.Context(), addr, func(v version) bool {
 		t := v.rec.FhirResourceType
-		if v.rec.Status == recordstypes.RECORD_STATUS_ACTIVE && t != "Patient" && q.grant.Allows(t, 'r') {
-			vs = append(vs, v)
-		}
+		return t != "Patient" && q.grant.Allows(t, 'r')
+	})
+	if err != nil {
+		failure(w, err)
+		return
 	}
 	read, errs, err := s.readVersions(q.r.Context(), vs, q.grant.Purpose)
 	if err != nil {

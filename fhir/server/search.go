@@ -88,16 +88,10 @@ func (s *Server) search(w http.ResponseWriter, q *request, typ string) {
 	if !ok {
 		return
 	}
-	all, err := s.patientVersions(q.r.Context(), addr)
+	matches, err := s.activeVersions(q.r.Context(), addr, func(v version) bool { return v.rec.FhirResourceType == typ && match(v) })
 	if err != nil {
 		failure(w, err)
 		return
-	}
-	var matches []version
-	for _, v := range all {
-		if v.rec.Status == recordstypes.RECORD_STATUS_ACTIVE && v.rec.FhirResourceType == typ && match(v) {
-			matches = append(matches, v)
-		}
 	}
 	// only what this organization may read now counts and pages (the chain's
 	// decisions, a query: no receipt); a page of refusals would hide the

@@ -31,6 +31,7 @@ import (
 
 	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/fhir/smart"
+	"github.com/healthd-chain/healthd/internal/httpstatus"
 )
 
 // ContentType is the media type of every FHIR response.
@@ -109,17 +110,6 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// statusWriter remembers the status for the request log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
 // request is one authenticated call.
 type request struct {
 	r     *http.Request
@@ -132,14 +122,14 @@ type request struct {
 // OperationOutcome (the token endpoint's are OAuth errors).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	sw := httpstatus.New(w)
 	req := &request{r: r, route: r.Method + " ?"}
 	defer func() {
 		if p := recover(); p != nil {
 			s.opts.Logger.Error("panic", "route", req.route, "panic", fmt.Sprint(p))
 			writeOutcome(sw, http.StatusInternalServerError, issue("exception", "internal error"))
 		}
-		s.opts.Logger.Info("request", "route", req.route, "status", sw.status, "ms", time.Since(start).Milliseconds(),
+		s.opts.Logger.Info("request", "route", req.route, "status", sw.Status, "ms", time.Since(start).Milliseconds(),
 			"client", req.grant.ClientID)
 	}()
 	h := sw.Header()
