@@ -23,13 +23,15 @@ type HandlerOptions struct {
 	ValidatorApprovals ValidatorApprovals
 	AccountCodec       address.Codec
 	ValidatorCodec     address.Codec
+	// VerifiedTxCacheSize bounds the verified-signature cache (0: no cache).
+	VerifiedTxCacheSize int
 }
 
 // NewAnteHandler returns the ante handler every transaction passes before its
 // messages run: the permissioned validator set (only approved operators create
 // or edit validators), then the SDK's standard chain (fees, with fee grants so
 // providers can sponsor their patients' fees; signatures; sequences; gas for
-// size and memo).
+// size and memo), behind the verified-signature cache (sigcache.go).
 func NewAnteHandler(opts HandlerOptions) (sdk.AnteHandler, error) {
 	if opts.AccountKeeper == nil || opts.BankKeeper == nil || opts.SignModeHandler == nil {
 		return nil, errorsmod.Wrap(sdkerrors.ErrLogic, "account keeper, bank keeper and sign mode handler are required")
@@ -48,7 +50,11 @@ func NewAnteHandler(opts HandlerOptions) (sdk.AnteHandler, error) {
 		return nil, err
 	}
 	permissioned := NewPermissionedValidatorsDecorator(opts.ValidatorApprovals, opts.AccountCodec, opts.ValidatorCodec)
-	return func(ctx sdk.Context, tx sdk.Tx, simulate bool) (sdk.Context, error) {
+	handler := func(ctx sdk.Context, tx sdk.Tx, simulate bool) (sdk.Context, error) {
 		return permissioned.AnteHandle(ctx, tx, simulate, standard)
-	}, nil
+	}
+	if opts.VerifiedTxCacheSize > 0 {
+		return withVerifiedTxCache(newVerifiedTxs(opts.VerifiedTxCacheSize), handler), nil
+	}
+	return handler, nil
 }

@@ -350,6 +350,8 @@ func NewHealthApp(
 		ValidatorApprovals: app.ProvidersKeeper,
 		AccountCodec:       accCodec,
 		ValidatorCodec:     valCodec,
+		// app.toml [healthd] verified-tx-cache-size (default on)
+		VerifiedTxCacheSize: verifiedTxCacheSize(appOpts),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ante handler: %w", err)
@@ -485,4 +487,13 @@ func (app *HealthApp) RegisterTendermintService(clientCtx client.Context) {
 // RegisterNodeService registers the node gRPC service (config, status).
 func (app *HealthApp) RegisterNodeService(clientCtx client.Context, cfg config.Config) {
 	nodeservice.RegisterNodeService(clientCtx, app.GRPCQueryRouter(), cfg)
+}
+
+// verifiedTxCacheSize reads app.toml's [healthd] verified-tx-cache-size;
+// unset (an app.toml written before the option, or a test) means the default.
+func verifiedTxCacheSize(appOpts servertypes.AppOptions) int {
+	if v := appOpts.Get("healthd.verified-tx-cache-size"); v != nil {
+		return cast.ToInt(v)
+	}
+	return DefaultVerifiedTxCacheSize
 }

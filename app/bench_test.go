@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	dbm "github.com/cosmos/cosmos-db"
 
 	"cosmossdk.io/log"
@@ -17,6 +19,8 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/cosmos/cosmos-sdk/baseapp"
+	"github.com/cosmos/cosmos-sdk/client/flags"
+	"github.com/cosmos/cosmos-sdk/crypto/keys/ed25519"
 	"github.com/cosmos/cosmos-sdk/crypto/keys/secp256k1"
 	"github.com/cosmos/cosmos-sdk/testutil/mock"
 	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
@@ -44,15 +48,18 @@ type benchChain struct {
 	accNum             map[string]uint64
 }
 
-func newBenchChain(b *testing.B) *benchChain {
+func newBenchChain(b testing.TB, opts ...func(simtestutil.AppOptionsMap)) *benchChain {
 	b.Helper()
 	db, err := dbm.NewGoLevelDB("application", b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = db.Close() })
-	a, err := app.NewHealthApp(log.NewNopLogger(), db, nil, true,
-		simtestutil.NewAppOptionsWithFlagHome(b.TempDir()), baseapp.SetChainID(testChainID))
+	appOpts := simtestutil.AppOptionsMap{flags.FlagHome: b.TempDir()}
+	for _, o := range opts {
+		o(appOpts)
+	}
+	a, err := app.NewHealthApp(log.NewNopLogger(), db, nil, true, appOpts, baseapp.SetChainID(testChainID))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,7 +79,8 @@ func newBenchChain(b *testing.B) *benchChain {
 	}
 	c.senderAddr, c.provAddr, c.patAdr = str(c.sender), str(c.provider), str(patient)
 
-	pv := mock.NewPV()
+	// a fixed validator key, so two bench chains start from the same state
+	pv := mock.PV{PrivKey: ed25519.GenPrivKeyFromSecret([]byte("bench validator"))}
 	pub, _ := pv.GetPubKey()
 	valSet := cmttypes.NewValidatorSet([]*cmttypes.Validator{cmttypes.NewValidator(pub, 1)})
 	var accs []authtypes.GenesisAccount
@@ -122,7 +130,7 @@ func newBenchChain(b *testing.B) *benchChain {
 // (IAVL writes its new nodes to goleveldb: the part of a block's cost that
 // grows with the keys a transaction writes). Callers time it with the
 // benchmark timer.
-func (c *benchChain) finalize(b *testing.B, txs [][]byte) {
+func (c *benchChain) finalize(b testing.TB, txs [][]byte) *abci.ResponseFinalizeBlock {
 	b.Helper()
 	c.height++
 	res, err := c.app.FinalizeBlock(&abci.RequestFinalizeBlock{
@@ -139,10 +147,11 @@ func (c *benchChain) finalize(b *testing.B, txs [][]byte) {
 	if _, err := c.app.Commit(); err != nil {
 		b.Fatal(err)
 	}
+	return res
 }
 
 // sign returns n signed txs of msgs(i) from key, with consecutive sequences.
-func (c *benchChain) sign(b *testing.B, n int, key *secp256k1.PrivKey, addr string, msgs func(i int) []sdk.Msg) [][]byte {
+func (c *benchChain) sign(b testing.TB, n int, key *secp256k1.PrivKey, addr string, msgs func(i int) []sdk.Msg) [][]byte {
 	b.Helper()
 	r := rand.New(rand.NewSource(1))
 	out := make([][]byte, n)
@@ -240,4 +249,101 @@ func BenchmarkTxExecution(b *testing.B) {
 			return []sdk.Msg{&recordstypes.MsgCreateRecords{Author: c.provAddr, Patient: c.patAdr, Purpose: "TREAT", Entries: c.entries(i, 100)}}
 		}, 100)
 	})
+}
+
+// BenchmarkCheckThenExecute is a node's own work for each transaction it
+// gets from a client and then sees in a block: CheckTx (ante handler,
+// signature verified), then FinalizeBlock and Commit, in blocks of 500, with
+// the verified-signature cache (app.toml [healthd] verified-tx-cache-size)
+// on and off in the same run. The ratio of the two tx/s is what the cache
+// saves; the app hash after the last block is the same either way (checked).
+//
+//	go test ./app -run '^$' -bench BenchmarkCheckThenExecute -benchtime 3000x -count 3
+func BenchmarkCheckThenExecute(b *testing.B) {
+	const perBlock = 500
+	for _, tc := range []struct {
+		name string
+		size int
+	}{{"cache=on", app.DefaultVerifiedTxCacheSize}, {"cache=off", 0}} {
+		for _, kind := range []string{"bank-send", "create-record"} {
+			b.Run(kind+"/"+tc.name, func(b *testing.B) {
+				c := newBenchChain(b, func(o simtestutil.AppOptionsMap) { o["healthd.verified-tx-cache-size"] = tc.size })
+				var txs [][]byte
+				if kind == "bank-send" {
+					txs = c.sign(b, b.N, c.sender, c.senderAddr, func(int) []sdk.Msg {
+						return []sdk.Msg{&banktypes.MsgSend{FromAddress: c.senderAddr, ToAddress: c.patAdr, Amount: sdk.NewCoins(sdk.NewInt64Coin(app.BondDenom, 1))}}
+					})
+				} else {
+					txs = c.sign(b, b.N, c.provider, c.provAddr, func(i int) []sdk.Msg {
+						return []sdk.Msg{&recordstypes.MsgCreateRecords{Author: c.provAddr, Patient: c.patAdr, Purpose: "TREAT", Entries: c.entries(i, 1)}}
+					})
+				}
+				b.ResetTimer()
+				for start := 0; start < len(txs); start += perBlock {
+					block := txs[start:min(start+perBlock, len(txs))]
+					for _, tx := range block {
+						res, err := c.app.CheckTx(&abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_New})
+						if err != nil || res.Code != 0 {
+							b.Fatalf("CheckTx: %v %d %s", err, res.GetCode(), res.GetLog())
+						}
+					}
+					c.finalize(b, block)
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+			})
+		}
+	}
+}
+
+// TestVerifiedTxCacheChangesNothingButWork: the same transactions, checked
+// and then executed by a node with the verified-signature cache and by one
+// without, use the same gas each and lead to the same app hash; a transaction
+// with a bad signature fails in the block either way.
+func TestVerifiedTxCacheChangesNothingButWork(t *testing.T) {
+	type result struct {
+		gas  []int64
+		code []uint32
+		hash []byte
+	}
+	run := func(size int) result {
+		c := newBenchChain(t, func(o simtestutil.AppOptionsMap) { o["healthd.verified-tx-cache-size"] = size })
+		txs := c.sign(t, 20, c.provider, c.provAddr, func(i int) []sdk.Msg {
+			return []sdk.Msg{&recordstypes.MsgCreateRecords{Author: c.provAddr, Patient: c.patAdr, Purpose: "TREAT", Entries: c.entries(i, 1)}}
+		})
+		for _, tx := range txs {
+			res, err := c.app.CheckTx(&abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_New})
+			require.NoError(t, err)
+			require.Zero(t, res.Code, res.Log)
+		}
+		// a copy of the next transaction with its signature's last byte changed,
+		// never checked: the block must refuse it
+		bad := c.sign(t, 1, c.provider, c.provAddr, func(int) []sdk.Msg {
+			return []sdk.Msg{&recordstypes.MsgCreateRecords{Author: c.provAddr, Patient: c.patAdr, Purpose: "TREAT", Entries: c.entries(99, 1)}}
+		})[0]
+		bad[len(bad)-1] ^= 1
+		c.height++
+		res, err := c.app.FinalizeBlock(&abci.RequestFinalizeBlock{
+			Height: c.height, Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(c.height) * time.Second),
+			Txs: append(txs, bad),
+		})
+		require.NoError(t, err)
+		_, err = c.app.Commit()
+		require.NoError(t, err)
+		var r result
+		for _, tr := range res.TxResults {
+			r.gas = append(r.gas, tr.GasUsed)
+			r.code = append(r.code, tr.Code)
+		}
+		r.hash = res.AppHash
+		return r
+	}
+	on, off := run(app.DefaultVerifiedTxCacheSize), run(0)
+	require.Equal(t, off.gas, on.gas, "gas per transaction")
+	require.Equal(t, off.code, on.code)
+	require.Equal(t, off.hash, on.hash, "app hash")
+	require.NotZero(t, on.code[len(on.code)-1], "the bad signature is refused")
+	for _, code := range on.code[:len(on.code)-1] {
+		require.Zero(t, code)
+	}
 }

@@ -23,6 +23,31 @@ func initCometBFTConfig() *cmtcfg.Config {
 // are few and well connected, so the short wait costs no liveness.
 const DefaultTimeoutCommit = time.Second
 
+// appConfig is app.toml: the SDK's sections and healthd's own.
+type appConfig struct {
+	serverconfig.Config `mapstructure:",squash"`
+	Healthd             healthdConfig `mapstructure:"healthd"`
+}
+
+// healthdConfig is app.toml's [healthd] section.
+type healthdConfig struct {
+	VerifiedTxCacheSize int `mapstructure:"verified-tx-cache-size"`
+}
+
+const healthdConfigTemplate = `
+###############################################################################
+###                              healthd                                    ###
+###############################################################################
+
+[healthd]
+
+# How many transactions whose signatures this node verified in CheckTx it
+# remembers (by the hash of their bytes), so that block execution does not
+# verify them again. About 100 bytes each; 0 turns the cache off. It changes
+# no result and no gas: only how much CPU a block costs this node.
+verified-tx-cache-size = {{ .Healthd.VerifiedTxCacheSize }}
+`
+
 // initAppConfig returns the app.toml template and defaults written by `healthd init`.
 func initAppConfig() (string, any) {
 	cfg := serverconfig.DefaultConfig()
@@ -32,5 +57,6 @@ func initAppConfig() (string, any) {
 	// The gRPC endpoint (with reflection) is on by default; the REST API is off by
 	// default on a node and turned on for localnet by config.yml.
 	cfg.GRPC.Enable = true
-	return serverconfig.DefaultConfigTemplate, cfg
+	return serverconfig.DefaultConfigTemplate + healthdConfigTemplate,
+		appConfig{Config: *cfg, Healthd: healthdConfig{VerifiedTxCacheSize: app.DefaultVerifiedTxCacheSize}}
 }
