@@ -52,10 +52,14 @@ func (a *Agent) Consent(ctx context.Context, id uint64) (consenttypes.Consent, e
 var newestFirst = query.PageRequest{Limit: 100, Reverse: true}
 
 // RecordsOf lists patient's records of every status, newest first, stopping
-// after limit.
+// after limit (0: all of them, in pages of 1,000).
 func (a *Agent) RecordsOf(ctx context.Context, patient string, limit int) ([]recordstypes.Record, error) {
 	rq := recordstypes.NewQueryClient(a.clientCtx)
-	return paging.Collect(limit, newestFirst, func(req *query.PageRequest) ([]recordstypes.Record, *query.PageResponse, error) {
+	page := newestFirst
+	if limit == 0 {
+		page.Limit = 1000
+	}
+	return paging.Collect(limit, page, func(req *query.PageRequest) ([]recordstypes.Record, *query.PageResponse, error) {
 		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{Patient: patient, Pagination: req})
 		if err != nil {
 			return nil, nil, err

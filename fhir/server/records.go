@@ -12,10 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cosmos/cosmos-sdk/types/query"
-
 	"github.com/healthd-chain/healthd/client/agent"
-	"github.com/healthd-chain/healthd/client/paging"
 	"github.com/healthd-chain/healthd/fhir"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
@@ -573,14 +570,7 @@ func (s *Server) activeVersions(ctx context.Context, patient string, keep func(v
 // patientVersions lists every record of patient (any status) and returns the
 // current version of each resource, by origin id.
 func (s *Server) patientVersions(ctx context.Context, patient string) ([]version, error) {
-	rq := recordstypes.NewQueryClient(s.agent.ClientContext())
-	recs, err := paging.Collect(0, query.PageRequest{Limit: 1000}, func(req *query.PageRequest) ([]recordstypes.Record, *query.PageResponse, error) {
-		resp, err := rq.RecordsByPatient(ctx, &recordstypes.QueryRecordsByPatientRequest{Patient: patient, Pagination: req})
-		if err != nil {
-			return nil, nil, err
-		}
-		return resp.Records, resp.Pagination, nil
-	})
+	recs, err := s.agent.RecordsOf(ctx, patient, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -28,13 +28,7 @@ import (
 //	HEALTHD_BENCH_BINARIES=before=/tmp/old/healthd,after=$PWD/build/healthd \
 //	  go test -run '^$' -bench FHIRBundle -benchtime 1x -count 3 -timeout 60m ./tests/e2e/
 func BenchmarkFHIRBundle(b *testing.B) {
-	resources := 3500
-	if s := os.Getenv("HEALTHD_BENCH_RESOURCES"); s != "" {
-		var err error
-		if resources, err = strconv.Atoi(s); err != nil || resources < 1 {
-			b.Fatalf("HEALTHD_BENCH_RESOURCES=%q", s)
-		}
-	}
+	resources := benchResources(b)
 	raw, err := fhir.SyntheticBundle(resources, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -132,4 +126,18 @@ func timedCLI(b *testing.B, n *network.Node, out any, args ...string) (float64, 
 		b.Fatalf("healthd %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, res.Stdout)
 	}
 	return res.Wall.Seconds(), res.CPU.Seconds(), res.PeakRSS
+}
+
+// benchResources is the size of the synthetic patient history of the FHIR
+// benchmarks: 3,500 resources unless HEALTHD_BENCH_RESOURCES says otherwise.
+func benchResources(b *testing.B) int {
+	s := os.Getenv("HEALTHD_BENCH_RESOURCES")
+	if s == "" {
+		return 3500
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("HEALTHD_BENCH_RESOURCES=%q", s)
+	}
+	return n
 }

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,13 +35,7 @@ import (
 //
 //	go test -run '^$' -bench FHIRServer -benchtime 1x -count 3 -timeout 60m ./tests/e2e/
 func BenchmarkFHIRServer(b *testing.B) {
-	resources := 3500
-	if s := os.Getenv("HEALTHD_BENCH_RESOURCES"); s != "" {
-		var err error
-		if resources, err = strconv.Atoi(s); err != nil || resources < 1 {
-			b.Fatalf("HEALTHD_BENCH_RESOURCES=%q", s)
-		}
-	}
+	resources := benchResources(b)
 	const mrn, perTx = "MRN-BENCH-1", 875
 	tmp := b.TempDir()
 	// the CLI's Bundle (collection) and the EHR's transactions, of the same history
