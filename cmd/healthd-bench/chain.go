@@ -74,7 +74,7 @@ type node struct {
 // prepare, if not nil, may edit the genesis file (at its path) before the node
 // starts; readyTimeout bounds the wait for block 2 (InitChain of a large
 // genesis takes minutes).
-func startNode(ctx context.Context, binary, configPath, home string, accs []*account, mempoolSize int, pprof string, appOverrides map[string]any,
+func startNode(ctx context.Context, binary, configPath, home string, accs []*account, mempoolSize int, pprof string, over overrides,
 	prepare func(genesisPath string) error, readyTimeout time.Duration,
 ) (*node, error) {
 	cfg, err := localnet.Load(configPath)
@@ -91,15 +91,15 @@ func startNode(ctx context.Context, binary, configPath, home string, accs []*acc
 	}
 	err = localnet.Init(ctx, cfg, localnet.Options{
 		Binary: binary, Home: home,
-		Config: map[string]any{
+		Config: mergeMaps(map[string]any{
 			"rpc":     map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", ports[0]), "pprof_laddr": pprof},
 			"p2p":     map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])},
 			"mempool": map[string]any{"size": mempoolSize, "max_txs_bytes": int64(mempoolSize) * 8192},
-		},
+		}, over.config),
 		App: mergeMaps(map[string]any{
 			"api":  map[string]any{"address": fmt.Sprintf("tcp://127.0.0.1:%d", ports[2])},
 			"grpc": map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", ports[3])},
-		}, appOverrides),
+		}, over.app),
 		Client: map[string]any{"node": fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])},
 	})
 	if err != nil {
@@ -160,14 +160,20 @@ func (n *node) stop() {
 }
 
 // rssBytes is the node process's resident memory.
-func (n *node) rssBytes() int64 {
+func (n *node) rssBytes() int64 { return n.procStatus("VmRSS") }
+
+// peakRSSBytes is the node process's resident memory high-water mark.
+func (n *node) peakRSSBytes() int64 { return n.procStatus("VmHWM") }
+
+// procStatus reads one kB field of the node process's /proc status.
+func (n *node) procStatus(field string) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.proc.Pid()))
 	if err != nil {
 		return 0
 	}
 	var kb int64
 	for _, line := range splitLines(string(raw)) {
-		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
+		if _, err := fmt.Sscanf(line, field+": %d kB", &kb); err == nil {
 			return kb << 10
 		}
 	}
@@ -292,8 +298,15 @@ func mergeMaps(a, b map[string]any) map[string]any {
 	return a
 }
 
-// parseOverrides reads "key=value,key=value" (app.toml top-level keys): true
-// and false are booleans, integers are integers, the rest strings.
+// overrides are the node settings given on the command line: app.toml
+// (-app-toml) and CometBFT's config.toml (-config-toml).
+type overrides struct {
+	app, config map[string]any
+}
+
+// parseOverrides reads "key=value,key=value" (keys as in the TOML file, a
+// dotted key for a table's setting): true and false are booleans, integers are
+// integers, the rest strings.
 func parseOverrides(s string) (map[string]any, error) {
 	out := map[string]any{}
 	if s == "" {
@@ -302,7 +315,7 @@ func parseOverrides(s string) (map[string]any, error) {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("-app-toml: %q is not key=value", kv)
+			return nil, fmt.Errorf("%q is not key=value", kv)
 		}
 		switch {
 		case v == "true" || v == "false":
@@ -346,7 +359,7 @@ func fundAccounts(ctx context.Context, binary string, homes []string, accs []*ac
 // startNetwork is startNode for several validators (internal/localnet's
 // network builder, on free ports); node0 is the one queried.
 func startNetwork(ctx context.Context, binary, configPath, dir string, validators int, accs []*account, mempoolSize int,
-	appOverrides map[string]any,
+	over overrides,
 ) (*node, error) {
 	cfg, err := localnet.Load(configPath)
 	if err != nil {
@@ -362,8 +375,8 @@ func startNetwork(ctx context.Context, binary, configPath, dir string, validator
 			p := ports[5*i : 5*i+5]
 			return localnet.NodePorts{P2P: p[0], RPC: p[1], API: p[2], GRPC: p[3], Prometheus: p[4]}
 		},
-		Config: map[string]any{"mempool": map[string]any{"size": mempoolSize, "max_txs_bytes": int64(mempoolSize) * 8192}},
-		App:    appOverrides,
+		Config: mergeMaps(map[string]any{"mempool": map[string]any{"size": mempoolSize, "max_txs_bytes": int64(mempoolSize) * 8192}}, over.config),
+		App:    over.app,
 	})
 	if err != nil {
 		return nil, err

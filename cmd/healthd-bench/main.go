@@ -49,6 +49,8 @@ type Report struct {
 	Accounts   int               `json:"accounts"`
 	Duration   string            `json:"step_duration"`
 	AppTOML    string            `json:"app_toml_overrides,omitempty"`
+	ConfigTOML string            `json:"config_toml_overrides,omitempty"`
+	GoEnv      string            `json:"go_env,omitempty"` // GOGC and GOMEMLIMIT the node(s) ran with
 	Gas        map[string]uint64 `json:"gas_limit_per_tx"`
 	Steps      []Step            `json:"steps"`
 	Saturation map[string]Step   `json:"saturation"`
@@ -66,6 +68,7 @@ func run() error {
 	batch := flag.Int("batch", 100, "entries per transaction of create-records")
 	mempool := flag.Int("mempool", 50000, "CometBFT mempool size (txs)")
 	appTOML := flag.String("app-toml", "", "app.toml settings for the node, key=value,… (e.g. iavl-disable-fastnode=true,app-db-backend=pebbledb)")
+	configTOML := flag.String("config-toml", "", "CometBFT config.toml settings for the node(s), key=value,… with dotted keys (e.g. mempool.recheck=false,consensus.timeout_commit=500ms)")
 	validators := flag.Int("validators", 1, "validators of the chain under test (all on this machine; transactions are spread over their RPC endpoints)")
 	pprof := flag.String("pprof", "", "serve the node's Go profiles on this address (e.g. 127.0.0.1:6060) for `go tool pprof`")
 	stateSizes := flag.String("state-sizes", "", "instead of the load ramp, run the state-growth benchmark: one fresh chain per size, loaded with that many records and consents by ordinary transactions (e.g. 10000,100000,1000000), then gRPC query latency on each")
@@ -89,9 +92,13 @@ func run() error {
 		}
 		scs = append(scs, sc)
 	}
-	overrides, err := parseOverrides(*appTOML)
-	if err != nil {
-		return err
+	var over overrides
+	var err error
+	if over.app, err = parseOverrides(*appTOML); err != nil {
+		return fmt.Errorf("-app-toml: %w", err)
+	}
+	if over.config, err = parseOverrides(*configTOML); err != nil {
+		return fmt.Errorf("-config-toml: %w", err)
 	}
 	bin, err := filepath.Abs(*binary)
 	if err != nil {
@@ -124,16 +131,16 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		return runStateGrowth(ctx, bin, *configPath, *out, sizes, *stateQueries, codec.NewProtoCodec(tmp.InterfaceRegistry()), tmp.TxConfig())
+		return runStateGrowth(ctx, bin, *configPath, *out, sizes, *stateQueries, *pprof, *appTOML+" "+*configTOML, over, codec.NewProtoCodec(tmp.InterfaceRegistry()), tmp.TxConfig())
 	}
 
 	fmt.Printf("building a chain of %d validator(s) with %d funded accounts in %s …\n", *validators, *accounts, *out)
 	accs := newAccounts(*accounts)
 	var n *node
 	if *validators > 1 {
-		n, err = startNetwork(ctx, bin, *configPath, filepath.Join(*out, "network"), *validators, accs, *mempool, overrides)
+		n, err = startNetwork(ctx, bin, *configPath, filepath.Join(*out, "network"), *validators, accs, *mempool, over)
 	} else {
-		n, err = startNode(ctx, bin, *configPath, filepath.Join(*out, "node"), accs, *mempool, *pprof, overrides, nil, 2*time.Minute)
+		n, err = startNode(ctx, bin, *configPath, filepath.Join(*out, "node"), accs, *mempool, *pprof, over, nil, 2*time.Minute)
 	}
 	if err != nil {
 		return err
@@ -151,7 +158,7 @@ func run() error {
 
 	rep := Report{
 		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Validators: *validators, Accounts: *accounts,
-		Duration: duration.String(), AppTOML: *appTOML, Gas: map[string]uint64{}, Saturation: map[string]Step{},
+		Duration: duration.String(), AppTOML: *appTOML, ConfigTOML: *configTOML, GoEnv: goEnv(), Gas: map[string]uint64{}, Saturation: map[string]Step{},
 	}
 	step := 0
 	for i := range scs {

@@ -12,6 +12,7 @@ func markdown(rep Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## healthd-bench, %s (%s; %d validator(s); %d accounts; %s per step)\n\n",
 		rep.Date, rep.Machine, rep.Validators, rep.Accounts, rep.Duration)
+	fmt.Fprintf(&b, "Node settings: app.toml %q, config.toml %q, %s\n\n", rep.AppTOML, rep.ConfigTOML, rep.GoEnv)
 	b.WriteString("| scenario | offered tx/s | sent tx/s | committed tx/s | items/s | p50 s | p95 s | p99 s | block interval s | rejected | failed | not committed | max mempool | max RSS MiB |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range rep.Steps {

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	mathrand "math/rand"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,10 +54,12 @@ const (
 
 // StateReport is the machine-readable result of the state-growth benchmark.
 type StateReport struct {
-	Date    string      `json:"date"`
-	Machine string      `json:"machine"`
-	Queries int         `json:"queries_per_kind"`
-	Sizes   []StateSize `json:"sizes"`
+	Date     string      `json:"date"`
+	Machine  string      `json:"machine"`
+	Queries  int         `json:"queries_per_kind"`
+	Settings string      `json:"settings,omitempty"` // the node's app.toml and config.toml overrides (-app-toml, -config-toml)
+	GoEnv    string      `json:"go_env,omitempty"`   // GOGC and GOMEMLIMIT the node ran with, if set
+	Sizes    []StateSize `json:"sizes"`
 }
 
 // StateSize is one state size and the latencies measured on it.
@@ -67,6 +71,7 @@ type StateSize struct {
 	LoadSecs  float64                 `json:"load_s"` // committing the consents and records by transactions
 	AppDBMiB  float64                 `json:"application_db_mib"`
 	RSSMiB    float64                 `json:"rss_after_queries_mib"`
+	PeakRSS   float64                 `json:"peak_rss_mib"` // the node's high-water mark (VmHWM) over load and queries
 	Latency   map[string]QueryLatency `json:"latency_ms"`
 }
 
@@ -448,8 +453,12 @@ func measureQueries(ctx context.Context, n *node, cdc *codec.ProtoCodec, f *stat
 }
 
 // runStateGrowth is the -state-sizes mode of the tool.
-func runStateGrowth(ctx context.Context, bin, configPath, out string, sizes []int, queries int, cdc *codec.ProtoCodec, txCfg client.TxConfig) error {
-	rep := StateReport{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Queries: queries}
+// With pprof set, the node serves its Go profiles there and a heap profile is
+// saved as heap-N.pb.gz after the queries of each size.
+func runStateGrowth(ctx context.Context, bin, configPath, out string, sizes []int, queries int, pprof, settings string, over overrides,
+	cdc *codec.ProtoCodec, txCfg client.TxConfig,
+) error {
+	rep := StateReport{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Queries: queries, Settings: strings.TrimSpace(settings), GoEnv: goEnv()}
 	for _, size := range sizes {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -459,11 +468,14 @@ func runStateGrowth(ctx context.Context, bin, configPath, out string, sizes []in
 		fmt.Printf("state of %d records and %d consents (%d patients, %d providers):\n", size, size, len(f.patients), len(f.providers))
 		prepare := func(path string) error { return f.prepareGenesis(cdc, path, time.Now().UTC()) }
 		// a mempool of 20,000 txs (160 MB): batches of 100 records are 37 kB each
-		n, err := startNode(ctx, bin, configPath, home, newAccounts(2), 20000, "", nil, prepare, 5*time.Minute)
+		n, err := startNode(ctx, bin, configPath, home, newAccounts(2), 20000, pprof, over, prepare, 5*time.Minute)
 		if err != nil {
 			return err
 		}
 		s, err := measureState(ctx, n, f, cdc, txCfg, queries)
+		if err == nil && pprof != "" {
+			err = saveProfile("http://"+pprof+"/debug/pprof/heap", filepath.Join(out, fmt.Sprintf("heap-%d.pb.gz", size)))
+		}
 		n.stop()
 		if err != nil {
 			return fmt.Errorf("%d records: %w (node log in %s)", size, err, filepath.Dir(home))
@@ -516,13 +528,14 @@ var stateQueryOrder = []string{"check-access-allowed", "check-access-denied", "r
 func stateMarkdown(rep StateReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## healthd-bench state growth, %s (%s; %d queries of each kind, one at a time, over gRPC)\n\n", rep.Date, rep.Machine, rep.Queries)
-	b.WriteString("| records = consents | patients | load s | application.db MiB | RSS MiB |")
+	fmt.Fprintf(&b, "Node settings: %q, %s\n\n", rep.Settings, rep.GoEnv)
+	b.WriteString("| records = consents | patients | load s | application.db MiB | RSS MiB (peak) |")
 	for _, q := range stateQueryOrder {
 		fmt.Fprintf(&b, " %s p50 / p99 ms |", q)
 	}
 	b.WriteString("\n|---:|---:|---:|---:|---:|" + strings.Repeat("---:|", len(stateQueryOrder)) + "\n")
 	for _, s := range rep.Sizes {
-		fmt.Fprintf(&b, "| %d | %d | %.0f | %.0f | %.0f |", s.Records, s.Patients, s.LoadSecs, s.AppDBMiB, s.RSSMiB)
+		fmt.Fprintf(&b, "| %d | %d | %.0f | %.0f | %.0f (%.0f) |", s.Records, s.Patients, s.LoadSecs, s.AppDBMiB, s.RSSMiB, s.PeakRSS)
 		for _, q := range stateQueryOrder {
 			fmt.Fprintf(&b, " %.2f / %.2f |", s.Latency[q].P50, s.Latency[q].P99)
 		}
@@ -601,6 +614,41 @@ func measureState(ctx context.Context, n *node, f *stateFixture, cdc *codec.Prot
 	}
 	return StateSize{
 		Records: f.records, Consents: f.records, Patients: len(f.patients), Providers: len(f.providers),
-		LoadSecs: took.Seconds(), RSSMiB: float64(n.rssBytes()) / (1 << 20), Latency: lat,
+		LoadSecs: took.Seconds(), RSSMiB: float64(n.rssBytes()) / (1 << 20), PeakRSS: float64(n.peakRSSBytes()) / (1 << 20), Latency: lat,
 	}, nil
+}
+
+// goEnv names the Go runtime settings the node inherits from this process.
+func goEnv() string {
+	var parts []string
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v, ok := os.LookupEnv(k); ok {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	if len(parts) == 0 {
+		return "Go runtime defaults"
+	}
+	return strings.Join(parts, " ")
+}
+
+// saveProfile downloads a Go profile from the node's pprof endpoint to path.
+func saveProfile(url, path string) error {
+	resp, err := http.Get(url) //nolint:gosec,noctx // the node's loopback pprof address given by the operator
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s from %s", resp.Status, url)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

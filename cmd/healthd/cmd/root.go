@@ -9,11 +9,13 @@ import (
 	"os"
 
 	dbm "github.com/cosmos/cosmos-db"
+	"github.com/spf13/cast"
 	"github.com/spf13/cobra"
 
 	"cosmossdk.io/log"
 	confixcmd "cosmossdk.io/tools/confix/cmd"
 
+	"github.com/cosmos/cosmos-sdk/baseapp"
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/config"
 	"github.com/cosmos/cosmos-sdk/client/debug"
@@ -181,7 +183,11 @@ func txCommand() *cobra.Command {
 func newApp(logger log.Logger, db dbm.DB, traceStore io.Writer, appOpts servertypes.AppOptions) servertypes.Application {
 	// DefaultBaseappOptions reads app.toml: pruning, state-sync snapshots, minimum
 	// gas prices, halt height, mempool size, IAVL cache.
-	a, err := app.NewHealthApp(logger, db, traceStore, true, appOpts, server.DefaultBaseappOptions(appOpts)...)
+	opts := server.DefaultBaseappOptions(appOpts)
+	if cast.ToBool(appOpts.Get("healthd.optimistic-execution")) {
+		opts = append(opts, baseapp.SetOptimisticExecution())
+	}
+	a, err := app.NewHealthApp(logger, db, traceStore, true, appOpts, opts...)
 	if err != nil {
 		// The SDK's AppCreator signature has no error: report it as a startup failure.
 		logger.Error("cannot build the healthd application", "err", err)

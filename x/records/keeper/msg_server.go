@@ -54,11 +54,23 @@ func (s msgServer) CreateRecords(ctx context.Context, msg *types.MsgCreateRecord
 	if err := s.requirePatient(ctx, patient); err != nil {
 		return nil, err
 	}
+	// The write rule and the class key epoch depend on the class, not the
+	// entry, and nothing is written before every entry passed: each class is
+	// checked once per message (a batch is usually of one class), with the
+	// same answers and errors as checking every entry.
+	epochs := map[string]uint64{}
 	for i, e := range msg.Entries {
-		if err := s.authorizeWrite(ctx, patient, author, e.DataClass, msg.Purpose); err != nil {
-			return nil, errorsmod.Wrapf(err, "entry %d", i)
+		current, checked := epochs[e.DataClass]
+		if !checked {
+			if err := s.authorizeWrite(ctx, patient, author, e.DataClass, msg.Purpose); err != nil {
+				return nil, errorsmod.Wrapf(err, "entry %d", i)
+			}
+			if current, err = s.consent.ClassKeyEpoch(ctx, patient, e.DataClass); err != nil {
+				return nil, err
+			}
+			epochs[e.DataClass] = current
 		}
-		if err := s.requireCurrentEpoch(ctx, patient, e); err != nil {
+		if err := requireEpoch(e, current); err != nil {
 			return nil, errorsmod.Wrapf(err, "entry %d", i)
 		}
 		if err := s.requireNewHash(ctx, e.ContentHash); err != nil {
@@ -124,7 +136,11 @@ func (s msgServer) AmendRecord(ctx context.Context, msg *types.MsgAmendRecord) (
 	if err := s.authorizeWrite(ctx, patient, author, old.DataClass, msg.Purpose); err != nil {
 		return nil, err
 	}
-	if err := s.requireCurrentEpoch(ctx, patient, msg.Entry); err != nil {
+	current, err := s.consent.ClassKeyEpoch(ctx, patient, old.DataClass)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireEpoch(msg.Entry, current); err != nil {
 		return nil, err
 	}
 	if err := s.requireNewHash(ctx, msg.Entry.ContentHash); err != nil {
@@ -333,14 +349,10 @@ func (s msgServer) authorizeWrite(ctx context.Context, patient, author sdk.AccAd
 	return nil
 }
 
-// requireCurrentEpoch refuses a new record whose data key is wrapped under a
-// class key other than the patient's current one for its class: after a
+// requireEpoch refuses a new record whose data key is wrapped under a class
+// key other than the patient's current one (current) for its class: after a
 // revocation the old key is in the revoked grantee's hands.
-func (s msgServer) requireCurrentEpoch(ctx context.Context, patient sdk.AccAddress, e types.RecordEntry) error {
-	current, err := s.consent.ClassKeyEpoch(ctx, patient, e.DataClass)
-	if err != nil {
-		return err
-	}
+func requireEpoch(e types.RecordEntry, current uint64) error {
 	if e.KeyEpoch != current {
 		return errorsmod.Wrapf(types.ErrStaleKeyEpoch, "%s key epoch %d, the patient's current epoch is %d "+
 			"(a consent was revoked: the patient's new key grant is needed)", e.DataClass, e.KeyEpoch, current)

@@ -403,6 +403,18 @@ func TestRevocationRotatesTheClassKeyEpoch(t *testing.T) {
 	// then a record under the old key is refused, one under the new key is not
 	assertErr(t, create(1, "after-old-key"), types.ErrStaleKeyEpoch)
 	assertErr(t, create(2, "after-new-key"), nil)
+	// and in a batch, every entry's epoch is checked, not only the first of its
+	// class (the class's current epoch is read once per message)
+	fresh, stale := tk.Entry("lab-result", "batch-new"), tk.Entry("lab-result", "batch-old")
+	fresh.KeyEpoch, stale.KeyEpoch = 2, 1
+	before := state(t, f)
+	_, err = f.RecordsMsg.CreateRecords(f.Ctx, &types.MsgCreateRecords{
+		Author: tk.Address(hospital), Patient: tk.Address(alice), Purpose: "TREAT", Entries: []types.RecordEntry{fresh, stale},
+	})
+	assertErr(t, err, types.ErrStaleKeyEpoch)
+	if !bytes.Equal(before, state(t, f)) {
+		t.Fatal("a batch with a stale entry stored records")
+	}
 	// and revoking a consent without key grants (hospital's) rotates nothing
 	q, err := f.ConsentQuery.ConsentsByGrantee(f.Ctx, &consenttypes.QueryConsentsByGranteeRequest{Grantee: tk.Address(clinic)})
 	assertErr(t, err, nil)
