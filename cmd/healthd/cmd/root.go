@@ -181,13 +181,7 @@ func txCommand() *cobra.Command {
 
 // newApp builds the application for `healthd start` and the other node commands.
 func newApp(logger log.Logger, db dbm.DB, traceStore io.Writer, appOpts servertypes.AppOptions) servertypes.Application {
-	// DefaultBaseappOptions reads app.toml: pruning, state-sync snapshots, minimum
-	// gas prices, halt height, mempool size, IAVL cache.
-	opts := server.DefaultBaseappOptions(appOpts)
-	if cast.ToBool(appOpts.Get("healthd.optimistic-execution")) {
-		opts = append(opts, baseapp.SetOptimisticExecution())
-	}
-	a, err := app.NewHealthApp(logger, db, traceStore, true, appOpts, opts...)
+	a, err := app.NewHealthApp(logger, db, traceStore, true, appOpts, baseappOptions(appOpts)...)
 	if err != nil {
 		// The SDK's AppCreator signature has no error: report it as a startup failure.
 		logger.Error("cannot build the healthd application", "err", err)
@@ -195,6 +189,17 @@ func newApp(logger log.Logger, db dbm.DB, traceStore io.Writer, appOpts serverty
 		os.Exit(1)
 	}
 	return a
+}
+
+// baseappOptions are the SDK's options from app.toml (pruning, state-sync
+// snapshots, minimum gas prices, halt height, mempool, IAVL cache) and
+// healthd's: [healthd] optimistic-execution.
+func baseappOptions(appOpts servertypes.AppOptions) []func(*baseapp.BaseApp) {
+	opts := server.DefaultBaseappOptions(appOpts)
+	if cast.ToBool(appOpts.Get("healthd.optimistic-execution")) {
+		opts = append(opts, baseapp.SetOptimisticExecution())
+	}
+	return opts
 }
 
 // exportApp exports the state for `healthd export`.
