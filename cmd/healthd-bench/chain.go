@@ -298,6 +298,11 @@ func mergeMaps(a, b map[string]any) map[string]any {
 	return a
 }
 
+// reservedConfigKeys are the config.toml settings the tool sets itself; a
+// -config-toml value for one of them would race with the tool's in the
+// flattening of the two layers.
+var reservedConfigKeys = []string{"rpc.laddr", "rpc.pprof_laddr", "p2p.laddr", "mempool.size", "mempool.max_txs_bytes"}
+
 // overrides are the node settings given on the command line: app.toml
 // (-app-toml) and CometBFT's config.toml (-config-toml).
 type overrides struct {

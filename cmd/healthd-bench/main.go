@@ -100,6 +100,11 @@ func run() error {
 	if over.config, err = parseOverrides(*configTOML); err != nil {
 		return fmt.Errorf("-config-toml: %w", err)
 	}
+	for _, k := range reservedConfigKeys {
+		if _, ok := over.config[k]; ok {
+			return fmt.Errorf("-config-toml: %s is set by the tool (ports, pprof, -mempool)", k)
+		}
+	}
 	bin, err := filepath.Abs(*binary)
 	if err != nil {
 		return err

@@ -71,7 +71,7 @@ type StateSize struct {
 	LoadSecs  float64                 `json:"load_s"` // committing the consents and records by transactions
 	AppDBMiB  float64                 `json:"application_db_mib"`
 	RSSMiB    float64                 `json:"rss_after_queries_mib"`
-	PeakRSS   float64                 `json:"peak_rss_mib"` // the node's high-water mark (VmHWM) over load and queries
+	PeakRSS   float64                 `json:"peak_rss_mib"` // the node's high-water mark (VmHWM) over its life: genesis, load and queries
 	Latency   map[string]QueryLatency `json:"latency_ms"`
 }
 
@@ -474,7 +474,10 @@ func runStateGrowth(ctx context.Context, bin, configPath, out string, sizes []in
 		}
 		s, err := measureState(ctx, n, f, cdc, txCfg, queries)
 		if err == nil && pprof != "" {
-			err = saveProfile("http://"+pprof+"/debug/pprof/heap", filepath.Join(out, fmt.Sprintf("heap-%d.pb.gz", size)))
+			// a profile that cannot be fetched costs the profile, not the measurements
+			if perr := saveProfile(ctx, "http://"+pprof+"/debug/pprof/heap", filepath.Join(out, fmt.Sprintf("heap-%d.pb.gz", size))); perr != nil {
+				fmt.Fprintf(os.Stderr, "  no heap profile for %d records: %v\n", size, perr)
+			}
 		}
 		n.stop()
 		if err != nil {
@@ -633,8 +636,14 @@ func goEnv() string {
 }
 
 // saveProfile downloads a Go profile from the node's pprof endpoint to path.
-func saveProfile(url, path string) error {
-	resp, err := http.Get(url) //nolint:gosec,noctx // the node's loopback pprof address given by the operator
+func saveProfile(ctx context.Context, url, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req) //nolint:gosec // the node's loopback pprof address given by the operator
 	if err != nil {
 		return fmt.Errorf("heap profile: %w", err)
 	}
