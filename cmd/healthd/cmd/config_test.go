@@ -28,6 +28,9 @@ func TestAppConfigDefaults(t *testing.T) {
 	if got := v.GetInt("iavl-cache-size"); got != DefaultIAVLCacheSize {
 		t.Errorf("iavl-cache-size %d, want %d", got, DefaultIAVLCacheSize)
 	}
+	if got := v.GetString("app-db-backend"); got != DefaultAppDBBackend {
+		t.Errorf("app-db-backend %q, want %q", got, DefaultAppDBBackend)
+	}
 	if got := v.GetInt("healthd.verified-tx-cache-size"); got != app.DefaultVerifiedTxCacheSize {
 		t.Errorf("healthd.verified-tx-cache-size %d, want %d", got, app.DefaultVerifiedTxCacheSize)
 	}
