@@ -24,9 +24,6 @@ import (
 	"github.com/healthd-chain/healthd/x/records/types"
 )
 
-// ConsensusVersion is the version of the module's state layout.
-const ConsensusVersion = 1
-
 var (
 	_ module.AppModuleBasic = AppModule{}
 	_ module.HasGenesis     = AppModule{}
@@ -56,7 +53,7 @@ func (AppModule) IsOnePerModuleType() {}
 func (AppModule) Name() string { return types.ModuleName }
 
 // ConsensusVersion implements module.HasConsensusVersion.
-func (AppModule) ConsensusVersion() uint64 { return ConsensusVersion }
+func (AppModule) ConsensusVersion() uint64 { return keeper.ConsensusVersion }
 
 // RegisterLegacyAminoCodec registers the amino names of the messages.
 func (AppModule) RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
@@ -75,10 +72,16 @@ func (AppModule) RegisterGRPCGatewayRoutes(clientCtx client.Context, mux *gwrunt
 	}
 }
 
-// RegisterServices registers the Msg and Query services.
+// RegisterServices registers the Msg and Query services and the store
+// migrations (keeper/migrations.go).
 func (am AppModule) RegisterServices(cfg module.Configurator) {
 	types.RegisterMsgServer(cfg.MsgServer(), keeper.NewMsgServerImpl(am.keeper))
 	types.RegisterQueryServer(cfg.QueryServer(), keeper.NewQueryServerImpl(am.keeper))
+	if keeper.ConsensusVersion >= 2 {
+		if err := cfg.RegisterMigration(types.ModuleName, 1, keeper.NewMigrator(am.keeper).Migrate1to2); err != nil {
+			panic(fmt.Sprintf("x/records: register migration 1 -> 2: %v", err))
+		}
+	}
 }
 
 // DefaultGenesis returns the default genesis state.

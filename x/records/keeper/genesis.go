@@ -7,7 +7,8 @@ import (
 )
 
 // InitGenesis writes the genesis state (validated before); the indexes are
-// rebuilt by the indexed maps.
+// rebuilt by the indexed maps, and records without root_id and version get
+// them.
 func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
 	if err := k.Params.Set(ctx, gs.Params); err != nil {
 		return err
@@ -19,6 +20,13 @@ func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
 	}
 	for _, rc := range gs.Receipts {
 		if err := k.Receipts.Set(ctx, rc.Id, rc); err != nil {
+			return err
+		}
+	}
+	if stampsLineage {
+		// a genesis exported before upgrade v2 has records without root_id
+		// and version: fill them as the v2 migration does.
+		if _, err := k.fillLineage(ctx, lineageBatch); err != nil {
 			return err
 		}
 	}

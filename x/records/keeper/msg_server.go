@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
@@ -152,6 +153,14 @@ func (s msgServer) AmendRecord(ctx context.Context, msg *types.MsgAmendRecord) (
 		return nil, err
 	}
 	r.Supersedes = old.Id
+	if stampsLineage {
+		if !old.HasLineage() {
+			// the v2 migration and InitGenesis stamp every record: this is a
+			// broken invariant, not a user error.
+			return nil, fmt.Errorf("record %d has no root_id and version: the x/records 1 -> 2 migration did not run", old.Id)
+		}
+		r.RootId, r.Version = types.LineageOf(r.Id, &old)
+	}
 	old.Status = types.RECORD_STATUS_SUPERSEDED
 	old.SupersededBy = r.Id
 	if err := s.Records.Set(ctx, old.Id, old); err != nil {
@@ -394,11 +403,15 @@ func (s msgServer) newRecord(ctx context.Context, patient, author string, e type
 		return types.Record{}, err
 	}
 	sdkCtx := sdk.UnwrapSDKContext(ctx)
-	return types.Record{
+	r := types.Record{
 		Id: id, Patient: patient, Author: author, DataClass: e.DataClass, FhirResourceType: e.FhirResourceType,
 		ContentHash: e.ContentHash, Size_: e.Size_, StorageUri: e.StorageUri, KeyEnvelope: e.KeyEnvelope,
 		KeyEpoch: e.KeyEpoch, Status: types.RECORD_STATUS_ACTIVE, CreatedAt: sdkCtx.BlockTime(), Height: sdkCtx.BlockHeight(),
-	}, nil
+	}
+	if stampsLineage {
+		r.RootId, r.Version = types.LineageOf(id, nil)
+	}
+	return r, nil
 }
 
 // canonical returns the lower-case bech32 form of a decoded address (encoding

@@ -13,8 +13,9 @@ func DefaultGenesis() *GenesisState {
 }
 
 // Validate checks the genesis state: params; records (valid entries and
-// addresses, ids unique and below next_record_id, supersession links consistent,
-// erased records without URI or envelope); receipts (ids unique and below
+// addresses, ids unique and below next_record_id, supersession links consistent
+// and pointing to earlier ids, root_id and version unset or following the
+// links, erased records without URI or envelope); receipts (ids unique and below
 // next_receipt_id, pointing at an existing record of the same patient).
 func (gs GenesisState) Validate(ac address.Codec) error {
 	if err := gs.Params.Validate(); err != nil {
@@ -60,10 +61,23 @@ func (gs GenesisState) Validate(ac address.Codec) error {
 		}
 	}
 	for _, r := range gs.Records {
+		var prev *Record
 		if r.Supersedes != 0 {
 			old, ok := records[r.Supersedes]
 			if !ok || old.SupersededBy != r.Id || old.Patient != r.Patient {
 				return errorsmod.Wrapf(ErrInvalidGenesis, "record %d supersedes %d, which does not point back", r.Id, r.Supersedes)
+			}
+			if r.Supersedes >= r.Id {
+				return errorsmod.Wrapf(ErrInvalidGenesis, "record %d supersedes the later record %d", r.Id, r.Supersedes)
+			}
+			prev = &old
+		}
+		// root_id and version: either unset (a genesis exported before upgrade
+		// v2; InitGenesis fills them) or consistent with the chain of amendments.
+		if r.HasLineage() {
+			root, version := LineageOf(r.Id, prev)
+			if prev != nil && !prev.HasLineage() || r.RootId != root || r.Version != version {
+				return errorsmod.Wrapf(ErrInvalidGenesis, "record %d: root_id %d and version %d do not follow its amendment chain", r.Id, r.RootId, r.Version)
 			}
 		}
 		// superseded records name their successor, active ones have none, erased
