@@ -23,11 +23,19 @@ type Proc struct {
 
 // Start starts bin with args, its stdout and stderr to logPath.
 func Start(bin string, args []string, logPath string) (*Proc, error) {
+	return StartEnv(bin, args, nil, logPath)
+}
+
+// StartEnv is Start with env (KEY=value) added to this process's environment.
+func StartEnv(bin string, args, env []string, logPath string) (*Proc, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

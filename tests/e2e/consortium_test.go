@@ -337,34 +337,11 @@ func testPermissionedValidators(t *testing.T, net *network.Network) {
 		t.Fatal(err)
 	}
 	n0.CLI("tx", "gov", "submit-proposal", propFile, "--from", "validator", "--gas", "auto", "--gas-adjustment", "1.5", "--yes")
-	var props struct {
-		Proposals []struct {
-			ID string `json:"id"`
-		} `json:"proposals"`
-	}
-	if err := n0.GetJSON("/cosmos/gov/v1/proposals?proposal_status=2", &props); err != nil || len(props.Proposals) == 0 {
-		t.Fatalf("proposal in voting period: %+v %v", props, err)
-	}
-	id := props.Proposals[len(props.Proposals)-1].ID
+	id := latestProposal(t, n0)
 	for _, v := range net.Nodes {
 		n0.CLI("tx", "gov", "vote", id, "yes", "--from", v.Name, "--yes")
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var p struct {
-			Proposal struct {
-				Status string `json:"status"`
-			} `json:"proposal"`
-		}
-		_ = n0.GetJSON("/cosmos/gov/v1/proposals/"+id, &p)
-		if p.Proposal.Status == "PROPOSAL_STATUS_PASSED" {
-			break
-		}
-		if time.Now().After(deadline) || p.Proposal.Status == "PROPOSAL_STATUS_REJECTED" || p.Proposal.Status == "PROPOSAL_STATUS_FAILED" {
-			t.Fatalf("proposal %s: %s", id, p.Proposal.Status)
-		}
-		time.Sleep(time.Second)
-	}
+	waitProposalPassed(t, n0, id)
 	n0.CLI("tx", "staking", "create-validator", valFile, "--from", "newval", "--yes")
 	var v struct {
 		Validators []struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,6 +33,12 @@ type NetworkOptions struct {
 	SnapshotInterval int
 	// Genesis overrides (after config.yml's).
 	Genesis map[string]any
+	// Binary is the healthd that initialises and runs the nodes (default: this
+	// tree's, built by Binary).
+	Binary string
+	// BeforeStart, if set, runs for each node after its home is made and
+	// before it starts (e.g. to run it under cosmovisor).
+	BeforeStart func(i int, n *Node)
 }
 
 // StartNetwork builds an opts.Validators-validator network from config.yml on
@@ -47,7 +54,10 @@ func StartNetwork(t testing.TB, opts NetworkOptions) *Network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := Binary(t)
+	bin := opts.Binary
+	if bin == "" {
+		bin = Binary(t)
+	}
 	ports, err := localnet.FreePorts(5 * opts.Validators)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +85,10 @@ func StartNetwork(t testing.TB, opts NetworkOptions) *Network {
 			P2P:  fmt.Sprintf("%s@127.0.0.1:%d", nn.NodeID, nn.Ports.P2P),
 		})
 	}
-	for _, n := range net.Nodes {
+	for i, n := range net.Nodes {
+		if opts.BeforeStart != nil {
+			opts.BeforeStart(i, n)
+		}
 		n.Start()
 		t.Cleanup(n.Stop)
 	}
@@ -229,13 +242,17 @@ func (n *Node) LogTail(lines int) string { return tail(n.proc.LogPath(), lines) 
 // one of parts.
 func (n *Node) LogContains(parts ...string) bool { return logContains(n.proc.LogPath(), parts) }
 
-// logContains reports whether a line of the log at path contains every part.
+// ansiColor matches the colour codes of a node's console log.
+var ansiColor = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// logContains reports whether a line of the log at path contains every part
+// (colour codes ignored).
 func logContains(path string, parts []string) bool {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return false
 	}
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(ansiColor.ReplaceAllString(string(data), ""), "\n") {
 		all := true
 		for _, p := range parts {
 			all = all && strings.Contains(line, p)

@@ -35,7 +35,7 @@ import (
 var (
 	buildMu  sync.Mutex
 	buildDir string
-	built    = map[string]string{} // package -> binary path
+	built    = map[string]string{} // package@tags -> binary path
 )
 
 // RepoRoot returns the repository root (the directory of go.mod).
@@ -59,9 +59,17 @@ func Binary(t testing.TB) string {
 // test process and returns the binary's path.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
+	return BuildTags(t, pkg, "")
+}
+
+// BuildTags is Build with Go build tags (comma-separated; e.g. "healthd_prev"
+// builds the release before the newest upgrade, see app/upgrades_list_prev.go).
+func BuildTags(t testing.TB, pkg, tags string) string {
+	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if path, ok := built[pkg]; ok {
+	key := pkg + "@" + tags
+	if path, ok := built[key]; ok {
 		return path
 	}
 	root, err := RepoRoot()
@@ -74,16 +82,19 @@ func Build(t testing.TB, pkg string) string {
 		}
 	}
 	path := filepath.Join(buildDir, filepath.Base(pkg))
+	if tags != "" {
+		path = filepath.Join(buildDir, strings.ReplaceAll(tags, ",", "-"), filepath.Base(pkg))
+	}
 	commit, _ := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
 	ldflags := "-X github.com/cosmos/cosmos-sdk/version.Name=healthd" +
 		" -X github.com/cosmos/cosmos-sdk/version.AppName=healthd" +
 		" -X github.com/cosmos/cosmos-sdk/version.Commit=" + strings.TrimSpace(string(commit))
-	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", path, pkg)
+	cmd := exec.Command("go", "build", "-tags", tags, "-ldflags", ldflags, "-o", path, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		t.Fatalf("go build -tags %q %s: %v\n%s", tags, pkg, err, out)
 	}
-	built[pkg] = path
+	built[key] = path
 	return path
 }
 
@@ -102,6 +113,10 @@ type Node struct {
 	// RPC and API are http:// base URLs; GRPC is host:port; P2P is
 	// node-id@host:port (network nodes).
 	RPC, API, GRPC, P2P string
+
+	// Cosmovisor, if set, is the cosmovisor binary the node runs under
+	// (UseCosmovisor); Binary stays the binary of its CLI calls.
+	Cosmovisor string
 
 	proc *proc.Proc
 }
@@ -189,7 +204,15 @@ func (n *Node) Start() {
 		n.t.Fatal("node is already running")
 	}
 	logPath := filepath.Join(filepath.Dir(n.Home), fmt.Sprintf("%s-%d.log", filepath.Base(n.Home), time.Now().UnixNano()))
-	n.proc = startProc(n.t, n.Binary, []string{"start", "--home", n.Home}, logPath)
+	if n.Cosmovisor == "" {
+		n.proc = startProc(n.t, n.Binary, []string{"start", "--home", n.Home}, logPath)
+		return
+	}
+	p, err := proc.StartEnv(n.Cosmovisor, []string{"run", "start", "--home", n.Home}, n.cosmovisorEnv(), logPath)
+	if err != nil {
+		n.t.Fatalf("start cosmovisor: %v", err)
+	}
+	n.proc = p
 }
 
 // Stop stops the node: SIGTERM to its process group, SIGKILL after 20 s. On a
