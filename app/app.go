@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	abci "github.com/cometbft/cometbft/abci/types"
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/cosmos/gogoproto/proto"
@@ -127,6 +129,9 @@ type HealthApp struct {
 	BasicModuleManager module.BasicManager
 
 	configurator module.Configurator
+
+	// metrics counts what committed blocks did (metrics.go).
+	metrics *chainMetrics
 }
 
 // NewHealthApp returns a fully wired healthd application. loadLatest loads the last
@@ -336,6 +341,8 @@ func NewHealthApp(
 
 	app.MountKVStores(keys)
 
+	app.metrics = newChainMetrics(prometheus.DefaultRegisterer)
+
 	app.SetInitChainer(app.InitChainer)
 	app.SetPreBlocker(app.PreBlocker)
 	app.SetBeginBlocker(app.BeginBlocker)
@@ -403,6 +410,26 @@ func (app *HealthApp) InterfaceRegistry() types.InterfaceRegistry { return app.i
 
 // TxConfig returns the app's transaction configuration.
 func (app *HealthApp) TxConfig() client.TxConfig { return app.txConfig }
+
+// FinalizeBlock executes a decided block (baseapp) and reads its results for
+// the chain metrics, which are added when the block is committed.
+func (app *HealthApp) FinalizeBlock(req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	resp, err := app.BaseApp.FinalizeBlock(req)
+	if err == nil {
+		app.metrics.observe(resp)
+	}
+	return resp, err
+}
+
+// Commit persists the finalized block's state (baseapp) and then adds its
+// counts to the chain metrics.
+func (app *HealthApp) Commit() (*abci.ResponseCommit, error) {
+	resp, err := app.BaseApp.Commit()
+	if err == nil {
+		app.metrics.commit()
+	}
+	return resp, err
+}
 
 // PreBlocker runs the modules' pre-blockers (upgrade, auth).
 func (app *HealthApp) PreBlocker(ctx sdk.Context, _ *abci.RequestFinalizeBlock) (*sdk.ResponsePreBlock, error) {

@@ -31,6 +31,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/healthd-chain/healthd/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/internal/httpstatus"
 )
@@ -54,6 +57,9 @@ type Options struct {
 	MaxUpload int64
 	// SessionTTL is how long a signed-in session lasts (default 12 hours).
 	SessionTTL time.Duration
+	// Metrics, if set, is where the request metrics are registered
+	// (healthd_http_*{server="portal"}); nil counts them unserved.
+	Metrics prometheus.Registerer
 }
 
 // Server is the portal's HTTP handler.
@@ -68,7 +74,9 @@ type Server struct {
 	cookie string
 	index  *template.Template
 	mux    *http.ServeMux
-	names  *nameCache
+	// handler is serve under the request metrics.
+	handler http.Handler
+	names   *nameCache
 	// writeMu serialises transactions: they share the account's sequence.
 	writeMu sync.Mutex
 
@@ -111,6 +119,11 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 		index: index, names: newNameCache(a), sessions: map[string]time.Time{}, now: time.Now,
 	}
 	s.routes()
+	reg := opts.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.handler = metrics.NewHTTP(reg, "portal").Wrap(http.HandlerFunc(s.serve))
 	return s, nil
 }
 
@@ -150,8 +163,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/providers/{addr}", s.authed(s.provider))
 }
 
-// ServeHTTP applies the headers and checks every request shares, then routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves a request, counted in the request metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// serve applies the headers and checks every request shares, then routes.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	h := w.Header()
 	h.Set("Content-Security-Policy", csp)

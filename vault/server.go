@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
@@ -69,6 +71,9 @@ type ChainStatus struct {
 
 // Config configures a vault server.
 type Config struct {
+	// Metrics, if set, is where the vault registers its Prometheus metrics
+	// (docs/operations.md, "Metrics"); nil counts them unserved.
+	Metrics prometheus.Registerer
 	// MaxBlobSize bounds one upload (default 4 GiB, the chain's max_record_size).
 	MaxBlobSize int64
 	// QuotaBytes bounds what one account may have stored (default 64 GiB).
@@ -182,6 +187,10 @@ type Server struct {
 
 	// batchMemory bounds the bytes of batch uploads held in memory at once.
 	batchMemory *semaphore.Weighted
+
+	// leaser is the store's lease, if it is shared (nil for a disk store).
+	leaser  Leaser
+	metrics *vaultMetrics
 }
 
 // BatchMemory is how many bytes of batch uploads a vault holds in memory at
@@ -202,10 +211,13 @@ func NewServer(_ context.Context, cfg Config, store Store, chain Chain, verifier
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	m := newVaultMetrics(cfg.Metrics)
+	leaser, _ := store.(Leaser)
 	return &Server{
-		cfg: cfg.withDefaults(), store: store, chain: chain, verify: verifier, log: log, now: time.Now,
+		cfg: cfg.withDefaults(), store: countedStore{Store: store, errs: m.storeErrors}, chain: chain, verify: verifier, log: log, now: time.Now,
 		reserved: map[string]int64{}, limiters: map[string]*limiter{},
 		batchMemory: semaphore.NewWeighted(BatchMemory), holder: NewLeaseHolder(),
+		leaser: leaser, metrics: m,
 	}, nil
 }
 
@@ -222,7 +234,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/receipts/{id}/blob", s.getByReceipt)
 	mux.HandleFunc("POST /v1/batch/put", s.putBatch)
 	mux.HandleFunc("POST /v1/batch/get", s.getBatch)
-	return s.logged(mux)
+	return s.logged(s.metrics.http.Wrap(mux))
 }
 
 // HTTPServer returns an http.Server for the handler with timeouts, so that a slow
@@ -597,16 +609,28 @@ func (s *Server) allow(bucket string) bool {
 // before it is removed. It returns how many blobs it deleted or quarantined; a
 // blob it cannot check or remove is logged and left for the next sweep.
 func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
+	n, err := s.collectGarbage(ctx)
+	switch {
+	case err == nil:
+		s.metrics.sweepRuns.WithLabelValues("done").Inc()
+	case errors.Is(err, ErrNotSweeper):
+		s.metrics.sweepRuns.WithLabelValues("not_sweeper").Inc()
+	default:
+		s.metrics.sweepRuns.WithLabelValues("skipped").Inc()
+	}
+	return n, err
+}
+
+func (s *Server) collectGarbage(ctx context.Context) (int, error) {
 	// With a shared store, only the lease holder sweeps, and it renews the
 	// lease as it goes (a sweep of many blobs can outlast it) and stops the
 	// moment it has lost it.
 	var leased time.Time
 	hold := func() error {
-		l, ok := s.store.(Leaser)
-		if !ok || s.now().Sub(leased) < s.cfg.SweepLease/4 {
+		if s.leaser == nil || s.now().Sub(leased) < s.cfg.SweepLease/4 {
 			return nil
 		}
-		mine, err := l.Lease(ctx, s.holder, s.cfg.SweepLease)
+		mine, err := s.leaser.Lease(ctx, s.holder, s.cfg.SweepLease)
 		if err != nil {
 			return err
 		}
@@ -678,6 +702,11 @@ func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
 		}
 		removed++
 		if v == erase {
+			s.metrics.sweep.WithLabelValues("deleted").Inc()
+		} else {
+			s.metrics.sweep.WithLabelValues("quarantined").Inc()
+		}
+		if v == erase {
 			s.log.Info("deleted the blob of an erased record", "hash", b.Hash, "size", b.Size)
 		} else {
 			s.log.Info("quarantined an upload no record committed", "hash", b.Hash, "size", b.Size,
@@ -688,6 +717,7 @@ func (s *Server) CollectGarbage(ctx context.Context) (int, error) {
 	if err != nil {
 		s.log.Warn("sweep: cannot purge the quarantine", "err", err)
 	} else if purged > 0 {
+		s.metrics.sweep.WithLabelValues("purged").Add(float64(purged))
 		s.log.Info("deleted quarantined uploads past their retention", "count", purged)
 	}
 	return removed, nil

@@ -29,6 +29,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/healthd-chain/healthd/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/fhir/smart"
 	"github.com/healthd-chain/healthd/internal/httpstatus"
@@ -63,6 +66,9 @@ type Options struct {
 	// DefaultCount and MaxCount are a search page's default and largest
 	// size (default 50 and 500): each resource in a page is a read.
 	DefaultCount, MaxCount int
+	// Metrics, if set, is where the request metrics are registered
+	// (healthd_http_*{server="fhir"}); nil counts them unserved.
+	Metrics prometheus.Registerer
 }
 
 // Server is the FHIR server's HTTP handler.
@@ -73,6 +79,8 @@ type Server struct {
 	// chainID names the chain as the audit source.
 	chainID string
 	names   sync.Map // provider address → registry name
+	// handler is serve under the request metrics.
+	handler http.Handler
 }
 
 // New returns a server acting as a's account.
@@ -104,6 +112,11 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 		opts.MaxCount = 500
 	}
 	s := &Server{agent: a, auth: smart.NewAuthority(opts.Clients, opts.BaseURL+"/token"), opts: opts}
+	reg := opts.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.handler = metrics.NewHTTP(reg, "fhir").Wrap(http.HandlerFunc(s.serve))
 	if a != nil { // the unit tests run without a chain
 		s.chainID = a.ClientContext().ChainID
 	}
@@ -118,17 +131,21 @@ type request struct {
 	route string
 }
 
-// ServeHTTP routes a request. Every response is JSON; every error an
+// ServeHTTP serves a request, counted in the request metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// serve routes a request. Every response is JSON; every error an
 // OperationOutcome (the token endpoint's are OAuth errors).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := httpstatus.New(w)
-	req := &request{r: r, route: r.Method + " ?"}
+	req := &request{r: r, route: routeMethod(r) + " ?"}
 	defer func() {
 		if p := recover(); p != nil {
 			s.opts.Logger.Error("panic", "route", req.route, "panic", fmt.Sprint(p))
 			writeOutcome(sw, http.StatusInternalServerError, issue("exception", "internal error"))
 		}
+		metrics.SetRoute(r, req.route)
 		s.opts.Logger.Info("request", "route", req.route, "status", sw.Status, "ms", time.Since(start).Milliseconds(),
 			"client", req.grant.ClientID)
 	}()
@@ -184,14 +201,14 @@ func (s *Server) route(w http.ResponseWriter, q *request) {
 	}
 	switch {
 	case len(parts) == 0:
-		q.route = r.Method + " /"
+		q.route = routeMethod(r) + " /"
 		if method(w, r, http.MethodPost) {
 			s.bundle(w, q)
 		}
 	case !validTypeSegment(parts[0]):
 		writeOutcome(w, http.StatusNotFound, issue("not-supported", fmt.Sprintf("%q is not a FHIR R4 resource type", parts[0])))
 	case len(parts) == 1:
-		q.route = r.Method + " /" + parts[0]
+		q.route = routeMethod(r) + " /" + parts[0]
 		switch r.Method {
 		case http.MethodGet:
 			s.search(w, q, parts[0])
@@ -205,7 +222,7 @@ func (s *Server) route(w http.ResponseWriter, q *request) {
 			notAllowed(w, "GET, POST")
 		}
 	case len(parts) == 2:
-		q.route = r.Method + " /" + parts[0] + "/{id}"
+		q.route = routeMethod(r) + " /" + parts[0] + "/{id}"
 		switch r.Method {
 		case http.MethodGet:
 			s.read(w, q, parts[0], parts[1], 0)
@@ -218,12 +235,12 @@ func (s *Server) route(w http.ResponseWriter, q *request) {
 			notAllowed(w, "GET, PUT")
 		}
 	case len(parts) == 3 && parts[0] == "Patient" && parts[2] == "$everything":
-		q.route = r.Method + " /Patient/{id}/$everything"
+		q.route = routeMethod(r) + " /Patient/{id}/$everything"
 		if method(w, r, http.MethodGet) {
 			s.everything(w, q, parts[1])
 		}
 	case len(parts) == 4 && parts[2] == "_history":
-		q.route = r.Method + " /" + parts[0] + "/{id}/_history/{vid}"
+		q.route = routeMethod(r) + " /" + parts[0] + "/{id}/_history/{vid}"
 		if !method(w, r, http.MethodGet) {
 			return
 		}
@@ -239,6 +256,18 @@ func (s *Server) route(w http.ResponseWriter, q *request) {
 }
 
 func validTypeSegment(t string) bool { return t == "_search" || knownType(t) }
+
+// routeMethod is the request's method for the route name of logs and metric
+// labels: one of HTTP's, or OTHER (a client picks the method string, and a
+// label must stay in a closed set).
+func routeMethod(r *http.Request) string {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return r.Method
+	}
+	return "OTHER"
+}
 
 // method accepts only m (HEAD is not served: a HEAD of a resource would take
 // a receipt for content it does not return).

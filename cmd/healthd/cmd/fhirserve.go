@@ -63,8 +63,13 @@ func fhirServeCmd() *cobra.Command {
 				baseURL = "http://" + ln.Addr().String()
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			reg, err := serveMetrics(cmd.Context(), cmd, log)
+			if err != nil {
+				return err
+			}
 			srv, err := server.New(a, server.Options{
 				BaseURL: baseURL, VaultURL: vaultURL, Clients: clients, Patients: patients, Logger: log, MRNSystems: mrnSystems,
+				Metrics: reg,
 			})
 			if err != nil {
 				return err
@@ -82,6 +87,7 @@ func fhirServeCmd() *cobra.Command {
 	cmd.Flags().StringSlice("mrn-system", []string{server.MRNSystem}, "identifier systems of the EHR's MRNs: a Patient resource's "+
 		"identifier names a patient of the table only under one of these (repeat or comma-separate)")
 	patientsFlag(cmd)
+	metricsFlag(cmd)
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
 }

@@ -54,7 +54,11 @@ func portalCmd() *cobra.Command {
 			}
 			addr := ln.Addr().String()
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			p, err := portal.New(a, portal.Options{VaultURL: vaultURL, Hosts: portal.LoopbackHosts(addr), Logger: log, SessionTTL: ttl})
+			reg, err := serveMetrics(cmd.Context(), cmd, log)
+			if err != nil {
+				return err
+			}
+			p, err := portal.New(a, portal.Options{VaultURL: vaultURL, Hosts: portal.LoopbackHosts(addr), Logger: log, SessionTTL: ttl, Metrics: reg})
 			if err != nil {
 				return err
 			}
@@ -77,6 +81,7 @@ func portalCmd() *cobra.Command {
 	cmd.Flags().String("vault", "http://127.0.0.1:8800", "vault URL for new records")
 	cmd.Flags().String("url-file", "", "also write the login link to this file (mode 0600)")
 	cmd.Flags().Duration("session-ttl", 12*time.Hour, "how long a signed-in session lasts")
+	metricsFlag(cmd)
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
 }

@@ -86,6 +86,9 @@ func vaultStartCmd() *cobra.Command {
 			defer chain.Close()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if cfg.Metrics, err = serveMetrics(ctx, cmd, log); err != nil {
+				return err
+			}
 			verifier := vault.NewVerifier(addresscodec.NewBech32Codec(chaincfg.Bech32Prefix), 5*time.Minute)
 			srv, err := vault.NewServer(ctx, cfg, store, chain, verifier, log)
 			if err != nil {
@@ -144,6 +147,7 @@ func vaultStartCmd() *cobra.Command {
 	cmd.Flags().Duration("quarantine-retention", 30*24*time.Hour, "how long a never-committed upload stays in <data>/quarantine before it is deleted")
 	cmd.Flags().Float64("rate-limit", 50, "requests per second one account may make on average (429 beyond); unknown accounts share one allowance")
 	cmd.Flags().Int("rate-burst", 100, "requests one account may make at once")
+	metricsFlag(cmd)
 	cmd.Flags().Duration("max-chain-lag", 2*time.Minute, "the sweep removes nothing while the node's latest block is older than this")
 	return cmd
 }

@@ -313,6 +313,7 @@ func (s msgServer) AccessRecord(ctx context.Context, msg *types.MsgAccessRecord)
 	if err := emit(ctx, &types.EventRecordAccessed{
 		ReceiptId: id, RecordId: r.Id, Patient: r.Patient, Accessor: accessorStr, Purpose: msg.Purpose,
 		ConsentId: decision.ConsentID, DataClass: r.DataClass, ContentHash: hex.EncodeToString(r.ContentHash),
+		Emergency: decision.Emergency,
 	}); err != nil {
 		return nil, err
 	}
