@@ -11,6 +11,7 @@ import (
 	errorsmod "cosmossdk.io/errors"
 
 	"github.com/healthd-chain/healthd/internal/metrics"
+	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 )
 
 // chainMetrics are healthd's own Prometheus metrics of the chain, served
@@ -41,7 +42,7 @@ func newChainMetrics(reg prometheus.Registerer) *chainMetrics {
 	vec := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: name, Help: help}, labels))
 	}
-	return &chainMetrics{
+	m := &chainMetrics{
 		blocks:    counter("blocks_committed_total", "Blocks this node committed."),
 		txs:       vec("txs_committed_total", "Transactions in committed blocks, by result (ok or refused).", "result"),
 		records:   vec("records_committed_total", "Records committed, by data class and kind (created or amended).", "class", "kind"),
@@ -53,6 +54,31 @@ func newChainMetrics(reg prometheus.Registerer) *chainMetrics {
 		reviews:   vec("emergency_reviews_total", "Reviews of break-glass accesses, by verdict.", "verdict"),
 		releases:  counter("key_shares_released_total", "Escrowed key shares released by custodians to a provider in break-glass."),
 	}
+	// every series of a closed vocabulary starts at 0, so that dashboards and
+	// alerts see 0 rather than no data
+	for _, result := range []string{"ok", "refused"} {
+		m.txs.WithLabelValues(result)
+	}
+	for _, class := range consenttypes.DataClasses {
+		m.records.WithLabelValues(class, "created")
+		m.records.WithLabelValues(class, "amended")
+	}
+	for _, purpose := range consenttypes.Purposes {
+		m.receipts.WithLabelValues(purpose, "false")
+		m.receipts.WithLabelValues(purpose, "true")
+	}
+	for _, event := range []string{"granted", "revoked", "expired"} {
+		m.consents.WithLabelValues(event)
+	}
+	for code, name := range consenttypes.EmergencyReason_name {
+		if code != 0 {
+			m.emergency.WithLabelValues(name)
+		}
+	}
+	for _, verdict := range []consenttypes.ReviewState{consenttypes.REVIEW_STATE_JUSTIFIED, consenttypes.REVIEW_STATE_ABUSIVE} {
+		m.reviews.WithLabelValues(verdict.String())
+	}
+	return m
 }
 
 // observe reads a block's results; the counts are added at commit.

@@ -25,7 +25,7 @@ func newVaultMetrics(reg prometheus.Registerer) *vaultMetrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry() // counted, not served
 	}
-	return &vaultMetrics{
+	m := &vaultMetrics{
 		http: metrics.NewHTTP(reg, "vault"),
 		storeErrors: metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "vault", Name: "store_errors_total",
@@ -40,6 +40,16 @@ func newVaultMetrics(reg prometheus.Registerer) *vaultMetrics {
 			Help: "Garbage sweeps by result: done, not_sweeper (another replica holds the lease), skipped (the node is unfit or unreachable).",
 		}, []string{"result"})),
 	}
+	for _, op := range []string{"usage", "put", "get", "stat", "delete", "list", "quarantine", "purge"} {
+		m.storeErrors.WithLabelValues(op)
+	}
+	for _, action := range []string{"deleted", "quarantined", "purged"} {
+		m.sweep.WithLabelValues(action)
+	}
+	for _, result := range []string{"done", "not_sweeper", "skipped"} {
+		m.sweepRuns.WithLabelValues(result)
+	}
+	return m
 }
 
 // countedStore counts a store's unexpected errors.

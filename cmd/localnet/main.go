@@ -95,7 +95,10 @@ func run() error {
 		fmt.Printf("building a new local chain %s in %s from %s\n", cfg.ChainID(), *home, *configPath)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := localnet.Init(ctx, cfg, localnet.Options{Binary: bin, Home: *home}); err != nil {
+		// CometBFT's and healthd's chain metrics at http://127.0.0.1:26660/metrics
+		// (docs/operations.md, "Metrics")
+		metricsCfg := map[string]any{"instrumentation": map[string]any{"prometheus": true, "prometheus_listen_addr": "127.0.0.1:26660"}}
+		if err := localnet.Init(ctx, cfg, localnet.Options{Binary: bin, Home: *home, Config: metricsCfg}); err != nil {
 			return err
 		}
 	default:

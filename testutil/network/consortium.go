@@ -79,10 +79,11 @@ func StartNetwork(t testing.TB, opts NetworkOptions) *Network {
 	for _, nn := range nodes {
 		net.Nodes = append(net.Nodes, &Node{
 			t: t, Binary: bin, Home: nn.Home, ChainID: cfg.ChainID(), Config: cfg, Name: nn.Name,
-			RPC:  fmt.Sprintf("http://127.0.0.1:%d", nn.Ports.RPC),
-			API:  fmt.Sprintf("http://127.0.0.1:%d", nn.Ports.API),
-			GRPC: fmt.Sprintf("127.0.0.1:%d", nn.Ports.GRPC),
-			P2P:  fmt.Sprintf("%s@127.0.0.1:%d", nn.NodeID, nn.Ports.P2P),
+			RPC:     fmt.Sprintf("http://127.0.0.1:%d", nn.Ports.RPC),
+			API:     fmt.Sprintf("http://127.0.0.1:%d", nn.Ports.API),
+			GRPC:    fmt.Sprintf("127.0.0.1:%d", nn.Ports.GRPC),
+			P2P:     fmt.Sprintf("%s@127.0.0.1:%d", nn.NodeID, nn.Ports.P2P),
+			Metrics: fmt.Sprintf("127.0.0.1:%d", nn.Ports.Prometheus),
 		})
 	}
 	for i, n := range net.Nodes {

@@ -113,6 +113,9 @@ type Node struct {
 	// RPC and API are http:// base URLs; GRPC is host:port; P2P is
 	// node-id@host:port (network nodes).
 	RPC, API, GRPC, P2P string
+	// Metrics is host:port of the node's Prometheus endpoint (/metrics:
+	// CometBFT's and healthd's chain metrics).
+	Metrics string
 
 	// Cosmovisor, if set, is the cosmovisor binary the node runs under
 	// (UseCosmovisor); Binary stays the binary of its CLI calls.
@@ -157,11 +160,11 @@ func StartNodeBinary(t testing.TB, bin string) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := localnet.FreePorts(4)
+	ports, err := localnet.FreePorts(5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpcPort, p2pPort, apiPort, grpcPort := ports[0], ports[1], ports[2], ports[3]
+	rpcPort, p2pPort, apiPort, grpcPort, promPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 	n := &Node{
 		t:       t,
 		Binary:  bin,
@@ -171,6 +174,7 @@ func StartNodeBinary(t testing.TB, bin string) *Node {
 		RPC:     fmt.Sprintf("http://127.0.0.1:%d", rpcPort),
 		API:     fmt.Sprintf("http://127.0.0.1:%d", apiPort),
 		GRPC:    fmt.Sprintf("127.0.0.1:%d", grpcPort),
+		Metrics: fmt.Sprintf("127.0.0.1:%d", promPort),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -178,8 +182,9 @@ func StartNodeBinary(t testing.TB, bin string) *Node {
 		Binary: bin,
 		Home:   n.Home,
 		Config: map[string]any{
-			"rpc": map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort), "pprof_laddr": ""},
-			"p2p": map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)},
+			"rpc":             map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort), "pprof_laddr": ""},
+			"p2p":             map[string]any{"laddr": fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)},
+			"instrumentation": map[string]any{"prometheus": true, "prometheus_listen_addr": n.Metrics},
 		},
 		App: map[string]any{
 			"api":  map[string]any{"address": fmt.Sprintf("tcp://127.0.0.1:%d", apiPort)},

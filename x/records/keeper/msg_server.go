@@ -171,6 +171,7 @@ func (s msgServer) AmendRecord(ctx context.Context, msg *types.MsgAmendRecord) (
 	}
 	if err := emit(ctx, &types.EventRecordAmended{
 		Id: r.Id, Supersedes: old.Id, Patient: r.Patient, Author: r.Author, ContentHash: hex.EncodeToString(r.ContentHash),
+		DataClass: r.DataClass,
 	}); err != nil {
 		return nil, err
 	}
