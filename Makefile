@@ -18,7 +18,7 @@ LDFLAGS     := -X github.com/cosmos/cosmos-sdk/version.Name=healthd \
 GO          ?= go
 
 .DEFAULT_GOAL := help
-.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset bench bench-state demo test test-unit test-sim test-e2e test-portal-s3 \
+.PHONY: help build install localnet localnet-reset localnet-init localnet-4 localnet-4-status localnet-4-stop localnet-4-reset bench bench-state demo test test-unit test-sim test-e2e test-portal-s3 fuzz \
         proto-gen proto-check fmt lint clean
 
 help: ## list the targets
@@ -73,6 +73,9 @@ test-unit: ## run the tests that start no node (everything but tests/e2e)
 test-sim: ## the app simulation at full size: random genesis and transactions of every module, determinism, export/import
 	$(GO) test -count=1 -timeout 60m ./app -run 'TestFullAppSimulation|TestAppStateDeterminism|TestAppImportExport' -v \
 	  -args -sim.blocks $(SIM_BLOCKS) -sim.blocksize $(SIM_BLOCKSIZE) -sim.seed $(SIM_SEED) -sim.seeds $(SIM_SEEDS) -sim.runs $(SIM_RUNS)
+
+fuzz: ## run every Go fuzz target for FUZZTIME each (default 1m; CI runs 12s each); crashers land in testdata/fuzz (docs/development.md)
+	FUZZTIME=$(or $(FUZZTIME),1m) bash scripts/fuzz.sh
 
 test-e2e: ## run only the end-to-end tests (real binaries: one node, a 4-validator network with its fault tests, vaults, the portal in headless Chromium, which it installs)
 	bash scripts/install-chromium.sh

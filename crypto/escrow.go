@@ -107,9 +107,12 @@ func decodeShares(b []byte) ([]ClassShare, error) {
 	}
 	n := int(b[0])
 	b = b[1:]
+	if n == 0 { // what encodeShares never writes (found by FuzzDecodeShares)
+		return nil, errShareEncoding
+	}
 	out := make([]ClassShare, 0, n)
 	for range n {
-		if len(b) < 1 || len(b) < 1+int(b[0])+8+2 {
+		if len(b) < 1 || b[0] == 0 || len(b) < 1+int(b[0])+8+2 {
 			return nil, errShareEncoding
 		}
 		cl := int(b[0])
@@ -118,7 +121,7 @@ func decodeShares(b []byte) ([]ClassShare, error) {
 		epoch := binary.BigEndian.Uint64(b)
 		x, yl := b[8], int(b[9])
 		b = b[10:]
-		if len(b) < yl {
+		if yl == 0 || len(b) < yl {
 			return nil, errShareEncoding
 		}
 		out = append(out, ClassShare{DataClass: class, Epoch: epoch, Share: Share{X: x, Y: append([]byte(nil), b[:yl]...)}})

@@ -3,7 +3,9 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -67,7 +69,10 @@ func Validate(raw []byte) (string, []Issue) {
 	if err := dec.Decode(&v); err != nil {
 		return "", []Issue{{Code: "structure", Expression: "", Diagnostics: "not valid JSON: " + err.Error()}}
 	}
-	if dec.More() {
+	// anything but white space after the value (another value, a stray ']'
+	// that dec.More does not report: found by FuzzValidate) is not one
+	// resource
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return "", []Issue{{Code: "structure", Diagnostics: "not valid JSON: more than one value"}}
 	}
 	st := &validation{}

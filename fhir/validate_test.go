@@ -73,13 +73,6 @@ func TestValidateBundleEntries(t *testing.T) {
 	require.Equal(t, []Issue{{"required", "Bundle.entry[0].resource.code", "required element missing (min 1)"}}, issues)
 }
 
-// FuzzValidate: no input makes the validator panic.
-func FuzzValidate(f *testing.F) {
-	f.Add([]byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`))
-	f.Add([]byte(`{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient"}}]}`))
-	f.Fuzz(func(t *testing.T, raw []byte) { _, _ = Validate(raw) })
-}
-
 // The synthetic patients the benchmarks and tests import are valid R4.
 func TestSyntheticBundleIsValid(t *testing.T) {
 	raw, err := SyntheticBundle(300, 7)

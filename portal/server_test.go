@@ -35,7 +35,7 @@ const aliceMnemonic = "picnic slam curve decline use print secret feel impose ge
 
 // testPortal is a portal for alice with no chain behind it: enough for every
 // check that happens before the chain is asked.
-func testPortal(t *testing.T) (*Server, *httptest.Server) {
+func testPortal(t testing.TB) (*Server, *httptest.Server) {
 	t.Helper()
 	reg := codectypes.NewInterfaceRegistry()
 	cryptocodec.RegisterInterfaces(reg)

@@ -382,7 +382,7 @@ func TestGarbageCollection(t *testing.T) {
 	e.chain.erased[erased] = true
 	e.srv.now = func() time.Time { return time.Now().Add(2 * time.Hour) } // stale's TTL passed…
 	// …but fresh is re-stamped as just uploaded
-	store := e.srv.store.(*DiskStore)
+	store := e.srv.store.(countedStore).Store.(*DiskStore)
 	store.now = e.srv.now
 	if err := store.Delete(context.Background(), fresh); err != nil {
 		t.Fatal(err)

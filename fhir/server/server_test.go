@@ -34,12 +34,12 @@ const (
 // given before anything could reach the chain; a handler that tried would
 // panic, which ServeHTTP turns into a 500 that the tests would see.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	srv *Server
 	key *ecdsa.PrivateKey
 }
 
-func newHarness(t *testing.T, scopes ...string) *harness {
+func newHarness(t testing.TB, scopes ...string) *harness {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	require.NoError(t, err)

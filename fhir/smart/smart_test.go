@@ -24,7 +24,7 @@ type signer struct {
 	kid string
 }
 
-func (s signer) assertion(t *testing.T, claims jwt.Claims) string {
+func (s signer) assertion(t testing.TB, claims jwt.Claims) string {
 	t.Helper()
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: jose.JSONWebKey{Key: s.key, KeyID: s.kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
@@ -38,7 +38,7 @@ func (s signer) assertion(t *testing.T, claims jwt.Claims) string {
 	return raw
 }
 
-func newEC(t *testing.T, kid string) (signer, jose.JSONWebKey) {
+func newEC(t testing.TB, kid string) (signer, jose.JSONWebKey) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
@@ -50,7 +50,7 @@ func newEC(t *testing.T, kid string) (signer, jose.JSONWebKey) {
 // fixture: the EHR client "ehr" (ES384) may ask system/*.rs and
 // system/Observation.cruds, for TREAT or HOPERAT; "lab" (RS384) only
 // system/Observation.rs.
-func fixture(t *testing.T) (*Authority, signer, signer, *time.Time) {
+func fixture(t testing.TB) (*Authority, signer, signer, *time.Time) {
 	t.Helper()
 	ehr, ehrPub := newEC(t, "ehr-1")
 	rk, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -33,7 +33,7 @@ const (
 var roles = []string{alice, dana, eve, hospital, sam}
 
 // setup builds the cast at GenesisTime+1h: eve's delegation ended at +30m.
-func setup(t *testing.T) (*tk.ConsentFixture, uint64) {
+func setup(t testing.TB) (*tk.ConsentFixture, uint64) {
 	t.Helper()
 	f := tk.NewConsentFixture(t)
 	f.RegisterPatient(t, alice)

@@ -45,7 +45,7 @@ func grant(t testing.TB, f *tk.RecordsFixture, grantee string, perms ...string) 
 	return resp.Id
 }
 
-func setup(t *testing.T) *tk.RecordsFixture {
+func setup(t testing.TB) *tk.RecordsFixture {
 	t.Helper()
 	f := tk.NewRecordsFixture(t)
 	f.RegisterPatient(t, alice)

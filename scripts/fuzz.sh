@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every native Go fuzz target of the repository (func FuzzXxx in a
+# _test.go file) for FUZZTIME each (default 10s) and prints, per target, the
+# time and the executions. A crash fails the script; Go saves the input under
+# the package's testdata/fuzz/FuzzXxx/, which becomes a regression case of the
+# plain `go test` once committed (docs/development.md, "Fuzzing").
+#   FUZZTIME=10s bash scripts/fuzz.sh            # every target (CI: .ci/run)
+#   FUZZTIME=5m  bash scripts/fuzz.sh ./vault    # the targets of some packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime="${FUZZTIME:-10s}"
+pkgs=("$@")
+if [ ${#pkgs[@]} -eq 0 ]; then
+  mapfile -t pkgs < <(grep -rl --include='*_test.go' -E '^func Fuzz[A-Z]' . | xargs -n1 dirname | sort -u)
+fi
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+failed=0
+start=$(date +%s)
+for pkg in "${pkgs[@]}"; do
+  for target in $(grep -h -o -E '^func Fuzz[A-Za-z0-9_]+' "$pkg"/*_test.go | sed 's/^func //' | sort); do
+    log=$(mktemp)
+    t0=$(date +%s)
+    if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then status=ok; else status=FAILED; failed=1; fi
+    t1=$(date +%s)
+    execs=$(grep -o -E 'execs: [0-9]+' "$log" | tail -1 | grep -o -E '[0-9]+' || echo 0)
+    printf '%-22s %-28s %-7s %6ss %12s execs\n' "$pkg" "$target" "$status" "$((t1 - t0))" "$execs" | tee -a "$report"
+    if [ "$status" = FAILED ]; then sed -n '1,60p' "$log" | grep -v '^fuzz: elapsed' >&2; fi
+    rm -f "$log"
+  done
+done
+echo "fuzzing: $(wc -l <"$report") targets, ${fuzztime} each, $(( $(date +%s) - start ))s in all (with builds)"
+exit $failed
