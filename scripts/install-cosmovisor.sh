@@ -13,17 +13,7 @@
 # `go mod download` and built there (its own go.mod pins its dependencies).
 # The binary is cached in $HEALTHD_TOOLS (default ~/.cache/healthd-tools).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 version="v1.5.0"
 tools="${HEALTHD_TOOLS:-$HOME/.cache/healthd-tools}"
-bin="$tools/cosmovisor-$version/cosmovisor"
-if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
-mkdir -p "$(dirname "$bin")"
-dir=$(go mod download -json "cosmossdk.io/tools/cosmovisor@$version" | sed -nE 's/^\t"Dir": "(.*)",$/\1/p')
-if [ -z "$dir" ] || [ ! -d "$dir/cmd/cosmovisor" ]; then
-  echo "could not download cosmossdk.io/tools/cosmovisor@$version from the module proxy" >&2
-  exit 1
-fi
-echo "building cosmovisor $version (once; about a minute) …" >&2
-(cd "$dir" && go build -o "$bin.tmp" ./cmd/cosmovisor)
-mv "$bin.tmp" "$bin"
-echo "$bin"
+build_module_tool cosmossdk.io/tools/cosmovisor "$version" cmd/cosmovisor "$tools/cosmovisor-$version/cosmovisor"

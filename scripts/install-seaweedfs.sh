@@ -7,17 +7,7 @@
 # $HEALTHD_TOOLS (default ~/.cache/healthd-tools); the first build on a
 # 2-core machine takes several minutes.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 version="v0.0.0-20261109003541-7506e5f91cd6"
 tools="${HEALTHD_TOOLS:-$HOME/.cache/healthd-tools}"
-bin="$tools/seaweedfs-$version/weed"
-if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
-mkdir -p "$(dirname "$bin")"
-dir=$(go mod download -json "github.com/seaweedfs/seaweedfs@$version" | sed -nE 's/^\t"Dir": "(.*)",$/\1/p')
-if [ -z "$dir" ] || [ ! -d "$dir/weed" ]; then
-  echo "could not download github.com/seaweedfs/seaweedfs@$version from the module proxy" >&2
-  exit 1
-fi
-echo "building SeaweedFS $version (once; several minutes) …" >&2
-(cd "$dir" && go build -o "$bin.tmp" ./weed)
-mv "$bin.tmp" "$bin"
-echo "$bin"
+build_module_tool github.com/seaweedfs/seaweedfs "$version" weed "$tools/seaweedfs-$version/weed"

@@ -13,10 +13,6 @@ import (
 	"testing"
 	"time"
 
-	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
-	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
-	govtypes "github.com/cosmos/cosmos-sdk/x/gov/types"
-
 	"github.com/healthd-chain/healthd/testutil/network"
 )
 
@@ -320,28 +316,8 @@ func testPermissionedValidators(t *testing.T, net *network.Network) {
 	}
 	ops, _ := params.Params["validator_operators"].([]any)
 	params.Params["validator_operators"] = append(ops, newval)
-	govAddr, err := addresscodec.NewBech32Codec("health").BytesToString(authtypes.NewModuleAddress(govtypes.ModuleName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proposal := map[string]any{
-		"messages": []any{map[string]any{
-			"@type": "/healthd.providers.v1.MsgUpdateParams", "authority": govAddr, "params": params.Params,
-		}},
-		"deposit": "10000000uhealth", "title": "Admit newval as a validator operator",
-		"summary": "The consortium approves newval to run a validator.", "expedited": false,
-	}
-	propFile := filepath.Join(t.TempDir(), "proposal.json")
-	raw, _ := json.Marshal(proposal)
-	if err := os.WriteFile(propFile, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n0.CLI("tx", "gov", "submit-proposal", propFile, "--from", "validator", "--gas", "auto", "--gas-adjustment", "1.5", "--yes")
-	id := latestProposal(t, n0)
-	for _, v := range net.Nodes {
-		n0.CLI("tx", "gov", "vote", id, "yes", "--from", v.Name, "--yes")
-	}
-	waitProposalPassed(t, n0, id)
+	passProposal(t, net, "Admit newval as a validator operator", "The consortium approves newval to run a validator.",
+		map[string]any{"@type": "/healthd.providers.v1.MsgUpdateParams", "authority": govAuthority(t), "params": params.Params})
 	n0.CLI("tx", "staking", "create-validator", valFile, "--from", "newval", "--yes")
 	var v struct {
 		Validators []struct {

@@ -157,15 +157,7 @@ func TestMetricsWithPrometheus(t *testing.T) {
 	}
 	n.CLI("consent", "grant", hospital, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", "read,write",
 		"--expires", "720h", "--from", "alice", "--keyring-backend", "test")
-	var put struct {
-		RecordID json.Number `json:"record_id"`
-	}
-	out := n.CLI("records", "put", original, "--patient", alice, "--class", "lab-result", "--purpose", "TREAT",
-		"--fhir-type", "Observation", "--vault", v.URL, "--from", "hospital", "--keyring-backend", "test")
-	if err := json.Unmarshal([]byte(out), &put); err != nil || put.RecordID == "" {
-		t.Fatalf("put output %q: %v", out, err)
-	}
-	id := put.RecordID.String()
+	id := putLabResult(t, n, original, alice, v.URL)
 	// a read without consent reaches a block and is refused there
 	if res := n.Exec("tx", "records", "access", id, "TREAT", "--from", "lab", "--yes"); res.ExitCode == 0 {
 		t.Fatalf("lab read without consent: %s", res.Stdout)

@@ -45,15 +45,7 @@ func TestRecordsPutGet(t *testing.T) {
 	shareWith(hospital, "read,write")
 
 	// when hospital files the lab result
-	var put struct {
-		RecordID json.Number `json:"record_id"`
-	}
-	out := n.CLI("records", "put", original, "--patient", alice, "--class", "lab-result", "--purpose", "TREAT",
-		"--fhir-type", "Observation", "--vault", v.URL, "--from", "hospital", "--keyring-backend", "test")
-	if err := json.Unmarshal([]byte(out), &put); err != nil || put.RecordID == "" {
-		t.Fatalf("put output %q: %v", out, err)
-	}
-	id := put.RecordID.String()
+	id := putLabResult(t, n, original, alice, v.URL)
 
 	// then lab, without consent, is refused with a clear message and gets no file
 	labOut := filepath.Join(dir, "lab.json")
@@ -113,14 +105,7 @@ func TestRecordsPutGet(t *testing.T) {
 
 	// and the class key was rotated: the hospital, re-keyed in the same
 	// transaction, files a new record under epoch 2 and still reads the old one
-	out = n.CLI("records", "put", original, "--patient", alice, "--class", "lab-result", "--purpose", "TREAT",
-		"--fhir-type", "Observation", "--vault", v.URL, "--from", "hospital", "--keyring-backend", "test")
-	var put2 struct {
-		RecordID json.Number `json:"record_id"`
-	}
-	if err := json.Unmarshal([]byte(out), &put2); err != nil {
-		t.Fatalf("put after the rotation %q: %v", out, err)
-	}
+	id2 := putLabResult(t, n, original, alice, v.URL)
 	var rec2 struct {
 		Record struct {
 			KeyEpoch    string `json:"key_epoch"`
@@ -128,10 +113,10 @@ func TestRecordsPutGet(t *testing.T) {
 			ContentHash []byte `json:"content_hash"`
 		} `json:"record"`
 	}
-	if err := n.GetJSON("/healthd/records/v1/records/"+put2.RecordID.String(), &rec2); err != nil || rec2.Record.KeyEpoch != "2" {
+	if err := n.GetJSON("/healthd/records/v1/records/"+id2, &rec2); err != nil || rec2.Record.KeyEpoch != "2" {
 		t.Fatalf("record after the rotation: %+v, %v", rec2, err)
 	}
-	for _, r := range []string{id, put2.RecordID.String()} {
+	for _, r := range []string{id, id2} {
 		hOut := filepath.Join(dir, "hospital-"+r+".json")
 		if res := get("hospital", r, hOut); res.ExitCode != 0 {
 			t.Fatalf("hospital reads record %s after the rotation: %s", r, res.Stderr)
@@ -141,7 +126,7 @@ func TestRecordsPutGet(t *testing.T) {
 		}
 	}
 	// and alice, the patient, reads the new one with her derived key
-	if res := get("alice", put2.RecordID.String(), filepath.Join(dir, "alice2.json")); res.ExitCode != 0 {
+	if res := get("alice", id2, filepath.Join(dir, "alice2.json")); res.ExitCode != 0 {
 		t.Fatalf("alice reads the epoch-2 record: %s", res.Stderr)
 	}
 	// but the key lab kept (its epoch-1 grant) does not open the new record
@@ -241,4 +226,19 @@ func TestConsentCommandsForADelegate(t *testing.T) {
 		len(revoked.RotatedClasses) != 1 {
 		t.Fatalf("records revoke: exit %d, stdout %s, stderr %s", res.ExitCode, res.Stdout, res.Stderr)
 	}
+}
+
+// putLabResult files file as alice's lab result through the vault, signed by
+// hospital under TREAT, and returns the record id.
+func putLabResult(t *testing.T, n *network.Node, file, patient, vaultURL string) string {
+	t.Helper()
+	var put struct {
+		RecordID json.Number `json:"record_id"`
+	}
+	n.CLIJSON(&put, "records", "put", file, "--patient", patient, "--class", "lab-result", "--purpose", "TREAT",
+		"--fhir-type", "Observation", "--vault", vaultURL, "--from", "hospital", "--keyring-backend", "test")
+	if put.RecordID == "" {
+		t.Fatal("records put gave no record id")
+	}
+	return put.RecordID.String()
 }

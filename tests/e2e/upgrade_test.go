@@ -10,10 +10,6 @@ import (
 	"testing"
 	"time"
 
-	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
-	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
-	govtypes "github.com/cosmos/cosmos-sdk/x/gov/types"
-
 	"github.com/healthd-chain/healthd/app"
 	"github.com/healthd-chain/healthd/testutil/network"
 )
@@ -82,29 +78,11 @@ func TestUpgradeWithCosmovisor(t *testing.T) {
 	// the proposal, voted by all four validators
 	height := heightOf(t, n0)
 	upgradeHeight := height + 40
-	govAddr, err := addresscodec.NewBech32Codec("health").BytesToString(authtypes.NewModuleAddress(govtypes.ModuleName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proposal := map[string]any{
-		"messages": []any{map[string]any{
-			"@type": "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade", "authority": govAddr,
+	id := passProposal(t, net, "Upgrade to healthd v2", "x/records layout 2: every record gets root_id and version.",
+		map[string]any{
+			"@type": "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade", "authority": govAuthority(t),
 			"plan": map[string]any{"name": app.UpgradeV2, "height": strconv.FormatInt(upgradeHeight, 10), "info": ""},
-		}},
-		"deposit": "10000000uhealth", "title": "Upgrade to healthd v2",
-		"summary": "x/records layout 2: every record gets root_id and version.", "expedited": false,
-	}
-	propFile := filepath.Join(t.TempDir(), "upgrade.json")
-	raw, _ := json.Marshal(proposal)
-	if err := os.WriteFile(propFile, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n0.CLI("tx", "gov", "submit-proposal", propFile, "--from", "validator", "--gas", "auto", "--gas-adjustment", "1.5", "--yes")
-	id := latestProposal(t, n0)
-	for _, v := range net.Nodes {
-		n0.CLI("tx", "gov", "vote", id, "yes", "--from", v.Name, "--yes")
-	}
-	waitProposalPassed(t, n0, id)
+		})
 	var plan struct {
 		Plan struct {
 			Name   string `json:"name"`
@@ -258,39 +236,6 @@ func stripLineage(t *testing.T, state map[string]any) string {
 	}
 	out, _ := json.Marshal(copied)
 	return string(out)
-}
-
-func latestProposal(t *testing.T, n *network.Node) string {
-	t.Helper()
-	var props struct {
-		Proposals []struct {
-			ID string `json:"id"`
-		} `json:"proposals"`
-	}
-	if err := n.GetJSON("/cosmos/gov/v1/proposals?proposal_status=2", &props); err != nil || len(props.Proposals) == 0 {
-		t.Fatalf("proposal in voting period: %+v %v", props, err)
-	}
-	return props.Proposals[len(props.Proposals)-1].ID
-}
-
-func waitProposalPassed(t *testing.T, n *network.Node, id string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var p struct {
-			Proposal struct {
-				Status string `json:"status"`
-			} `json:"proposal"`
-		}
-		_ = n.GetJSON("/cosmos/gov/v1/proposals/"+id, &p)
-		if p.Proposal.Status == "PROPOSAL_STATUS_PASSED" {
-			return
-		}
-		if time.Now().After(deadline) || p.Proposal.Status == "PROPOSAL_STATUS_REJECTED" || p.Proposal.Status == "PROPOSAL_STATUS_FAILED" {
-			t.Fatalf("proposal %s: %s", id, p.Proposal.Status)
-		}
-		time.Sleep(time.Second)
-	}
 }
 
 // waitLog waits until a line of the node's current log contains every part.
