@@ -6,6 +6,7 @@
 # plain `go test` once committed (docs/development.md, "Fuzzing").
 #   FUZZTIME=10s bash scripts/fuzz.sh            # every target (CI: .ci/run)
 #   FUZZTIME=5m  bash scripts/fuzz.sh ./vault    # the targets of some packages
+#   FUZZPARALLEL=1 …                              # fuzzing workers (default: GOMAXPROCS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-10s}"
@@ -21,7 +22,7 @@ for pkg in "${pkgs[@]}"; do
   for target in $(grep -h -o -E '^func Fuzz[A-Za-z0-9_]+' "$pkg"/*_test.go | sed 's/^func //' | sort); do
     log=$(mktemp)
     t0=$(date +%s)
-    if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then status=ok; else status=FAILED; failed=1; fi
+    if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" ${FUZZPARALLEL:+-parallel "$FUZZPARALLEL"} "$pkg" >"$log" 2>&1; then status=ok; else status=FAILED; failed=1; fi
     t1=$(date +%s)
     execs=$(grep -o -E 'execs: [0-9]+' "$log" | tail -1 | grep -o -E '[0-9]+' || echo 0)
     printf '%-22s %-28s %-7s %6ss %12s execs\n' "$pkg" "$target" "$status" "$((t1 - t0))" "$execs" | tee -a "$report"
