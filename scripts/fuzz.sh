@@ -26,7 +26,7 @@ for pkg in "${pkgs[@]}"; do
     t1=$(date +%s)
     execs=$(grep -o -E 'execs: [0-9]+' "$log" | tail -1 | grep -o -E '[0-9]+' || echo 0)
     printf '%-22s %-28s %-7s %6ss %12s execs\n' "$pkg" "$target" "$status" "$((t1 - t0))" "$execs" | tee -a "$report"
-    if [ "$status" = FAILED ]; then sed -n '1,60p' "$log" | grep -v '^fuzz: elapsed' >&2; fi
+    if [ "$status" = FAILED ]; then grep -v '^fuzz: elapsed' "$log" | head -60 >&2 || true; tail -3 "$log" >&2; fi
     rm -f "$log"
   done
 done
