@@ -81,16 +81,32 @@ func (p *Proc) Running() bool {
 func (p *Proc) Signal(sig syscall.Signal) { _ = syscall.Kill(-p.Pid(), sig) }
 
 // Stop sends SIGTERM to the process group, SIGKILL after grace, and waits for
-// the exit.
+// the exit of the whole group: a child may outlive the process it started
+// (cosmovisor's healthd, still writing its home), and the caller may delete
+// that home next.
 func (p *Proc) Stop(grace time.Duration) {
-	if !p.Running() {
+	if p == nil || p.cmd.Process == nil {
 		return
 	}
-	p.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(grace):
-		p.Kill()
+	deadline := time.Now().Add(grace)
+	if p.Running() {
+		p.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(grace):
+			p.Kill()
+		}
+	}
+	killed := false
+	for syscall.Kill(-p.Pid(), 0) == nil { // some process of the group is left
+		switch {
+		case !killed && time.Now().After(deadline):
+			p.Signal(syscall.SIGKILL)
+			killed, deadline = true, time.Now().Add(5*time.Second)
+		case killed && time.Now().After(deadline):
+			return // only unreaped zombies can be left: nothing writes any more
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
