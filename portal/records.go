@@ -183,8 +183,9 @@ func (s *Server) fileFrom(ctx context.Context, w http.ResponseWriter, file io.Re
 	writeJSON(w, http.StatusOK, map[string]any{"record_ids": []uint64{res.ID}})
 }
 
-// readRecord takes an access receipt, downloads and decrypts one record, and
-// sends the plaintext only once all of it has been checked.
+// readRecord takes an access receipt (none for the record's patient),
+// downloads and decrypts one record, and sends the plaintext only once all of
+// it has been checked.
 func (s *Server) readRecord(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
@@ -228,7 +229,7 @@ func (s *Server) readRecord(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="record-%d.%s"`, id, ext))
-	h.Set("X-Receipt-Id", strconv.FormatUint(access.ReceiptId, 10))
+	h.Set("X-Receipt-Id", strconv.FormatUint(access.ReceiptId, 10)) // 0: the patient's own read takes none
 	h.Set("X-Record-Class", rec.DataClass)
 	h.Set("X-Record-Fhir-Type", rec.FhirResourceType)
 	_, _ = w.Write(buf.Bytes())

@@ -22,7 +22,9 @@ import (
 // checks a single one (hash, size, quota; receipt, consent, uploader).
 //
 //	POST /v1/batch/put   body: manifest line, then the blobs back to back
-//	POST /v1/batch/get   body: {"receipts":[…]}; answer: per receipt a header line, then its bytes
+//	POST /v1/batch/get   body: {"receipts":[…]} or, for a patient's own
+//	                     records, {"records":[…]}; answer: per item a header
+//	                     line, then its bytes
 const (
 	// MaxBatchItems bounds the blobs of one batch request.
 	MaxBatchItems = 256
@@ -56,18 +58,35 @@ type BatchPutResult struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// BatchGetRequest is the body of a batch download: the access receipts whose
-// records to send, at most MaxBatchItems. The request's signed content hash
-// is the SHA-256 of the body.
+// BatchGetRequest is the body of a batch download: either the access
+// receipts whose records to send, or the ids of records the caller reads as
+// their patient (no receipt: Chain.OwnAccess); at most MaxBatchItems. The
+// request's signed content hash is the SHA-256 of the body.
 type BatchGetRequest struct {
-	Receipts []uint64 `json:"receipts"`
+	Receipts []uint64 `json:"receipts,omitempty"`
+	Records  []uint64 `json:"records,omitempty"`
+}
+
+// ids returns the request's ids and whether they name receipts, or an error
+// for a body that names neither, both or too many.
+func (r BatchGetRequest) ids() ([]uint64, bool, error) {
+	ids, receipts := r.Receipts, true
+	if len(r.Records) > 0 {
+		ids, receipts = r.Records, false
+	}
+	if len(r.Receipts) > 0 && len(r.Records) > 0 || len(ids) == 0 || len(ids) > MaxBatchItems {
+		return nil, false, fmt.Errorf("the body must be {\"receipts\": [1 to %d receipt ids]} or {\"records\": [1 to %d record ids]}",
+			MaxBatchItems, MaxBatchItems)
+	}
+	return ids, receipts, nil
 }
 
 // BatchGetItem heads one answer of a batch download, on a line of its own.
 // With Status 200, Size bytes of the blob follow the line; otherwise nothing
 // does and Error says why.
 type BatchGetItem struct {
-	Receipt uint64 `json:"receipt"`
+	Receipt uint64 `json:"receipt,omitempty"`
+	Record  uint64 `json:"record,omitempty"`
 	Hash    string `json:"hash,omitempty"`
 	Size    int64  `json:"size,omitempty"`
 	Status  int    `json:"status"`
@@ -222,12 +241,22 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req BatchGetRequest
-	if err := json.Unmarshal(raw, &req); err != nil || len(req.Receipts) == 0 || len(req.Receipts) > MaxBatchItems {
-		httpError(w, http.StatusBadRequest, fmt.Sprintf("the body must be {\"receipts\": [1 to %d receipt ids]}", MaxBatchItems))
+	if err := json.Unmarshal(raw, &req); err != nil {
+		httpError(w, http.StatusBadRequest, "the body is not JSON: "+err.Error())
+		return
+	}
+	ids, receipts, err := req.ids()
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	// One chain query for the whole batch, then stream.
-	items := s.openReceipts(r.Context(), addr, req.Receipts)
+	var items []opened
+	if receipts {
+		items = s.openReceipts(r.Context(), addr, ids)
+	} else {
+		items = s.openOwn(r.Context(), addr, ids)
+	}
 	defer func() {
 		for _, o := range items {
 			if o.rc != nil {
@@ -249,7 +278,12 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	for i, o := range items {
-		head := BatchGetItem{Receipt: req.Receipts[i], Status: o.Status, Error: o.Error}
+		head := BatchGetItem{Status: o.Status, Error: o.Error}
+		if receipts {
+			head.Receipt = ids[i]
+		} else {
+			head.Record = ids[i]
+		}
 		if o.Status == http.StatusOK {
 			head.Hash, head.Size = o.info.Hash, o.info.Size
 		}
@@ -310,10 +344,12 @@ type BatchData struct {
 	Data []byte
 }
 
-// Wanted is one blob to download by its access receipt: the record's content
-// hash and size, as the chain says, which the download must match.
+// Wanted is one blob to download by its access receipt or, for the record's
+// patient, by its record id (Receipt 0): the record's content hash and size,
+// as the chain says, which the download must match.
 type Wanted struct {
 	Receipt uint64
+	Record  uint64
 	Hash    Hash
 	MaxSize int64
 }
@@ -327,11 +363,20 @@ type Got struct {
 }
 
 // GetBatch downloads the blobs of want in one request and checks each
-// against its hash. An error is a failure of the whole request.
+// against its hash. Every item names a receipt, or every item names a record
+// of which the caller is the patient. An error is a failure of the whole
+// request.
 func (c *Client) GetBatch(ctx context.Context, want []Wanted) ([]Got, error) {
-	req := BatchGetRequest{Receipts: make([]uint64, len(want))}
-	for i, w := range want {
-		req.Receipts[i] = w.Receipt
+	var req BatchGetRequest
+	for _, w := range want {
+		if (w.Receipt == 0) != (want[0].Receipt == 0) || w.Receipt == 0 && w.Record == 0 {
+			return nil, errors.New("a batch download names receipts, or records of which the caller is the patient, not both")
+		}
+		if w.Receipt != 0 {
+			req.Receipts = append(req.Receipts, w.Receipt)
+		} else {
+			req.Records = append(req.Records, w.Record)
+		}
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -352,7 +397,7 @@ func (c *Client) GetBatch(ctx context.Context, want []Wanted) ([]Got, error) {
 			return nil, fmt.Errorf("vault %s: the batch answer ended at item %d of %d: %w", c.BaseURL, i, len(want), err)
 		}
 		var head BatchGetItem
-		if err := json.Unmarshal(line, &head); err != nil || head.Receipt != w.Receipt {
+		if err := json.Unmarshal(line, &head); err != nil || head.Receipt != w.Receipt || w.Receipt == 0 && head.Record != w.Record {
 			return nil, fmt.Errorf("vault %s: an unreadable batch answer at item %d", c.BaseURL, i)
 		}
 		switch {

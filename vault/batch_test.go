@@ -3,8 +3,12 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -99,6 +103,61 @@ func TestBatchPutAndGet(t *testing.T) {
 	}
 	if _, err := e.client("lab").GetByReceipt(ctx, 2, blobs[1].Hash, &buf, 100); !isStatus(err, http.StatusForbidden) {
 		t.Fatalf("refused by receipt: %v", err)
+	}
+}
+
+// TestBatchOwnRecords: a patient downloads her own records by record id,
+// without receipts, where the chain says she reads them as their patient;
+// any other caller, or a record that is not hers, is refused item by item.
+func TestBatchOwnRecords(t *testing.T) {
+	e := newEnv(t, Config{QuotaBytes: 1 << 20})
+	ctx := context.Background()
+	var blobs []BatchData
+	for i := range 3 {
+		data := []byte(fmt.Sprintf("own ciphertext %d", i))
+		blobs = append(blobs, BatchData{Hash: hashOf(data), Data: data})
+	}
+	if _, err := e.client("hospital").PutBatch(ctx, blobs); err != nil {
+		t.Fatal(err)
+	}
+	lab := e.addr["lab"] // lab is the patient here
+	e.chain.own[lab+"|10"] = ReceiptAccess{Hash: blobs[0].Hash, Author: e.addr["hospital"], Allowed: true}
+	e.chain.own[lab+"|11"] = ReceiptAccess{Erased: true}
+	e.chain.own[lab+"|12"] = ReceiptAccess{Hash: blobs[2].Hash, Author: e.addr["stranger"], Allowed: true} // not the uploader's record
+	want := []Wanted{
+		{Record: 10, Hash: blobs[0].Hash, MaxSize: 100},
+		{Record: 11, Hash: blobs[1].Hash, MaxSize: 100},
+		{Record: 12, Hash: blobs[2].Hash, MaxSize: 100},
+		{Record: 13, Hash: blobs[1].Hash, MaxSize: 100}, // not hers
+	}
+	got, err := e.client("lab").GetBatch(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[0].Data, blobs[0].Data) {
+		t.Fatalf("her own record: %v", got[0].Err)
+	}
+	if !errors.Is(got[1].Err, ErrGone) || !isStatus(got[2].Err, http.StatusForbidden) || !isStatus(got[3].Err, http.StatusForbidden) {
+		t.Fatalf("erased, another uploader's copy, not hers: %v, %v, %v", got[1].Err, got[2].Err, got[3].Err)
+	}
+	// the same record ids asked by someone else open nothing
+	got, err = e.client("hospital").GetBatch(ctx, want[:1])
+	if err != nil || !isStatus(got[0].Err, http.StatusForbidden) || got[0].Data != nil {
+		t.Fatalf("the author asks for the patient's own read: %v %v", got, err)
+	}
+	// a body naming both receipts and records is refused whole
+	raw, _ := json.Marshal(BatchGetRequest{Receipts: []uint64{1}, Records: []uint64{10}})
+	sum := sha256.Sum256(raw)
+	resp, err := e.client("lab").send(ctx, http.MethodPost, "/v1/batch/get", func() io.Reader { return bytes.NewReader(raw) }, int64(len(raw)),
+		hex.EncodeToString(sum[:]))
+	if !isStatus(err, http.StatusBadRequest) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		t.Fatalf("receipts and records in one body: %v", err)
+	}
+	if _, err := e.client("lab").GetBatch(ctx, []Wanted{{Record: 10}, {Receipt: 1}}); err == nil {
+		t.Fatal("the client sent a batch mixing receipts and records")
 	}
 }
 

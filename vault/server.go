@@ -45,6 +45,14 @@ type Chain interface {
 	// (CheckAccess) still allows addr that read now; Erased if the record is
 	// erased. An unknown receipt, or someone else's, is not allowed.
 	ReceiptAccess(ctx context.Context, addr string, ids []uint64, maxAge time.Duration) ([]ReceiptAccess, error)
+	// OwnAccess reports on records ids for addr reading them as their
+	// patient, one answer per id in order: Allowed only if the chain's access
+	// rule allows addr the read *because addr is the record's patient*
+	// (reason PATIENT), not through a consent or as its author; Erased if the
+	// record is erased. A patient reading her own record discloses nothing,
+	// so it takes no access receipt (docs/architecture.md, "Reading one's own
+	// records"); everybody else does.
+	OwnAccess(ctx context.Context, addr string, ids []uint64) ([]ReceiptAccess, error)
 	// BlobStatus reports whether the record with content hash h was committed
 	// by uploader, and whether it is erased.
 	BlobStatus(ctx context.Context, h Hash, uploader string) (committed, erased bool, err error)
@@ -53,7 +61,8 @@ type Chain interface {
 	Status(ctx context.Context) (ChainStatus, error)
 }
 
-// ReceiptAccess is the chain's answer about one access receipt.
+// ReceiptAccess is the chain's answer about one access receipt, or about one
+// record its patient reads (OwnAccess).
 type ReceiptAccess struct {
 	Hash    Hash   // the content hash of the receipt's record
 	Author  string // who committed that record
@@ -474,12 +483,33 @@ func (s *Server) openByReceipt(ctx context.Context, addr string, id uint64) open
 // read now, and the blob must have been uploaded by the record's author (a
 // copy of someone else's upload is not served).
 func (s *Server) openReceipts(ctx context.Context, addr string, ids []uint64) []opened {
-	out := make([]opened, len(ids))
 	access, err := s.chain.ReceiptAccess(ctx, addr, ids, s.cfg.ReceiptMaxAge)
-	if err == nil && len(access) != len(ids) {
-		err = fmt.Errorf("the chain answered %d receipts of %d", len(access), len(ids))
+	return s.openAllowed(ctx, access, err, len(ids), func(i int) string {
+		return fmt.Sprintf("receipt %d is not a fresh access receipt of %s, or "+
+			"its access has ended since (revoked consent, suspended provider): send `tx records access` first", ids[i], addr)
+	})
+}
+
+// openOwn opens the blob of each record for addr reading it as its patient,
+// without a receipt (Chain.OwnAccess); the blob must have been uploaded by
+// the record's author.
+func (s *Server) openOwn(ctx context.Context, addr string, ids []uint64) []opened {
+	access, err := s.chain.OwnAccess(ctx, addr, ids)
+	return s.openAllowed(ctx, access, err, len(ids), func(i int) string {
+		return fmt.Sprintf("%s is not the patient of record %d: only a record's patient reads it without an access receipt; "+
+			"send `tx records access` and name the receipt", addr, ids[i])
+	})
+}
+
+// openAllowed opens the blobs the chain's answers allow (n answers, or err),
+// each blob only if the record's author uploaded it; refusal says why an
+// answer does not allow.
+func (s *Server) openAllowed(ctx context.Context, access []ReceiptAccess, err error, n int, refusal func(int) string) []opened {
+	out := make([]opened, n)
+	if err == nil && len(access) != n {
+		err = fmt.Errorf("the chain answered %d of %d", len(access), n)
 	}
-	for i, id := range ids {
+	for i := range out {
 		if err != nil {
 			out[i] = opened{Status: http.StatusBadGateway, Error: "cannot reach the chain", err: err}
 			continue
@@ -490,8 +520,7 @@ func (s *Server) openReceipts(ctx context.Context, addr string, ids []uint64) []
 			out[i] = opened{Status: http.StatusGone, Error: "the record was erased"}
 			continue
 		case !ra.Allowed:
-			out[i] = opened{Status: http.StatusForbidden, Error: fmt.Sprintf("receipt %d is not a fresh access receipt of %s, or "+
-				"its access has ended since (revoked consent, suspended provider): send `tx records access` first", id, addr)}
+			out[i] = opened{Status: http.StatusForbidden, Error: refusal(i)}
 			continue
 		}
 		out[i] = s.open(ctx, ra.Hash)

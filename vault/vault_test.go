@@ -42,6 +42,18 @@ type fakeChain struct {
 	known     map[string]bool
 	// byReceipt: receipt id → the access it gives (the fake's ReceiptAccess)
 	byReceipt map[uint64]ReceiptAccess
+	// own: "addr|record id" → the access its patient gets (the fake's OwnAccess)
+	own map[string]ReceiptAccess
+}
+
+func (c *fakeChain) OwnAccess(_ context.Context, addr string, ids []uint64) ([]ReceiptAccess, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]ReceiptAccess, len(ids))
+	for i, id := range ids {
+		out[i] = c.own[fmt.Sprintf("%s|%d", addr, id)]
+	}
+	return out, nil
 }
 
 func (c *fakeChain) ReceiptAccess(_ context.Context, _ string, ids []uint64, _ time.Duration) ([]ReceiptAccess, error) {
@@ -107,7 +119,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		t: t, kr: kr, dir: t.TempDir(), addr: map[string]string{},
 		chain: &fakeChain{
 			uploaders: map[string]bool{}, receipts: map[string]bool{}, committed: map[Hash]bool{}, erased: map[Hash]bool{}, known: map[string]bool{},
-			byReceipt: map[uint64]ReceiptAccess{},
+			byReceipt: map[uint64]ReceiptAccess{}, own: map[string]ReceiptAccess{},
 		},
 	}
 	for _, name := range []string{"hospital", "lab", "stranger"} {

@@ -366,10 +366,12 @@ type Opened struct {
 }
 
 // ReadAll reads recs for purpose, in their order: the chain decides each read
-// first (ReadDecisions); the allowed ones take one access receipt each, in
-// transactions of ReceiptsPerTx sent back to back; as each transaction
-// commits, its records are downloaded in one batch request naming the
-// receipts, and decrypted. Only a vault out of reach, a cancelled context or
+// first (ReadDecisions). The agent's own records (the chain allows them
+// because it is their patient) are downloaded without receipts, in batch
+// requests naming the records. The others allowed take one access receipt
+// each, in transactions of ReceiptsPerTx sent back to back; as each
+// transaction commits, its records are downloaded in one batch request
+// naming the receipts, and decrypted. Only a vault out of reach, a cancelled context or
 // a receipt transaction that fails is an error; a record that is refused or
 // does not open gets its reason in Opened.Err.
 func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose, vaultURL string, progress Progress,
@@ -382,7 +384,7 @@ func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose
 		out[i].Record = recs[i]
 	}
 	// the chain's decision for every record, MaxQueryIDs per query
-	refusals, err := a.ReadRefusals(ctx, recs, purpose)
+	refusals, own, err := a.readDecisions(ctx, recs, purpose)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +393,7 @@ func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose
 		epoch uint64
 	}
 	keys := map[classEpoch]*openKey{}
-	var todo []int // indexes into recs
+	var todo, mine []int // indexes into recs: to read with a receipt; the agent's own, read without
 	for i, rec := range recs {
 		if refusals[i] != nil {
 			out[i].Err = refusals[i]
@@ -408,7 +410,24 @@ func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose
 			out[i].Err = k.err
 			continue
 		}
-		todo = append(todo, i)
+		if own[i] {
+			mine = append(mine, i)
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	keyOf := func(rec recordstypes.Record) *openKey { return keys[classEpoch{rec.DataClass, rec.KeyEpoch}] }
+	plain := make([][]byte, len(recs))
+	failures := make([]string, len(recs))
+	if err := a.readOwn(ctx, recs, mine, vaultURL, keyOf, plain, failures, progress); err != nil {
+		return nil, err
+	}
+	for _, i := range mine {
+		if failures[i] != "" {
+			out[i].Err = errors.New(failures[i])
+		} else {
+			out[i].Plain = plain[i]
+		}
 	}
 
 	// receipts: all transactions sent at once; each committed one is
@@ -425,8 +444,6 @@ func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose
 		}
 		txs, resps = append(txs, msgs), append(resps, rs)
 	}
-	plain := make([][]byte, len(recs))
-	failures := make([]string, len(recs))
 	committed := make(chan int, len(txs))
 	var sendErrs []error
 	go func() {
@@ -447,8 +464,7 @@ func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose
 		wg.Go(func() {
 			defer func() { <-sem }()
 			batch := todo[k*ReceiptsPerTx : min((k+1)*ReceiptsPerTx, len(todo))]
-			err := a.downloadBatch(ctx, recs, batch, resps[k], vaultURL,
-				func(rec recordstypes.Record) *openKey { return keys[classEpoch{rec.DataClass, rec.KeyEpoch}] }, plain, failures)
+			err := a.downloadBatch(ctx, recs, batch, receiptIDs(resps[k]), vaultURL, keyOf, plain, failures)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && downloadErr == nil {
@@ -487,7 +503,16 @@ func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose
 // purpose now: nil for a read the chain allows, else the refusal (an
 // *AccessDenied, or ErrErased).
 func (a *Agent) ReadRefusals(ctx context.Context, recs []recordstypes.Record, purpose string) ([]error, error) {
+	refusals, _, err := a.readDecisions(ctx, recs, purpose)
+	return refusals, err
+}
+
+// readDecisions is ReadRefusals, and also says of each allowed read whether
+// the chain allows it because the agent is the record's patient (own[i]):
+// such a read discloses nothing and takes no receipt.
+func (a *Agent) readDecisions(ctx context.Context, recs []recordstypes.Record, purpose string) ([]error, []bool, error) {
 	refusals := make([]error, len(recs))
+	own := make([]bool, len(recs))
 	chunks := (len(recs) + recordstypes.MaxQueryIDs - 1) / recordstypes.MaxQueryIDs
 	rq := recordstypes.NewQueryClient(a.clientCtx)
 	err := parallel(ctx, chunks, bulkParallel, func(ctx context.Context, k int) error {
@@ -511,11 +536,13 @@ func (a *Agent) ReadRefusals(ctx context.Context, recs []recordstypes.Record, pu
 				refusals[start+i] = fmt.Errorf("record %d was %w by the patient: its key and location are gone", rec.Id, ErrErased)
 			case !d.Allowed:
 				refusals[start+i] = fmt.Errorf("record %d: %w", rec.Id, a.denied(rec.Patient, rec.DataClass, consenttypes.PermissionRead, purpose, d.Reason))
+			default:
+				own[start+i] = d.Reason == consenttypes.ACCESS_REASON_PATIENT
 			}
 		}
 		return nil
 	})
-	return refusals, err
+	return refusals, own, err
 }
 
 // openKey is the class key that opens a record, or why there is none.
@@ -525,13 +552,54 @@ type openKey struct {
 	err  error
 }
 
+// receiptIDs are the receipt ids of MsgAccessRecord responses.
+func receiptIDs(resps []gogoproto.Message) []uint64 {
+	ids := make([]uint64, len(resps))
+	for j, r := range resps {
+		ids[j] = r.(*recordstypes.MsgAccessRecordResponse).ReceiptId
+	}
+	return ids
+}
+
+// readOwn downloads and decrypts recs[i] for each i of mine, records of which
+// the agent is the patient, without receipts: batches of at most
+// vault.MaxBatchItems records and about vault.MaxBatchBytes, a few at a time.
+func (a *Agent) readOwn(ctx context.Context, recs []recordstypes.Record, mine []int, vaultURL string,
+	keyOf func(recordstypes.Record) *openKey, plain [][]byte, failures []string, progress Progress,
+) error {
+	var batches [][]int
+	var size uint64
+	for _, i := range mine {
+		n := len(batches)
+		if n == 0 || len(batches[n-1]) == vault.MaxBatchItems || size+recs[i].Size_ > vault.MaxBatchBytes {
+			batches, size = append(batches, nil), 0
+			n++
+		}
+		batches[n-1] = append(batches[n-1], i)
+		size += recs[i].Size_
+	}
+	var mu sync.Mutex
+	done := 0
+	return parallel(ctx, len(batches), bulkParallel, func(ctx context.Context, k int) error {
+		if err := a.downloadBatch(ctx, recs, batches[k], nil, vaultURL, keyOf, plain, failures); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		done += len(batches[k])
+		progress("downloading", done, len(mine))
+		return nil
+	})
+}
+
 // downloadBatch downloads and decrypts the records recs[i] of batch by the
-// receipts of resps (one batch request per vault), into plain[i]. A vault
+// receipts (receipts[j] for batch[j]) or, with none, as their patient (one
+// batch request per vault), into plain[i]. A vault
 // out of reach (or a cancelled export) is an error: the next record would
 // fail the same way. A record that does not open (refused or missing blob,
 // corrupt ciphertext, a key envelope that is not the class key's) gets its
 // reason in failures[i]: one bad record must not cost the patient the rest.
-func (a *Agent) downloadBatch(ctx context.Context, recs []recordstypes.Record, batch []int, resps []gogoproto.Message, vaultURL string,
+func (a *Agent) downloadBatch(ctx context.Context, recs []recordstypes.Record, batch []int, receipts []uint64, vaultURL string,
 	keyOf func(recordstypes.Record) *openKey, plain [][]byte, failures []string,
 ) error {
 	const cannot = "could not be opened: "
@@ -548,7 +616,10 @@ func (a *Agent) downloadBatch(ctx context.Context, recs []recordstypes.Record, b
 		want := make([]vault.Wanted, len(js))
 		for n, j := range js {
 			rec := recs[batch[j]]
-			want[n] = vault.Wanted{Receipt: resps[j].(*recordstypes.MsgAccessRecordResponse).ReceiptId, MaxSize: int64(rec.Size_)}
+			want[n] = vault.Wanted{Record: rec.Id, MaxSize: int64(rec.Size_)}
+			if receipts != nil {
+				want[n].Receipt = receipts[j]
+			}
 			copy(want[n].Hash[:], rec.ContentHash)
 		}
 		got, err := a.vaultClient(u).GetBatch(ctx, want)

@@ -209,11 +209,15 @@ func (a *Agent) Record(ctx context.Context, id uint64) (recordstypes.Record, err
 // Read reads rec. It checks the consent and gets the class key first, so no
 // receipt is taken for a read that would be refused or could not be
 // decrypted; then records an access receipt (the chain checks the consent
-// again), downloads, checks and decrypts into w. w must be discarded on error.
+// again), downloads, checks and decrypts into w. The record's patient takes
+// no receipt (ReceiptId 0): reading her own record discloses nothing, and
+// the vault serves it to her on the chain's word that she is its patient.
+// w must be discarded on error.
 func (a *Agent) Read(ctx context.Context, rec recordstypes.Record, purpose, vaultURL string, w io.Writer,
 ) (recordstypes.MsgAccessRecordResponse, int64, error) {
 	var access recordstypes.MsgAccessRecordResponse
-	if err := a.MayRead(ctx, rec, purpose); err != nil {
+	d, err := a.readDecision(ctx, rec, purpose)
+	if err != nil {
 		return access, 0, err
 	}
 	classKey, kctx, err := a.ClassKey(ctx, rec.Patient, rec.DataClass, rec.KeyEpoch)
@@ -222,6 +226,10 @@ func (a *Agent) Read(ctx context.Context, rec recordstypes.Record, purpose, vaul
 	}
 	if vaultURL, err = a.vaultFor(ctx, rec, vaultURL); err != nil {
 		return access, 0, err
+	}
+	if d.Reason == consenttypes.ACCESS_REASON_PATIENT {
+		n, err := a.Decrypt(ctx, rec, 0, vaultURL, classKey, kctx, w)
+		return access, n, err
 	}
 	if err := a.SendOne(ctx, &recordstypes.MsgAccessRecord{Accessor: a.addr, RecordId: rec.Id, Purpose: purpose}, &access); err != nil {
 		return access, 0, fmt.Errorf("%w: %w", ErrAccessRefused, err)
@@ -233,13 +241,20 @@ func (a *Agent) Read(ctx context.Context, rec recordstypes.Record, purpose, vaul
 // MayRead asks the chain (a query, no transaction) whether the agent may read
 // rec for purpose now. The chain's rule covers the author's own records too.
 func (a *Agent) MayRead(ctx context.Context, rec recordstypes.Record, purpose string) error {
-	if err := a.checkAccess(ctx, &consenttypes.QueryCheckAccessRequest{
+	_, err := a.readDecision(ctx, rec, purpose)
+	return err
+}
+
+// readDecision is MayRead with the chain's decision when it allows.
+func (a *Agent) readDecision(ctx context.Context, rec recordstypes.Record, purpose string) (*consenttypes.QueryCheckAccessResponse, error) {
+	d, err := a.checkAccess(ctx, &consenttypes.QueryCheckAccessRequest{
 		Patient: rec.Patient, Grantee: a.addr, DataClass: rec.DataClass, Permission: consenttypes.PermissionRead,
 		Purpose: purpose, AuthoredAt: rec.CreatedAt, Author: rec.Author,
-	}); err != nil {
-		return fmt.Errorf("record %d: %w", rec.Id, err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %d: %w", rec.Id, err)
 	}
-	return nil
+	return d, nil
 }
 
 // MayAccess asks the chain (a query, no transaction) whether the agent's
@@ -247,20 +262,22 @@ func (a *Agent) MayRead(ctx context.Context, rec recordstypes.Record, purpose st
 // authored at authoredAt (zero: now). A refusal wraps ErrAccessRefused and
 // gives the reason.
 func (a *Agent) MayAccess(ctx context.Context, patient, class, permission, purpose string, authoredAt time.Time) error {
-	return a.checkAccess(ctx, &consenttypes.QueryCheckAccessRequest{
+	_, err := a.checkAccess(ctx, &consenttypes.QueryCheckAccessRequest{
 		Patient: patient, Grantee: a.addr, DataClass: class, Permission: permission, Purpose: purpose, AuthoredAt: authoredAt,
 	})
+	return err
 }
 
-func (a *Agent) checkAccess(ctx context.Context, req *consenttypes.QueryCheckAccessRequest) error {
+// checkAccess asks the chain's access rule; a refusal is an *AccessDenied.
+func (a *Agent) checkAccess(ctx context.Context, req *consenttypes.QueryCheckAccessRequest) (*consenttypes.QueryCheckAccessResponse, error) {
 	d, err := consenttypes.NewQueryClient(a.clientCtx).CheckAccess(ctx, req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !d.Allowed {
-		return a.denied(req.Patient, req.DataClass, req.Permission, req.Purpose, d.Reason)
+		return nil, a.denied(req.Patient, req.DataClass, req.Permission, req.Purpose, d.Reason)
 	}
-	return nil
+	return d, nil
 }
 
 // denied is the chain's refusal of permission on class of patient for

@@ -185,10 +185,11 @@ async function openRecord(id, purpose, target) {
   const url = URL.createObjectURL(blob);
   target.replaceChildren(el("section", { class: "card", id: "opened-" + id },
     el("h2", {}, `Record #${id}`),
-    el("p", { class: "muted" }, `Read for ${purpose}; access receipt #${receipt} is on the chain.`),
+    el("p", { class: "muted" }, receipt && receipt !== "0" ? `Read for ${purpose}; access receipt #${receipt} is on the chain.`
+      : "Your own record: reading it discloses nothing, so no access receipt was taken."),
     el("pre", { class: "viewer", tabindex: "0", "aria-label": `Content of record ${id}`, "data-record": String(id) }, shown),
     el("p", {}, el("a", { href: url, download: name ? name[1] : `record-${id}` }, "Download"))));
-  notify(`Record #${id} opened. The patient can see this read.`);
+  notify(receipt && receipt !== "0" ? `Record #${id} opened. The patient can see this read.` : `Record #${id} opened.`);
 }
 
 // ---- patient views ----

@@ -635,6 +635,69 @@ func TestAttacks(t *testing.T) {
 			t.Fatalf("the clinic after its re-approval: %+v", v)
 		}
 	})
+
+	// The read policy of a person's own data (docs/architecture.md, "Reading
+	// one's own records"): the patient reads her records without a receipt, so
+	// the vault has a receipt-free path; anybody else who tries it (the author,
+	// a provider holding a consent, another patient) is refused, and the
+	// patient's path takes no receipt.
+	t.Run("the receipt-free read of a patient's own records opens nothing to anybody else", func(t *testing.T) {
+		a.t = t
+		alice, hospital := n.Address("alice"), n.Address("hospital")
+		a.grant("alice", hospital, "lab-result", "read,write", true)
+		mine := a.put("alice", alice, "allergy", "PATRQT", "Peanut allergy ZKL-3071")
+		theirs := a.put("hospital", alice, "lab-result", "TREAT", "HbA1c 7.9 % RWT-8812")
+		ids := make([]uint64, 2)
+		want := make([]vault.Wanted, 2)
+		for i, id := range []string{mine, theirs} {
+			rec := a.record(id)
+			ids[i], _ = strconv.ParseUint(id, 10, 64)
+			want[i] = vault.Wanted{Record: ids[i], Hash: hashOf(t, rec.ContentHash), MaxSize: 1 << 20}
+		}
+		before := len(receiptsOf(t, n, alice))
+
+		// when the record's author, a provider with a live read consent and
+		// another patient ask the vault for alice's records as their patient
+		for _, who := range []string{"hospital", "lab", "bob"} {
+			got, err := a.vault(who).GetBatch(context.Background(), want)
+			if err != nil {
+				t.Fatalf("%s's batch: %v", who, err)
+			}
+			// then every item is refused
+			for i, g := range got {
+				if !isStatus(g.Err, http.StatusForbidden) || g.Data != nil {
+					t.Fatalf("%s reads alice's record %d as if it were her: %v (%d bytes)", who, ids[i], g.Err, len(g.Data))
+				}
+			}
+		}
+		// and the hash route without a receipt opens nothing for the author either
+		if _, err := a.vault("hospital").Get(context.Background(), want[1].Hash, io.Discard, 1<<20); !isStatus(err, http.StatusForbidden) {
+			t.Fatalf("the author downloads without a receipt: %v, want 403", err)
+		}
+
+		// while alice reads both, by record and by hash, and takes no receipt
+		got, err := a.vault("alice").GetBatch(context.Background(), want)
+		if err != nil || got[0].Err != nil || got[1].Err != nil {
+			t.Fatalf("alice's own batch: %v %+v", err, got)
+		}
+		out := filepath.Join(a.dir, "own.json")
+		var read struct {
+			ReceiptID json.Number `json:"receipt_id"`
+		}
+		n.CLIJSON(&read, "records", "get", theirs, "--out", out, "--from", "alice", "--keyring-backend", "test")
+		if plain, err := os.ReadFile(out); err != nil || !strings.Contains(string(plain), "RWT-8812") || read.ReceiptID.String() != "0" {
+			t.Fatalf("alice's records get: receipt %s, %q, %v", read.ReceiptID, plain, err)
+		}
+		if after := len(receiptsOf(t, n, alice)); after != before {
+			t.Fatalf("alice's own reads took %d receipts", after-before)
+		}
+
+		// and once she erases a record, nobody reads it, not even her
+		a.cli("tx", "records", "erase", mine, "--from", "alice", "--yes")
+		if got, err := a.vault("alice").GetBatch(context.Background(), want[:1]); err != nil || !errors.Is(got[0].Err, vault.ErrGone) {
+			t.Fatalf("alice reads her erased record: %v %+v", err, got)
+		}
+	})
 }
 
 // attacker drives the shared node and vault of TestAttacks.

@@ -72,12 +72,14 @@ func TestRecordsPutGet(t *testing.T) {
 	if got, _ := os.ReadFile(aliceOut); string(got) != labResultFHIR {
 		t.Fatalf("alice decrypted %q", got)
 	}
-	// and every read is in alice's accounting of disclosures
+	// and lab's read is in alice's accounting of disclosures; her own is not a
+	// disclosure and takes no receipt (docs/architecture.md §13)
 	var receipts struct {
 		Receipts []receiptView `json:"receipts"`
 	}
-	if err := n.GetJSON("/healthd/records/v1/patients/"+alice+"/receipts", &receipts); err != nil || len(receipts.Receipts) != 2 {
-		t.Fatalf("receipts = %+v, %v; want lab's and alice's", receipts.Receipts, err)
+	if err := n.GetJSON("/healthd/records/v1/patients/"+alice+"/receipts", &receipts); err != nil || len(receipts.Receipts) != 1 ||
+		receipts.Receipts[0].Accessor != lab {
+		t.Fatalf("receipts = %+v, %v; want lab's only", receipts.Receipts, err)
 	}
 
 	// when alice revokes lab's consent, lab is refused again

@@ -140,7 +140,8 @@ func recordsGetCmd() *cobra.Command {
 		Long: "Sends the access request (the chain checks the consent and records a receipt the patient can see), " +
 			"downloads the ciphertext from the vault, checks it against the on-chain hash, gets the class key (a " +
 			"patient derives it, a grantee opens its key grant) and decrypts to --out. --out is written only if " +
-			"everything checks.",
+			"everything checks. The record's patient reads her own records without a receipt (receipt_id 0): that is " +
+			"not a disclosure.",
 		Example: "healthd records get 42 --purpose TREAT --out result.json --from lab",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -201,6 +201,7 @@ func (q queryServer) ReadDecisions(ctx context.Context, req *types.QueryReadDeci
 			return nil, status.Error(codes.Internal, err.Error())
 		}
 		d.Allowed, d.Reason, d.ConsentId = decision.Allowed, decision.Reason, decision.ConsentID
+		d.ContentHash, d.Author = r.ContentHash, r.Author
 	}
 	return out, nil
 }
