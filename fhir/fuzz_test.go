@@ -3,6 +3,7 @@ package fhir
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParseBundle: the FHIR Bundle an EHR or a patient imports. ParseBundle
@@ -48,6 +49,34 @@ func FuzzValidate(f *testing.F) {
 		typ, issues := Validate(raw)
 		if len(issues) == 0 && (!json.Valid(raw) || !KnownResourceType(typ)) {
 			t.Fatalf("accepted %q as a valid %q", raw, typ)
+		}
+	})
+}
+
+// FuzzSummarize: the portal's summary of a decrypted record, whatever its
+// author put in it. Summarize never panics, always has a title, and its
+// text is valid UTF-8 (the page shows it as text).
+func FuzzSummarize(f *testing.F) {
+	b, err := SyntheticBundle(60, 3)
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, err := ParseBundle(b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, r := range p.Resources {
+		f.Add([]byte(r))
+	}
+	f.Add([]byte(`{"resourceType":"DocumentReference","content":[{"attachment":{"contentType":"text/plain","data":"/w=="}}]}`))
+	f.Add([]byte(`{"resourceType":"Observation","valueQuantity":{"value":1e999,"comparator":"<"}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s := Summarize(raw)
+		if s.Title == "" {
+			t.Fatalf("no title for %q", raw)
+		}
+		if s.Attachment != nil && !utf8.ValidString(s.Attachment.Text) {
+			t.Fatalf("attachment text is not UTF-8")
 		}
 	})
 }

@@ -149,6 +149,10 @@ func (g *synth) visit() []map[string]any {
 	for i := g.rng.IntN(4); i > 0; i-- {
 		l := labs[g.rng.IntN(len(labs))]
 		o := observation("laboratory", l.c, l.unit, l.lo, l.spread)
+		bound := func(f float64) map[string]any {
+			return map[string]any{"value": float64(int((l.lo+f*l.spread)*10)) / 10, "unit": l.unit, "system": ucum, "code": l.unit}
+		}
+		o["referenceRange"] = []any{map[string]any{"low": bound(0.15), "high": bound(0.7)}}
 		results = append(results, map[string]any{"reference": "Observation/" + o["id"].(string)})
 		out = append(out, o)
 	}
