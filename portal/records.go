@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/healthd-chain/healthd/client/agent"
 	"github.com/healthd-chain/healthd/fhir"
@@ -59,10 +60,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]recordView, 0, len(recs))
 	for i, rec := range recs {
-		v := recordView{
-			ID: rec.Id, Class: rec.DataClass, FHIRType: rec.FhirResourceType, Author: s.party(ctx, rec.Author),
-			CreatedAt: rec.CreatedAt, Status: enumName(rec.Status.String(), "RECORD_STATUS_"), Size: rec.Size_,
-		}
+		v := s.viewRecord(ctx, rec)
 		if patient != me && rec.Status != recordstypes.RECORD_STATUS_ERASED {
 			ok := refusals[i] == nil
 			v.Readable = &ok
@@ -73,6 +71,14 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"patient": patient, "records": out, "truncated": len(recs) >= maxListed})
+}
+
+// viewRecord is rec as the page shows it.
+func (s *Server) viewRecord(ctx context.Context, rec recordstypes.Record) recordView {
+	return recordView{
+		ID: rec.Id, Class: rec.DataClass, FHIRType: rec.FhirResourceType, Author: s.party(ctx, rec.Author),
+		CreatedAt: rec.CreatedAt, Status: enumName(rec.Status.String(), "RECORD_STATUS_"), Size: rec.Size_,
+	}
 }
 
 // fileRecord files one record: a file, or every resource of a FHIR Bundle.
@@ -187,52 +193,89 @@ func (s *Server) fileFrom(ctx context.Context, w http.ResponseWriter, file io.Re
 // downloads and decrypts one record, and sends the plaintext only once all of
 // it has been checked.
 func (s *Server) readRecord(w http.ResponseWriter, r *http.Request) {
+	rec, plain, access, ok := s.read(w, r)
+	if !ok {
+		return
+	}
+	ext := "bin"
+	if json.Valid(plain) {
+		ext = "json"
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="record-%d.%s"`, rec.Id, ext))
+	h.Set("X-Receipt-Id", strconv.FormatUint(access.ReceiptId, 10)) // 0: the patient's own read takes none
+	h.Set("X-Record-Class", rec.DataClass)
+	h.Set("X-Record-Fhir-Type", rec.FhirResourceType)
+	_, _ = w.Write(plain)
+}
+
+// openRecord is the record view: readRecord's read, answered as JSON with
+// the record, its summary and readable fields, and its content (text, or
+// base64 for a file that is not text). The summary joins the session's
+// timeline.
+func (s *Server) openRecord(w http.ResponseWriter, r *http.Request) {
+	rec, plain, access, ok := s.read(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	sum := fhir.Summarize(plain)
+	s.summaries.put(rec.Id, sum)
+	out := map[string]any{
+		"record": s.viewRecord(ctx, rec), "receipt_id": access.ReceiptId, "summary": sum, "size": len(plain),
+		"version": rec.Version, "root_id": rec.RootId, "may_amend": rec.Author == s.agent.Address() && rec.Status == recordstypes.RECORD_STATUS_ACTIVE,
+	}
+	if utf8.Valid(plain) {
+		out["text"] = string(plain)
+	} else {
+		out["data"] = plain // base64 in JSON
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// read takes a receipt (none for the record's patient), downloads, checks
+// and decrypts the record of the request's path for the purpose of its
+// body; on failure it has answered.
+func (s *Server) read(w http.ResponseWriter, r *http.Request) (recordstypes.Record, []byte, recordstypes.MsgAccessRecordResponse, bool) {
+	var access recordstypes.MsgAccessRecordResponse
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	id, ok := pathID(w, r, "record")
 	if !ok {
-		return
+		return recordstypes.Record{}, nil, access, false
 	}
 	var body struct {
 		Purpose string `json:"purpose"`
 	}
 	if !decodeBody(w, r, &body) {
-		return
+		return recordstypes.Record{}, nil, access, false
 	}
 	if body.Purpose == "" {
 		body.Purpose = agent.DefaultPurpose
 	}
 	if err := consenttypes.ValidatePurpose(body.Purpose); err != nil {
 		badRequest(w, "Unknown purpose "+strconv.Quote(body.Purpose)+".")
-		return
+		return recordstypes.Record{}, nil, access, false
 	}
 	rec, err := s.agent.Record(ctx, id)
 	if err != nil {
 		writeFailure(w, err)
-		return
+		return rec, nil, access, false
 	}
 	if rec.Size_ > maxRead {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
 			fmt.Sprintf("This record is larger than the portal opens (%d MiB): use `healthd records get %d`.", maxRead>>20, id))
-		return
+		return rec, nil, access, false
 	}
 	var buf bytes.Buffer
-	access, _, err := s.agent.Read(ctx, rec, body.Purpose, "", &buf)
+	access, _, err = s.agent.Read(ctx, rec, body.Purpose, "", &buf)
 	if err != nil {
 		writeFailure(w, err)
-		return
+		return rec, nil, access, false
 	}
-	ext := "bin"
-	if json.Valid(buf.Bytes()) {
-		ext = "json"
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="record-%d.%s"`, id, ext))
-	h.Set("X-Receipt-Id", strconv.FormatUint(access.ReceiptId, 10)) // 0: the patient's own read takes none
-	h.Set("X-Record-Class", rec.DataClass)
-	h.Set("X-Record-Fhir-Type", rec.FhirResourceType)
-	_, _ = w.Write(buf.Bytes())
+	return rec, buf.Bytes(), access, true
 }
 
 func (s *Server) eraseRecord(w http.ResponseWriter, r *http.Request) {

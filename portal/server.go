@@ -77,6 +77,9 @@ type Server struct {
 	// handler is serve under the request metrics.
 	handler http.Handler
 	names   *nameCache
+	// summaries are the session's decrypted summaries (timeline.go): in
+	// memory only, dropped at logout.
+	summaries *summaries
 	// writeMu serialises transactions: they share the account's sequence.
 	writeMu sync.Mutex
 
@@ -116,7 +119,7 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	sum := sha256.Sum256([]byte(token))
 	s := &Server{
 		agent: a, opts: opts, token: token, csrf: csrf, cookie: "healthd_portal_" + hex.EncodeToString(sum[:4]),
-		index: index, names: newNameCache(a), sessions: map[string]time.Time{}, now: time.Now,
+		index: index, names: newNameCache(a), summaries: newSummaries(), sessions: map[string]time.Time{}, now: time.Now,
 	}
 	s.routes()
 	reg := opts.Metrics
@@ -150,6 +153,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/records", s.authed(s.listRecords))
 	s.mux.HandleFunc("POST /api/records", s.mutating(s.fileRecord))
 	s.mux.HandleFunc("POST /api/records/{id}/read", s.mutating(s.readRecord))
+	s.mux.HandleFunc("POST /api/records/{id}/open", s.mutating(s.openRecord))
+	s.mux.HandleFunc("GET /api/timeline", s.authed(s.timeline))
+	s.mux.HandleFunc("POST /api/logout", s.mutating(s.logout))
+	s.mux.HandleFunc("POST /api/export", s.mutating(s.exportRecords))
 	s.mux.HandleFunc("POST /api/records/{id}/erase", s.mutating(s.eraseRecord))
 	s.mux.HandleFunc("GET /api/consents", s.authed(s.listConsents))
 	s.mux.HandleFunc("POST /api/consents", s.mutating(s.grantConsent))
@@ -229,6 +236,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// logout ends every session and drops what the portal decrypted for them.
+// The login link was good for one use: to sign in again, restart the portal.
+func (s *Server) logout(w http.ResponseWriter, _ *http.Request) {
+	s.sessMu.Lock()
+	clear(s.sessions)
+	s.sessMu.Unlock()
+	s.summaries.clear()
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	writeJSON(w, http.StatusOK, map[string]any{"signed_out": true})
+}
+
 func (s *Server) loggedIn(r *http.Request) bool {
 	c, err := r.Cookie(s.cookie)
 	if err != nil {
@@ -242,6 +260,9 @@ func (s *Server) loggedIn(r *http.Request) bool {
 		}
 		if !s.now().Before(expires) {
 			delete(s.sessions, id)
+			if len(s.sessions) == 0 {
+				s.summaries.clear() // nobody is signed in: drop what was decrypted
+			}
 			return false
 		}
 		return true

@@ -337,6 +337,13 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 	if err != nil {
 		return nil, nil, err
 	}
+	b, notRead := BundleOf(opened)
+	return b, notRead, nil
+}
+
+// BundleOf is a collection Bundle of the opened records that are JSON FHIR
+// resources, and the reasons the others are not in it.
+func BundleOf(opened []Opened) (*fhir.Bundle, []NotRead) {
 	b := &fhir.Bundle{ResourceType: "Bundle", Type: "collection", Entry: []fhir.BundleEntry{}}
 	notRead := []NotRead{}
 	for _, o := range opened {
@@ -351,7 +358,7 @@ func (a *Agent) ExportBundle(ctx context.Context, patient, purpose, vaultURL str
 		}
 	}
 	b.Timestamp = time.Now().UTC().Format(time.RFC3339)
-	return b, notRead, nil
+	return b, notRead
 }
 
 // Opened is one record ReadAll read: its plaintext and the receipt taken, or
@@ -376,6 +383,27 @@ type Opened struct {
 // does not open gets its reason in Opened.Err.
 func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose, vaultURL string, progress Progress,
 ) ([]Opened, error) {
+	return a.readAll(ctx, recs, purpose, vaultURL, progress, true)
+}
+
+// ErrNotOwn is the reason ReadOwn gives for a record the chain does not let
+// the agent read as its patient: reading it would take a receipt.
+var ErrNotOwn = errors.New("not a record of which you are the patient: reading it takes an access receipt")
+
+// ReadOwn reads recs of which the agent is the patient, without receipts
+// (the chain allows each read as the patient's own: docs/architecture.md
+// §13). It never takes a receipt: a record the chain allows only otherwise
+// gets ErrNotOwn in Opened.Err, one it refuses the refusal.
+func (a *Agent) ReadOwn(ctx context.Context, recs []recordstypes.Record, vaultURL string) ([]Opened, error) {
+	return a.readAll(ctx, recs, OwnPurpose, vaultURL, nil, false)
+}
+
+// OwnPurpose is the purpose a patient's own reads are asked of the chain
+// for: patient requested.
+const OwnPurpose = "PATRQT"
+
+func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose, vaultURL string, progress Progress, withReceipts bool,
+) ([]Opened, error) {
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
@@ -397,6 +425,10 @@ func (a *Agent) ReadAll(ctx context.Context, recs []recordstypes.Record, purpose
 	for i, rec := range recs {
 		if refusals[i] != nil {
 			out[i].Err = refusals[i]
+			continue
+		}
+		if !own[i] && !withReceipts {
+			out[i].Err = fmt.Errorf("record %d: %w", rec.Id, ErrNotOwn)
 			continue
 		}
 		ce := classEpoch{rec.DataClass, rec.KeyEpoch}

@@ -195,44 +195,176 @@ async function openRecord(id, purpose, target) {
 // ---- patient views ----
 const views = {};
 
-views.records = async () => {
-  const data = await api("GET", "/api/records");
-  const opened = el("div", { id: "opened" });
-  const rows = data.records.map(r => {
-    const actions = el("div", { class: "actions" });
-    const confirmBox = el("div");
-    if (r.status !== "erased") {
-      actions.append(
-        el("button", { class: "secondary", onclick: (ev) => busy(ev.target, "Opening…", () => openRecord(r.id, "PATRQT", opened)).catch(fail) }, "Open"),
-        el("button", {
-          class: "secondary", "aria-expanded": "false", onclick: (ev) => {
-            ev.target.setAttribute("aria-expanded", "true");
-            confirmBox.replaceChildren(el("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm erasing" },
-              el("p", {}, el("strong", {}, "Erase this record for good? "),
-                "This version and every other version of it (its amendments) are erased: the chain drops their keys and locations, " +
-                "and the vault deletes the encrypted files, so nobody can fetch them through healthd again, you included. " +
-                "Anyone who already downloaded it keeps their copy, and the encrypted key stays in the chain's history, " +
-                "where whoever holds this kind of data's key could still open it."),
-              el("div", { class: "actions" },
-                el("button", { class: "danger", onclick: (ev2) => busy(ev2.target, "Erasing…", async () => {
-                  await api("POST", `/api/records/${r.id}/erase`);
-                  await show("records"); notify(`Record #${r.id} was erased.`);
-                }).catch(fail) }, "Erase permanently"),
-                el("button", { class: "secondary", onclick: () => confirmBox.replaceChildren() }, "Keep it"))));
-          },
-        }, "Erase"));
-    }
-    return el("tr", { "data-record": String(r.id) },
-      el("td", {}, "#" + r.id), el("td", {}, r.data_class), el("td", {}, r.fhir_type),
-      el("td", {}, who(r.author)), el("td", {}, fmtDate(r.created_at)), el("td", {}, tag(r.status)),
-      el("td", {}, actions, confirmBox));
-  });
-  return [el("h1", {}, "My records"),
-    el("p", { class: "hint" }, "Everything filed about you. Opening a record decrypts it here, on this computer."),
-    rows.length ? dataTable({}, ["Record", "Kind", "Type", "Filed by", "Date", "Status", ""], rows)
-      : el("p", { class: "muted", id: "no-records" }, "No records yet."),
-    opened];
+// Friendly names of the data classes, in the order the timeline groups them.
+const classLabels = {
+  "allergy": "Allergies", "prescription": "Medications", "diagnosis": "Conditions", "lab-result": "Lab results",
+  "vital-signs": "Vital signs", "immunization": "Immunizations", "procedure": "Procedures", "clinical-note": "Notes",
+  "imaging": "Imaging", "mental-health": "Mental health", "genomic": "Genomics", "other": "Other",
 };
+const classLabel = (c) => classLabels[c] || c;
+const statusLabels = { current: "Current and erased", active: "Current only", superseded: "Earlier versions", erased: "Erased", all: "All" };
+
+// fmtWhen shows a clinical date as written (a FHIR date may be just a year or
+// a month), or a filing time.
+function fmtWhen(it) {
+  const w = it.when || "";
+  if (/^\d{4}$/.test(w)) return w;
+  if (/^\d{4}-\d{2}$/.test(w)) return new Date(w + "-01T00:00:00Z").toLocaleDateString(undefined, { year: "numeric", month: "long", timeZone: "UTC" });
+  if (/^\d{4}-\d{2}-\d{2}$/.test(w)) return new Date(w + "T00:00:00Z").toLocaleDateString(undefined, { dateStyle: "medium", timeZone: "UTC" });
+  return fmtDate(w);
+}
+
+// The timeline's filters, kept while the person moves between pages and tabs.
+state.timeline = { q: "", class: "", year: "", author: "", status: "current", from: "", to: "", page: 1 };
+
+views.records = async () => {
+  const f = state.timeline;
+  const params = new URLSearchParams();
+  for (const k of ["q", "class", "year", "author", "status", "from", "to", "page"]) if (f[k]) params.set(k, f[k]);
+  const data = await api("GET", "/api/timeline?" + params.toString());
+  const opened = el("div", { id: "opened" });
+  const reload = (changes) => { Object.assign(f, changes); return show("records"); };
+
+  // search and filters: a form, so Enter applies them
+  const facetSelect = (id, label, name, values, fmt) => field(id, label, el("select", { name },
+    el("option", { value: "" }, "All"),
+    values.map(v => el("option", { value: v.value, selected: String(f[name]) === v.value }, fmt(v) + " (" + v.count + ")"))));
+  const form = el("form", { class: "card filters", id: "timeline-filters", role: "search", "aria-label": "Search and filter your records" },
+    el("div", { class: "filter-row" },
+      field("tl-q", "Search your records", el("input", { type: "search", name: "q", value: f.q, placeholder: "e.g. glucose, penicillin, Tdap", autocomplete: "off" })),
+      el("button", { type: "submit", id: "tl-apply" }, "Search")),
+    el("div", { class: "filter-row" },
+      facetSelect("tl-class", "Kind of data", "class", data.facets.classes, v => classLabel(v.value)),
+      facetSelect("tl-year", "Year", "year", data.facets.years, v => v.value),
+      facetSelect("tl-author", "Filed by", "author", data.facets.authors, v => v.label || short(v.value)),
+      field("tl-status", "Status", el("select", { name: "status" },
+        Object.entries(statusLabels).map(([v, l]) => el("option", { value: v, selected: f.status === v }, l)))),
+      field("tl-from", "From", el("input", { type: "date", name: "from", value: f.from })),
+      field("tl-to", "To", el("input", { type: "date", name: "to", value: f.to }))),
+    el("button", { type: "button", class: "secondary", id: "tl-clear", onclick: () => reload({ q: "", class: "", year: "", author: "", status: "current", from: "", to: "", page: 1 }) }, "Clear filters"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = Object.fromEntries(new FormData(form).entries());
+    reload(Object.assign(v, { page: 1 }));
+  });
+  form.querySelectorAll("select").forEach(sel => sel.addEventListener("change", () => form.requestSubmit()));
+
+  // the kinds of data as chips: a group at a glance, a click filters to it
+  const chips = el("ul", { class: "chips", "aria-label": "Your records by kind of data" },
+    data.facets.classes.map(c => el("li", {}, el("button", {
+      class: "chip" + (f.class === c.value ? " on" : ""), "aria-pressed": String(f.class === c.value), "data-class": c.value,
+      onclick: () => reload({ class: f.class === c.value ? "" : c.value, page: 1 }),
+    }, classLabel(c.value) + " ", el("span", { class: "count" }, String(c.count))))));
+
+  const selected = new Set();
+  const exportButton = el("button", { class: "secondary", id: "export-selected", disabled: true, onclick: (ev) => busy(ev.target, "Exporting…", async () => {
+    const resp = await fetch("/api/export", { method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: JSON.stringify({ record_ids: [...selected] }) });
+    if (!resp.ok) throw new APIError(await resp.json().catch(() => ({})), resp.status);
+    const blob = await resp.blob();
+    const a = el("a", { href: URL.createObjectURL(blob), download: "healthd-export.json", id: "export-link" }, "Download the FHIR Bundle (" + selected.size + " records)");
+    exportBox.replaceChildren(a);
+    notify(`${selected.size} records exported as a FHIR Bundle, decrypted on this computer.`);
+  }).catch(fail) }, "Export selected as a FHIR Bundle");
+  const exportBox = el("span", { class: "export-box" });
+
+  // the rows, under a heading per year (the list is newest first)
+  const rows = [];
+  let year = null;
+  for (const it of data.items) {
+    if (it.year !== year) {
+      year = it.year;
+      rows.push(el("tr", { class: "year" }, el("th", { colspan: "6", scope: "rowgroup" }, String(year))));
+    }
+    rows.push(timelineRow(it, opened, selected, () => { exportButton.disabled = selected.size === 0; }));
+  }
+  const from = data.total ? (data.page - 1) * data.per_page + 1 : 0;
+  const pager = el("nav", { class: "pager", "aria-label": "Pages" },
+    el("button", { class: "secondary", id: "tl-prev", disabled: data.page <= 1, onclick: () => reload({ page: data.page - 1 }) }, "← Newer"),
+    el("span", { id: "tl-range", role: "status" }, data.total ? `${from}–${from + data.items.length - 1} of ${data.total}` : "0 of 0",
+      data.all !== data.total ? ` (of ${data.all} records)` : ""),
+    el("button", { class: "secondary", id: "tl-next", disabled: data.page >= data.pages, onclick: () => reload({ page: data.page + 1 }) }, "Older →"));
+  return [el("h1", {}, "My records"),
+    el("p", { class: "hint" }, "Everything filed about you, newest first by the date it happened. The portal decrypts your records here, " +
+      "on this computer: reading your own records is not recorded as a disclosure, and nothing you search for leaves this machine."),
+    chips, form,
+    data.items.length ? el("div", { class: "table-wrap" }, el("table", { class: "rows timeline", id: "timeline" },
+      el("thead", {}, el("tr", {}, ["", "Date", "What", "Kind", "Filed by", ""].map(h => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows)))
+      : el("p", { class: "muted", id: "no-records" }, data.all ? "No record matches these filters." : "No records yet."),
+    pager, el("div", { class: "actions" }, exportButton, exportBox), opened];
+};
+
+// timelineRow is one record of the timeline: when, what (decrypted here),
+// its kind and author, and its actions.
+function timelineRow(it, opened, selected, changed) {
+  const sum = it.summary;
+  const what = sum ? [el("strong", {}, sum.title), sum.value ? el("span", { class: "value" }, " " + sum.value) : null,
+    sum.status && sum.status !== "final" && sum.status !== "completed" ? [" ", tag(sum.status, "plain")] : null]
+    : el("span", { class: "muted" }, it.status === "erased" ? "Erased" : it.fhir_type + " (not opened)");
+  const actions = el("div", { class: "actions" });
+  const confirmBox = el("div");
+  if (it.status !== "erased") {
+    actions.append(
+      el("button", { class: "secondary", "aria-label": `View record ${it.id}`, onclick: (ev) => busy(ev.target, "Opening…", () => viewRecord(it.id, "PATRQT", opened)).catch(fail) }, "View"),
+      el("button", {
+        class: "secondary", "aria-expanded": "false", "aria-label": `Erase record ${it.id}`, onclick: (ev) => {
+          ev.target.setAttribute("aria-expanded", "true");
+          confirmBox.replaceChildren(el("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm erasing" },
+            el("p", {}, el("strong", {}, "Erase this record for good? "),
+              "This version and every other version of it (its amendments) are erased: the chain drops their keys and locations, " +
+              "and the vault deletes the encrypted files, so nobody can fetch them through healthd again, you included. " +
+              "Anyone who already downloaded it keeps their copy, and the encrypted key stays in the chain's history, " +
+              "where whoever holds this kind of data's key could still open it."),
+            el("div", { class: "actions" },
+              el("button", { class: "danger", onclick: (ev2) => busy(ev2.target, "Erasing…", async () => {
+                await api("POST", `/api/records/${it.id}/erase`);
+                await show("records"); notify(`Record #${it.id} was erased.`);
+              }).catch(fail) }, "Erase permanently"),
+              el("button", { class: "secondary", onclick: () => confirmBox.replaceChildren() }, "Keep it"))));
+        },
+      }, "Erase"));
+  }
+  const pick = it.status === "erased" || !sum ? "" : el("input", { type: "checkbox", "aria-label": `Select record ${it.id} for export`,
+    onchange: (ev) => { ev.target.checked ? selected.add(it.id) : selected.delete(it.id); changed(); } });
+  return el("tr", { "data-record": String(it.id), class: it.status === "erased" ? "erased" : null },
+    el("td", {}, pick),
+    el("td", {}, el("span", { title: it.when_is_filing_date ? "Date filed (the record gives no clinical date)" : "When it happened" },
+      fmtWhen(it), it.when_is_filing_date ? el("span", { class: "muted" }, " (filed)") : null)),
+    el("td", {}, what),
+    el("td", {}, classLabel(it.data_class), it.status !== "active" ? [" ", tag(it.status)] : null),
+    el("td", {}, who(it.author)),
+    el("td", {}, actions, confirmBox));
+}
+
+// viewRecord opens a record (an access receipt is taken, except for your
+// own) and shows it readably, beside its raw content.
+async function viewRecord(id, purpose, target) {
+  const r = await api("POST", `/api/records/${id}/open`, { purpose });
+  const sum = r.summary;
+  const raw = r.text !== undefined ? r.text : null;
+  let shown = raw;
+  try { shown = JSON.stringify(JSON.parse(raw), null, 2); } catch (_) { /* not JSON */ }
+  const blob = raw !== null ? new Blob([raw], { type: "application/octet-stream" })
+    : new Blob([Uint8Array.from(atob(r.data || ""), c => c.charCodeAt(0))], { type: "application/octet-stream" });
+  const att = sum.attachment;
+  target.replaceChildren(el("section", { class: "card record-view", id: "opened-" + id, "aria-labelledby": "rv-title-" + id },
+    el("h2", { id: "rv-title-" + id, tabindex: "-1" }, sum.title || `Record #${id}`),
+    el("p", { class: "muted" }, `${classLabel(r.record.data_class)} · ${r.record.fhir_type} · record #${id}` +
+      (r.version > 1 ? ` · version ${r.version}` : "") + " · ",
+      r.receipt_id ? `read for ${purpose}; access receipt #${r.receipt_id} is on the chain` : "your own record: reading it discloses nothing, so no access receipt was taken"),
+    el("div", { class: "record-columns" },
+      el("div", {}, el("h3", {}, "Summary"),
+        sum.fields && sum.fields.length ? el("dl", { class: "kv", id: "rv-fields-" + id }, sum.fields.map(fl => [el("dt", {}, fl.label), el("dd", {}, fl.value)]))
+          : el("p", { class: "muted" }, "This record is not a FHIR resource the portal can summarise."),
+        att && att.text ? [el("h3", {}, att.title || "Attached text"), el("pre", { class: "viewer attachment" }, att.text)] : null),
+      el("div", {}, el("h3", {}, "Raw content"),
+        raw !== null ? el("pre", { class: "viewer", tabindex: "0", "aria-label": `Content of record ${id}`, "data-record": String(id) }, shown)
+          : el("p", { class: "muted" }, `A file of ${r.size} bytes that is not text: download it to open it.`))),
+    el("p", { class: "actions" }, el("a", { href: URL.createObjectURL(blob), download: `record-${id}.${raw !== null && shown !== raw ? "json" : "bin"}` }, "Download"))));
+  target.querySelector("h2").focus();
+  notify(r.receipt_id ? `Record #${id} opened. The patient can see this read.` : `Record #${id} opened.`);
+}
 
 views.sharing = async () => {
   const s = state.session;
@@ -501,4 +633,16 @@ async function start() {
     fail(e);
   }
 }
+// Signing out ends the session and drops everything the portal decrypted
+// for it; the page keeps nothing either.
+document.getElementById("logout").addEventListener("click", async (ev) => {
+  try { await api("POST", "/api/logout"); } catch (e) { fail(e); return; }
+  document.getElementById("tabs").replaceChildren();
+  document.getElementById("who").replaceChildren("Signed out");
+  ev.target.hidden = true;
+  clearMessages();
+  document.getElementById("main").replaceChildren(el("h1", {}, "You are signed out"),
+    el("p", { id: "signed-out" }, "The portal has forgotten everything it decrypted for you. The sign-in link works only once: " +
+      "to sign in again, restart healthd portal and open the new link it prints."));
+});
 start();
