@@ -15,7 +15,7 @@ function el(tag, attrs, ...children) {
     else if (k === "text") e.textContent = v;
     else e.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -251,7 +251,7 @@ views.records = async () => {
 
   // the kinds of data as chips: a group at a glance, a click filters to it
   const chips = el("ul", { class: "chips", "aria-label": "Your records by kind of data" },
-    data.facets.classes.map(c => el("li", {}, el("button", {
+    [...data.facets.classes].sort((a, b) => Object.keys(classLabels).indexOf(a.value) - Object.keys(classLabels).indexOf(b.value)).map(c => el("li", {}, el("button", {
       class: "chip" + (f.class === c.value ? " on" : ""), "aria-pressed": String(f.class === c.value), "data-class": c.value,
       onclick: () => reload({ class: f.class === c.value ? "" : c.value, page: 1 }),
     }, classLabel(c.value) + " ", el("span", { class: "count" }, String(c.count))))));
@@ -261,10 +261,12 @@ views.records = async () => {
     const resp = await fetch("/api/export", { method: "POST", credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: JSON.stringify({ record_ids: [...selected] }) });
     if (!resp.ok) throw new APIError(await resp.json().catch(() => ({})), resp.status);
-    const blob = await resp.blob();
-    const a = el("a", { href: URL.createObjectURL(blob), download: "healthd-export.json", id: "export-link" }, "Download the FHIR Bundle (" + selected.size + " records)");
+    const text = await resp.text();
+    const entries = JSON.parse(text).entry.length;
+    const a = el("a", { href: URL.createObjectURL(new Blob([text], { type: "application/fhir+json" })), download: "healthd-export.json",
+      id: "export-link", "data-entries": String(entries) }, `Download the FHIR Bundle (${entries} records)`);
     exportBox.replaceChildren(a);
-    notify(`${selected.size} records exported as a FHIR Bundle, decrypted on this computer.`);
+    notify(`${entries} records exported as a FHIR Bundle, decrypted on this computer.`);
   }).catch(fail) }, "Export selected as a FHIR Bundle");
   const exportBox = el("span", { class: "export-box" });
 
@@ -355,7 +357,7 @@ async function viewRecord(id, purpose, target) {
       r.receipt_id ? `read for ${purpose}; access receipt #${r.receipt_id} is on the chain` : "your own record: reading it discloses nothing, so no access receipt was taken"),
     el("div", { class: "record-columns" },
       el("div", {}, el("h3", {}, "Summary"),
-        sum.fields && sum.fields.length ? el("dl", { class: "kv", id: "rv-fields-" + id }, sum.fields.map(fl => [el("dt", {}, fl.label), el("dd", {}, fl.value)]))
+        sum.fields && sum.fields.length ? el("dl", { class: "kv", id: "rv-fields-" + id }, sum.fields.map(fl => [el("dt", {}, fl.label), el("dd", {}, fl.label === "Date" || fl.label === "Recorded" ? fmtWhen({ when: fl.value }) : fl.value)]))
           : el("p", { class: "muted" }, "This record is not a FHIR resource the portal can summarise."),
         att && att.text ? [el("h3", {}, att.title || "Attached text"), el("pre", { class: "viewer attachment" }, att.text)] : null),
       el("div", {}, el("h3", {}, "Raw content"),

@@ -63,8 +63,9 @@ func screenshotDir(t *testing.T) string {
 type tab struct {
 	t    *testing.T
 	ctx  context.Context
-	who  string
-	shot string // screenshot folder
+	who     string
+	shot    string // screenshot folder
+	profile string // the browser's profile directory
 
 	mu     sync.Mutex
 	errors []string // JavaScript exceptions and console errors
@@ -288,7 +289,7 @@ func TestPortalInTheBrowser(t *testing.T) {
 	hosp.screenshot("provider-registration")
 	pat.run("phone width", chromedp.EmulateViewport(390, 844))
 	pat.openTab("records")
-	pat.waitText(`tr[data-record="`+id+`"]`, "lab-result")
+	pat.waitText(`tr[data-record="`+id+`"]`, "Lab results")
 	pat.screenshot("patient-records-phone")
 }
 
@@ -298,8 +299,9 @@ func startBrowsers(t *testing.T, chromium string, portals map[string]*network.Po
 	shots := screenshotDir(t)
 	tabs := map[string]*tab{}
 	for who, p := range portals {
+		profile := t.TempDir()
 		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
+			chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900), chromedp.UserDataDir(profile),
 			chromedp.Flag("disable-dev-shm-usage", true))...)
 		t.Cleanup(cancelAlloc)
 		ctx, cancel := chromedp.NewContext(allocCtx)
@@ -307,7 +309,7 @@ func startBrowsers(t *testing.T, chromium string, portals map[string]*network.Po
 		if err := chromedp.Run(ctx); err != nil {
 			t.Fatalf("start Chromium (%s): %v", chromium, err)
 		}
-		tabs[who] = &tab{t: t, ctx: ctx, who: who, shot: shots}
+		tabs[who] = &tab{t: t, ctx: ctx, who: who, shot: shots, profile: profile}
 		tabs[who].watch()
 		tabs[who].run("sign in", chromedp.Navigate(p.Login), chromedp.WaitVisible("#tabs button", chromedp.ByQuery))
 	}

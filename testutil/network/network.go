@@ -475,6 +475,14 @@ type Portal struct {
 // stopped when the test ends.
 func StartPortal(t testing.TB, n *Node, key, vaultURL string) *Portal {
 	t.Helper()
+	return StartPortalEnv(t, n, key, vaultURL)
+}
+
+// StartPortalEnv is StartPortal with env (KEY=value) added to the portal's
+// environment: TMPDIR, say, for a test that scans the portal's temporary
+// files.
+func StartPortalEnv(t testing.TB, n *Node, key, vaultURL string, env ...string) *Portal {
+	t.Helper()
 	ports, err := localnet.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -482,11 +490,14 @@ func StartPortal(t testing.TB, n *Node, key, vaultURL string) *Portal {
 	dir := t.TempDir()
 	urlFile := filepath.Join(dir, "url")
 	p := &Portal{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
-	p.proc = startProc(t, n.Binary, []string{
+	p.proc, err = proc.StartEnv(n.Binary, []string{
 		"portal", "--home", n.Home, "--from", key, "--keyring-backend", "test", "--chain-id", n.ChainID,
 		"--node", "tcp://" + strings.TrimPrefix(n.RPC, "http://"), "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
 		"--vault", vaultURL, "--url-file", urlFile,
-	}, filepath.Join(dir, "portal.log"))
+	}, env, filepath.Join(dir, "portal.log"))
+	if err != nil {
+		t.Fatalf("start the portal: %v", err)
+	}
 	t.Cleanup(func() {
 		p.proc.Stop(stopGrace)
 		if t.Failed() {
