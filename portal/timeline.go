@@ -173,42 +173,11 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_a_patient", "No patient is registered at this address.")
 		return
 	}
-	recs, err := s.agent.RecordsOf(ctx, q.patient, maxTimeline)
+	all, truncated, err := s.timelineItems(ctx, q.patient, q.purpose)
 	if err != nil {
 		writeFailure(w, err)
 		return
 	}
-	if q.patient == me {
-		if err := s.summarizeOwn(ctx, recs); err != nil {
-			writeFailure(w, err)
-			return
-		}
-	}
-	var refusals []error
-	if q.patient != me {
-		if refusals, err = s.agent.ReadRefusals(ctx, recs, q.purpose); err != nil {
-			writeFailure(w, err)
-			return
-		}
-	}
-	all := make([]timelineItem, 0, len(recs))
-	for i, rec := range recs {
-		it := s.timelineItem(ctx, rec)
-		if q.patient != me && rec.Status != recordstypes.RECORD_STATUS_ERASED {
-			ok := refusals[i] == nil
-			it.Readable = &ok
-			if !ok {
-				it.Refusal = classify(refusals[i]).Message
-			}
-		}
-		all = append(all, it)
-	}
-	slices.SortStableFunc(all, func(a, b timelineItem) int {
-		if c := b.sortAt.Compare(a.sortAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.ID, a.ID)
-	})
 	facets := timelineFacets(all)
 	var hits []timelineItem
 	for _, it := range all {
@@ -228,8 +197,93 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"patient": q.patient, "all": len(all), "total": len(hits), "page": q.page, "per_page": q.perPage,
 		"pages": (len(hits) + q.perPage - 1) / q.perPage, "items": page, "facets": facets,
-		"truncated": len(recs) >= maxTimeline,
+		"truncated": truncated,
 	})
+}
+
+// receiptFreshness is how old a provider's receipt may be for the timeline
+// to download its record again: the vault's default --receipt-max-age. A
+// vault configured stricter refuses, and the record shows unopened.
+const receiptFreshness = 15 * time.Minute
+
+// timelineItems is every record of patient as the viewer sees it, sorted
+// newest first by clinical date, then by record id. The viewer's own records
+// are summarised without receipts; a provider's, from the records it opened
+// this session or holds a fresh receipt for (no new receipt is taken).
+func (s *Server) timelineItems(ctx context.Context, patient, purpose string) ([]timelineItem, bool, error) {
+	me := s.agent.Address()
+	recs, err := s.agent.RecordsOf(ctx, patient, maxTimeline)
+	if err != nil {
+		return nil, false, err
+	}
+	var refusals []error
+	if patient == me {
+		err = s.summarizeOwn(ctx, recs)
+	} else {
+		if refusals, err = s.agent.ReadRefusals(ctx, recs, purpose); err == nil {
+			err = s.summarizeReceipted(ctx, patient, recs)
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	all := make([]timelineItem, 0, len(recs))
+	for i, rec := range recs {
+		it := s.timelineItem(ctx, rec)
+		if patient != me && rec.Status != recordstypes.RECORD_STATUS_ERASED {
+			ok := refusals[i] == nil
+			it.Readable = &ok
+			if !ok {
+				it.Refusal = classify(refusals[i]).Message
+			}
+		}
+		all = append(all, it)
+	}
+	slices.SortStableFunc(all, func(a, b timelineItem) int {
+		if c := b.sortAt.Compare(a.sortAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+	return all, len(recs) >= maxTimeline, nil
+}
+
+// summarizeReceipted decrypts, by the viewer's fresh receipts (no new one),
+// the records of patient it has no summary of yet, and caches their
+// summaries.
+func (s *Server) summarizeReceipted(ctx context.Context, patient string, recs []recordstypes.Record) error {
+	fresh, err := s.agent.FreshReceipts(ctx, patient, time.Now().Add(-receiptFreshness))
+	if err != nil || len(fresh) == 0 {
+		return err
+	}
+	receiptOf := map[uint64]uint64{}
+	for _, r := range fresh { // newest first: keep the newest receipt of each record
+		if _, ok := receiptOf[r.RecordId]; !ok {
+			receiptOf[r.RecordId] = r.Id
+		}
+	}
+	var todo []recordstypes.Record
+	var receipts []uint64
+	for _, rec := range recs {
+		id, ok := receiptOf[rec.Id]
+		if _, cached := s.summaries.get(rec.Id); !ok || cached || rec.Status == recordstypes.RECORD_STATUS_ERASED || rec.Size_ > maxSummarized {
+			continue
+		}
+		todo, receipts = append(todo, rec), append(receipts, id)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	opened, err := s.agent.ReadByReceipts(ctx, todo, receipts, "")
+	if err != nil {
+		return err
+	}
+	for _, o := range opened {
+		if o.Err == nil {
+			s.summaries.put(o.Record.Id, fhir.Summarize(o.Plain))
+		}
+	}
+	return nil
 }
 
 // summarizeOwn decrypts, without receipts, the viewer's own records it has

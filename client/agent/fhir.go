@@ -584,6 +584,59 @@ type openKey struct {
 	err  error
 }
 
+// ReadByReceipts downloads and decrypts recs[i] by the agent's access
+// receipt receipts[i], taken earlier (no new receipt: the vault serves a
+// receipt while it is fresh and the chain still allows the read). A record
+// that does not open gets its reason in Opened.Err.
+func (a *Agent) ReadByReceipts(ctx context.Context, recs []recordstypes.Record, receipts []uint64, vaultURL string) ([]Opened, error) {
+	if len(recs) != len(receipts) {
+		return nil, fmt.Errorf("%d records and %d receipts", len(recs), len(receipts))
+	}
+	type classEpoch struct {
+		class string
+		epoch uint64
+	}
+	keys := map[classEpoch]*openKey{}
+	out := make([]Opened, len(recs))
+	var todo []int
+	for i, rec := range recs {
+		out[i].Record, out[i].Receipt = rec, receipts[i]
+		ce := classEpoch{rec.DataClass, rec.KeyEpoch}
+		k := keys[ce]
+		if k == nil {
+			k = &openKey{}
+			k.key, k.kctx, k.err = a.ClassKey(ctx, rec.Patient, ce.class, ce.epoch)
+			keys[ce] = k
+		}
+		if k.err != nil {
+			out[i].Err = k.err
+			continue
+		}
+		todo = append(todo, i)
+	}
+	plain := make([][]byte, len(recs))
+	failures := make([]string, len(recs))
+	keyOf := func(rec recordstypes.Record) *openKey { return keys[classEpoch{rec.DataClass, rec.KeyEpoch}] }
+	for start := 0; start < len(todo); start += vault.MaxBatchItems {
+		batch := todo[start:min(start+vault.MaxBatchItems, len(todo))]
+		ids := make([]uint64, len(batch))
+		for j, i := range batch {
+			ids[j] = receipts[i]
+		}
+		if err := a.downloadBatch(ctx, recs, batch, ids, vaultURL, keyOf, plain, failures); err != nil {
+			return nil, err
+		}
+	}
+	for _, i := range todo {
+		if failures[i] != "" {
+			out[i].Err = errors.New(failures[i])
+		} else {
+			out[i].Plain = plain[i]
+		}
+	}
+	return out, nil
+}
+
 // receiptIDs are the receipt ids of MsgAccessRecord responses.
 func receiptIDs(resps []gogoproto.Message) []uint64 {
 	ids := make([]uint64, len(resps))

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"time"
 
 	"github.com/cosmos/cosmos-sdk/types/query"
 
@@ -66,6 +67,32 @@ func (a *Agent) RecordsOf(ctx context.Context, patient string, limit int) ([]rec
 		}
 		return resp.Records, resp.Pagination, nil
 	})
+}
+
+// FreshReceipts returns the agent's own access receipts on patient's
+// records taken since since, newest first (it reads the patient's receipts
+// newest first and stops at the first older one).
+func (a *Agent) FreshReceipts(ctx context.Context, patient string, since time.Time) ([]recordstypes.AccessReceipt, error) {
+	rq := recordstypes.NewQueryClient(a.clientCtx)
+	var out []recordstypes.AccessReceipt
+	err := paging.Each(func(key []byte) (*query.PageResponse, bool, error) {
+		req := newestFirst
+		req.Key = key
+		resp, err := rq.ReceiptsByPatient(ctx, &recordstypes.QueryReceiptsByPatientRequest{Patient: patient, Pagination: &req})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range resp.Receipts {
+			if r.Time.Before(since) {
+				return nil, true, nil
+			}
+			if r.Accessor == a.addr {
+				out = append(out, r)
+			}
+		}
+		return resp.Pagination, false, nil
+	})
+	return out, err
 }
 
 // ReceiptsOf lists the access receipts of patient's records (the accounting

@@ -160,38 +160,6 @@ function select(values, selected) {
   return el("select", {}, values.map(v => el("option", { value: v, selected: v === selected }, v)));
 }
 
-// openRecord reads a record (an access receipt is taken) and shows it. Under
-// break-glass, while the custodians have not all released their key shares,
-// it says how many have and tries again every 2 seconds (for 2 minutes); no
-// receipt is taken until the key opens.
-async function openRecord(id, purpose, target) {
-  let resp;
-  for (let tries = 0; ; tries++) {
-    try { resp = await api("POST", `/api/records/${id}/read`, { purpose }); break; } catch (e) {
-      if (e.code !== "waiting_for_custodians" || tries >= 60) throw e;
-      target.replaceChildren(el("section", { class: "card waiting", id: "waiting-" + id, role: "status" },
-        el("h2", {}, `Record #${id}`),
-        el("p", {}, el("strong", {}, `Waiting for custodians (${e.body.released} of ${e.body.needed})`), " — the patient's emergency keys open once " +
-          `${e.body.needed} of the consortium's key custodians have released their shares on the chain. Every release is in the patient's log.`)));
-      await new Promise(r => setTimeout(r, 2000));
-    }
-  }
-  const blob = await resp.blob();
-  const text = await blob.text();
-  let shown = text;
-  try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (_) { /* not JSON */ }
-  const receipt = resp.headers.get("X-Receipt-Id");
-  const name = (resp.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
-  const url = URL.createObjectURL(blob);
-  target.replaceChildren(el("section", { class: "card", id: "opened-" + id },
-    el("h2", {}, `Record #${id}`),
-    el("p", { class: "muted" }, receipt && receipt !== "0" ? `Read for ${purpose}; access receipt #${receipt} is on the chain.`
-      : "Your own record: reading it discloses nothing, so no access receipt was taken."),
-    el("pre", { class: "viewer", tabindex: "0", "aria-label": `Content of record ${id}`, "data-record": String(id) }, shown),
-    el("p", {}, el("a", { href: url, download: name ? name[1] : `record-${id}` }, "Download"))));
-  notify(receipt && receipt !== "0" ? `Record #${id} opened. The patient can see this read.` : `Record #${id} opened.`);
-}
-
 // ---- patient views ----
 const views = {};
 
@@ -214,24 +182,39 @@ function fmtWhen(it) {
   return fmtDate(w);
 }
 
-// The timeline's filters, kept while the person moves between pages and tabs.
-state.timeline = { q: "", class: "", year: "", author: "", status: "current", from: "", to: "", page: 1 };
+// The timeline's filters, kept while the person moves between pages and tabs:
+// one set for the patient's own records, one for the patient a provider
+// looks up.
+const noFilters = { q: "", class: "", year: "", author: "", status: "current", from: "", to: "", page: 1 };
+state.timeline = Object.assign({}, noFilters);
+state.ptimeline = Object.assign({}, noFilters);
 
-views.records = async () => {
-  const f = state.timeline;
+views.records = async () => [el("h1", {}, "My records"),
+  el("p", { class: "hint" }, "Everything filed about you, newest first by the date it happened. The portal decrypts your records here, " +
+    "on this computer: reading your own records is not recorded as a disclosure, and nothing you search for leaves this machine."),
+  await timelineSection({ own: true, f: state.timeline, purpose: "PATRQT", rerender: () => show("records") })];
+
+// timelineSection is a patient's timeline: kinds of data at a glance, search
+// and filters, the records of one page under a heading per year, a pager,
+// and where a record opens. opts: own (the viewer's own records), patient
+// and purpose (a provider's lookup), f (the filters), rerender.
+async function timelineSection(opts) {
+  const f = opts.f;
   const params = new URLSearchParams();
   for (const k of ["q", "class", "year", "author", "status", "from", "to", "page"]) if (f[k]) params.set(k, f[k]);
+  if (!opts.own) { params.set("patient", opts.patient); params.set("purpose", opts.purpose); }
   const data = await api("GET", "/api/timeline?" + params.toString());
   const opened = el("div", { id: "opened" });
-  const reload = (changes) => { Object.assign(f, changes); return show("records"); };
+  const reload = (changes) => { Object.assign(f, changes); return opts.rerender(); };
 
   // search and filters: a form, so Enter applies them
   const facetSelect = (id, label, name, values, fmt) => field(id, label, el("select", { name },
     el("option", { value: "" }, "All"),
     values.map(v => el("option", { value: v.value, selected: String(f[name]) === v.value }, fmt(v) + " (" + v.count + ")"))));
-  const form = el("form", { class: "card filters", id: "timeline-filters", role: "search", "aria-label": "Search and filter your records" },
+  const form = el("form", { class: "card filters", id: "timeline-filters", role: "search", "aria-label": "Search and filter the records" },
     el("div", { class: "filter-row" },
-      field("tl-q", "Search your records", el("input", { type: "search", name: "q", value: f.q, placeholder: "e.g. glucose, penicillin, Tdap", autocomplete: "off" })),
+      field("tl-q", opts.own ? "Search your records" : "Search the records you have opened",
+        el("input", { type: "search", name: "q", value: f.q, placeholder: "e.g. glucose, penicillin, Tdap", autocomplete: "off" })),
       el("button", { type: "submit", id: "tl-apply" }, "Search")),
     el("div", { class: "filter-row" },
       facetSelect("tl-class", "Kind of data", "class", data.facets.classes, v => classLabel(v.value)),
@@ -241,7 +224,7 @@ views.records = async () => {
         Object.entries(statusLabels).map(([v, l]) => el("option", { value: v, selected: f.status === v }, l)))),
       field("tl-from", "From", el("input", { type: "date", name: "from", value: f.from })),
       field("tl-to", "To", el("input", { type: "date", name: "to", value: f.to }))),
-    el("button", { type: "button", class: "secondary", id: "tl-clear", onclick: () => reload({ q: "", class: "", year: "", author: "", status: "current", from: "", to: "", page: 1 }) }, "Clear filters"));
+    el("button", { type: "button", class: "secondary", id: "tl-clear", onclick: () => reload(Object.assign({}, noFilters)) }, "Clear filters"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const v = Object.fromEntries(new FormData(form).entries());
@@ -250,14 +233,16 @@ views.records = async () => {
   form.querySelectorAll("select").forEach(sel => sel.addEventListener("change", () => form.requestSubmit()));
 
   // the kinds of data as chips: a group at a glance, a click filters to it
-  const chips = el("ul", { class: "chips", "aria-label": "Your records by kind of data" },
-    [...data.facets.classes].sort((a, b) => Object.keys(classLabels).indexOf(a.value) - Object.keys(classLabels).indexOf(b.value)).map(c => el("li", {}, el("button", {
+  const order = Object.keys(classLabels);
+  const chips = el("ul", { class: "chips", "aria-label": "Records by kind of data" },
+    [...data.facets.classes].sort((a, b) => order.indexOf(a.value) - order.indexOf(b.value)).map(c => el("li", {}, el("button", {
       class: "chip" + (f.class === c.value ? " on" : ""), "aria-pressed": String(f.class === c.value), "data-class": c.value,
       onclick: () => reload({ class: f.class === c.value ? "" : c.value, page: 1 }),
     }, classLabel(c.value) + " ", el("span", { class: "count" }, String(c.count))))));
 
   const selected = new Set();
-  const exportButton = el("button", { class: "secondary", id: "export-selected", disabled: true, onclick: (ev) => busy(ev.target, "Exporting…", async () => {
+  const exportBox = el("span", { class: "export-box" });
+  const exportButton = opts.own ? el("button", { class: "secondary", id: "export-selected", disabled: true, onclick: (ev) => busy(ev.target, "Exporting…", async () => {
     const resp = await fetch("/api/export", { method: "POST", credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: JSON.stringify({ record_ids: [...selected] }) });
     if (!resp.ok) throw new APIError(await resp.json().catch(() => ({})), resp.status);
@@ -267,8 +252,7 @@ views.records = async () => {
       id: "export-link", "data-entries": String(entries) }, `Download the FHIR Bundle (${entries} records)`);
     exportBox.replaceChildren(a);
     notify(`${entries} records exported as a FHIR Bundle, decrypted on this computer.`);
-  }).catch(fail) }, "Export selected as a FHIR Bundle");
-  const exportBox = el("span", { class: "export-box" });
+  }).catch(fail) }, "Export selected as a FHIR Bundle") : null;
 
   // the rows, under a heading per year (the list is newest first)
   const rows = [];
@@ -278,7 +262,7 @@ views.records = async () => {
       year = it.year;
       rows.push(el("tr", { class: "year" }, el("th", { colspan: "6", scope: "rowgroup" }, String(year))));
     }
-    rows.push(timelineRow(it, opened, selected, () => { exportButton.disabled = selected.size === 0; }));
+    rows.push(timelineRow(it, opts, opened, selected, () => { exportButton.disabled = selected.size === 0; }));
   }
   const from = data.total ? (data.page - 1) * data.per_page + 1 : 0;
   const pager = el("nav", { class: "pager", "aria-label": "Pages" },
@@ -286,27 +270,24 @@ views.records = async () => {
     el("span", { id: "tl-range", role: "status" }, data.total ? `${from}–${from + data.items.length - 1} of ${data.total}` : "0 of 0",
       data.all !== data.total ? ` (of ${data.all} records)` : ""),
     el("button", { class: "secondary", id: "tl-next", disabled: data.page >= data.pages, onclick: () => reload({ page: data.page + 1 }) }, "Older →"));
-  return [el("h1", {}, "My records"),
-    el("p", { class: "hint" }, "Everything filed about you, newest first by the date it happened. The portal decrypts your records here, " +
-      "on this computer: reading your own records is not recorded as a disclosure, and nothing you search for leaves this machine."),
-    chips, form,
+  return [chips, form,
     data.items.length ? el("div", { class: "table-wrap" }, el("table", { class: "rows timeline", id: "timeline" },
       el("thead", {}, el("tr", {}, ["", "Date", "What", "Kind", "Filed by", ""].map(h => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows)))
-      : el("p", { class: "muted", id: "no-records" }, data.all ? "No record matches these filters." : "No records yet."),
-    pager, el("div", { class: "actions" }, exportButton, exportBox), opened];
-};
+      : el("p", { class: "muted", id: "no-records" }, data.all ? "No record matches these filters." : (opts.own ? "No records yet." : "This patient has no records.")),
+    pager, exportButton ? el("div", { class: "actions" }, exportButton, exportBox) : null, opened];
+}
 
 // timelineRow is one record of the timeline: when, what (decrypted here),
 // its kind and author, and its actions.
-function timelineRow(it, opened, selected, changed) {
+function timelineRow(it, opts, opened, selected, changed) {
   const sum = it.summary;
   const what = sum ? [el("strong", {}, sum.title), sum.value ? el("span", { class: "value" }, " " + sum.value) : null,
     sum.status && sum.status !== "final" && sum.status !== "completed" ? [" ", tag(sum.status, "plain")] : null]
-    : el("span", { class: "muted" }, it.status === "erased" ? "Erased" : it.fhir_type + " (not opened)");
+    : el("span", { class: "muted" }, it.status === "erased" ? "Erased" : it.fhir_type + (opts.own ? " (could not be read)" : " (not opened)"));
   const actions = el("div", { class: "actions" });
   const confirmBox = el("div");
-  if (it.status !== "erased") {
+  if (it.status !== "erased" && opts.own) {
     actions.append(
       el("button", { class: "secondary", "aria-label": `View record ${it.id}`, onclick: (ev) => busy(ev.target, "Opening…", () => viewRecord(it.id, "PATRQT", opened)).catch(fail) }, "View"),
       el("button", {
@@ -326,12 +307,18 @@ function timelineRow(it, opened, selected, changed) {
               el("button", { class: "secondary", onclick: () => confirmBox.replaceChildren() }, "Keep it"))));
         },
       }, "Erase"));
+  } else if (it.status !== "erased") {
+    // a provider's read is a disclosure: the button says so, with the purpose
+    actions.append(el("button", { class: "secondary", "aria-label": `Open record ${it.id}: records a read for ${opts.purpose}`,
+      onclick: (ev) => busy(ev.target, "Opening…", () => viewRecord(it.id, opts.purpose, opened)).catch(fail) },
+      `Open (records a read for ${opts.purpose})`));
+    if (it.readable === false) actions.append(el("div", { class: "muted refusal" }, it.refusal));
   }
-  const pick = it.status === "erased" || !sum ? "" : el("input", { type: "checkbox", "aria-label": `Select record ${it.id} for export`,
+  const pick = !opts.own || it.status === "erased" || !sum ? "" : el("input", { type: "checkbox", "aria-label": `Select record ${it.id} for export`,
     onchange: (ev) => { ev.target.checked ? selected.add(it.id) : selected.delete(it.id); changed(); } });
   return el("tr", { "data-record": String(it.id), class: it.status === "erased" ? "erased" : null },
     el("td", {}, pick),
-    el("td", {}, el("span", { title: it.when_is_filing_date ? "Date filed (the record gives no clinical date)" : "When it happened" },
+    el("td", {}, el("span", { title: it.when_is_filing_date ? "Date filed (no clinical date known)" : "When it happened" },
       fmtWhen(it), it.when_is_filing_date ? el("span", { class: "muted" }, " (filed)") : null)),
     el("td", {}, what),
     el("td", {}, classLabel(it.data_class), it.status !== "active" ? [" ", tag(it.status)] : null),
@@ -342,7 +329,17 @@ function timelineRow(it, opened, selected, changed) {
 // viewRecord opens a record (an access receipt is taken, except for your
 // own) and shows it readably, beside its raw content.
 async function viewRecord(id, purpose, target) {
-  const r = await api("POST", `/api/records/${id}/open`, { purpose });
+  let r;
+  for (let tries = 0; ; tries++) {
+    try { r = await api("POST", `/api/records/${id}/open`, { purpose }); break; } catch (e) {
+      if (e.code !== "waiting_for_custodians" || tries >= 60) throw e;
+      target.replaceChildren(el("section", { class: "card waiting", id: "waiting-" + id, role: "status" },
+        el("h2", {}, `Record #${id}`),
+        el("p", {}, el("strong", {}, `Waiting for custodians (${e.body.released} of ${e.body.needed})`), " — the patient's emergency keys open once " +
+          `${e.body.needed} of the consortium's key custodians have released their shares on the chain. Every release is in the patient's log.`)));
+      await new Promise(res => setTimeout(res, 2000));
+    }
+  }
   const sum = r.summary;
   const raw = r.text !== undefined ? r.text : null;
   let shown = raw;
@@ -486,7 +483,7 @@ views.delegates = async () => {
 views.patients = async () => {
   const out = el("div", { id: "patient-records" });
   // ETREAT is for reads under an emergency (break-glass) access
-  const purpose = select(state.session.purposes, "TREAT");
+  const purpose = select(state.session.purposes, state.lookupPurpose || "TREAT");
   const form = el("form", { class: "card", id: "lookup-form" },
     field("lookup-addr", "Patient's address", el("input", { type: "text", required: true, autocomplete: "off", placeholder: "health1…", value: state.lookup })),
     field("lookup-purpose", "Purpose of use", purpose),
@@ -495,24 +492,16 @@ views.patients = async () => {
   const load = async () => {
     const mine = ++loads;
     const addr = form.querySelector("#lookup-addr").value.trim();
-    state.lookup = addr;
-    const p = purpose.value;
-    const data = await api("GET", `/api/records?patient=${encodeURIComponent(addr)}&purpose=${encodeURIComponent(p)}`);
+    if (addr !== state.lookup || purpose.value !== state.lookupPurpose) Object.assign(state.ptimeline, noFilters);
+    state.lookup = addr; state.lookupPurpose = purpose.value;
+    const section = await timelineSection({ own: false, patient: addr, purpose: purpose.value, f: state.ptimeline, rerender: () => load().catch(fail) });
     if (mine !== loads) return;
-    const opened = el("div", { id: "opened" });
-    const rows = data.records.map(r => el("tr", { "data-record": String(r.id) },
-      el("td", {}, "#" + r.id), el("td", {}, r.data_class), el("td", {}, r.fhir_type), el("td", {}, who(r.author)),
-      el("td", {}, fmtDate(r.created_at)), el("td", {}, tag(r.status)),
-      el("td", {}, r.status === "erased" ? el("span", { class: "muted" }, "erased") : [
-        el("button", { class: "secondary", onclick: (ev) => busy(ev.target, "Opening…", () => openRecord(r.id, p, opened)).catch(fail) }, "Open"),
-        r.readable === false ? el("div", { class: "muted" }, r.refusal) : null])));
-    out.replaceChildren(rows.length ? dataTable({}, ["Record", "Kind", "Type", "Filed by", "Date", "Status", ""], rows)
-      : el("p", { class: "muted" }, "This patient has no records."), opened);
+    out.replaceChildren(...section.flat(Infinity).filter(Boolean));
   };
   form.addEventListener("submit", (ev) => { ev.preventDefault(); clearMessages(); busy(form.querySelector("#lookup-submit"), "Loading…", load).catch(fail); });
   if (state.lookup) load().catch(fail);
   return [el("h1", {}, "Patients"),
-    el("p", { class: "hint" }, "Look up a patient by address. Opening a record takes an access receipt the patient sees."), form, out];
+    el("p", { class: "hint" }, "Look up a patient by address. What a record is shows once you have opened it; opening a record takes an access receipt the patient sees."), form, out];
 };
 
 views.file = async () => {

@@ -61,8 +61,8 @@ func screenshotDir(t *testing.T) string {
 
 // tab is one browser tab on one portal.
 type tab struct {
-	t    *testing.T
-	ctx  context.Context
+	t       *testing.T
+	ctx     context.Context
 	who     string
 	shot    string // screenshot folder
 	profile string // the browser's profile directory
@@ -181,7 +181,7 @@ func (b *tab) lookup(patient string) {
 		chromedp.SetValue("#lookup-addr", patient, chromedp.ByQuery),
 		chromedp.Click("#lookup-submit", chromedp.ByQuery),
 		chromedp.WaitNotPresent("#lookup-submit[aria-busy]", chromedp.ByQuery))
-	b.waitText("#patient-records", "lab-result")
+	b.waitText("#patient-records", "Lab results")
 }
 
 // TestPortalInTheBrowser drives three portals (the patient alice, the
@@ -370,7 +370,7 @@ func TestPortalEmergencyEraseAndOutages(t *testing.T) {
 		chromedp.SetValue("#lookup-purpose", "ETREAT", chromedp.ByQuery),
 		chromedp.Click("#lookup-submit", chromedp.ByQuery),
 		chromedp.WaitNotPresent("#lookup-submit[aria-busy]", chromedp.ByQuery))
-	clinic.waitText("#patient-records", "lab-result")
+	clinic.waitText("#patient-records", "Lab results")
 	clinic.run("open under break-glass", chromedp.Click(`tr[data-record="1"] button`, chromedp.ByQuery))
 	clinic.waitText("#waiting-1", "Waiting for custodians (1 of 2)")
 	clinic.screenshot("provider-emergency-waiting")

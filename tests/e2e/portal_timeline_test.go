@@ -41,8 +41,10 @@ func TestPortalTimeline(t *testing.T) {
 	// given the hospital may write every class of the Bundle, and imports it
 	classes := "diagnosis,lab-result,vital-signs,prescription,allergy,immunization,procedure,clinical-note,other"
 	grants := strings.Fields(n.CLI(append([]string{"records", "key-grants", hospital, "--classes", classes, "--from", "alice"}, kr...)...))
-	n.CLI(append([]string{"tx", "consent", "grant", hospital, "--classes", classes, "--purposes", "TREAT", "--permissions", "read,write",
-		"--expires", "720h", "--from", "alice", "--yes", "--gas", "auto", "--gas-adjustment", "1.5"}, grants...)...)
+	n.CLI(append([]string{
+		"tx", "consent", "grant", hospital, "--classes", classes, "--purposes", "TREAT", "--permissions", "read,write",
+		"--expires", "720h", "--from", "alice", "--yes", "--gas", "auto", "--gas-adjustment", "1.5",
+	}, grants...)...)
 	raw, err := fhir.SyntheticBundle(timelineResources, 21)
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +152,42 @@ func TestPortalTimeline(t *testing.T) {
 		t.Fatalf("alice's timeline took %d receipts", after-receiptsBefore)
 	}
 
+	// a provider sees what each record is only once it has opened it: the
+	// hospital opens one (a receipt alice sees) ...
+	hosp := startBrowsers(t, chromium, map[string]*network.Portal{"hospital": network.StartPortal(t, n, "hospital", v.URL)})["hospital"]
+	hosp.lookup(alice)
+	hosp.waitText("#timeline tbody", "(not opened)")
+	hosp.run("open the newest record", chromedp.Click(`#timeline tr[data-record] button`, chromedp.ByQuery))
+	hosp.waitText("#notice", "The patient can see this read")
+	receipts := receiptsOf(t, n, alice)
+	if len(receipts) != receiptsBefore+1 || receipts[len(receipts)-1].Accessor != hospital {
+		t.Fatalf("the hospital's read: receipts %+v", receipts[receiptsBefore:])
+	}
+	openedID := receipts[len(receipts)-1].RecordID
+	// ... and a new portal of the hospital (nothing cached) shows that record's
+	// content from the fresh receipt, the others not, without a new receipt
+	hosp2 := startBrowsers(t, chromium, map[string]*network.Portal{"hospital": network.StartPortal(t, n, "hospital", v.URL)})["hospital"]
+	hosp2.lookup(alice)
+	notOpened := 0
+	for _, r := range hosp2.rowTexts() {
+		if strings.Contains(r, "(not opened)") {
+			notOpened++
+		}
+	}
+	if notOpened != 50 { // the opened one has moved to its clinical date, further down
+		t.Fatalf("%d rows of the hospital's first page are not opened, want 50", notOpened)
+	}
+	title := hosp.waitText("#opened h2", "")
+	hosp2.run("search what it opened", chromedp.SetValue("#tl-q", title, chromedp.ByQuery), chromedp.Click("#tl-apply", chromedp.ByQuery))
+	hosp2.waitText("#tl-range", fmt.Sprintf("1–1 of 1 (of %d records)", timelineResources))
+	if ids := hosp2.rowIDs(); len(ids) != 1 || ids[0] != openedID {
+		t.Fatalf("the hospital's search for %q finds %v, want record %s", title, ids, openedID)
+	}
+	if after := len(receiptsOf(t, n, alice)); after != receiptsBefore+1 {
+		t.Fatalf("looking a patient up took %d receipts", after-receiptsBefore-1)
+	}
+	hosp2.screenshot("provider-timeline")
+
 	// when she signs out, the portal answers nothing more to that browser
 	pat.run("sign out", chromedp.Click("#logout", chromedp.ByQuery))
 	pat.waitText("#signed-out", "forgotten everything it decrypted")
@@ -176,7 +214,9 @@ func TestPortalTimeline(t *testing.T) {
 }
 
 // awaitPromise makes chromedp.Evaluate wait for the promise's value.
-func awaitPromise(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams { return p.WithAwaitPromise(true) }
+func awaitPromise(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams {
+	return p.WithAwaitPromise(true)
+}
 
 // timelineExpectations are what the timeline should show of the bundle,
 // read from its JSON here, independently of the portal's code.
