@@ -157,6 +157,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/timeline", s.authed(s.timeline))
 	s.mux.HandleFunc("POST /api/logout", s.mutating(s.logout))
 	s.mux.HandleFunc("POST /api/export", s.mutating(s.exportRecords))
+	s.mux.HandleFunc("GET /api/summary", s.authed(s.emergencySummary))
+	s.mux.HandleFunc("POST /api/summary/open", s.mutating(s.openForSummary))
 	s.mux.HandleFunc("POST /api/records/{id}/erase", s.mutating(s.eraseRecord))
 	s.mux.HandleFunc("GET /api/consents", s.authed(s.listConsents))
 	s.mux.HandleFunc("POST /api/consents", s.mutating(s.grantConsent))

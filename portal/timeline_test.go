@@ -70,3 +70,41 @@ func TestTimelineMatchesAndFacets(t *testing.T) {
 		}
 	}
 }
+
+func TestSummarySections(t *testing.T) {
+	item := func(id uint64, class string, sum *fhir.Summary) timelineItem {
+		return timelineItem{recordView: recordView{ID: id, Class: class, Status: "active"}, Summary: sum}
+	}
+	items := []timelineItem{ // newest first, as timelineItems sorts them
+		item(9, "vital-signs", &fhir.Summary{Type: "Observation", Title: "Heart rate", Code: "loinc|8867-4", Category: "vital-signs"}),
+		item(8, "vital-signs", &fhir.Summary{Type: "Observation", Title: "Heart rate", Code: "loinc|8867-4", Category: "vital-signs"}),
+		item(7, "allergy", &fhir.Summary{Type: "AllergyIntolerance", Title: "Penicillin"}),
+		item(6, "allergy", &fhir.Summary{Type: "AllergyIntolerance", Title: "Latex", Status: "resolved"}),
+		item(5, "prescription", &fhir.Summary{Type: "MedicationRequest", Title: "Metformin", Status: "active"}),
+		item(4, "prescription", &fhir.Summary{Type: "MedicationRequest", Title: "Amoxicillin", Status: "completed"}),
+		item(3, "diagnosis", &fhir.Summary{Type: "Condition", Title: "Asthma", Status: "active"}),
+		item(2, "lab-result", nil), // not opened
+		item(1, "immunization", &fhir.Summary{Type: "Immunization", Title: "Tdap", Status: "completed"}),
+	}
+	items = append(items, timelineItem{
+		recordView: recordView{ID: 10, Class: "allergy", Status: "superseded"},
+		Summary:    &fhir.Summary{Type: "AllergyIntolerance", Title: "Old version"},
+	})
+	got := map[string][]uint64{}
+	notOpened := map[string]int{}
+	for _, sec := range summarySections(items) {
+		for _, it := range sec.Items {
+			got[sec.ID] = append(got[sec.ID], it.ID)
+		}
+		notOpened[sec.ID] = sec.NotOpened
+	}
+	want := map[string][]uint64{"vitals": {9}, "allergies": {7}, "medications": {5}, "problems": {3}, "immunizations": {1}}
+	for id, ids := range want {
+		if len(got[id]) != len(ids) || got[id][0] != ids[0] {
+			t.Errorf("%s: %v, want %v", id, got[id], ids)
+		}
+	}
+	if len(got["results"]) != 0 || notOpened["results"] != 1 {
+		t.Errorf("results: %v, %d not opened", got["results"], notOpened["results"])
+	}
+}

@@ -107,7 +107,7 @@ async function busy(button, label, work) {
 function tabsFor(s) {
   const tabs = [];
   if (s.patient) {
-    tabs.push(["records", "My records"], ["sharing", "Sharing"], ["access", "Who read my data"], ["delegates", "Delegates"]);
+    tabs.push(["records", "My records"], ["summary", "Emergency summary"], ["sharing", "Sharing"], ["access", "Who read my data"], ["delegates", "Delegates"]);
   }
   if (s.provider) {
     tabs.push(["patients", "Patients"], ["file", "File a record"], ["emergency", "Emergency access"], ["registration", "My registration"]);
@@ -365,6 +365,32 @@ async function viewRecord(id, purpose, target) {
   notify(r.receipt_id ? `Record #${id} opened. The patient can see this read.` : `Record #${id} opened.`);
 }
 
+// The emergency summary: the International Patient Summary's sections, from
+// the records the viewer has decrypted.
+views.summary = async () => [el("h1", {}, "Emergency summary"),
+  el("p", { class: "hint" }, "What an emergency physician needs first, from your records, decrypted on this computer. " +
+    "A provider who breaks the glass for you sees the same sections, from the records it may open."),
+  await summarySection({ own: true, rerender: () => show("summary") })];
+
+async function summarySection(opts) {
+  const q = opts.own ? "" : `?patient=${encodeURIComponent(opts.patient)}&purpose=${encodeURIComponent(opts.purpose)}`;
+  const data = await api("GET", "/api/summary" + q);
+  const notOpened = data.sections.reduce((n, sec) => n + sec.not_opened, 0);
+  const cards = data.sections.map(sec => el("section", { class: "card ips", id: "ips-" + sec.id, "aria-labelledby": "ips-h-" + sec.id },
+    el("h2", { id: "ips-h-" + sec.id }, sec.title),
+    sec.items.length ? el("ul", { class: "ips-items" }, sec.items.map(it => el("li", { "data-record": String(it.id) },
+      el("strong", {}, it.summary.title), it.summary.value ? " — " + it.summary.value : "",
+      el("span", { class: "muted" }, " · " + fmtWhen(it) + " · ", who(it.author)))))
+      : el("p", { class: "muted" }, "None recorded" + (sec.not_opened ? "" : ".")),
+    sec.not_opened ? el("p", { class: "muted" }, `${sec.not_opened} record${sec.not_opened > 1 ? "s" : ""} of this kind not opened yet.`) : null));
+  const openAll = !opts.own && notOpened ? el("button", { id: "ips-open", onclick: (ev) => busy(ev.target, "Opening…", async () => {
+    const r = await api("POST", "/api/summary/open", { patient: opts.patient, purpose: opts.purpose });
+    await opts.rerender();
+    notify(`${r.opened} records opened for ${opts.purpose}; the patient sees each read.` + (r.refusal ? " Some could not be opened: " + r.refusal : ""));
+  }).catch(fail) }, `Open the ${notOpened} records of these kinds (each read is recorded for ${opts.purpose})`) : null;
+  return [openAll, el("div", { class: "ips-grid", id: "ips" }, cards)];
+}
+
 views.sharing = async () => {
   const s = state.session;
   const data = await api("GET", "/api/consents");
@@ -494,7 +520,12 @@ views.patients = async () => {
     const addr = form.querySelector("#lookup-addr").value.trim();
     if (addr !== state.lookup || purpose.value !== state.lookupPurpose) Object.assign(state.ptimeline, noFilters);
     state.lookup = addr; state.lookupPurpose = purpose.value;
-    const section = await timelineSection({ own: false, patient: addr, purpose: purpose.value, f: state.ptimeline, rerender: () => load().catch(fail) });
+    const p = purpose.value;
+    const section = state.showSummary
+      ? [el("p", {}, el("button", { class: "secondary", id: "show-timeline", onclick: () => { state.showSummary = false; load().catch(fail); } }, "← All records")),
+        el("h2", {}, "Emergency summary"), await summarySection({ own: false, patient: addr, purpose: p, rerender: () => load().catch(fail) })]
+      : [el("p", {}, el("button", { class: "secondary", id: "show-summary", onclick: () => { state.showSummary = true; load().catch(fail); } }, "Emergency summary")),
+        await timelineSection({ own: false, patient: addr, purpose: p, f: state.ptimeline, rerender: () => load().catch(fail) })];
     if (mine !== loads) return;
     out.replaceChildren(...section.flat(Infinity).filter(Boolean));
   };

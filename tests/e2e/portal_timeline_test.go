@@ -147,6 +147,23 @@ func TestPortalTimeline(t *testing.T) {
 		t.Fatalf("the exported Bundle has %d entries, want 2 (%d ticked)", entries, ticked)
 	}
 
+	// and her emergency summary has every allergy, current medication,
+	// active problem and immunization, and the newest of each vital sign and
+	// lab test
+	pat.openTab("summary")
+	for sec, n := range map[string]int{
+		"allergies": want.allergies, "medications": want.medications, "problems": want.problems,
+		"vitals": want.vitalTests, "results": want.labTests, "immunizations": want.immunizations,
+	} {
+		var items int
+		pat.run("count "+sec, chromedp.WaitVisible("#ips-"+sec, chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelectorAll("#ips-`+sec+` li").length`, &items))
+		if items != n {
+			t.Errorf("alice's summary shows %d %s, want %d", items, sec, n)
+		}
+	}
+	pat.screenshot("patient-emergency-summary")
+
 	// and none of it took a receipt: her own reads are not disclosures
 	if after := len(receiptsOf(t, n, alice)); after != receiptsBefore {
 		t.Fatalf("alice's timeline took %d receipts", after-receiptsBefore)
@@ -188,6 +205,24 @@ func TestPortalTimeline(t *testing.T) {
 	}
 	hosp2.screenshot("provider-timeline")
 
+	// and the hospital's emergency summary opens the records of its kinds
+	// from one button, each read recorded
+	hosp2.run("clear the search", chromedp.Click("#tl-clear", chromedp.ByQuery))
+	hosp2.run("show the emergency summary", chromedp.Click("#show-summary", chromedp.ByQuery))
+	hosp2.waitText("#ips-open", "each read is recorded for TREAT")
+	hosp2.run("open the summary's records", chromedp.Click("#ips-open", chromedp.ByQuery))
+	hosp2.waitText("#notice", "records opened for TREAT")
+	var allergies int
+	hosp2.run("count the allergies", chromedp.WaitNotPresent("#ips-open", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#ips-allergies li").length`, &allergies))
+	if allergies != want.allergies {
+		t.Fatalf("the hospital's summary shows %d allergies, want %d", allergies, want.allergies)
+	}
+	if got := len(receiptsOf(t, n, alice)) - receiptsBefore - 1; got != want.summaryRecords-1 && got != want.summaryRecords {
+		t.Fatalf("the hospital's summary took %d receipts, want one per record of its kinds (%d)", got, want.summaryRecords)
+	}
+	hosp2.screenshot("provider-emergency-summary")
+
 	// when she signs out, the portal answers nothing more to that browser
 	pat.run("sign out", chromedp.Click("#logout", chromedp.ByQuery))
 	pat.waitText("#signed-out", "forgotten everything it decrypted")
@@ -222,6 +257,10 @@ func awaitPromise(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams {
 // read from its JSON here, independently of the portal's code.
 type timelineExpectations struct {
 	newestTitle                string
+	allergies, medications     int
+	problems, immunizations    int
+	vitalTests, labTests       int
+	summaryRecords             int
 	glucose                    int
 	glucoseValue, glucoseRange string
 	byClass                    map[string]int
@@ -237,12 +276,17 @@ func expectTimeline(t *testing.T, raw []byte) timelineExpectations {
 	}
 	e := timelineExpectations{byClass: map[string]int{}}
 	labYears := map[int]int{}
+	vitals, labTests := map[string]bool{}, map[string]bool{}
+	allergies, meds, problems := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	newest := ""
 	for i, res := range p.Resources {
 		var r struct {
 			Code struct {
 				Text string `json:"text"`
 			} `json:"code"`
+			Medication struct {
+				Text string `json:"text"`
+			} `json:"medicationCodeableConcept"`
 			Effective string `json:"effectiveDateTime"`
 			Value     struct {
 				Value json.Number `json:"value"`
@@ -257,6 +301,26 @@ func expectTimeline(t *testing.T, raw []byte) timelineExpectations {
 			t.Fatal(err)
 		}
 		e.byClass[p.Classes[i]]++
+		switch p.Types[i] {
+		case "AllergyIntolerance":
+			allergies[r.Code.Text] = true
+		case "MedicationRequest": // all active in the synthetic history, one line per drug
+			meds[r.Medication.Text] = true
+		case "Condition": // all active, one line per condition
+			problems[r.Code.Text] = true
+		case "Immunization":
+			e.immunizations++
+		case "Observation":
+			if p.Classes[i] == "vital-signs" {
+				vitals[r.Code.Text] = true
+			} else if p.Classes[i] == "lab-result" {
+				labTests[r.Code.Text] = true
+			}
+		}
+		switch p.Classes[i] {
+		case "allergy", "prescription", "diagnosis", "vital-signs", "lab-result", "immunization":
+			e.summaryRecords++
+		}
 		if r.Code.Text == "Glucose" {
 			e.glucose++
 			// the bundle is in date order, so the last glucose is the newest
@@ -271,6 +335,8 @@ func expectTimeline(t *testing.T, raw []byte) timelineExpectations {
 			newest, e.newestTitle = r.Effective, r.Code.Text
 		}
 	}
+	e.vitalTests, e.labTests = len(vitals), len(labTests)
+	e.allergies, e.medications, e.problems = len(allergies), len(meds), len(problems)
 	for y, c := range labYears {
 		if c > e.labsInYear {
 			e.year, e.labsInYear = y, c
