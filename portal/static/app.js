@@ -43,7 +43,7 @@ function who(p) {
 function dataTable(attrs, headers, rows) {
   for (const tr of rows) [...tr.children].forEach((td, i) => { if (headers[i]) td.setAttribute("data-label", headers[i]); });
   return el("div", { class: "table-wrap" }, el("table", Object.assign({ class: "rows" }, attrs),
-    el("thead", {}, el("tr", {}, headers.map(h => el("th", { scope: "col" }, h)))), el("tbody", {}, rows)));
+    el("thead", {}, el("tr", {}, headers.map(h => el("th", { scope: "col" }, h || el("span", { class: "sr-only" }, "Actions"))))), el("tbody", {}, rows)));
 }
 function tag(text, cls) { return el("span", { class: "tag " + (cls || text) }, text); }
 
@@ -120,7 +120,7 @@ function renderTabs() {
   const tabs = tabsFor(state.session);
   nav.replaceChildren(...tabs.map(([id, label]) => el("button", {
     role: "tab", id: "tab-" + id, "aria-selected": String(state.tab === id), "aria-controls": "main",
-    tabindex: state.tab === id ? "0" : "-1", onclick: () => show(id),
+    tabindex: state.tab === id || (!tabs.some(t => t[0] === state.tab) && id === tabs[0][0]) ? "0" : "-1", onclick: () => show(id),
     onkeydown: (ev) => {
       const i = tabs.findIndex(t => t[0] === id);
       if (ev.key === "ArrowRight" || ev.key === "ArrowLeft") {
@@ -272,7 +272,8 @@ async function timelineSection(opts) {
     el("button", { class: "secondary", id: "tl-next", disabled: data.page >= data.pages, onclick: () => reload({ page: data.page + 1 }) }, "Older →"));
   return [chips, form,
     data.items.length ? el("div", { class: "table-wrap" }, el("table", { class: "rows timeline", id: "timeline" },
-      el("thead", {}, el("tr", {}, ["", "Date", "What", "Kind", "Filed by", ""].map(h => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, [el("span", { class: "sr-only" }, "Select"), "Date", "What", "Kind", "Filed by", el("span", { class: "sr-only" }, "Actions")]
+        .map(h => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows)))
       : el("p", { class: "muted", id: "no-records" }, data.all ? "No record matches these filters." : (opts.own ? "No records yet." : "This patient has no records.")),
     pager, exportButton ? el("div", { class: "actions" }, exportButton, exportBox) : null, opened];
@@ -364,6 +365,46 @@ async function viewRecord(id, purpose, target) {
   target.querySelector("h2").focus();
   notify(r.receipt_id ? `Record #${id} opened. The patient can see this read.` : `Record #${id} opened.`);
 }
+
+// Help: what the portal does, for people who have never heard of a
+// blockchain. Shown at the first visit and from the Help button on every
+// screen.
+const helpSeen = "healthd-portal-help-seen"; // a flag in this browser's storage; nothing else is stored
+views.help = async () => {
+  const s = state.session;
+  const patient = [el("h2", {}, "For patients"),
+    el("h3", {}, "Where your records are"),
+    el("p", {}, "Your records are locked (encrypted) on your own computer before they leave it, with keys only you and the people you choose hold. " +
+      "The locked files are kept by your care network's record store. A shared ledger that every hospital of the network keeps a copy of — the \u201cchain\u201d — " +
+      "holds only a fingerprint of each file, who filed it and when, who may read what, and a note of every read. It never holds your records, " +
+      "your name or anything that says what is in them."),
+    el("h3", {}, "Reading your records"),
+    el("p", {}, "My records shows everything filed about you, newest first by the date it happened. The portal unlocks your records here, on this computer, " +
+      "so you can search them. Reading your own records is not noted anywhere: it is not a disclosure."),
+    el("h3", {}, "Sharing and taking it back"),
+    el("p", {}, "In Sharing, you let a provider read (or add to) some kinds of your data, for a purpose, for some days. Every time they read a record, " +
+      "it is noted, and you see it in Who read my data. Revoking stops their access at once, and new records get new keys they do not have. " +
+      "What they already read, they may have kept: revoking cannot take that back."),
+    el("h3", {}, "Emergencies"),
+    el("p", {}, "If you cannot be asked — unconscious in an emergency room, say — a doctor may \u201cbreak the glass\u201d: open your emergency information " +
+      "(allergies, medications, problems, vital signs, results, immunizations) for a short time. It is shown to you in red in Who read my data, " +
+      "with the doctor's reason, and the network reviews every one. Emergency summary shows what such a doctor would see."),
+    el("h3", {}, "Erasing a record"),
+    el("p", {}, "Erase removes a record for good: its keys and location are dropped and the locked file is deleted, so nobody can fetch it again, " +
+      "you included. Someone who already downloaded it keeps their copy.")];
+  const provider = [el("h2", {}, "For providers"),
+    el("p", {}, "Patients decide who reads their records. You see what kind of data each record is, who filed it and when; what it says shows once you open it. " +
+      "Opening a record notes a read, with your purpose, that the patient sees at once. Choose the purpose that is true: it is reviewed."),
+    el("p", {}, "File a record uploads a file or a FHIR Bundle for a patient who lets you write that kind of data. It is encrypted on this computer first."),
+    el("p", {}, "Emergency access is for a patient who cannot consent when care cannot wait. It is time-boxed, shown to the patient and reviewed by the network; " +
+      "abuse suspends your registration. Then the Emergency summary of the patient opens what you need first, each read noted.")];
+  return [el("h1", { id: "help-title" }, "How the healthd portal works"),
+    s.patient || !s.provider ? patient : null, s.provider ? provider : null,
+    el("h2", {}, "Signing out"),
+    el("p", {}, "Sign out (top right) makes the portal forget everything it unlocked for you. The sign-in link works once: to sign in again, restart the portal."),
+    el("p", {}, el("button", { id: "help-done", onclick: () => { localStorage.setItem(helpSeen, "1"); show(tabsFor(s)[0][0]); } },
+      "Got it — show my " + (s.patient ? "records" : "patients")))];
+};
 
 // The emergency summary: the International Patient Summary's sections, from
 // the records the viewer has decrypted.
@@ -641,7 +682,7 @@ async function start() {
     const roles = [s.patient ? "patient" : null, s.provider ? (s.provider.name + " · " + s.provider.status) : null].filter(Boolean);
     document.getElementById("who").replaceChildren(el("strong", {}, s.key_name), " ", el("span", { class: "addr" }, s.address), " ",
       ...roles.map(r => el("span", { class: "badge" }, r)));
-    await show(tabsFor(s)[0][0]);
+    await show(localStorage.getItem(helpSeen) ? tabsFor(s)[0][0] : "help");
     if (s.patient && s.escrow && s.escrow.needed) {
       // first login, a custodian set change or a key rotation: (re-)escrow
       const r = await api("POST", "/api/escrow");
@@ -655,6 +696,8 @@ async function start() {
     fail(e);
   }
 }
+document.getElementById("help").addEventListener("click", () => show("help"));
+
 // Signing out ends the session and drops everything the portal decrypted
 // for it; the page keeps nothing either.
 document.getElementById("logout").addEventListener("click", async (ev) => {
@@ -662,6 +705,7 @@ document.getElementById("logout").addEventListener("click", async (ev) => {
   document.getElementById("tabs").replaceChildren();
   document.getElementById("who").replaceChildren("Signed out");
   ev.target.hidden = true;
+  document.getElementById("help").hidden = true;
   clearMessages();
   document.getElementById("main").replaceChildren(el("h1", {}, "You are signed out"),
     el("p", { id: "signed-out" }, "The portal has forgotten everything it decrypted for you. The sign-in link works only once: " +

@@ -14,6 +14,7 @@ import (
 
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/healthd-chain/healthd/fhir"
 	"github.com/healthd-chain/healthd/testutil/network"
@@ -67,6 +68,26 @@ func TestPortalTimeline(t *testing.T) {
 	portalTmp := t.TempDir()
 	portal := network.StartPortalEnv(t, n, "alice", v.URL, "TMPDIR="+portalTmp)
 	pat := startBrowsers(t, chromium, map[string]*network.Portal{"alice": portal})["alice"]
+	var a11y audit
+	defer a11y.report(t)
+
+	// at her first visit she is shown how the portal works; with the
+	// keyboard only, she goes on to her records, searches and opens one
+	pat.waitText("#main", "Where your records are")
+	a11y.check(pat, "patient: help (first run)")
+	pat.screenshot("patient-help")
+	pat.tabTo("#help-done")
+	pat.key("go to my records", kb.Enter)
+	pat.waitText("#tl-range", fmt.Sprintf("1–50 of %d", timelineResources))
+	a11y.check(pat, "patient: my records")
+	pat.tabTo("#tl-q")
+	pat.key("search by keyboard", "glucose", kb.Enter)
+	pat.waitText("#tl-range", fmt.Sprintf("of %d (of %d records)", want.glucose, timelineResources))
+	pat.tabTo(`#timeline button[aria-label^="View"]`)
+	pat.key("open by keyboard", kb.Enter)
+	pat.waitText("#opened .record-view", "Reference range")
+	a11y.check(pat, "patient: record view")
+	pat.run("clear the search", chromedp.Click("#tl-clear", chromedp.ByQuery))
 
 	// when she opens her records, the first page of the timeline shows what
 	// each record is, newest first, with the hospital's name
@@ -163,6 +184,11 @@ func TestPortalTimeline(t *testing.T) {
 		}
 	}
 	pat.screenshot("patient-emergency-summary")
+	a11y.check(pat, "patient: emergency summary")
+	for _, tab := range []string{"sharing", "access", "delegates"} {
+		pat.openTab(tab)
+		a11y.check(pat, "patient: "+tab)
+	}
 
 	// and none of it took a receipt: her own reads are not disclosures
 	if after := len(receiptsOf(t, n, alice)); after != receiptsBefore {
@@ -172,7 +198,11 @@ func TestPortalTimeline(t *testing.T) {
 	// a provider sees what each record is only once it has opened it: the
 	// hospital opens one (a receipt alice sees) ...
 	hosp := startBrowsers(t, chromium, map[string]*network.Portal{"hospital": network.StartPortal(t, n, "hospital", v.URL)})["hospital"]
+	hosp.waitText("#main", "For providers")
+	a11y.check(hosp, "provider: help (first run)")
+	hosp.screenshot("provider-help")
 	hosp.lookup(alice)
+	a11y.check(hosp, "provider: patient's records")
 	hosp.waitText("#timeline tbody", "(not opened)")
 	hosp.run("open the newest record", chromedp.Click(`#timeline tr[data-record] button`, chromedp.ByQuery))
 	hosp.waitText("#notice", "The patient can see this read")
@@ -222,10 +252,16 @@ func TestPortalTimeline(t *testing.T) {
 		t.Fatalf("the hospital's summary took %d receipts, want one per record of its kinds (%d)", got, want.summaryRecords)
 	}
 	hosp2.screenshot("provider-emergency-summary")
+	a11y.check(hosp2, "provider: emergency summary")
+	for _, tab := range []string{"file", "emergency", "registration"} {
+		hosp2.openTab(tab)
+		a11y.check(hosp2, "provider: "+tab)
+	}
 
 	// when she signs out, the portal answers nothing more to that browser
 	pat.run("sign out", chromedp.Click("#logout", chromedp.ByQuery))
 	pat.waitText("#signed-out", "forgotten everything it decrypted")
+	a11y.check(pat, "signed out")
 	var status int
 	pat.run("ask after signing out", chromedp.Evaluate(`fetch("/api/timeline").then(r => r.status)`, &status,
 		awaitPromise))
