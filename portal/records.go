@@ -278,6 +278,79 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) (recordstypes.Reco
 	return rec, buf.Bytes(), access, true
 }
 
+// amendRecord files the multipart upload's file as the new version of a
+// record (the chain lets its author, or its patient, amend it; a provider
+// also needs the patient's write consent). The file is encrypted in memory.
+func (s *Server) amendRecord(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	id, ok := pathID(w, r, "record")
+	if !ok {
+		return
+	}
+	// read part by part, into memory: a parsed multipart form would spill
+	// a large file, in plaintext, to a temporary file
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxUpload+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		badRequest(w, "Send the new version as a multipart form with a file.")
+		return
+	}
+	purpose := agent.DefaultPurpose
+	var raw []byte
+	for raw == nil {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			badRequest(w, "No file was sent.")
+			return
+		}
+		if err != nil {
+			badRequest(w, "The upload was cut short.")
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(part, s.opts.MaxUpload+1))
+		switch {
+		case err != nil:
+			badRequest(w, "The upload was cut short.")
+			return
+		case part.FormName() == "purpose":
+			purpose = strings.TrimSpace(string(b))
+		case part.FormName() == "file":
+			if int64(len(b)) > s.opts.MaxUpload {
+				badRequest(w, fmt.Sprintf("The file is larger than the portal's limit of %d MiB.", s.opts.MaxUpload>>20))
+				return
+			}
+			raw = b
+		}
+	}
+	if err := consenttypes.ValidatePurpose(purpose); err != nil {
+		badRequest(w, "Unknown purpose "+strconv.Quote(purpose)+".")
+		return
+	}
+	if len(raw) == 0 {
+		badRequest(w, "The file is empty.")
+		return
+	}
+	old, err := s.agent.Record(ctx, id)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	fhirType := old.FhirResourceType
+	if t := fhir.Summarize(raw).Type; t != "" {
+		if t != fhirType {
+			badRequest(w, fmt.Sprintf("The new version is a %s; record #%d is a %s.", t, id, fhirType))
+			return
+		}
+	}
+	newID, err := s.agent.Amend(ctx, id, raw, fhirType, purpose, s.opts.VaultURL)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"amended": id, "record_id": newID})
+}
+
 func (s *Server) eraseRecord(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()

@@ -154,6 +154,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/records", s.mutating(s.fileRecord))
 	s.mux.HandleFunc("POST /api/records/{id}/read", s.mutating(s.readRecord))
 	s.mux.HandleFunc("POST /api/records/{id}/open", s.mutating(s.openRecord))
+	s.mux.HandleFunc("POST /api/records/{id}/amend", s.mutating(s.amendRecord))
 	s.mux.HandleFunc("GET /api/timeline", s.authed(s.timeline))
 	s.mux.HandleFunc("POST /api/logout", s.mutating(s.logout))
 	s.mux.HandleFunc("POST /api/export", s.mutating(s.exportRecords))

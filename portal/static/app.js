@@ -160,6 +160,30 @@ function select(values, selected) {
   return el("select", {}, values.map(v => el("option", { value: v, selected: v === selected }, v)));
 }
 
+// amendForm files a corrected version of a record its author opened.
+function amendForm(id, purpose, rerender) {
+  const input = el("input", { type: "file", required: true });
+  const form = el("form", { class: "amend", id: "amend-" + id },
+    el("h3", {}, "Correct this record"),
+    el("p", { class: "hint" }, "File a corrected version: it becomes the current one, and this one stays in the record's history. Both are encrypted here first."),
+    field("amend-file-" + id, "Corrected file (the same FHIR resource type)", input),
+    el("button", { type: "submit", id: "amend-submit-" + id }, "File the corrected version"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!input.files.length) { fail({ message: "Choose the corrected file." }); return; }
+    busy(form.querySelector("button"), "Filing… (waiting for the chain)", async () => {
+      const body = new FormData();
+      body.append("purpose", purpose);
+      body.append("file", input.files[0]);
+      const resp = await fetch(`/api/records/${id}/amend`, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }, body });
+      const r = await decode(resp);
+      if (rerender) await rerender();
+      notify(`Record #${id} corrected: the current version is record #${r.record_id}.`);
+    }).catch(fail);
+  });
+  return form;
+}
+
 // ---- patient views ----
 const views = {};
 
@@ -290,7 +314,7 @@ function timelineRow(it, opts, opened, selected, changed) {
   const confirmBox = el("div");
   if (it.status !== "erased" && opts.own) {
     actions.append(
-      el("button", { class: "secondary", "aria-label": `View record ${it.id}`, onclick: (ev) => busy(ev.target, "Opening…", () => viewRecord(it.id, "PATRQT", opened)).catch(fail) }, "View"),
+      el("button", { class: "secondary", "aria-label": `View record ${it.id}`, onclick: (ev) => busy(ev.target, "Opening…", () => viewRecord(it.id, "PATRQT", opened, opts.rerender)).catch(fail) }, "View"),
       el("button", {
         class: "secondary", "aria-expanded": "false", "aria-label": `Erase record ${it.id}`, onclick: (ev) => {
           ev.target.setAttribute("aria-expanded", "true");
@@ -311,7 +335,7 @@ function timelineRow(it, opts, opened, selected, changed) {
   } else if (it.status !== "erased") {
     // a provider's read is a disclosure: the button says so, with the purpose
     actions.append(el("button", { class: "secondary", "aria-label": `Open record ${it.id}: records a read for ${opts.purpose}`,
-      onclick: (ev) => busy(ev.target, "Opening…", () => viewRecord(it.id, opts.purpose, opened)).catch(fail) },
+      onclick: (ev) => busy(ev.target, "Opening…", () => viewRecord(it.id, opts.purpose, opened, opts.rerender)).catch(fail) },
       `Open (records a read for ${opts.purpose})`));
     if (it.readable === false) actions.append(el("div", { class: "muted refusal" }, it.refusal));
   }
@@ -329,7 +353,7 @@ function timelineRow(it, opts, opened, selected, changed) {
 
 // viewRecord opens a record (an access receipt is taken, except for your
 // own) and shows it readably, beside its raw content.
-async function viewRecord(id, purpose, target) {
+async function viewRecord(id, purpose, target, rerender) {
   let r;
   for (let tries = 0; ; tries++) {
     try { r = await api("POST", `/api/records/${id}/open`, { purpose }); break; } catch (e) {
@@ -361,7 +385,8 @@ async function viewRecord(id, purpose, target) {
       el("div", {}, el("h3", {}, "Raw content"),
         raw !== null ? el("pre", { class: "viewer", tabindex: "0", "aria-label": `Content of record ${id}`, "data-record": String(id) }, shown)
           : el("p", { class: "muted" }, `A file of ${r.size} bytes that is not text: download it to open it.`))),
-    el("p", { class: "actions" }, el("a", { href: URL.createObjectURL(blob), download: `record-${id}.${raw !== null && shown !== raw ? "json" : "bin"}` }, "Download"))));
+    el("p", { class: "actions" }, el("a", { href: URL.createObjectURL(blob), download: `record-${id}.${raw !== null && shown !== raw ? "json" : "bin"}` }, "Download")),
+    r.may_amend ? amendForm(id, purpose, rerender) : null));
   target.querySelector("h2").focus();
   notify(r.receipt_id ? `Record #${id} opened. The patient can see this read.` : `Record #${id} opened.`);
 }

@@ -253,6 +253,26 @@ func TestPortalTimeline(t *testing.T) {
 	}
 	hosp2.screenshot("provider-emergency-summary")
 	a11y.check(hosp2, "provider: emergency summary")
+
+	// and the hospital, author of the records, files a corrected version of one
+	hosp2.run("back to the records", chromedp.Click("#show-timeline", chromedp.ByQuery))
+	hosp2.run("open a record", chromedp.WaitVisible("#timeline", chromedp.ByQuery), chromedp.Click(`#timeline tr[data-record] button`, chromedp.ByQuery))
+	original := hosp2.waitText(`#opened pre[data-record]`, `"id": "`)
+	var amendID string
+	hosp2.run("which record", chromedp.Evaluate(`document.querySelector("#opened pre[data-record]").dataset.record`, &amendID))
+	corrected := filepath.Join(t.TempDir(), "corrected.json")
+	if err := os.WriteFile(corrected, []byte(strings.Replace(original, `"id": "`, `"id": "corrected-`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hosp2.run("file the correction", chromedp.SetUploadFiles("#amend-file-"+amendID, []string{corrected}, chromedp.ByQuery),
+		chromedp.Click("#amend-submit-"+amendID, chromedp.ByQuery))
+	hosp2.waitText("#notice", "Record #"+amendID+" corrected: the current version is record #")
+	var old struct {
+		Record recordView `json:"record"`
+	}
+	if err := n.GetJSON("/healthd/records/v1/records/"+amendID, &old); err != nil || old.Record.Status != "RECORD_STATUS_SUPERSEDED" {
+		t.Fatalf("the corrected record: %+v %v", old.Record, err)
+	}
 	for _, tab := range []string{"file", "emergency", "registration"} {
 		hosp2.openTab(tab)
 		a11y.check(hosp2, "provider: "+tab)
