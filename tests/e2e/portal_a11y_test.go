@@ -28,7 +28,7 @@ var (
 
 // axeScript returns axe-core's browser build, installed once per run with
 // npm ci. Node and npm are required (make test installs them).
-func axeScript(t *testing.T) string {
+func axeScript(t testing.TB) string {
 	t.Helper()
 	axeOnce.Do(func() {
 		root, err := network.RepoRoot()

@@ -22,7 +22,7 @@ import (
 // of the usual names on PATH. Without one, the browser tests skip, unless
 // $HEALTHD_REQUIRE_BROWSER is set (make test-e2e and CI set it after
 // installing Chromium), where they fail.
-func findChromium(t *testing.T) string {
+func findChromium(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("HEALTHD_CHROMIUM"); p != "" {
 		return p
@@ -42,7 +42,7 @@ func findChromium(t *testing.T) string {
 // screenshotDir is where the browser tests save their screenshots:
 // $HEALTHD_PORTAL_SCREENSHOTS (docs/portal to refresh the docs), else a
 // folder under the system temp dir.
-func screenshotDir(t *testing.T) string {
+func screenshotDir(t testing.TB) string {
 	dir := os.Getenv("HEALTHD_PORTAL_SCREENSHOTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "healthd-portal-screenshots")
@@ -61,7 +61,7 @@ func screenshotDir(t *testing.T) string {
 
 // tab is one browser tab on one portal.
 type tab struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	who     string
 	shot    string // screenshot folder
@@ -294,7 +294,7 @@ func TestPortalInTheBrowser(t *testing.T) {
 }
 
 // startBrowsers signs each key's portal in, each in its own headless Chromium.
-func startBrowsers(t *testing.T, chromium string, portals map[string]*network.Portal) map[string]*tab {
+func startBrowsers(t testing.TB, chromium string, portals map[string]*network.Portal) map[string]*tab {
 	t.Helper()
 	shots := screenshotDir(t)
 	tabs := map[string]*tab{}
