@@ -15,7 +15,7 @@ import (
 func FuzzFrontDoor(f *testing.F) {
 	p, srv := testPortal(f)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	f.Add("GET", "/api/records", host, "", "", "", "")
+	f.Add("GET", "/api/timeline", host, "", "", "", "")
 	f.Add("POST", "/api/consents", host, "x", p.csrf, "application/json", `{"grantee":"health1x"}`)
 	f.Add("GET", "/login?token=00", host, "", "", "", "")
 	f.Add("POST", "/api/records/1/read", "LOCALHOST:1", "", "", "multipart/form-data; boundary=x", "--x--")

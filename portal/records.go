@@ -19,60 +19,6 @@ import (
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
 
-// listRecords lists a patient's records (default: mine), newest first. For a
-// provider looking at a patient, each record says whether it may be read now.
-func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := s.ctx(r)
-	defer cancel()
-	me := s.agent.Address()
-	patient := strings.TrimSpace(r.URL.Query().Get("patient"))
-	if patient == "" {
-		patient = me
-	}
-	if !checkAddress(w, "The patient", &patient) {
-		return
-	}
-	purpose := r.URL.Query().Get("purpose")
-	if purpose == "" {
-		purpose = agent.DefaultPurpose
-	}
-	if _, err := s.agent.Patient(ctx, patient); err != nil {
-		if agent.ChainUnreachable(err) {
-			writeFailure(w, err)
-			return
-		}
-		writeError(w, http.StatusNotFound, "not_a_patient", "No patient is registered at this address.")
-		return
-	}
-	recs, err := s.agent.RecordsOf(ctx, patient, maxListed)
-	if err != nil {
-		writeFailure(w, err)
-		return
-	}
-	// For a viewer other than the patient, the chain's decision for each
-	// record (ReadDecisions: one query per 256 records).
-	var refusals []error
-	if patient != me {
-		if refusals, err = s.agent.ReadRefusals(ctx, recs, purpose); err != nil {
-			writeFailure(w, err)
-			return
-		}
-	}
-	out := make([]recordView, 0, len(recs))
-	for i, rec := range recs {
-		v := s.viewRecord(ctx, rec)
-		if patient != me && rec.Status != recordstypes.RECORD_STATUS_ERASED {
-			ok := refusals[i] == nil
-			v.Readable = &ok
-			if !ok {
-				v.Refusal = classify(refusals[i]).Message
-			}
-		}
-		out = append(out, v)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"patient": patient, "records": out, "truncated": len(recs) >= maxListed})
-}
-
 // viewRecord is rec as the page shows it.
 func (s *Server) viewRecord(ctx context.Context, rec recordstypes.Record) recordView {
 	return recordView{

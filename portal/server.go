@@ -150,7 +150,6 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 
 	s.mux.HandleFunc("GET /api/session", s.authed(s.session))
-	s.mux.HandleFunc("GET /api/records", s.authed(s.listRecords))
 	s.mux.HandleFunc("POST /api/records", s.mutating(s.fileRecord))
 	s.mux.HandleFunc("POST /api/records/{id}/read", s.mutating(s.readRecord))
 	s.mux.HandleFunc("POST /api/records/{id}/open", s.mutating(s.openRecord))

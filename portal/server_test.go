@@ -99,7 +99,7 @@ func do(t *testing.T, req *http.Request) (int, apiError, http.Header) {
 func TestLoginAndSessionCookie(t *testing.T) {
 	p, srv := testPortal(t)
 	// no session: the page and the API refuse
-	for _, path := range []string{"/", "/api/session", "/api/records"} {
+	for _, path := range []string{"/", "/api/session", "/api/timeline"} {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 		if code, _, _ := do(t, req); code != http.StatusUnauthorized {
 			t.Errorf("GET %s without a session: %d, want 401", path, code)
@@ -222,7 +222,7 @@ func TestInputIsCheckedBeforeTheChainIsAsked(t *testing.T) {
 		{"POST", "/api/break-glass", fmt.Sprintf(`{"patient":%q,"reason":"boredom","minutes":5}`, bob), "reason of the emergency"},
 		{"POST", "/api/break-glass", fmt.Sprintf(`{"patient":%q,"reason":"life-threatening","minutes":0}`, bob), "minutes"},
 		{"POST", "/api/delegates", `{"delegate":"bob","days":3}`, "not a healthd address"},
-		{"GET", "/api/records?patient=nobody", "", "not a healthd address"},
+		{"GET", "/api/timeline?patient=nobody", "", "not a healthd address"},
 	}
 	for _, tc := range cases {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))

@@ -416,11 +416,7 @@ func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose
 	if err != nil {
 		return nil, err
 	}
-	type classEpoch struct {
-		class string
-		epoch uint64
-	}
-	keys := map[classEpoch]*openKey{}
+	keys := a.newOpenKeys()
 	var todo, mine []int // indexes into recs: to read with a receipt; the agent's own, read without
 	for i, rec := range recs {
 		if refusals[i] != nil {
@@ -431,14 +427,7 @@ func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose
 			out[i].Err = fmt.Errorf("record %d: %w", rec.Id, ErrNotOwn)
 			continue
 		}
-		ce := classEpoch{rec.DataClass, rec.KeyEpoch}
-		k := keys[ce]
-		if k == nil {
-			k = &openKey{}
-			k.key, k.kctx, k.err = a.ClassKey(ctx, rec.Patient, ce.class, ce.epoch)
-			keys[ce] = k
-		}
-		if k.err != nil {
+		if k := keys.of(ctx, rec); k.err != nil {
 			out[i].Err = k.err
 			continue
 		}
@@ -448,7 +437,7 @@ func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose
 			todo = append(todo, i)
 		}
 	}
-	keyOf := func(rec recordstypes.Record) *openKey { return keys[classEpoch{rec.DataClass, rec.KeyEpoch}] }
+	keyOf := func(rec recordstypes.Record) *openKey { return keys.of(ctx, rec) }
 	plain := make([][]byte, len(recs))
 	failures := make([]string, len(recs))
 	if err := a.readOwn(ctx, recs, mine, vaultURL, keyOf, plain, failures, progress); err != nil {
@@ -577,6 +566,33 @@ func (a *Agent) readDecisions(ctx context.Context, recs []recordstypes.Record, p
 	return refusals, own, err
 }
 
+// openKeys are the class keys of a read of many records, each (class,
+// epoch) fetched once. of is called before the downloads start and only
+// read during them, so it needs no lock.
+type openKeys struct {
+	a *Agent
+	m map[classEpoch]*openKey
+}
+
+type classEpoch struct {
+	class string
+	epoch uint64
+}
+
+func (a *Agent) newOpenKeys() *openKeys { return &openKeys{a: a, m: map[classEpoch]*openKey{}} }
+
+// of is the key that opens rec (k.err says why there is none).
+func (o *openKeys) of(ctx context.Context, rec recordstypes.Record) *openKey {
+	ce := classEpoch{rec.DataClass, rec.KeyEpoch}
+	k := o.m[ce]
+	if k == nil {
+		k = &openKey{}
+		k.key, k.kctx, k.err = o.a.ClassKey(ctx, rec.Patient, ce.class, ce.epoch)
+		o.m[ce] = k
+	}
+	return k
+}
+
 // openKey is the class key that opens a record, or why there is none.
 type openKey struct {
 	key  []byte
@@ -592,23 +608,12 @@ func (a *Agent) ReadByReceipts(ctx context.Context, recs []recordstypes.Record, 
 	if len(recs) != len(receipts) {
 		return nil, fmt.Errorf("%d records and %d receipts", len(recs), len(receipts))
 	}
-	type classEpoch struct {
-		class string
-		epoch uint64
-	}
-	keys := map[classEpoch]*openKey{}
+	keys := a.newOpenKeys()
 	out := make([]Opened, len(recs))
 	var todo []int
 	for i, rec := range recs {
 		out[i].Record, out[i].Receipt = rec, receipts[i]
-		ce := classEpoch{rec.DataClass, rec.KeyEpoch}
-		k := keys[ce]
-		if k == nil {
-			k = &openKey{}
-			k.key, k.kctx, k.err = a.ClassKey(ctx, rec.Patient, ce.class, ce.epoch)
-			keys[ce] = k
-		}
-		if k.err != nil {
+		if k := keys.of(ctx, rec); k.err != nil {
 			out[i].Err = k.err
 			continue
 		}
@@ -616,7 +621,7 @@ func (a *Agent) ReadByReceipts(ctx context.Context, recs []recordstypes.Record, 
 	}
 	plain := make([][]byte, len(recs))
 	failures := make([]string, len(recs))
-	keyOf := func(rec recordstypes.Record) *openKey { return keys[classEpoch{rec.DataClass, rec.KeyEpoch}] }
+	keyOf := func(rec recordstypes.Record) *openKey { return keys.of(ctx, rec) }
 	for start := 0; start < len(todo); start += vault.MaxBatchItems {
 		batch := todo[start:min(start+vault.MaxBatchItems, len(todo))]
 		ids := make([]uint64, len(batch))
