@@ -161,6 +161,7 @@ func (s *Server) readRecord(w http.ResponseWriter, r *http.Request) {
 // base64 for a file that is not text). The summary joins the session's
 // timeline.
 func (s *Server) openRecord(w http.ResponseWriter, r *http.Request) {
+	gen := s.summaries.generation()
 	rec, plain, access, ok := s.read(w, r)
 	if !ok {
 		return
@@ -168,7 +169,7 @@ func (s *Server) openRecord(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	sum := fhir.Summarize(plain)
-	s.summaries.put(rec.Id, sum)
+	s.summaries.put(gen, rec.Id, sum)
 	out := map[string]any{
 		"record": s.viewRecord(ctx, rec), "receipt_id": access.ReceiptId, "summary": sum, "size": len(plain),
 		"version": rec.Version, "root_id": rec.RootId, "may_amend": rec.Author == s.agent.Address() && rec.Status == recordstypes.RECORD_STATUS_ACTIVE,

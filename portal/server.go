@@ -231,6 +231,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	expires := s.now().Add(s.opts.SessionTTL)
 	s.sessions[id] = expires
 	s.sessMu.Unlock()
+	// at expiry, whether or not the browser comes back, forget what was
+	// decrypted for the session
+	time.AfterFunc(s.opts.SessionTTL, s.sweepSessions)
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: r.TLS != nil, Expires: expires,
@@ -247,6 +250,21 @@ func (s *Server) logout(w http.ResponseWriter, _ *http.Request) {
 	s.summaries.clear()
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	writeJSON(w, http.StatusOK, map[string]any{"signed_out": true})
+}
+
+// sweepSessions ends the expired sessions and, when none is left, drops
+// the decrypted summaries.
+func (s *Server) sweepSessions() {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	for id, expires := range s.sessions {
+		if !s.now().Before(expires) {
+			delete(s.sessions, id)
+		}
+	}
+	if len(s.sessions) == 0 {
+		s.summaries.clear()
+	}
 }
 
 func (s *Server) loggedIn(r *http.Request) bool {

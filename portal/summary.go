@@ -81,6 +81,7 @@ func (s *Server) openForSummary(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, err)
 		return
 	}
+	gen := s.summaries.generation()
 	var todo []recordstypes.Record
 	for _, rec := range recs {
 		if _, cached := s.summaries.get(rec.Id); cached || rec.Status != recordstypes.RECORD_STATUS_ACTIVE ||
@@ -109,7 +110,7 @@ func (s *Server) openForSummary(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
-		s.summaries.put(o.Record.Id, fhir.Summarize(o.Plain))
+		s.summaries.put(gen, o.Record.Id, fhir.Summarize(o.Plain))
 		n++
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"opened": n, "receipts": receipts, "not_opened": len(todo) - n, "refusal": refusal})
@@ -172,6 +173,7 @@ func summarySections(items []timelineItem) []summarySection {
 		case "Condition":
 			i, ok = 2, !inactive(sum.Status)
 		case "Observation":
+			ok = true // whatever class its author filed it under
 			switch {
 			case sum.Category == "vital-signs" || it.Class == "vital-signs":
 				i = 3

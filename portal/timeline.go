@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -36,9 +37,12 @@ const (
 
 // summaries caches the summaries of the records decrypted this session, by
 // record id (a record's content never changes: an amendment is a new record).
+// clear starts a new generation: a decryption that began before a logout
+// cannot put its summaries into the next session's cache.
 type summaries struct {
-	mu sync.Mutex
-	m  map[uint64]fhir.Summary
+	mu  sync.Mutex
+	gen uint64
+	m   map[uint64]fhir.Summary
 }
 
 func newSummaries() *summaries { return &summaries{m: map[uint64]fhir.Summary{}} }
@@ -50,16 +54,27 @@ func (c *summaries) get(id uint64) (fhir.Summary, bool) {
 	return s, ok
 }
 
-func (c *summaries) put(id uint64, s fhir.Summary) {
+// generation is the current generation, to hand to put.
+func (c *summaries) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m[id] = s
+	return c.gen
 }
 
-// clear drops every summary (logout).
+// put caches s unless the cache was cleared since generation gen.
+func (c *summaries) put(gen, id uint64, s fhir.Summary) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen == c.gen {
+		c.m[id] = s
+	}
+}
+
+// clear drops every summary (logout, session expiry).
 func (c *summaries) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	clear(c.m)
 }
 
@@ -147,6 +162,9 @@ func parseTimelineQuery(r *http.Request, me string) (timelineQuery, string) {
 		}
 	}
 	q.perPage = min(q.perPage, maxTimelinePage)
+	if q.page > maxTimeline {
+		return q, fmt.Sprintf("The page must be at most %d.", maxTimeline)
+	}
 	return q, ""
 }
 
@@ -252,6 +270,7 @@ func (s *Server) timelineItems(ctx context.Context, patient, purpose string) ([]
 // the records of patient it has no summary of yet, and caches their
 // summaries.
 func (s *Server) summarizeReceipted(ctx context.Context, patient string, recs []recordstypes.Record) error {
+	gen := s.summaries.generation()
 	fresh, err := s.agent.FreshReceipts(ctx, patient, time.Now().Add(-receiptFreshness))
 	if err != nil || len(fresh) == 0 {
 		return err
@@ -280,7 +299,7 @@ func (s *Server) summarizeReceipted(ctx context.Context, patient string, recs []
 	}
 	for _, o := range opened {
 		if o.Err == nil {
-			s.summaries.put(o.Record.Id, fhir.Summarize(o.Plain))
+			s.summaries.put(gen, o.Record.Id, fhir.Summarize(o.Plain))
 		}
 	}
 	return nil
@@ -289,6 +308,7 @@ func (s *Server) summarizeReceipted(ctx context.Context, patient string, recs []
 // summarizeOwn decrypts, without receipts, the viewer's own records it has
 // no summary of yet, and caches their summaries.
 func (s *Server) summarizeOwn(ctx context.Context, recs []recordstypes.Record) error {
+	gen := s.summaries.generation()
 	var todo []recordstypes.Record
 	for _, rec := range recs {
 		if _, ok := s.summaries.get(rec.Id); ok || rec.Status == recordstypes.RECORD_STATUS_ERASED || rec.Size_ > maxSummarized {
@@ -307,7 +327,7 @@ func (s *Server) summarizeOwn(ctx context.Context, recs []recordstypes.Record) e
 		if o.Err != nil {
 			continue // shown without a summary; opening it says why
 		}
-		s.summaries.put(o.Record.Id, fhir.Summarize(o.Plain))
+		s.summaries.put(gen, o.Record.Id, fhir.Summarize(o.Plain))
 	}
 	return nil
 }

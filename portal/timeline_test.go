@@ -108,3 +108,31 @@ func TestSummarySections(t *testing.T) {
 		t.Errorf("results: %v, %d not opened", got["results"], notOpened["results"])
 	}
 }
+
+// TestSummariesEndWithTheSession: what was decrypted is dropped when the
+// session expires, even if the browser never comes back, and a decryption
+// that began before a logout cannot refill the next session's cache.
+func TestSummariesEndWithTheSession(t *testing.T) {
+	p, srv := testPortal(t)
+	login(t, p, srv)
+	gen := p.summaries.generation()
+	p.summaries.put(gen, 1, fhir.Summary{Title: "Glucose"})
+	p.sweepSessions() // the session is still live: nothing is dropped
+	if _, ok := p.summaries.get(1); !ok {
+		t.Fatal("a live session's summary was dropped")
+	}
+	p.sessMu.Lock()
+	p.now = func() time.Time { return time.Now().Add(p.opts.SessionTTL + time.Second) }
+	p.sessMu.Unlock()
+	p.sweepSessions() // what the expiry timer calls
+	if _, ok := p.summaries.get(1); ok {
+		t.Fatal("the summary outlived its session")
+	}
+	p.summaries.put(gen, 2, fhir.Summary{Title: "late"}) // a load that began before
+	if _, ok := p.summaries.get(2); ok {
+		t.Fatal("a decryption from before the logout refilled the cache")
+	}
+	if _, bad := parseTimelineQuery(httptest.NewRequest("GET", "/api/timeline?page=4611686018427387905&per_page=3", nil), "x"); bad == "" {
+		t.Fatal("a page number that overflows was accepted")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -437,7 +438,7 @@ func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose
 			todo = append(todo, i)
 		}
 	}
-	keyOf := func(rec recordstypes.Record) *openKey { return keys.of(ctx, rec) }
+	keyOf := keys.got
 	plain := make([][]byte, len(recs))
 	failures := make([]string, len(recs))
 	if err := a.readOwn(ctx, recs, mine, vaultURL, keyOf, plain, failures, progress); err != nil {
@@ -468,8 +469,10 @@ func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose
 	committed := make(chan int, len(txs))
 	var sendErrs []error
 	go func() {
-		sendErrs = a.SendAll(ctx, txs, resps, func(k int) { committed <- k })
-		close(committed)
+		defer close(committed)
+		if len(txs) > 0 { // nothing to send: not even a sender (an account query, a block subscription)
+			sendErrs = a.SendAll(ctx, txs, resps, func(k int) { committed <- k })
+		}
 	}()
 	var mu sync.Mutex
 	receipts, downloaded := 0, 0
@@ -567,8 +570,8 @@ func (a *Agent) readDecisions(ctx context.Context, recs []recordstypes.Record, p
 }
 
 // openKeys are the class keys of a read of many records, each (class,
-// epoch) fetched once. of is called before the downloads start and only
-// read during them, so it needs no lock.
+// epoch) fetched once. of fills it before the downloads start; they only
+// read it (got), so it needs no lock.
 type openKeys struct {
 	a *Agent
 	m map[classEpoch]*openKey
@@ -593,6 +596,15 @@ func (o *openKeys) of(ctx context.Context, rec recordstypes.Record) *openKey {
 	return k
 }
 
+// got is the key of rec that of has fetched: the lookup of the downloads,
+// which run concurrently and only read.
+func (o *openKeys) got(rec recordstypes.Record) *openKey {
+	if k := o.m[classEpoch{rec.DataClass, rec.KeyEpoch}]; k != nil {
+		return k
+	}
+	return &openKey{err: errors.New("no class key was fetched for this record")}
+}
+
 // openKey is the class key that opens a record, or why there is none.
 type openKey struct {
 	key  []byte
@@ -608,6 +620,9 @@ func (a *Agent) ReadByReceipts(ctx context.Context, recs []recordstypes.Record, 
 	if len(recs) != len(receipts) {
 		return nil, fmt.Errorf("%d records and %d receipts", len(recs), len(receipts))
 	}
+	if slices.Contains(receipts, 0) {
+		return nil, errors.New("receipt 0: every record needs the receipt it is read by")
+	}
 	keys := a.newOpenKeys()
 	out := make([]Opened, len(recs))
 	var todo []int
@@ -621,7 +636,7 @@ func (a *Agent) ReadByReceipts(ctx context.Context, recs []recordstypes.Record, 
 	}
 	plain := make([][]byte, len(recs))
 	failures := make([]string, len(recs))
-	keyOf := func(rec recordstypes.Record) *openKey { return keys.of(ctx, rec) }
+	keyOf := keys.got
 	for start := 0; start < len(todo); start += vault.MaxBatchItems {
 		batch := todo[start:min(start+vault.MaxBatchItems, len(todo))]
 		ids := make([]uint64, len(batch))

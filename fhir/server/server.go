@@ -6,7 +6,9 @@
 // one purpose of use, and a call outside its scopes is refused before anything
 // reaches the chain. Whether the hospital may read or write a patient's data
 // is decided by the chain, as everywhere in healthd: every read takes an
-// access receipt (MsgAccessRecord) and every write is a record the chain
+// access receipt (MsgAccessRecord; none only if the hospital's key were the
+// record's patient, whose own reads disclose nothing) and every write is a
+// record the chain
 // checks against the patient's consents; a refusal is a 403 OperationOutcome
 // carrying the chain's reason. Keys stay in this process: it encrypts,
 // decrypts and signs through client/agent, the code of the CLI.

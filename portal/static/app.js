@@ -452,8 +452,8 @@ async function summarySection(opts) {
   const openAll = !opts.own && notOpened ? el("button", { id: "ips-open", onclick: (ev) => busy(ev.target, "Opening…", async () => {
     const r = await api("POST", "/api/summary/open", { patient: opts.patient, purpose: opts.purpose });
     await opts.rerender();
-    notify(`${r.opened} records opened for ${opts.purpose}; the patient sees each read.` + (r.refusal ? " Some could not be opened: " + r.refusal : ""));
-  }).catch(fail) }, `Open the ${notOpened} records of these kinds (each read is recorded for ${opts.purpose})`) : null;
+    notify(`${r.opened} record${r.opened === 1 ? "" : "s"} opened for ${opts.purpose}; the patient sees each read.` + (r.refusal ? " Some could not be opened: " + r.refusal : ""));
+  }).catch(fail) }, `Open the ${notOpened === 1 ? "record" : notOpened + " records"} of these kinds (each read is recorded for ${opts.purpose})`) : null;
   return [openAll, el("div", { class: "ips-grid", id: "ips" }, cards)];
 }
 

@@ -378,6 +378,15 @@ func TestPortalEmergencyEraseAndOutages(t *testing.T) {
 	network.StartCustodian(t, n, n, "custodian2")
 	clinic.waitText(`pre[data-record="1"]`, "potassium QX-1")
 	clinic.screenshot("provider-emergency-read")
+	// and the emergency summary shows it, and opens the other result under
+	// the break-glass access with the released keys, one receipt more
+	clinic.run("emergency summary", chromedp.Click("#show-summary", chromedp.ByQuery))
+	clinic.waitText("#ips-results", "potassium QX-1")
+	clinic.waitText("#ips-open", "Open the record of these kinds (each read is recorded for ETREAT)")
+	clinic.run("open the rest", chromedp.Click("#ips-open", chromedp.ByQuery))
+	clinic.waitText("#notice", "1 record opened for ETREAT")
+	clinic.waitText("#ips-results", "sodium QX-2")
+	clinic.screenshot("provider-emergency-summary-break-glass")
 
 	// alice sees the emergency read highlighted, pending review, with the note
 	pat.openTab("access")
