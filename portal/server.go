@@ -279,10 +279,7 @@ func (s *Server) loggedIn(r *http.Request) bool {
 			continue
 		}
 		if !s.now().Before(expires) {
-			delete(s.sessions, id)
-			if len(s.sessions) == 0 {
-				s.summaries.clear() // nobody is signed in: drop what was decrypted
-			}
+			delete(s.sessions, id) // its summaries went with the expiry timer (sweepSessions)
 			return false
 		}
 		return true

@@ -199,9 +199,6 @@ func summarySections(items []timelineItem) []summarySection {
 			latest[key] = true
 		}
 		if ok {
-			c := *sum
-			c.Fields, c.Attachment = nil, nil
-			it.Summary = &c
 			secs[i].Items = append(secs[i].Items, it)
 		}
 	}

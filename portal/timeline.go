@@ -81,8 +81,8 @@ func (c *summaries) clear() {
 // timelineItem is one record of the timeline.
 type timelineItem struct {
 	recordView
-	// Summary is what the record is, if the viewer has it decrypted (the
-	// record view's fields are left out of the list).
+	// Summary is what the record is, if the viewer has it decrypted,
+	// without the record view's fields.
 	Summary *fhir.Summary `json:"summary,omitempty"`
 	// When is the clinical date if known, else the filing time (RFC 3339 or
 	// a partial FHIR date); Filed says which.
@@ -205,13 +205,6 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	}
 	start := min((q.page-1)*q.perPage, len(hits))
 	page := hits[start:min(start+q.perPage, len(hits))]
-	for i := range page {
-		if page[i].Summary != nil {
-			sum := *page[i].Summary
-			sum.Fields, sum.Attachment = nil, nil
-			page[i].Summary = &sum
-		}
-	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"patient": q.patient, "all": len(all), "total": len(hits), "page": q.page, "per_page": q.perPage,
 		"pages": (len(hits) + q.perPage - 1) / q.perPage, "items": page, "facets": facets,
@@ -336,6 +329,7 @@ func (s *Server) summarizeOwn(ctx context.Context, recs []recordstypes.Record) e
 func (s *Server) timelineItem(ctx context.Context, rec recordstypes.Record) timelineItem {
 	it := timelineItem{recordView: s.viewRecord(ctx, rec), When: rec.CreatedAt.UTC().Format(time.RFC3339), Filed: true, sortAt: rec.CreatedAt}
 	if sum, ok := s.summaries.get(rec.Id); ok && rec.Status != recordstypes.RECORD_STATUS_ERASED {
+		sum.Fields, sum.Attachment = nil, nil // the record view's; lists leave them out
 		it.Summary, it.Opened = &sum, true
 		if t, ok := fhirTime(sum.Date); ok {
 			it.When, it.Filed, it.sortAt = sum.Date, false, t

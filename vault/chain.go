@@ -137,7 +137,7 @@ func (c *GRPCChain) ReadAccess(ctx context.Context, addr string, h Hash, uploade
 	if r.Patient == addr { // the patient's own read takes no receipt, if the chain says she reads it as its patient
 		d, err := c.consent.CheckAccess(ctx, &consenttypes.QueryCheckAccessRequest{
 			Patient: r.Patient, Grantee: addr, DataClass: r.DataClass, Permission: consenttypes.PermissionRead,
-			Purpose: ownPurpose, AuthoredAt: r.CreatedAt, Author: r.Author,
+			Purpose: consenttypes.PurposePatientRequest, AuthoredAt: r.CreatedAt, Author: r.Author,
 		})
 		if err != nil {
 			return false, false, err
@@ -185,10 +185,6 @@ func (c *GRPCChain) freshReceipt(ctx context.Context, recordID uint64, addr stri
 	return found, err
 }
 
-// ownPurpose is the purpose a patient's own read is asked of the chain for:
-// "patient requested" (the rule allows a patient her own records for any).
-const ownPurpose = "PATRQT"
-
 // OwnAccess implements Chain with one ReadDecisions query per MaxQueryIDs
 // records: allowed only where the chain allows addr the read as the record's
 // patient.
@@ -196,7 +192,7 @@ func (c *GRPCChain) OwnAccess(ctx context.Context, addr string, ids []uint64) ([
 	out := make([]ReceiptAccess, 0, len(ids))
 	for start := 0; start < len(ids); start += recordstypes.MaxQueryIDs {
 		chunk := ids[start:min(start+recordstypes.MaxQueryIDs, len(ids))]
-		resp, err := c.records.ReadDecisions(ctx, &recordstypes.QueryReadDecisionsRequest{Accessor: addr, Purpose: ownPurpose, RecordIds: chunk})
+		resp, err := c.records.ReadDecisions(ctx, &recordstypes.QueryReadDecisionsRequest{Accessor: addr, Purpose: consenttypes.PurposePatientRequest, RecordIds: chunk})
 		if err != nil {
 			return nil, err
 		}

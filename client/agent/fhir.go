@@ -396,12 +396,8 @@ var ErrNotOwn = errors.New("not a record of which you are the patient: reading i
 // §13). It never takes a receipt: a record the chain allows only otherwise
 // gets ErrNotOwn in Opened.Err, one it refuses the refusal.
 func (a *Agent) ReadOwn(ctx context.Context, recs []recordstypes.Record, vaultURL string) ([]Opened, error) {
-	return a.readAll(ctx, recs, OwnPurpose, vaultURL, nil, false)
+	return a.readAll(ctx, recs, consenttypes.PurposePatientRequest, vaultURL, nil, false)
 }
-
-// OwnPurpose is the purpose a patient's own reads are asked of the chain
-// for: patient requested.
-const OwnPurpose = "PATRQT"
 
 func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose, vaultURL string, progress Progress, withReceipts bool,
 ) ([]Opened, error) {
@@ -441,16 +437,10 @@ func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose
 	keyOf := keys.got
 	plain := make([][]byte, len(recs))
 	failures := make([]string, len(recs))
-	if err := a.readOwn(ctx, recs, mine, vaultURL, keyOf, plain, failures, progress); err != nil {
+	if err := a.downloadAll(ctx, recs, mine, nil, vaultURL, keyOf, plain, failures, progress); err != nil {
 		return nil, err
 	}
-	for _, i := range mine {
-		if failures[i] != "" {
-			out[i].Err = errors.New(failures[i])
-		} else {
-			out[i].Plain = plain[i]
-		}
-	}
+	settle(out, mine, plain, failures)
 
 	// receipts: all transactions sent at once; each committed one is
 	// downloaded and decrypted while the others commit
@@ -510,16 +500,23 @@ func (a *Agent) readAll(ctx context.Context, recs []recordstypes.Record, purpose
 	}
 	for k, batch := range txs {
 		for j := range batch {
-			i := todo[k*ReceiptsPerTx+j]
-			out[i].Receipt = resps[k][j].(*recordstypes.MsgAccessRecordResponse).ReceiptId
-			if failures[i] != "" {
-				out[i].Err = errors.New(failures[i])
-			} else {
-				out[i].Plain = plain[i]
-			}
+			out[todo[k*ReceiptsPerTx+j]].Receipt = resps[k][j].(*recordstypes.MsgAccessRecordResponse).ReceiptId
 		}
 	}
+	settle(out, todo, plain, failures)
 	return out, nil
+}
+
+// settle gives out[i], for each i of idx, its plaintext or why it did not
+// open.
+func settle(out []Opened, idx []int, plain [][]byte, failures []string) {
+	for _, i := range idx {
+		if failures[i] != "" {
+			out[i].Err = errors.New(failures[i])
+		} else {
+			out[i].Plain = plain[i]
+		}
+	}
 }
 
 // ReadRefusals asks the chain (ReadDecisions, one query per MaxQueryIDs
@@ -636,24 +633,10 @@ func (a *Agent) ReadByReceipts(ctx context.Context, recs []recordstypes.Record, 
 	}
 	plain := make([][]byte, len(recs))
 	failures := make([]string, len(recs))
-	keyOf := keys.got
-	for start := 0; start < len(todo); start += vault.MaxBatchItems {
-		batch := todo[start:min(start+vault.MaxBatchItems, len(todo))]
-		ids := make([]uint64, len(batch))
-		for j, i := range batch {
-			ids[j] = receipts[i]
-		}
-		if err := a.downloadBatch(ctx, recs, batch, ids, vaultURL, keyOf, plain, failures); err != nil {
-			return nil, err
-		}
+	if err := a.downloadAll(ctx, recs, todo, receipts, vaultURL, keys.got, plain, failures, func(string, int, int) {}); err != nil {
+		return nil, err
 	}
-	for _, i := range todo {
-		if failures[i] != "" {
-			out[i].Err = errors.New(failures[i])
-		} else {
-			out[i].Plain = plain[i]
-		}
-	}
+	settle(out, todo, plain, failures)
 	return out, nil
 }
 
@@ -666,15 +649,16 @@ func receiptIDs(resps []gogoproto.Message) []uint64 {
 	return ids
 }
 
-// readOwn downloads and decrypts recs[i] for each i of mine, records of which
-// the agent is the patient, without receipts: batches of at most
-// vault.MaxBatchItems records and about vault.MaxBatchBytes, a few at a time.
-func (a *Agent) readOwn(ctx context.Context, recs []recordstypes.Record, mine []int, vaultURL string,
+// downloadAll downloads and decrypts recs[i] for each i of idx, by the
+// receipt receipts[i] taken earlier or, with receipts nil, as their patient
+// (no receipt): in batches of at most vault.MaxBatchItems records and about
+// vault.MaxBatchBytes, a few at a time.
+func (a *Agent) downloadAll(ctx context.Context, recs []recordstypes.Record, idx []int, receipts []uint64, vaultURL string,
 	keyOf func(recordstypes.Record) *openKey, plain [][]byte, failures []string, progress Progress,
 ) error {
 	var batches [][]int
 	var size uint64
-	for _, i := range mine {
+	for _, i := range idx {
 		n := len(batches)
 		if n == 0 || len(batches[n-1]) == vault.MaxBatchItems || size+recs[i].Size_ > vault.MaxBatchBytes {
 			batches, size = append(batches, nil), 0
@@ -686,13 +670,20 @@ func (a *Agent) readOwn(ctx context.Context, recs []recordstypes.Record, mine []
 	var mu sync.Mutex
 	done := 0
 	return parallel(ctx, len(batches), bulkParallel, func(ctx context.Context, k int) error {
-		if err := a.downloadBatch(ctx, recs, batches[k], nil, vaultURL, keyOf, plain, failures); err != nil {
+		var ids []uint64 // the batch's receipts, nil for the patient's own records
+		if receipts != nil {
+			ids = make([]uint64, len(batches[k]))
+			for j, i := range batches[k] {
+				ids[j] = receipts[i]
+			}
+		}
+		if err := a.downloadBatch(ctx, recs, batches[k], ids, vaultURL, keyOf, plain, failures); err != nil {
 			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		done += len(batches[k])
-		progress("downloading", done, len(mine))
+		progress("downloading", done, len(idx))
 		return nil
 	})
 }

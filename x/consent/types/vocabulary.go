@@ -50,6 +50,11 @@ var Permissions = []string{PermissionRead, PermissionWrite}
 // PurposeEmergency is the only purpose of a break-glass access.
 const PurposeEmergency = "ETREAT"
 
+// PurposePatientRequest ("patient requested") is the purpose a patient's
+// reads of her own records are asked of the chain for; the access rule
+// allows a patient her own records for any purpose.
+const PurposePatientRequest = "PATRQT"
+
 // ValidateDataClass checks one data class.
 func ValidateDataClass(c string) error {
 	if !slices.Contains(DataClasses, c) {
