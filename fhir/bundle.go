@@ -65,6 +65,7 @@ func ClassOfResource(resourceType string, resource []byte) string {
 
 // BundleEntry is one entry of a Bundle: its resource, kept as raw JSON.
 type BundleEntry struct {
+	FullURL  string          `json:"fullUrl,omitempty"`
 	Resource json.RawMessage `json:"resource"`
 }
 
@@ -82,6 +83,11 @@ type Parsed struct {
 	Types     []string
 	Classes   []string
 	Resources []json.RawMessage
+
+	// patientRefs are the fullUrls of the Bundle's Patient entries, and
+	// patientIDs their resource ids (see NeutralizePatient).
+	patientRefs map[string]bool
+	patientIDs  map[string]bool
 }
 
 // Len is the number of resources.
@@ -107,9 +113,21 @@ func ParseBundle(raw []byte) (*Parsed, error) {
 	for i, e := range b.Entry {
 		var r struct {
 			ResourceType string `json:"resourceType"`
+			ID           string `json:"id"`
 		}
 		if len(e.Resource) == 0 || json.Unmarshal(e.Resource, &r) != nil || !resourceTypeRE.MatchString(r.ResourceType) {
 			return nil, fmt.Errorf("entry %d has no resource with a valid resourceType", i)
+		}
+		if r.ResourceType == "Patient" {
+			if p.patientRefs == nil {
+				p.patientRefs, p.patientIDs = map[string]bool{}, map[string]bool{}
+			}
+			if e.FullURL != "" {
+				p.patientRefs[e.FullURL] = true
+			}
+			if r.ID != "" {
+				p.patientIDs[r.ID] = true
+			}
 		}
 		p.Types = append(p.Types, r.ResourceType)
 		p.Classes = append(p.Classes, ClassOfResource(r.ResourceType, e.Resource))

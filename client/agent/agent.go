@@ -31,6 +31,10 @@ type Agent struct {
 	txf       tx.Factory
 	addr      string
 	priv      hpke.PrivateKey
+	// filing is the account's filing secret (crypto.FilingSecret): the keys
+	// of the resources it files derive from it, so filing one twice makes the
+	// same content hash and the chain commits it once.
+	filing []byte
 
 	// Progress, if set, wraps the reader of a long step (encrypting,
 	// uploading, decrypting) of total bytes to report how far it got.
@@ -94,7 +98,14 @@ func New(clientCtx client.Context, txf tx.Factory) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{clientCtx: clientCtx, txf: txf, addr: me, priv: priv, CommitTimeout: 60 * time.Second, sendTurn: make(chan struct{}, 1)}, nil
+	filing, err := crypto.FilingSecret(priv)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{
+		clientCtx: clientCtx, txf: txf, addr: me, priv: priv, filing: filing,
+		CommitTimeout: 60 * time.Second, sendTurn: make(chan struct{}, 1),
+	}, nil
 }
 
 // Address is the account's bech32 address.

@@ -31,6 +31,10 @@ type Imported struct {
 	ResourceType string `json:"resource_type"`
 	DataClass    string `json:"data_class"`
 	RecordID     uint64 `json:"record_id"`
+	// AlreadyFiled marks a resource filed before (an earlier run of the same
+	// import, a retried request): RecordID is that record, and nothing was
+	// uploaded or committed for it now.
+	AlreadyFiled bool `json:"already_filed,omitempty"`
 }
 
 // Bulk transfer tuning: how many vault requests or chain queries run at
@@ -47,19 +51,29 @@ type Progress func(step string, done, total int)
 
 // ImportBundle makes every resource of the parsed R4 Bundle b one encrypted record
 // of patient (default: the agent). The Bundle, the write consents and the
-// class keys are all checked before anything is uploaded. Resources are
-// encrypted and uploaded in batches of the chain's max_batch_size, several
-// at once; each batch is committed by one transaction as soon as it is
-// uploaded, sent without waiting for blocks (a Sender) and confirmed from the
-// node's block events. If an upload or a transaction fails, the error says
-// which resources were not committed, and the committed ones are returned
-// with it ("nothing was imported" when none was).
+// class keys are all checked before anything is uploaded. References to the
+// Bundle's own Patient become the organization-neutral reference to patient
+// (fhir.Parsed.NeutralizePatient). Resources are encrypted and uploaded in
+// batches of the chain's max_batch_size, several at once; each batch is
+// committed by one transaction as soon as it is uploaded, sent without
+// waiting for blocks (a Sender) and confirmed from the node's block events.
+// If an upload or a transaction fails, the error says which resources were
+// not committed, and the committed ones are returned with it ("nothing was
+// imported" when none was).
+//
+// Import is idempotent: each resource is sealed under keys derived from the
+// agent's filing secret and the resource itself (crypto.SourceKeys), so a
+// resource this account filed for this patient before has a content hash on
+// chain; it is returned as AlreadyFiled and not filed again. Running an
+// interrupted import again files exactly what is missing.
 func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpose, vaultURL string, progress Progress,
 ) ([]Imported, error) {
-	types, classes, resources := b.Types, b.Classes, b.Resources
 	if patient == "" {
 		patient = a.addr
 	}
+	b.NeutralizePatient(patient)
+	f := newFiling(patient, b.Resources, b.Types, b.Classes)
+	types, classes, resources := f.types, f.classes, f.resources
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
@@ -68,27 +82,14 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 		return nil, err
 	}
 	// consents and class keys first: a missing one fails before any upload
-	keys := map[string][]byte{}
-	ctxs := map[string]crypto.KeyContext{}
-	for _, c := range classes {
-		if _, done := keys[c]; done {
-			continue
-		}
-		if patient != a.addr {
-			if err := a.MayAccess(ctx, patient, c, consenttypes.PermissionWrite, purpose, time.Time{}); err != nil {
-				return nil, fmt.Errorf("nothing was imported: %w", err)
-			}
-		}
-		if keys[c], ctxs[c], err = a.ClassKey(ctx, patient, c, 0); err != nil {
-			return nil, fmt.Errorf("nothing was imported: class %s: %w", c, err)
-		}
+	if err := a.filingKeys(ctx, f, purpose); err != nil {
+		return nil, fmt.Errorf("nothing was imported: %w", err)
 	}
 
 	// Upload batches of encrypted resources, bulkParallel at a time; each
 	// batch is one transaction, sent as soon as it and every batch before it
 	// are uploaded (so commits overlap uploads, and record ids keep the
-	// Bundle's order).
-	entries := make([]recordstypes.RecordEntry, len(resources))
+	// Bundle's order). A batch filed entirely before sends nothing.
 	chunks := uploadChunks(resources, maxBatch)
 	upCtx, stopUploads := context.WithCancel(ctx)
 	defer stopUploads()
@@ -100,7 +101,7 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 	var mu sync.Mutex
 	go func() {
 		_ = parallel(upCtx, len(chunks), bulkParallel, func(ctx context.Context, k int) error {
-			err := a.uploadChunk(ctx, chunks[k], resources, types, classes, patient, vaultURL, host, keys, ctxs, entries)
+			err := a.uploadChunk(ctx, f, chunks[k], vaultURL, host)
 			if err == nil {
 				mu.Lock()
 				uploaded += chunks[k][1] - chunks[k][0]
@@ -119,28 +120,45 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 			sender.Close()
 		}
 	}()
-	var resps [][]gogoproto.Message
+	type sent struct {
+		chunk int
+		idx   []int // the resources its transaction commits
+		resp  []gogoproto.Message
+	}
+	var txs []sent
 	var uploadErr error
 	var baseGas uint64
 	baseSize := 0
+	var done []Imported
+	stopAt := len(chunks) // the first chunk not uploaded
 	for k, c := range chunks {
 		if uploadErr = <-ready[k]; uploadErr != nil {
 			stopUploads()
+			stopAt = k
 			break
+		}
+		idx, entries := f.fresh(c)
+		for i := c[0]; i < c[1]; i++ {
+			if r := f.filed[i]; r != nil {
+				done = append(done, Imported{Index: i, ResourceType: types[i], DataClass: classes[i], RecordID: r.Id, AlreadyFiled: true})
+			}
+		}
+		if len(idx) == 0 {
+			continue
 		}
 		if sender == nil {
 			if sender, err = a.NewSender(ctx); err != nil {
 				return nil, fmt.Errorf("nothing was imported: %w", err)
 			}
 		}
-		msgs := []sdk.Msg{&recordstypes.MsgCreateRecords{Author: a.addr, Patient: patient, Purpose: purpose, Entries: entries[c[0]:c[1]]}}
+		msgs := []sdk.Msg{&recordstypes.MsgCreateRecords{Author: a.addr, Patient: patient, Purpose: purpose, Entries: entries}}
 		// Gas: the first batch is simulated; a later one gets that estimate,
 		// scaled up by its size if it is larger (its cost is the same per
 		// entry plus per byte), so no batch is simulated twice on the node.
 		var gas uint64
 		if sender.Simulates() {
 			size := msgsSize(msgs)
-			if k == 0 {
+			if baseGas == 0 {
 				if baseGas, err = sender.Estimate(msgs); err != nil {
 					return nil, fmt.Errorf("nothing was imported: %w", err)
 				}
@@ -148,32 +166,35 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 			}
 			gas = max(baseGas, baseGas*uint64(size)/uint64(baseSize))
 		}
-		resps = append(resps, []gogoproto.Message{&recordstypes.MsgCreateRecordsResponse{}})
-		sender.Send(ctx, msgs, resps[k], gas)
+		txs = append(txs, sent{chunk: k, idx: idx, resp: []gogoproto.Message{&recordstypes.MsgCreateRecordsResponse{}}})
+		sender.Send(ctx, msgs, txs[len(txs)-1].resp, gas)
 	}
-	committed := 0
-	if sender == nil { // the first upload failed: nothing was sent
-		return nil, fmt.Errorf("nothing was imported (uploads without a record are deleted after the vault's TTL): %w", uploadErr)
+	var errs []error
+	if sender != nil {
+		committed := 0
+		errs = sender.Wait(ctx, func(k int) {
+			committed += len(txs[k].idx)
+			progress("committing", committed, len(resources))
+		})
 	}
-	errs := sender.Wait(ctx, func(k int) {
-		committed += chunks[k][1] - chunks[k][0]
-		progress("committing", committed, len(entries))
-	})
-	var done []Imported
 	var failed []string
 	var firstErr error
-	for k, c := range chunks {
+	before := len(done)
+	for k, t := range txs {
 		if k >= len(errs) || errs[k] != nil {
+			c := chunks[t.chunk]
 			failed = append(failed, fmt.Sprintf("%d-%d", c[0], c[1]-1))
 			if firstErr == nil && k < len(errs) {
 				firstErr = errs[k]
 			}
 			continue
 		}
-		for i, id := range resps[k][0].(*recordstypes.MsgCreateRecordsResponse).Ids {
-			done = append(done, Imported{Index: c[0] + i, ResourceType: types[c[0]+i], DataClass: classes[c[0]+i], RecordID: id})
+		for j, id := range t.resp[0].(*recordstypes.MsgCreateRecordsResponse).Ids {
+			i := t.idx[j]
+			done = append(done, Imported{Index: i, ResourceType: types[i], DataClass: classes[i], RecordID: id})
 		}
 	}
+	slices.SortFunc(done, func(x, y Imported) int { return x.Index - y.Index })
 	if firstErr == nil {
 		firstErr = uploadErr
 	}
@@ -183,51 +204,31 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 	case len(done) == 0:
 		return nil, fmt.Errorf("nothing was imported (uploads without a record are deleted after the vault's TTL): %w", firstErr)
 	}
-	return done, fmt.Errorf("resources %s were not committed (%d others were): %w", strings.Join(failed, ", "), len(done), firstErr)
+	if stopAt < len(chunks) {
+		failed = append(failed, fmt.Sprintf("%d-%d", chunks[stopAt][0], len(resources)-1))
+	}
+	return done, fmt.Errorf("resources %s were not committed (%d others are, %d of them filed before this run): %w",
+		strings.Join(failed, ", "), len(done), before, firstErr)
 }
 
-// uploadChunk encrypts the resources of chunk c and uploads them in one batch
-// request (one by one, streamed, if larger than inlineMaxSize), filling in
-// their record entries.
-func (a *Agent) uploadChunk(ctx context.Context, c [2]int, resources []json.RawMessage, types, classes []string,
-	patient, vaultURL, host string, keys map[string][]byte, ctxs map[string]crypto.KeyContext, entries []recordstypes.RecordEntry,
-) error {
-	var blobs []vault.BatchData
-	var idx []int
-	dataKeys := map[int][]byte{}
-	for i := c[0]; i < c[1]; i++ {
-		if len(resources[i]) > inlineMaxSize {
-			e, err := a.Upload(ctx, bytes.NewReader(resources[i]), int64(len(resources[i])), classes[i], types[i], patient, vaultURL,
-				keys[classes[i]], ctxs[classes[i]])
-			if err != nil {
-				return fmt.Errorf("resource %d (%s): %w", i, types[i], err)
-			}
-			entries[i] = e
+// filingKeys checks the agent's write consent for every class of f (unless it
+// is the patient) and gets each class's current key.
+func (a *Agent) filingKeys(ctx context.Context, f *filing, purpose string) error {
+	for _, c := range f.classes {
+		if _, done := f.keys[c]; done {
 			continue
 		}
-		var ct bytes.Buffer
-		hash, dataKey, err := encrypt(&ct, bytes.NewReader(resources[i]),
-			crypto.Header{DataClass: classes[i], Patient: patient, FHIRResourceType: types[i]})
-		if err != nil {
+		if err := consenttypes.ValidateDataClass(c); err != nil {
 			return err
 		}
-		blobs, idx, dataKeys[i] = append(blobs, vault.BatchData{Hash: hash, Data: ct.Bytes()}), append(idx, i), dataKey
-	}
-	if len(blobs) == 0 {
-		return nil
-	}
-	res, err := a.vaultClient(vaultURL).PutBatch(ctx, blobs)
-	if err != nil {
-		return err
-	}
-	for j, r := range res {
-		i := idx[j]
-		if r.Status >= 300 {
-			return fmt.Errorf("resource %d (%s): vault: %d %s", i, types[i], r.Status, r.Error)
+		if f.patient != a.addr {
+			if err := a.MayAccess(ctx, f.patient, c, consenttypes.PermissionWrite, purpose, time.Time{}); err != nil {
+				return err
+			}
 		}
-		if entries[i], err = recordEntry(host, blobs[j].Hash, int64(len(blobs[j].Data)), dataKeys[i], classes[i], types[i],
-			keys[classes[i]], ctxs[classes[i]]); err != nil {
-			return err
+		var err error
+		if f.keys[c], f.ctxs[c], err = a.ClassKey(ctx, f.patient, c, 0); err != nil {
+			return fmt.Errorf("class %s: %w", c, err)
 		}
 	}
 	return nil

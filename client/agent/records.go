@@ -125,24 +125,38 @@ func (a *Agent) Upload(ctx context.Context, r io.Reader, size int64, class, fhir
 // encrypt encrypts src under a fresh data key into dst and returns the
 // ciphertext's hash and the data key.
 func encrypt(dst io.Writer, src io.Reader, hdr crypto.Header) (vault.Hash, []byte, error) {
-	var hash vault.Hash
 	dataKey, err := crypto.NewDataKey()
 	if err != nil {
-		return hash, nil, err
+		return vault.Hash{}, nil, err
 	}
+	hash, err := encryptWith(dst, src, hdr, dataKey, nil)
+	return hash, dataKey, err
+}
+
+// encryptWith encrypts src under dataKey into dst and returns the
+// ciphertext's hash; salt is a random one if nil (see crypto.SourceKeys for
+// the only other kind).
+func encryptWith(dst io.Writer, src io.Reader, hdr crypto.Header, dataKey, salt []byte) (vault.Hash, error) {
+	var hash vault.Hash
 	hasher := sha256.New()
-	w, err := crypto.NewRecordWriter(io.MultiWriter(dst, hasher), dataKey, hdr)
+	var w io.WriteCloser
+	var err error
+	if salt == nil {
+		w, err = crypto.NewRecordWriter(io.MultiWriter(dst, hasher), dataKey, hdr)
+	} else {
+		w, err = crypto.NewRecordWriterWithSalt(io.MultiWriter(dst, hasher), dataKey, salt, hdr)
+	}
 	if err != nil {
-		return hash, nil, err
+		return hash, err
 	}
 	if _, err := io.Copy(w, src); err != nil {
-		return hash, nil, err
+		return hash, err
 	}
 	if err := w.Close(); err != nil {
-		return hash, nil, err
+		return hash, err
 	}
 	copy(hash[:], hasher.Sum(nil))
-	return hash, dataKey, nil
+	return hash, nil
 }
 
 // recordEntry is the entry that commits an uploaded ciphertext, its data key

@@ -11,7 +11,6 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
-	"github.com/healthd-chain/healthd/crypto"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
@@ -24,64 +23,57 @@ type NewResource struct {
 	Raw     json.RawMessage
 }
 
+// Created is one resource CreateAll filed: its record, and whether it was
+// filed before (a retried request; nothing was committed for it now).
+type Created struct {
+	ID           uint64
+	AlreadyFiled bool
+}
+
 // CreateAll files every resource as one encrypted record, all or nothing: the
 // write consents and class keys of every (patient, class) are checked first,
 // every resource is encrypted and uploaded, and then all the records are
 // committed by one transaction (one MsgCreateRecords per patient and
 // max_batch_size resources), which the chain applies whole or not at all.
-// It returns the record ids in the order of items. When it fails, no record
+// It returns the records in the order of items. When it fails, no record
 // exists; the uploads are orphans the vault deletes after its TTL.
-func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vaultURL string) ([]uint64, error) {
+//
+// As ImportBundle, it files a resource once: one this account filed for the
+// patient before (the same bytes, the same occurrence among items) is
+// returned with AlreadyFiled, so a retried request files nothing twice.
+func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vaultURL string) ([]Created, error) {
 	host, maxBatch, err := a.uploadTarget(ctx, vaultURL)
 	if err != nil {
 		return nil, err
 	}
 	// group by patient, keeping the order within each
-	var patients []string
-	byPatient := map[string][]int{}
-	for i, it := range items {
-		if _, ok := byPatient[it.Patient]; !ok {
-			patients = append(patients, it.Patient)
-		}
-		byPatient[it.Patient] = append(byPatient[it.Patient], i)
-	}
 	type group struct {
-		patient   string
-		idx       []int
-		resources []json.RawMessage
-		types     []string
-		classes   []string
-		keys      map[string][]byte
-		ctxs      map[string]crypto.KeyContext
-		entries   []recordstypes.RecordEntry
-		chunks    [][2]int
+		*filing
+		idx    []int // the items of the group
+		chunks [][2]int
 	}
-	groups := make([]*group, len(patients))
-	for gi, p := range patients {
-		g := &group{patient: p, idx: byPatient[p], keys: map[string][]byte{}, ctxs: map[string]crypto.KeyContext{}}
-		for _, i := range g.idx {
-			g.resources = append(g.resources, items[i].Raw)
-			g.types = append(g.types, items[i].Type)
-			g.classes = append(g.classes, items[i].Class)
-			c := items[i].Class
-			if _, done := g.keys[c]; done {
-				continue
-			}
-			if err := consenttypes.ValidateDataClass(c); err != nil {
-				return nil, err
-			}
-			if p != a.addr {
-				if err := a.MayAccess(ctx, p, c, consenttypes.PermissionWrite, purpose, time.Time{}); err != nil {
-					return nil, err
-				}
-			}
-			if g.keys[c], g.ctxs[c], err = a.ClassKey(ctx, p, c, 0); err != nil {
-				return nil, fmt.Errorf("class %s: %w", c, err)
-			}
+	var groups []*group
+	byPatient := map[string]*group{}
+	for i, it := range items {
+		g, ok := byPatient[it.Patient]
+		if !ok {
+			g = &group{}
+			byPatient[it.Patient] = g
+			groups = append(groups, g)
 		}
-		g.entries = make([]recordstypes.RecordEntry, len(g.idx))
-		g.chunks = uploadChunks(g.resources, maxBatch)
-		groups[gi] = g
+		g.idx = append(g.idx, i)
+	}
+	for _, g := range groups {
+		var resources []json.RawMessage
+		var types, classes []string
+		for _, i := range g.idx {
+			resources, types, classes = append(resources, items[i].Raw), append(types, items[i].Type), append(classes, items[i].Class)
+		}
+		g.filing = newFiling(items[g.idx[0]].Patient, resources, types, classes)
+		if err := a.filingKeys(ctx, g.filing, purpose); err != nil {
+			return nil, err
+		}
+		g.chunks = uploadChunks(resources, maxBatch)
 	}
 	type job struct {
 		g *group
@@ -94,31 +86,48 @@ func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vau
 		}
 	}
 	if err := parallel(ctx, len(jobs), bulkParallel, func(ctx context.Context, k int) error {
-		j := jobs[k]
-		return a.uploadChunk(ctx, j.c, j.g.resources, j.g.types, j.g.classes, j.g.patient, vaultURL, host, j.g.keys, j.g.ctxs, j.g.entries)
+		return a.uploadChunk(ctx, jobs[k].g.filing, jobs[k].c, vaultURL, host)
 	}); err != nil {
 		return nil, err
 	}
-	msgs := make([]sdk.Msg, len(jobs))
-	resps := make([]gogoproto.Message, len(jobs))
-	for k, j := range jobs {
-		msgs[k] = &recordstypes.MsgCreateRecords{Author: a.addr, Patient: j.g.patient, Purpose: purpose, Entries: j.g.entries[j.c[0]:j.c[1]]}
-		resps[k] = &recordstypes.MsgCreateRecordsResponse{}
+	out := make([]Created, len(items))
+	var msgs []sdk.Msg
+	var resps []gogoproto.Message
+	var sentIdx [][]int // the items each message commits
+	for _, j := range jobs {
+		fresh, entries := j.g.fresh(j.c)
+		for i := j.c[0]; i < j.c[1]; i++ {
+			if r := j.g.filed[i]; r != nil {
+				out[j.g.idx[i]] = Created{ID: r.Id, AlreadyFiled: true}
+			}
+		}
+		if len(fresh) == 0 {
+			continue
+		}
+		idx := make([]int, len(fresh))
+		for n, i := range fresh {
+			idx[n] = j.g.idx[i]
+		}
+		msgs = append(msgs, &recordstypes.MsgCreateRecords{Author: a.addr, Patient: j.g.patient, Purpose: purpose, Entries: entries})
+		resps = append(resps, &recordstypes.MsgCreateRecordsResponse{})
+		sentIdx = append(sentIdx, idx)
+	}
+	if len(msgs) == 0 {
+		return out, nil
 	}
 	if err := a.sendScaled(ctx, msgs, resps); err != nil {
 		return nil, err
 	}
-	ids := make([]uint64, len(items))
-	for k, j := range jobs {
+	for k, idx := range sentIdx {
 		got := resps[k].(*recordstypes.MsgCreateRecordsResponse).Ids
-		if len(got) != j.c[1]-j.c[0] {
-			return nil, fmt.Errorf("the chain returned %d record ids for %d records", len(got), j.c[1]-j.c[0])
+		if len(got) != len(idx) {
+			return nil, fmt.Errorf("the chain returned %d record ids for %d records", len(got), len(idx))
 		}
 		for n, id := range got {
-			ids[j.g.idx[j.c[0]+n]] = id
+			out[idx[n]] = Created{ID: id}
 		}
 	}
-	return ids, nil
+	return out, nil
 }
 
 // Amend files raw as the new version of record id (which must be active, of

@@ -18,9 +18,10 @@ type inEntry struct {
 	FullURL  string          `json:"fullUrl"`
 	Resource json.RawMessage `json:"resource"`
 	Request  *struct {
-		Method  string `json:"method"`
-		URL     string `json:"url"`
-		IfMatch string `json:"ifMatch"`
+		Method      string `json:"method"`
+		URL         string `json:"url"`
+		IfMatch     string `json:"ifMatch"`
+		IfNoneExist string `json:"ifNoneExist"`
 	} `json:"request"`
 }
 
@@ -37,6 +38,8 @@ type planned struct {
 	raw       []byte
 	update    uint64 // the origin id of a PUT; 0 for a create
 	ifMatch   string // a PUT's request.ifMatch
+	cond      *condition
+	exists    *found // a conditional create's match: nothing to file
 	status    int    // an error's HTTP status; 0 when ready
 	issues    []Issue
 }
@@ -123,7 +126,7 @@ func (s *Server) bundle(w http.ResponseWriter, q *request) {
 				return
 			}
 		}
-		s.commitTransaction(w, q, b.Entry, plans)
+		s.commitTransaction(w, q, plans)
 		return
 	}
 	s.commitBatch(w, q, plans)
@@ -179,6 +182,13 @@ func (s *Server) plan(q *request, i int, e inEntry, uuids map[string]string, tx 
 		if !q.grant.Allows(typ, 'c') {
 			return fail(http.StatusForbidden, issue("forbidden", fmt.Sprintf("the access token's scopes do not allow create on %s", typ)))
 		}
+		if e.Request.IfNoneExist != "" {
+			c, err := parseCondition(e.Request.IfNoneExist)
+			if err != nil {
+				return fail(http.StatusBadRequest, issue("not-supported", err.Error()))
+			}
+			p.cond = &c
+		}
 	case http.MethodPut:
 		if tx {
 			return fail(http.StatusBadRequest, issue("not-supported",
@@ -210,48 +220,74 @@ func (s *Server) plan(q *request, i int, e inEntry, uuids map[string]string, tx 
 		p.mrn = mrn // names the patient; not stored
 		return p
 	}
-	p.raw = withoutServerElements(e.Resource)
+	var err2 error
+	if p.raw, err2 = s.neutralize(withoutServerElements(e.Resource), mrn, addr, uuids); err2 != nil {
+		return fail(http.StatusBadRequest, issue("structure", "the resource is not JSON"))
+	}
 	return p
 }
 
-// commitTransaction writes every entry in one chain transaction.
-func (s *Server) commitTransaction(w http.ResponseWriter, q *request, entries []inEntry, plans []planned) {
+// commitTransaction writes every entry in one chain transaction. Entries
+// whose If-None-Exist matches, and resources filed before (a retried
+// transaction), answer 200 with the existing resource and file nothing.
+func (s *Server) commitTransaction(w http.ResponseWriter, q *request, plans []planned) {
+	ctx := q.r.Context()
 	var items []agent.NewResource
 	var stored []int // plan indexes of the records
 	for i, p := range plans {
-		if p.mrn == "" {
-			items = append(items, agent.NewResource{Patient: p.addr, Type: p.typ, Class: fhir.ClassOfResource(p.typ, p.raw), Raw: p.raw})
-			stored = append(stored, i)
+		if p.mrn != "" {
+			continue
 		}
+		if p.cond != nil {
+			hit, err := s.findExisting(ctx, q, p.typ, p.addr, *p.cond)
+			if errors.Is(err, errPreconditionFailed) {
+				writeOutcome(w, http.StatusPreconditionFailed, issue("duplicate", fmt.Sprintf("entry %d: ifNoneExist matches more than one resource", i)))
+				return
+			} else if err != nil {
+				failure(w, err)
+				return
+			}
+			if plans[i].exists = hit; hit != nil {
+				continue
+			}
+		}
+		items = append(items, agent.NewResource{Patient: p.addr, Type: p.typ, Class: fhir.ClassOfResource(p.typ, p.raw), Raw: p.raw})
+		stored = append(stored, i)
 	}
-	var ids []uint64
+	var created []agent.Created
 	if len(items) > 0 {
 		var err error
-		if ids, err = s.agent.CreateAll(q.r.Context(), items, q.grant.Purpose, s.opts.VaultURL); err != nil {
+		if created, err = s.agent.CreateAll(ctx, items, q.grant.Purpose, s.opts.VaultURL); err != nil {
 			failure(w, err)
 			return
 		}
 	}
 	out := newBundle("transaction-response")
-	var when string
-	if len(ids) > 0 {
-		if rec, err := s.agent.Record(q.r.Context(), ids[0]); err == nil {
-			when = fhirTime(rec.CreatedAt)
-		}
-	}
 	out.Entry = make([]bundleEntry, len(plans))
 	for i, p := range plans {
-		if p.mrn != "" {
+		switch {
+		case p.mrn != "":
 			out.Entry[i] = bundleEntry{Response: &entryResponse{Status: "200 OK", Location: "Patient/" + p.mrn}}
+		case p.exists != nil:
+			out.Entry[i] = bundleEntry{Response: existingResponse(p.typ, p.exists.v)}
 		}
 	}
-	for k, id := range ids {
+	for k, c := range created {
 		i := stored[k]
+		v, err := s.createdVersion(ctx, plans[i].typ, c)
+		if err != nil {
+			failure(w, err)
+			return
+		}
+		if c.AlreadyFiled {
+			out.Entry[i] = bundleEntry{Response: existingResponse(plans[i].typ, v)}
+			continue
+		}
 		out.Entry[i] = bundleEntry{Response: &entryResponse{
-			Status: "201 Created", Location: fmt.Sprintf("%s/%d/_history/1", plans[i].typ, id), Etag: etag(1), LastModified: when,
+			Status: "201 Created", Location: fmt.Sprintf("%s/%d/_history/1", plans[i].typ, c.ID), Etag: etag(1),
+			LastModified: fhirTime(v.rec.CreatedAt),
 		}}
 	}
-	_ = entries
 	writeResource(w, http.StatusOK, out)
 }
 
@@ -275,6 +311,7 @@ func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned)
 			out.Entry[i] = bundleEntry{Response: &entryResponse{Status: "200 OK", Location: "Patient/" + p.mrn}}
 		case p.update != 0:
 			s.batchUpdate(q, i, p, out, fail)
+		case p.cond != nil && s.batchExisting(q, i, p, out, fail):
 		default:
 			if _, ok := byPatient[p.addr]; !ok {
 				order = append(order, p.addr)
@@ -295,6 +332,16 @@ func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned)
 		for _, d := range done {
 			i := idx[d.Index]
 			ok[i] = true
+			if d.AlreadyFiled {
+				v, err := s.createdVersion(q.r.Context(), plans[i].typ, agent.Created{ID: d.RecordID, AlreadyFiled: true})
+				if err != nil {
+					st, iss := classify(err)
+					fail(i, st, iss)
+					continue
+				}
+				out.Entry[i] = bundleEntry{Response: existingResponse(plans[i].typ, v)}
+				continue
+			}
 			out.Entry[i] = bundleEntry{Response: &entryResponse{
 				Status: "201 Created", Location: fmt.Sprintf("%s/%d/_history/1", plans[i].typ, d.RecordID), Etag: etag(1),
 			}}
@@ -309,6 +356,24 @@ func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned)
 		}
 	}
 	writeResource(w, http.StatusOK, out)
+}
+
+// batchExisting answers a batch entry's ifNoneExist: true when it answered
+// (a match, several, or a failure), false to go on and create.
+func (s *Server) batchExisting(q *request, i int, p planned, out *Bundle, fail func(i, status int, iss ...Issue)) bool {
+	hit, err := s.findExisting(q.r.Context(), q, p.typ, p.addr, *p.cond)
+	switch {
+	case errors.Is(err, errPreconditionFailed):
+		fail(i, http.StatusPreconditionFailed, issue("duplicate", "ifNoneExist matches more than one resource"))
+	case err != nil:
+		st, iss := classify(err)
+		fail(i, st, iss)
+	case hit != nil:
+		out.Entry[i] = bundleEntry{Response: existingResponse(p.typ, hit.v)}
+	default:
+		return false
+	}
+	return true
 }
 
 // batchUpdate amends one resource of a batch.

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -124,12 +127,25 @@ func refusalIssue(d *agent.AccessDenied) Issue {
 }
 
 // failure writes the OperationOutcome of an error from the chain, the vault
-// or the agent, by its type (never by its text).
+// or the agent, by its type (never by its text). What the EHR reads is a
+// fixed sentence for anything internal (an unreachable node or vault, a
+// transaction's raw log, an unexpected error): URLs, gRPC text and chain logs
+// stay in the server's log, where the request id the answer carries finds
+// them.
 func failure(w http.ResponseWriter, err error) {
 	status, iss := classify(err)
+	if rw, ok := w.(*requestWriter); ok {
+		rw.err = err
+		if status >= 500 || iss.Code == "business-rule" {
+			iss.Diagnostics += " (request id " + rw.id + ")"
+		}
+	}
 	writeOutcome(w, status, iss)
 }
 
+// classify maps an error to its HTTP status and OperationOutcome issue.
+// Diagnostics never carry the error's own text where it may name a URL, a
+// node's gRPC answer or a chain log.
 func classify(err error) (int, Issue) {
 	var denied *agent.AccessDenied
 	var waiting *agent.WaitingError
@@ -141,23 +157,43 @@ func classify(err error) (int, Issue) {
 	case errors.As(err, &denied):
 		return http.StatusForbidden, refusalIssue(denied)
 	case errors.As(err, &waiting):
+		// custodians' progress (counts and share ids): the EHR's user acts on it
 		return http.StatusServiceUnavailable, issue("transient", err.Error()+": retry in a few seconds")
 	case errors.Is(err, agent.ErrErased), errors.Is(err, vault.ErrGone):
-		return http.StatusGone, issue("deleted", err.Error())
+		return http.StatusGone, issue("deleted", "the record was erased by the patient")
 	case errors.Is(err, agent.ErrNotEscrowed):
 		return http.StatusForbidden, issue("forbidden", err.Error())
 	case errors.Is(err, agent.ErrAccessRefused), errors.Is(err, recordstypes.ErrAccessDenied):
 		return http.StatusForbidden, issue("forbidden", err.Error())
 	case errors.Is(err, vault.ErrUnreachable), errors.Is(err, vault.ErrUnavailable):
-		return http.StatusServiceUnavailable, issue("transient", err.Error())
+		return http.StatusServiceUnavailable, issue("transient", "the vault is unavailable: retry later")
 	case agent.ChainUnreachable(err):
-		return http.StatusServiceUnavailable, issue("transient", "the healthd node cannot be reached: "+err.Error())
+		return http.StatusServiceUnavailable, issue("transient", "the healthd node cannot be reached: retry later")
 	case status.Code(err) == codes.NotFound:
-		return http.StatusNotFound, issue("not-found", err.Error())
-	case errors.As(err, &txErr), errors.Is(err, agent.ErrSimulationRefused):
-		return http.StatusUnprocessableEntity, issue("business-rule", "the chain refused the transaction: "+err.Error())
+		return http.StatusNotFound, issue("not-found", "no such resource")
+	case errors.As(err, &txErr):
+		return http.StatusUnprocessableEntity, issue("business-rule",
+			fmt.Sprintf("the chain refused the transaction (codespace %s, code %d)", txErr.Codespace, txErr.Code))
+	case errors.Is(err, agent.ErrSimulationRefused):
+		return http.StatusUnprocessableEntity, issue("business-rule", "the chain refused the transaction")
 	}
-	return http.StatusInternalServerError, issue("exception", err.Error())
+	return http.StatusInternalServerError, issue("exception", "internal error")
+}
+
+// requestWriter is the response of one request: its id, sent in the
+// X-Request-Id header, in every 5xx OperationOutcome and in the request's
+// log line; and the error failure answered, logged with it.
+type requestWriter struct {
+	http.ResponseWriter
+	id  string
+	err error
+}
+
+// newRequestID is a random 64-bit request id in hex.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func asOAuth(err error, target **smart.Error) bool { return errors.As(err, target) }

@@ -100,6 +100,13 @@ func (s *Server) foreignPatientRef(ref string) bool {
 func (s *Server) patientsReferenced(v any, uuids map[string]string, out map[string]bool, foreign *int) {
 	switch x := v.(type) {
 	case map[string]any:
+		if acct, ok := fhir.ReferencedAccount(x); ok { // the neutral form, as a record holds it
+			if mrn, ok := s.opts.Patients.MRN(acct); ok {
+				out[mrn] = true
+			} else {
+				*foreign++
+			}
+		}
 		if ref, ok := x["reference"].(string); ok {
 			if id, ok := s.patientRef(ref); ok {
 				out[id] = true
@@ -378,7 +385,7 @@ func (s *Server) read(w http.ResponseWriter, q *request, typ, id string, vid uin
 		failure(w, opened[0].Err)
 		return
 	}
-	body, err := present(opened[0].Plain, v)
+	body, err := s.serveResource(opened[0].Plain, v)
 	if err != nil {
 		failure(w, err)
 		return
@@ -423,8 +430,22 @@ func preferReturn(r *http.Request) string {
 	return "representation"
 }
 
-// respondWritten answers a create or update.
+// respondWritten answers a create or update of plain (as stored).
 func (s *Server) respondWritten(w http.ResponseWriter, r *http.Request, status int, typ string, v version, plain []byte) {
+	var body json.RawMessage
+	if preferReturn(r) == "representation" {
+		var err error
+		if body, err = s.serveResource(plain, v); err != nil {
+			failure(w, err)
+			return
+		}
+	}
+	s.respondBody(w, r, status, typ, v, body)
+}
+
+// respondBody answers a write of version v, whose served resource is body
+// (used when the Prefer header asks for the representation).
+func (s *Server) respondBody(w http.ResponseWriter, r *http.Request, status int, typ string, v version, body json.RawMessage) {
 	h := w.Header()
 	h.Set("Location", fmt.Sprintf("%s/%s/%d/_history/%d", s.opts.BaseURL, typ, v.origin, v.n))
 	h.Set("ETag", etag(v.n))
@@ -438,11 +459,6 @@ func (s *Server) respondWritten(w http.ResponseWriter, r *http.Request, status i
 			Diagnostics: fmt.Sprintf("%s/%d version %d committed as record %d at height %d", typ, v.origin, v.n, v.rec.Id, v.rec.Height),
 		}))
 	default:
-		body, err := present(plain, v)
-		if err != nil {
-			failure(w, err)
-			return
-		}
 		writeResource(w, status, body)
 	}
 }
@@ -476,19 +492,34 @@ func (s *Server) create(w http.ResponseWriter, q *request, typ string) {
 		s.patientResource(w, mrn, addr)
 		return
 	}
-	raw = withoutServerElements(raw)
-	ids, err := s.agent.CreateAll(q.r.Context(), []agent.NewResource{{Patient: addr, Type: typ, Class: fhir.ClassOfResource(typ, raw), Raw: raw}},
+	if raw, err = s.neutralize(withoutServerElements(raw), mrn, addr, nil); err != nil {
+		failure(w, err)
+		return
+	}
+	if cond := q.r.Header.Get("If-None-Exist"); cond != "" {
+		if hit, ok := s.ifNoneExist(w, q, typ, addr, cond); !ok || hit != nil {
+			if hit != nil {
+				s.respondExisting(w, q, typ, *hit)
+			}
+			return
+		}
+	}
+	created, err := s.agent.CreateAll(q.r.Context(), []agent.NewResource{{Patient: addr, Type: typ, Class: fhir.ClassOfResource(typ, raw), Raw: raw}},
 		q.grant.Purpose, s.opts.VaultURL)
 	if err != nil {
 		failure(w, err)
 		return
 	}
-	rec, err := s.agent.Record(q.r.Context(), ids[0])
+	v, err := s.createdVersion(q.r.Context(), typ, created[0])
 	if err != nil {
 		failure(w, err)
 		return
 	}
-	s.respondWritten(w, q.r, http.StatusCreated, typ, version{rec, ids[0], 1}, raw)
+	status := http.StatusCreated
+	if created[0].AlreadyFiled { // a retried create: the resource is there, nothing was filed now
+		status = http.StatusOK
+	}
+	s.respondWritten(w, q.r, status, typ, v, raw)
 }
 
 // update is PUT /{type}/{id}: an amendment, the resource's next version.
@@ -528,7 +559,7 @@ func (s *Server) update(w http.ResponseWriter, q *request, typ, id string) {
 		writeOutcome(w, http.StatusPreconditionFailed, issue("conflict", fmt.Sprintf("If-Match %s: the current version is %s", m, etag(cur.n))))
 		return
 	}
-	_, addr, err := s.resolvePatient(typ, res, nil)
+	mrn, addr, err := s.resolvePatient(typ, res, nil)
 	if err != nil {
 		writeOutcome(w, http.StatusUnprocessableEntity, issue("processing", err.Error()))
 		return
@@ -537,7 +568,11 @@ func (s *Server) update(w http.ResponseWriter, q *request, typ, id string) {
 		writeOutcome(w, http.StatusUnprocessableEntity, issue("processing", "the new version names another patient than the resource's"))
 		return
 	}
-	stored := withoutServerElements(raw)
+	stored, err := s.neutralize(withoutServerElements(raw), mrn, addr, nil)
+	if err != nil {
+		failure(w, err)
+		return
+	}
 	newID, err := s.agent.Amend(q.r.Context(), cur.rec.Id, stored, typ, q.grant.Purpose, s.opts.VaultURL)
 	if err != nil {
 		failure(w, err)
@@ -644,7 +679,7 @@ func (s *Server) readVersions(ctx context.Context, vs []version, purpose string)
 			errs[i] = o.Err
 			continue
 		}
-		out[i], errs[i] = present(o.Plain, vs[i])
+		out[i], errs[i] = s.serveResource(o.Plain, vs[i])
 	}
 	return out, errs, nil
 }

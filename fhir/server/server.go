@@ -141,21 +141,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := httpstatus.New(w)
+	rw := &requestWriter{ResponseWriter: sw, id: newRequestID()}
 	req := &request{r: r, route: routeMethod(r) + " ?"}
 	defer func() {
 		if p := recover(); p != nil {
-			s.opts.Logger.Error("panic", "route", req.route, "panic", fmt.Sprint(p))
-			writeOutcome(sw, http.StatusInternalServerError, issue("exception", "internal error"))
+			s.opts.Logger.Error("panic", "route", req.route, "request_id", rw.id, "panic", fmt.Sprint(p))
+			writeOutcome(sw, http.StatusInternalServerError, issue("exception", "internal error (request id "+rw.id+")"))
 		}
 		metrics.SetRoute(r, req.route)
-		s.opts.Logger.Info("request", "route", req.route, "status", sw.Status, "ms", time.Since(start).Milliseconds(),
-			"client", req.grant.ClientID)
+		attrs := []any{"route", req.route, "status", sw.Status, "ms", time.Since(start).Milliseconds(), "client", req.grant.ClientID, "request_id", rw.id}
+		if rw.err != nil {
+			// the error's text names no patient: accounts are taken out, and
+			// the agent's errors carry ids and hashes, never content or MRNs
+			attrs = append(attrs, "error", scrubAccounts(rw.err.Error()))
+		}
+		s.opts.Logger.Info("request", attrs...)
 	}()
 	h := sw.Header()
+	h.Set("X-Request-Id", rw.id)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBody)
-	s.route(sw, req)
+	s.route(rw, req)
 }
 
 // route dispatches on the path: the fixed endpoints, then
