@@ -161,7 +161,7 @@ func transactionBundleSeed(b *testing.B, n int, mrn string, seed uint64) []byte 
 }
 
 // benchClient registers an ES384 SMART client "bench" with every scope.
-func benchClient(b *testing.B, dir string) (*ecdsa.PrivateKey, string) {
+func benchClient(b testing.TB, dir string) (*ecdsa.PrivateKey, string) {
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -182,7 +182,7 @@ func benchClient(b *testing.B, dir string) (*ecdsa.PrivateKey, string) {
 }
 
 // benchToken gets a token through SMART Backend Services.
-func benchToken(b *testing.B, base string, k *ecdsa.PrivateKey) string {
+func benchToken(b testing.TB, base string, k *ecdsa.PrivateKey) string {
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: jose.JSONWebKey{Key: k, KeyID: "k"}}, nil)
 	if err != nil {
 		b.Fatal(err)
