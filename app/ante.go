@@ -39,22 +39,37 @@ func NewAnteHandler(opts HandlerOptions) (sdk.AnteHandler, error) {
 	if opts.ValidatorApprovals == nil || opts.AccountCodec == nil || opts.ValidatorCodec == nil {
 		return nil, errorsmod.Wrap(sdkerrors.ErrLogic, "the validator approvals and address codecs are required")
 	}
-	standard, err := ante.NewAnteHandler(ante.HandlerOptions{
-		AccountKeeper:   opts.AccountKeeper,
-		BankKeeper:      opts.BankKeeper,
-		FeegrantKeeper:  opts.FeegrantKeeper,
-		SignModeHandler: opts.SignModeHandler,
-		SigGasConsumer:  ante.DefaultSigVerificationGasConsumer,
-	})
-	if err != nil {
-		return nil, err
-	}
-	permissioned := NewPermissionedValidatorsDecorator(opts.ValidatorApprovals, opts.AccountCodec, opts.ValidatorCodec)
-	handler := func(ctx sdk.Context, tx sdk.Tx, simulate bool) (sdk.Context, error) {
-		return permissioned.AnteHandle(ctx, tx, simulate, standard)
-	}
+	handler := sdk.ChainAnteDecorators(anteDecorators(opts)...)
 	if opts.VerifiedTxCacheSize > 0 {
 		return withVerifiedTxCache(newVerifiedTxs(opts.VerifiedTxCacheSize), handler), nil
 	}
 	return handler, nil
+}
+
+// anteDecorators is the ante chain, in order: the permissioned validator set,
+// then the SDK's standard decorators exactly as x/auth/ante.NewAnteHandler
+// (v0.53.8) builds them with default options. They are spelled out here, not
+// taken from that function, because the verified-signature cache
+// (sigcache.go) is only sound for the decorators it was reviewed against, and
+// TestAnteDecoratorsReviewedForSigCache pins this list: on an SDK upgrade,
+// compare with its NewAnteHandler and re-review the cache.
+func anteDecorators(opts HandlerOptions) []sdk.AnteDecorator {
+	return []sdk.AnteDecorator{
+		NewPermissionedValidatorsDecorator(opts.ValidatorApprovals, opts.AccountCodec, opts.ValidatorCodec),
+		// the SDK's first: it sets the gas meter the others charge
+		ante.NewSetUpContextDecorator(),
+		ante.NewExtensionOptionsDecorator(nil), // nil: every extension option is refused
+		ante.NewValidateBasicDecorator(),
+		ante.NewTxTimeoutHeightDecorator(),
+		ante.NewValidateMemoDecorator(opts.AccountKeeper),
+		ante.NewConsumeGasForTxSizeDecorator(opts.AccountKeeper),
+		// fee grants, so providers can sponsor their patients' fees; nil: the
+		// node's minimum gas prices in CheckTx
+		ante.NewDeductFeeDecorator(opts.AccountKeeper, opts.BankKeeper, opts.FeegrantKeeper, nil),
+		ante.NewSetPubKeyDecorator(opts.AccountKeeper), // before every signature decorator
+		ante.NewValidateSigCountDecorator(opts.AccountKeeper),
+		ante.NewSigGasConsumeDecorator(opts.AccountKeeper, ante.DefaultSigVerificationGasConsumer),
+		ante.NewSigVerificationDecorator(opts.AccountKeeper, opts.SignModeHandler),
+		ante.NewIncrementSequenceDecorator(opts.AccountKeeper),
+	}
 }

@@ -14,14 +14,26 @@ const DefaultVerifiedTxCacheSize = 100_000
 
 // verifiedTxs remembers, by the SHA-256 of their bytes, the transactions
 // whose signatures this node verified in CheckTx (issue #19). When a block
-// brings one of them, the ante handler runs with signature verification off:
-// the signatures are a function of the transaction's bytes and of state that
-// cannot change between the two (the chain id, and the account number of an
-// account that already existed), so verifying them again would give the same
-// answer. Everything else runs as before: the sequence check, the public key's
-// match with the signer, and the gas charged for each signature (charged by
-// SigGasConsumeDecorator whether or not the signature is verified), so a node
-// with the cache and one without compute the same state and the same gas.
+// brings one of them, the ante handler runs with ctx.IsSigverifyTx() false,
+// which in SDK v0.53.8 turns off exactly two checks (x/auth/ante/sigverify.go):
+//   - SetPubKeyDecorator's check that each public key the transaction carries
+//     hashes to its signer's address (the key is still stored on an account
+//     that has none). It reads only the transaction's bytes: the public keys
+//     are in its signer infos and the signers in its messages, so the answer
+//     CheckTx got for these bytes stands.
+//   - SigVerificationDecorator's signature verification. It reads the bytes
+//     and state that cannot change between the two: the chain id, the account
+//     number of an account that already existed, and the account's public
+//     key (set once, and only to a key that hashes to the account's address,
+//     so the one these bytes carry or the one set before CheckTx).
+//
+// So verifying again would give the same answer. Everything else runs as
+// before: the sequence check and the unordered-nonce check (in
+// SigVerificationDecorator, not gated), the signature count, and the gas
+// charged for each signature (by SigGasConsumeDecorator whether or not the
+// signature is verified), so a node with the cache and one without compute
+// the same state and the same gas. TestAnteDecoratorsReviewedForSigCache pins
+// the decorator list (anteDecorators) this was reviewed against.
 //
 // The cache is bounded (the oldest entries are forgotten first) and lives in
 // memory only: after a restart every signature is verified again.

@@ -94,6 +94,10 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	if opts.Patients == nil {
 		return nil, fmt.Errorf("no patient table")
 	}
+	// the same checks as the clients file's, for a Config built in code
+	if err := opts.Clients.Validate(); err != nil {
+		return nil, err
+	}
 	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -12,7 +12,11 @@
 package smart
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -52,7 +56,8 @@ type Config struct {
 	Clients []Client `json:"clients"`
 }
 
-// LoadConfig reads and checks a clients file.
+// LoadConfig reads and checks a clients file (Config.Validate): a server
+// must not start with a client it could not authenticate safely.
 func LoadConfig(path string) (Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -64,29 +69,130 @@ func LoadConfig(path string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
-	seen := map[string]bool{}
-	for i, c := range cfg.Clients {
-		switch {
-		case c.ID == "" || seen[c.ID]:
-			return Config{}, fmt.Errorf("%s: client %d: client_id empty or repeated", path, i)
-		case len(c.JWKS.Keys) == 0:
-			return Config{}, fmt.Errorf("%s: client %s: no public key (jwks)", path, c.ID)
-		case len(c.Scopes) == 0:
-			return Config{}, fmt.Errorf("%s: client %s: no scopes", path, c.ID)
-		}
-		for _, k := range c.JWKS.Keys {
-			if !k.IsPublic() || !k.Valid() {
-				return Config{}, fmt.Errorf("%s: client %s: key %q is not a valid public key", path, c.ID, k.KeyID)
-			}
-		}
-		for _, s := range c.Scopes {
-			if _, err := ParseScope(s); err != nil {
-				return Config{}, fmt.Errorf("%s: client %s: %w", path, c.ID, err)
-			}
-		}
-		seen[c.ID] = true
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// Validate checks every client: a unique client_id, at least one key and
+// every key fit to verify its assertions (CheckKey; a refused key is a
+// *KeyError), at least one scope and every scope well-formed.
+func (c Config) Validate() error {
+	seen := map[string]bool{}
+	for i, cl := range c.Clients {
+		switch {
+		case cl.ID == "" || seen[cl.ID]:
+			return fmt.Errorf("client %d: client_id empty or repeated", i)
+		case len(cl.JWKS.Keys) == 0:
+			return fmt.Errorf("client %s: no public key (jwks)", cl.ID)
+		case len(cl.Scopes) == 0:
+			return fmt.Errorf("client %s: no scopes", cl.ID)
+		}
+		for j := range cl.JWKS.Keys {
+			if err := CheckKey(&cl.JWKS.Keys[j]); err != nil {
+				return &KeyError{ClientID: cl.ID, KeyID: cl.JWKS.Keys[j].KeyID, Index: j, Err: err}
+			}
+		}
+		for _, s := range cl.Scopes {
+			if _, err := ParseScope(s); err != nil {
+				return fmt.Errorf("client %s: %w", cl.ID, err)
+			}
+		}
+		seen[cl.ID] = true
+	}
+	return nil
+}
+
+// MinRSABits is the smallest RSA modulus accepted for a client key (NIST SP
+// 800-131A: RSA below 2048 bits is disallowed for signatures).
+const MinRSABits = 2048
+
+// Why a client key is refused; a *KeyError wraps one of these.
+var (
+	ErrKeyNotPublic = errors.New("not a valid public key")
+	ErrKeyUse       = errors.New("not a signing key")
+	ErrKeyAlg       = errors.New("wrong alg")
+	ErrKeyType      = errors.New("unusable key type")
+	ErrKeyTooSmall  = errors.New("RSA key too small")
+)
+
+// KeyError is a key of a registered client that the server refuses: it
+// names the client and the key, so the operator knows which entry of the
+// clients file to fix. Err wraps one of the ErrKey… reasons.
+type KeyError struct {
+	ClientID string
+	KeyID    string // the key's kid, "" if it has none
+	Index    int    // its position in the client's jwks.keys
+	Err      error
+}
+
+func (e *KeyError) Error() string {
+	key := fmt.Sprintf("key %q", e.KeyID)
+	if e.KeyID == "" {
+		key = fmt.Sprintf("key jwks.keys[%d] (no kid)", e.Index)
+	}
+	return fmt.Sprintf("client %s: %s: %v", e.ClientID, key, e.Err)
+}
+
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// CheckKey returns why k cannot be a client's assertion key, or nil.
+//
+// The token endpoint verifies only RS384 and ES384 (Algorithms, the two SMART
+// Backend Services requires), so a key is accepted only if it can verify one
+// of them, and is refused at load rather than failing every token request
+// later or, worse, being trusted for something it was not issued for:
+//   - it must be a public key (never a private or symmetric key: the file is
+//     not a secret, and an oct key would make the assertion a shared secret);
+//   - its use, if set, must be "sig" (an "enc" key was issued for encryption);
+//   - an RSA key must have at least MinRSABits bits, whatever its alg;
+//   - its alg, if set, must be RS384 on an RSA key or ES384 on an EC P-384
+//     key.
+//
+// A key with no alg stays accepted (alg is optional in RFC 7517 and many
+// JWKS endpoints omit it), but then its type alone must fit: RSA (verified
+// as RS384) or EC P-384 (ES384). Other curves and Ed25519 are refused since
+// no accepted algorithm could ever verify with them.
+func CheckKey(k *jose.JSONWebKey) error {
+	if !k.IsPublic() || !k.Valid() {
+		switch k.Key.(type) {
+		case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
+			return fmt.Errorf("%w: it is a private key (register only the client's public key)", ErrKeyNotPublic)
+		case []byte:
+			return fmt.Errorf("%w: it is a symmetric (oct) key", ErrKeyNotPublic)
+		}
+		return ErrKeyNotPublic
+	}
+	if k.Use != "" && k.Use != "sig" {
+		return fmt.Errorf("%w: its use is %q, want \"sig\" or none", ErrKeyUse, k.Use)
+	}
+	// fits is the one accepted algorithm this key type verifies ("" if none)
+	var fits jose.SignatureAlgorithm
+	kind := "Ed25519"
+	switch pub := k.Key.(type) {
+	case *rsa.PublicKey:
+		kind = "RSA"
+		if bits := pub.N.BitLen(); bits < MinRSABits {
+			return fmt.Errorf("%w: %d bits, want at least %d", ErrKeyTooSmall, bits, MinRSABits)
+		}
+		fits = jose.RS384
+	case *ecdsa.PublicKey:
+		kind = "EC " + pub.Curve.Params().Name
+		if pub.Curve == elliptic.P384() {
+			fits = jose.ES384
+		}
+	}
+	alg := jose.SignatureAlgorithm(k.Algorithm)
+	switch {
+	case alg != "" && !slices.Contains(Algorithms, alg):
+		return fmt.Errorf("%w: %s, want RS384 or ES384", ErrKeyAlg, alg)
+	case alg != "" && alg != fits:
+		return fmt.Errorf("%w: %s on an %s key", ErrKeyAlg, alg, kind)
+	case fits == "":
+		return fmt.Errorf("%w: an %s key verifies neither RS384 nor ES384 (want RSA or EC P-384)", ErrKeyType, kind)
+	}
+	return nil
 }
 
 // Grant is what an access token allows.

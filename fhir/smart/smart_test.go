@@ -2,13 +2,16 @@ package smart
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,6 +263,136 @@ func TestLoadConfigRefusals(t *testing.T) {
 	}
 	if _, err := LoadConfig(write(map[string]any{"clients": []any{}, "extra": 1})); err == nil {
 		t.Error("an unknown field was accepted")
+	}
+}
+
+// TestClientKeyPolicy: a clients file with a key the token endpoint should
+// not trust stops LoadConfig, naming the client and the key's kid (the key
+// sits second in the second client's jwks, after keys that are fine, so the
+// error must point at it and not at its neighbours); the keys accepted
+// verify an assertion end to end.
+func TestClientKeyPolicy(t *testing.T) {
+	// RSA generation is slow: one key of each size for every case
+	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsa2048, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	_, ehrPub := newEC(t, "ehr-1")
+	fine := jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "lab-1", Algorithm: "RS384", Use: "sig"}
+	load := func(t *testing.T, k jose.JSONWebKey) (Config, error) {
+		t.Helper()
+		raw, err := json.Marshal(Config{Clients: []Client{
+			{ID: "ehr", JWKS: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{ehrPub}}, Scopes: []string{"system/*.rs"}},
+			{ID: "lab", JWKS: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{fine, k}}, Scopes: []string{"system/Observation.rs"}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "clients.json")
+		if err := os.WriteFile(p, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return LoadConfig(p)
+	}
+
+	refused := []struct {
+		name   string
+		key    jose.JSONWebKey
+		reason error
+	}{
+		{"RSA of 1024 bits with alg RS384", jose.JSONWebKey{Key: &rsa1024.PublicKey, KeyID: "rsa-1024", Algorithm: "RS384"}, ErrKeyTooSmall},
+		{"RSA of 1024 bits with no alg", jose.JSONWebKey{Key: &rsa1024.PublicKey, KeyID: "rsa-1024-noalg"}, ErrKeyTooSmall},
+		{"RSA with use enc", jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "rsa-enc", Algorithm: "RS384", Use: "enc"}, ErrKeyUse},
+		{"EC P-384 with use enc", jose.JSONWebKey{Key: &p384.PublicKey, KeyID: "ec-enc", Use: "enc"}, ErrKeyUse},
+		{"a use that is not sig", jose.JSONWebKey{Key: &p384.PublicKey, KeyID: "ec-wrap", Use: "wrap"}, ErrKeyUse},
+		{"RSA with alg RS256", jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "rsa-rs256", Algorithm: "RS256"}, ErrKeyAlg},
+		{"RSA with alg PS384", jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "rsa-ps384", Algorithm: "PS384"}, ErrKeyAlg},
+		{"EC P-384 with alg ES256", jose.JSONWebKey{Key: &p384.PublicKey, KeyID: "ec-es256", Algorithm: "ES256"}, ErrKeyAlg},
+		{"RSA with alg ES384", jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "rsa-es384", Algorithm: "ES384"}, ErrKeyAlg},
+		{"EC P-384 with alg RS384", jose.JSONWebKey{Key: &p384.PublicKey, KeyID: "ec-rs384", Algorithm: "RS384"}, ErrKeyAlg},
+		{"EC P-256 with alg ES384", jose.JSONWebKey{Key: &p256.PublicKey, KeyID: "p256-es384", Algorithm: "ES384"}, ErrKeyAlg},
+		{"Ed25519 with alg EdDSA", jose.JSONWebKey{Key: edPub, KeyID: "ed-eddsa", Algorithm: "EdDSA"}, ErrKeyAlg},
+		{"EC P-256 with no alg", jose.JSONWebKey{Key: &p256.PublicKey, KeyID: "p256-noalg"}, ErrKeyType},
+		{"Ed25519 with no alg", jose.JSONWebKey{Key: edPub, KeyID: "ed-noalg"}, ErrKeyType},
+		{"a private EC key", jose.JSONWebKey{Key: p384, KeyID: "ec-private", Algorithm: "ES384"}, ErrKeyNotPublic},
+		{"a private RSA key", jose.JSONWebKey{Key: rsa2048, KeyID: "rsa-private", Algorithm: "RS384"}, ErrKeyNotPublic},
+		{"a private Ed25519 key", jose.JSONWebKey{Key: edPriv, KeyID: "ed-private"}, ErrKeyNotPublic},
+		{"a symmetric key", jose.JSONWebKey{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "oct", Algorithm: "HS256"}, ErrKeyNotPublic},
+	}
+	for _, tc := range refused {
+		t.Run("refused/"+tc.name, func(t *testing.T) {
+			_, err := load(t, tc.key)
+			var ke *KeyError
+			if !errors.As(err, &ke) || ke.ClientID != "lab" || ke.KeyID != tc.key.KeyID || ke.Index != 1 {
+				t.Fatalf("error %v (%#v), want a KeyError for client lab, key %s at jwks.keys[1]", err, ke, tc.key.KeyID)
+			}
+			if !errors.Is(err, tc.reason) {
+				t.Errorf("error %v, want reason %v", err, tc.reason)
+			}
+			// the operator reads the message: it names the client and the kid
+			if msg := err.Error(); !strings.Contains(msg, "client lab:") || !strings.Contains(msg, fmt.Sprintf("key %q", tc.key.KeyID)) {
+				t.Errorf("message %q names neither client lab nor key %q", msg, tc.key.KeyID)
+			}
+		})
+	}
+
+	// a key without a kid is named by its position
+	_, err = load(t, jose.JSONWebKey{Key: &rsa1024.PublicKey})
+	if err == nil || !strings.Contains(err.Error(), "client lab: key jwks.keys[1] (no kid)") {
+		t.Errorf("a refused key without kid: %v", err)
+	}
+
+	accepted := []struct {
+		name string
+		key  jose.JSONWebKey
+		sig  signer
+	}{
+		{"RSA of 2048 bits with alg RS384 and use sig", jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "lab-5", Algorithm: "RS384", Use: "sig"}, signer{key: rsa2048, alg: jose.RS384, kid: "lab-5"}},
+		{"RSA of 2048 bits with no alg or use", jose.JSONWebKey{Key: &rsa2048.PublicKey, KeyID: "lab-2"}, signer{key: rsa2048, alg: jose.RS384, kid: "lab-2"}},
+		{"EC P-384 with alg ES384", jose.JSONWebKey{Key: &p384.PublicKey, KeyID: "lab-3", Algorithm: "ES384", Use: "sig"}, signer{key: p384, alg: jose.ES384, kid: "lab-3"}},
+		{"EC P-384 with no alg", jose.JSONWebKey{Key: &p384.PublicKey, KeyID: "lab-4"}, signer{key: p384, alg: jose.ES384, kid: "lab-4"}},
+	}
+	for _, tc := range accepted {
+		t.Run("accepted/"+tc.name, func(t *testing.T) {
+			cfg, err := load(t, tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Clients[1].JWKS.Key(tc.key.KeyID); len(got) != 1 {
+				t.Fatalf("lab's keys %v, want %s", cfg.Clients[1].JWKS.Keys, tc.key.KeyID)
+			}
+			// the key is usable: an assertion signed by its private half gets a token
+			a := NewAuthority(cfg, tokenURL)
+			now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+			a.now = func() time.Time { return now }
+			resp, err := a.Token("client_credentials", AssertionType, tc.sig.assertion(t, claimsFor("lab", now, "j")), "system/Observation.rs", "")
+			if err != nil || resp.AccessToken == "" {
+				t.Fatalf("token with %s: %+v %v", tc.key.KeyID, resp, err)
+			}
+		})
+	}
+}
+
+// Config.Validate is the same check for a configuration built in code.
+func TestConfigValidate(t *testing.T) {
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Clients: []Client{{
+		ID: "lab", JWKS: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &small.PublicKey, KeyID: "old", Algorithm: "RS384"}}},
+		Scopes: []string{"system/*.rs"},
+	}}}
+	var ke *KeyError
+	if err := cfg.Validate(); !errors.As(err, &ke) || ke.ClientID != "lab" || ke.KeyID != "old" || !errors.Is(err, ErrKeyTooSmall) {
+		t.Fatalf("Validate: %v, want a KeyError for lab's key old (too small)", err)
 	}
 }
 
