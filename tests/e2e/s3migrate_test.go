@@ -147,7 +147,7 @@ func TestVaultMigrateDiskToSeaweedFS(t *testing.T) {
 	if exp.Exported != resources+1 {
 		t.Fatalf("exported %d of %d records from the S3 replica", exp.Exported, resources+1)
 	}
-	assertSameResources(t, exported, append(want, func() map[string]any {
+	assertSameResources(t, exported, n.Address("alice"), append(want, func() map[string]any {
 		var m map[string]any
 		_ = json.Unmarshal([]byte(labResultFHIR), &m)
 		return m

@@ -31,7 +31,14 @@ func fhirImportCmd() *cobra.Command {
 			"(Condition→diagnosis, Observation→lab-result or vital-signs, MedicationRequest→prescription, " +
 			"AllergyIntolerance→allergy, Immunization, Procedure, DiagnosticReport→lab-result or imaging, …, others→other), " +
 			"encrypts and uploads each, and commits them in batches of the chain's max_batch_size. The whole Bundle is " +
-			"checked before anything is uploaded; if a batch fails, the output says exactly which resources were committed.",
+			"checked before anything is uploaded; if a batch fails, the output says exactly which resources were committed.\n\n" +
+			"References to the Bundle's own Patient entry become a reference to the patient's chain account " +
+			"(identifier system urn:healthd:account), so no id or MRN of the Bundle's origin names her inside the records.\n\n" +
+			"Run it again after any interruption (a crash, kill -9, a lost connection): it files only what is missing. Each " +
+			"resource is encrypted under a key derived from the signer's account key and the resource's exact bytes, so a " +
+			"resource filed before has the same content hash as its record on chain; it is listed with \"already_filed\": true " +
+			"and not filed again. A resource whose bytes changed since the first run is a new record beside the old one " +
+			"(correct the old one with an amendment instead); one the patient erased since is not filed again.",
 		Example: "healthd fhir import bundle.json --patient health1… --purpose TREAT --from hospital",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,14 +56,21 @@ func fhirImportCmd() *cobra.Command {
 				return err
 			}
 			done, err := a.ImportBundle(cmd.Context(), bundle, f.patient, f.purpose, f.vault, bulkProgress(cmd))
+			before := 0
+			for _, d := range done {
+				if d.AlreadyFiled {
+					before++
+				}
+			}
+			out := map[string]any{"committed": done, "new": len(done) - before, "already_filed": before}
 			if err != nil {
 				if len(done) > 0 {
-					_ = printJSON(cmd, map[string]any{"committed": done})
-					return fmt.Errorf("%w (the committed ones are listed above)", err)
+					_ = printJSON(cmd, out)
+					return fmt.Errorf("%w (the committed ones are listed above; run the same import again to file the rest)", err)
 				}
 				return err
 			}
-			return printJSON(cmd, map[string]any{"committed": done})
+			return printJSON(cmd, out)
 		},
 	}
 	cmd.Flags().String("patient", "", "the patient (default: the signer)")
