@@ -117,3 +117,28 @@ func TestSyntheticBundle(t *testing.T) {
 		t.Fatal("a bundle of 0 resources")
 	}
 }
+
+func TestNeutralizePatient(t *testing.T) {
+	raw := []byte(`{"resourceType":"Bundle","type":"collection","entry":[` +
+		`{"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","id":"syn-1","identifier":[{"value":"MRN-1"}]}},` +
+		`{"fullUrl":"urn:uuid:o","resource":{"resourceType":"Observation","subject":{"reference":"urn:uuid:p","display":"Y. K."},` +
+		`"encounter":{"reference":"urn:uuid:e"},"valueQuantity":{"value":1.50}}},` +
+		`{"resource":{"resourceType":"Condition","subject":{"reference":"Patient/syn-1"},"asserter":{"reference":"Patient/other"}}}]}`)
+	p, err := ParseBundle(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.NeutralizePatient("health1alice")
+	want := []string{
+		// the Patient itself is kept as it is
+		`{"resourceType":"Patient","id":"syn-1","identifier":[{"value":"MRN-1"}]}`,
+		// its references name her account; other references and the number as written are kept
+		`{"encounter":{"reference":"urn:uuid:e"},"resourceType":"Observation","subject":{"display":"Y. K.","identifier":{"system":"urn:healthd:account","value":"health1alice"},"type":"Patient"},"valueQuantity":{"value":1.50}}`,
+		`{"asserter":{"reference":"Patient/other"},"resourceType":"Condition","subject":{"identifier":{"system":"urn:healthd:account","value":"health1alice"},"type":"Patient"}}`,
+	}
+	for i, w := range want {
+		if string(p.Resources[i]) != w {
+			t.Fatalf("resource %d:\n got %s\nwant %s", i, p.Resources[i], w)
+		}
+	}
+}
