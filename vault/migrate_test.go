@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -99,5 +101,169 @@ func TestMigrate(t *testing.T) {
 	rep, err = Migrate(ctx, src, dst, MigrateOptions{})
 	if err != nil || rep.Copied != 1 || rep.Present != 19 {
 		t.Fatalf("second run: %+v %v", rep, err)
+	}
+}
+
+// authorChain is a chain that knows one record, authored by author, or
+// cannot be asked (err).
+type authorChain struct {
+	author string
+	err    error
+}
+
+func (c authorChain) BlobStatus(_ context.Context, _ Hash, uploader string) (bool, bool, error) {
+	return c.err == nil && uploader == c.author, false, c.err
+}
+
+// TestMigrateConflicts: a blob the destination already holds is skipped only
+// if its uploader and size are the source's. Otherwise it is a conflict,
+// reported and not counted as present, and the migration fails unless the
+// conflict is resolved; a repair gives it the source's uploader and upload
+// time only when the chain names the source's uploader as the record's
+// author, and never writes an uploader the chain has not confirmed.
+func TestMigrateConflicts(t *testing.T) {
+	ctx := context.Background()
+	blob := bytes.Repeat([]byte("alice's ciphertext "), 50)
+	h := Hash(sha256.Sum256(blob))
+	size := int64(len(blob))
+	filed := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	planted := filed.Add(-time.Hour) // the planted copy arrived first
+	unreachable := errors.New("connection refused")
+
+	tests := []struct {
+		name string
+		// plant puts the destination's copy (as uploader, at planted), and
+		// may alter it
+		plant       func(t *testing.T, dst *DiskStore)
+		opts        MigrateOptions
+		wantPresent bool
+		wantOutcome ConflictOutcome // if not present
+		wantErr     bool            // an *IncompleteError
+		// what the destination holds afterwards
+		wantUploader string
+		wantAt       time.Time
+	}{{
+		name:        "the same uploader is skipped as present",
+		plant:       plantAs("alice"),
+		wantPresent: true, wantUploader: "alice", wantAt: planted,
+	}, {
+		// bob uploads alice's ciphertext to the destination under his own key before the migration
+		name:        "a foreign uploader is a conflict, not present",
+		plant:       plantAs("bob"),
+		wantOutcome: ConflictLeft, wantErr: true, wantUploader: "bob", wantAt: planted,
+	}, {
+		name:        "repaired when the chain names the source's uploader as the author",
+		plant:       plantAs("bob"),
+		opts:        MigrateOptions{RepairConflicts: true, Chain: authorChain{author: "alice"}},
+		wantOutcome: ConflictRepaired, wantUploader: "alice", wantAt: filed,
+	}, {
+		name:        "a dry run says it would repair and writes nothing",
+		plant:       plantAs("bob"),
+		opts:        MigrateOptions{DryRun: true, RepairConflicts: true, Chain: authorChain{author: "alice"}},
+		wantOutcome: ConflictRepaired, wantUploader: "bob", wantAt: planted,
+	}, {
+		// mallory, not alice, committed the record: neither copy is the record's, nothing is rewritten
+		name:        "repair refused when the chain names another author",
+		plant:       plantAs("bob"),
+		opts:        MigrateOptions{RepairConflicts: true, Chain: authorChain{author: "mallory"}},
+		wantOutcome: ConflictNoAuthor, wantErr: true, wantUploader: "bob", wantAt: planted,
+	}, {
+		name:        "repair refused when the chain has no record",
+		plant:       plantAs("bob"),
+		opts:        MigrateOptions{RepairConflicts: true, Chain: authorChain{}},
+		wantOutcome: ConflictNoAuthor, wantErr: true, wantUploader: "bob", wantAt: planted,
+	}, {
+		// the source's copy is the planted one: the destination's uploader is the record's author
+		name:        "the destination kept when the chain names its uploader",
+		plant:       plantAs("bob"),
+		opts:        MigrateOptions{RepairConflicts: true, Chain: authorChain{author: "bob"}},
+		wantOutcome: ConflictDestinationRight, wantUploader: "bob", wantAt: planted,
+	}, {
+		name:        "not repaired when the chain cannot be asked",
+		plant:       plantAs("bob"),
+		opts:        MigrateOptions{RepairConflicts: true, Chain: authorChain{author: "alice", err: unreachable}},
+		wantOutcome: ConflictChainUnavailable, wantErr: true, wantUploader: "bob", wantAt: planted,
+	}, {
+		name: "a copy of another size is never repaired",
+		plant: func(t *testing.T, dst *DiskStore) {
+			plantAs("alice")(t, dst)
+			info, _ := dst.Stat(context.Background(), h)
+			info.Size++
+			raw, _ := json.Marshal(info)
+			if err := os.WriteFile(dst.path(h)+".json", raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+		opts:        MigrateOptions{RepairConflicts: true, Chain: authorChain{author: "alice"}},
+		wantOutcome: ConflictSizeDiffers, wantErr: true, wantUploader: "alice", wantAt: planted,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := NewDiskStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if _, _, err := src.PutAt(ctx, h, bytes.NewReader(blob), size, "alice", filed); err != nil {
+				t.Fatal(err)
+			}
+			dst, err := NewDiskStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dst.Close()
+			tc.plant(t, dst)
+			planter, _ := dst.Stat(ctx, h)
+
+			rep, err := Migrate(ctx, src, dst, tc.opts)
+
+			var incomplete *IncompleteError
+			if tc.wantErr != errors.As(err, &incomplete) || !tc.wantErr && err != nil {
+				t.Fatalf("Migrate: %v, want an *IncompleteError: %v", err, tc.wantErr)
+			}
+			if tc.wantPresent {
+				if rep.Present != 1 || len(rep.Conflicts) != 0 {
+					t.Fatalf("report %+v, want the blob present and no conflict", rep)
+				}
+			} else {
+				c, ok := rep.Conflicts[h.String()]
+				if rep.Present != 0 || rep.Copied != 0 || !ok || c.Outcome != tc.wantOutcome {
+					t.Fatalf("report %+v, want one conflict, %v", rep, tc.wantOutcome)
+				}
+				if c.Source.Uploader != "alice" || c.Destination.Uploader != planter.Uploader {
+					t.Fatalf("conflict %+v names the wrong uploaders", c)
+				}
+				if tc.wantOutcome == ConflictChainUnavailable && !errors.Is(c.Err, unreachable) {
+					t.Fatalf("conflict %+v does not say why the chain could not be asked", c)
+				}
+			}
+			got, err := dst.Stat(ctx, h)
+			if err != nil || got.Uploader != tc.wantUploader || !got.UploadedAt.Equal(tc.wantAt) {
+				t.Fatalf("the destination holds %+v (%v), want uploader %s at %s", got, err, tc.wantUploader, tc.wantAt)
+			}
+			// the destination's usage follows its uploader
+			for _, who := range []string{"alice", "bob"} {
+				want := int64(0)
+				if who == got.Uploader {
+					want = size // as stored, whatever its metadata says
+				}
+				if used, _ := dst.Usage(ctx, who); used != want {
+					t.Fatalf("%s's usage in the destination: %d, want %d", who, used, want)
+				}
+			}
+		})
+	}
+}
+
+// plantAs stores the test's blob in dst as uploader's, uploaded an hour
+// before the source's copy.
+func plantAs(uploader string) func(t *testing.T, dst *DiskStore) {
+	return func(t *testing.T, dst *DiskStore) {
+		t.Helper()
+		blob := bytes.Repeat([]byte("alice's ciphertext "), 50)
+		at := time.Date(2026, 3, 4, 4, 6, 7, 0, time.UTC)
+		if _, _, err := dst.PutAt(context.Background(), Hash(sha256.Sum256(blob)), bytes.NewReader(blob), int64(len(blob)), uploader, at); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

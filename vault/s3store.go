@@ -381,6 +381,43 @@ func (s *S3Store) Quarantine(ctx context.Context, h Hash) error {
 	return s.Delete(ctx, h)
 }
 
+// ReplaceUploader implements Store: the object is copied onto itself with the
+// new metadata, so its bytes never leave the store. Checking was and copying
+// are two requests, not one atomic step: S3 has no condition on user metadata
+// (the copy keeps the ETag, a digest of the bytes). That is enough, because
+// nothing else changes the uploader of an existing blob (a put publishes only
+// where the name is absent); two repairs at once both write the author the
+// chain named, and may move its bytes between the usage counters twice, which
+// `healthd vault recount` sets right.
+func (s *S3Store) ReplaceUploader(ctx context.Context, h Hash, was, uploader string, at time.Time) (BlobInfo, error) {
+	info, err := s.Stat(ctx, h)
+	if err != nil {
+		return BlobInfo{}, err
+	}
+	if info.Uploader != was {
+		return info, ErrUploaderChanged
+	}
+	info.Uploader, info.UploadedAt = uploader, at.UTC()
+	// Retries are harmless here (unlike a publish): the same copy twice
+	// writes the same metadata.
+	_, err = minio.Core{Client: s.c}.CopyObject(ctx, s.bucket, s.blobKey(h), s.bucket, s.blobKey(h), map[string]string{
+		"x-amz-metadata-directive":     "REPLACE",
+		"Content-Type":                 "application/octet-stream",
+		"x-amz-meta-" + metaUploader:   uploader,
+		"x-amz-meta-" + metaUploadedAt: info.UploadedAt.Format(time.RFC3339Nano),
+	}, minio.CopySrcOptions{}, minio.PutObjectOptions{})
+	if isNotFound(err) {
+		return BlobInfo{}, ErrNotFound // deleted or quarantined since the Stat
+	} else if err != nil {
+		return BlobInfo{}, s.fault(err)
+	}
+	if err := errors.Join(s.count(ctx, was, -info.Size), s.count(ctx, uploader, info.Size)); err != nil {
+		s.log.Warn("a blob's new uploader is stored but the usage counters are not moved: run `healthd vault recount`",
+			"store", s.name, "err", err)
+	}
+	return info, nil
+}
+
 // PurgeQuarantine implements Store.
 func (s *S3Store) PurgeQuarantine(ctx context.Context, before time.Time) (int, error) {
 	n := 0

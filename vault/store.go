@@ -53,6 +53,9 @@ var (
 	// ErrUnavailable is what every failure of the backing store (down,
 	// unreachable, refusing) wraps, as an *UnavailableError naming the store.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrUploaderChanged is ReplaceUploader's refusal: the blob's uploader is
+	// no longer the one the caller decided on.
+	ErrUploaderChanged = errors.New("the blob's uploader changed meanwhile")
 )
 
 // UnavailableError is a failure of the backing store.
@@ -100,6 +103,14 @@ type Store interface {
 	// PurgeQuarantine deletes the blobs quarantined before before and
 	// returns how many.
 	PurgeQuarantine(ctx context.Context, before time.Time) (int, error)
+	// ReplaceUploader gives blob h, whose bytes stay, the uploader and upload
+	// time given, if its uploader is still was (else ErrUploaderChanged; an
+	// absent blob is ErrNotFound); its bytes move from was's usage to
+	// uploader's. The vault itself never calls it: its rule is that the first
+	// uploader stays. Only a migration's repair does, once the chain has
+	// named uploader as the author of the record with this hash
+	// (MigrateOptions.RepairConflicts).
+	ReplaceUploader(ctx context.Context, h Hash, was, uploader string, at time.Time) (BlobInfo, error)
 }
 
 // A Leaser is a store that several vault replicas share; its lease elects the
@@ -341,6 +352,38 @@ func (s *DiskStore) Quarantine(_ context.Context, h Hash) error {
 		return err
 	}
 	return syncDir(filepath.Dir(p))
+}
+
+// ReplaceUploader implements Store: the metadata file is replaced by a
+// rename, under the blob's publish lock, so a reader or a crash sees the old
+// metadata or the new, whole, and a concurrent put, delete or quarantine of
+// the blob waits.
+func (s *DiskStore) ReplaceUploader(_ context.Context, h Hash, was, uploader string, at time.Time) (BlobInfo, error) {
+	if s.lock == nil {
+		return BlobInfo{}, errReadOnly
+	}
+	lock := &s.publish[int(h[0])%len(s.publish)]
+	lock.Lock()
+	defer lock.Unlock()
+	info, err := s.info(h)
+	if err != nil {
+		return BlobInfo{}, err
+	}
+	if info.Uploader != was {
+		return info, ErrUploaderChanged
+	}
+	info.Uploader, info.UploadedAt = uploader, at.UTC()
+	meta, err := json.Marshal(info)
+	if err != nil {
+		return BlobInfo{}, err
+	}
+	p := s.path(h)
+	if err := writeFileSync(p+".json", filepath.Join(s.dir, "tmp"), meta); err != nil {
+		return BlobInfo{}, err
+	}
+	s.count(was, -info.Size)
+	s.count(uploader, info.Size)
+	return info, syncDir(filepath.Dir(p))
 }
 
 // PurgeQuarantine implements Store.

@@ -75,6 +75,38 @@ func TestStore(t testing.TB, store vault.Store) {
 		t.Fatalf("list: %+v %v", listed, err)
 	}
 
+	// a repair's ReplaceUploader changes the uploader, the time and the usage,
+	// only from the uploader the caller names, and keeps the bytes
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, err := store.ReplaceUploader(ctx, h, "someone else", "lab", at); !errors.Is(err, vault.ErrUploaderChanged) {
+		t.Fatalf("replace from the wrong uploader: %v, want vault.ErrUploaderChanged", err)
+	}
+	absent := vault.Hash(sha256.Sum256([]byte("absent")))
+	if _, err := store.ReplaceUploader(ctx, absent, "hospital", "lab", at); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("replace of an absent blob: %v, want vault.ErrNotFound", err)
+	}
+	replaced, err := store.ReplaceUploader(ctx, h, "hospital", "lab", at)
+	if err != nil || replaced.Uploader != "lab" || !replaced.UploadedAt.Equal(at) || replaced.Size != int64(len(blob)) {
+		t.Fatalf("replace: %+v %v", replaced, err)
+	}
+	rc, got, err = store.Get(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err = io.ReadAll(rc)
+	_ = rc.Close()
+	if err != nil || !bytes.Equal(data, blob) || got.Uploader != "lab" || !got.UploadedAt.Equal(at) {
+		t.Fatalf("get after replace: %d bytes, %+v, %v", len(data), got, err)
+	}
+	for who, want := range map[string]int64{"hospital": 0, "lab": int64(len(blob))} {
+		if n, err := store.Usage(ctx, who); err != nil || n != want {
+			t.Fatalf("%s's usage after replace: %d %v, want %d", who, n, err, want)
+		}
+	}
+	if _, err := store.ReplaceUploader(ctx, h, "lab", "hospital", st.UploadedAt); err != nil {
+		t.Fatalf("replace back: %v", err)
+	}
+
 	// quarantine hides it; a purge of what was quarantined before now+1h removes it
 	if err := store.Quarantine(ctx, h); err != nil {
 		t.Fatal(err)
