@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -103,10 +104,18 @@ func (a *Agent) filedBefore(ctx context.Context, h vault.Hash, patient string) (
 	}
 	rec := resp.Record
 	if rec.Author != a.addr || rec.Patient != patient {
-		return nil, fmt.Errorf("content hash %s is already committed by record %d of another author or patient", h, rec.Id)
+		return nil, errForeignHash
 	}
 	return &rec, nil
 }
+
+// errForeignHash is a source-derived hash committed by another author or for
+// another patient: someone copied it from the mempool and committed it first
+// (the vault never serves such a record: its uploader is not its author).
+// The resource is then sealed under a fresh random key instead, so an
+// attacker who front-runs a hash cannot stop the resource from being filed;
+// only that resource loses its idempotency.
+var errForeignHash = errors.New("content hash committed by another author or patient")
 
 // uploadChunk seals the resources of chunk c, finds those filed before, and
 // uploads the others in one batch request (one by one if larger than
@@ -120,7 +129,14 @@ func (a *Agent) uploadChunk(ctx context.Context, f *filing, c [2]int, vaultURL, 
 		if err != nil {
 			return err
 		}
-		if f.filed[i], err = a.filedBefore(ctx, hash, f.patient); err != nil {
+		f.filed[i], err = a.filedBefore(ctx, hash, f.patient)
+		if errors.Is(err, errForeignHash) {
+			var buf bytes.Buffer
+			hash, dataKey, err = encrypt(&buf, bytes.NewReader(f.resources[i]),
+				crypto.Header{DataClass: f.classes[i], Patient: f.patient, FHIRResourceType: f.types[i]})
+			ct = buf.Bytes()
+		}
+		if err != nil {
 			return fmt.Errorf("resource %d (%s): %w", i, f.types[i], err)
 		}
 		if f.filed[i] != nil {

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/fhir"
 	"github.com/healthd-chain/healthd/internal/localnet"
 	"github.com/healthd-chain/healthd/testutil/network"
@@ -215,6 +218,60 @@ func TestFHIRChartAttacks(t *testing.T) {
 			t.Fatalf("the re-run reports %d resources, %d of them filed before (at least %d were)", len(rerun.Committed), filed, partial)
 		}
 		t.Logf("killed after %d of %d records; the re-run filed %d and found %d", partial, parsed.Len(), parsed.Len()-filed, filed)
+	})
+
+	// Filing is idempotent because a resource's ciphertext, hence its hash,
+	// is derived from the filer's secret and the resource: so a provider with
+	// a write consent that copies a filing's hash from the mempool and commits
+	// it first for the same patient would block that resource for good.
+	t.Run("a front-run hash blocks a resource from being filed", func(t *testing.T) {
+		a := &attacker{t: t, n: n, v: v, kr: nodeKeyring(t, n.Home), dir: t.TempDir()}
+		resource := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"Troponin I"},"valueString":"FRX-3303"}`)
+		bundle := []byte(`{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + string(resource) + `}]}`)
+		// given the hash the hospital's filing of the resource for bob makes
+		// (the attacker saw it in the mempool; the test derives it)
+		priv, err := crypto.EncryptionKeyFromKeyring(a.kr, "hospital", hospital)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, err := crypto.FilingSecret(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := crypto.Source{Header: crypto.Header{DataClass: "lab-result", Patient: bob, FHIRResourceType: "Observation"}, Plaintext: sha256.Sum256(resource)}
+		dk, salt, err := crypto.SourceKeys(secret, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ct bytes.Buffer
+		w, err := crypto.NewRecordWriterWithSalt(&ct, dk, salt, src.Header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write(resource)
+		_ = w.Close()
+		h := sha256.Sum256(ct.Bytes())
+		// and the lab, which bob lets write his lab results, commits it first
+		n.CLI(append([]string{"consent", "grant", lab, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", "write",
+			"--expires", "720h", "--from", "bob", "--yes"}, kr...)...)
+		a.cli("tx", "records", "create", "TREAT", a.entry("lab-result", base64.StdEncoding.EncodeToString(h[:]), strconv.Itoa(ct.Len()),
+			a.epoch(bob, "lab-result")), "--patient", bob, "--from", "lab", "--yes")
+		before := recordCount(t, n, bob)
+
+		// when the hospital files the resource
+		file := filepath.Join(t.TempDir(), "one.json")
+		if err := os.WriteFile(file, bundle, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		res := n.Exec(append([]string{"fhir", "import", file, "--patient", bob, "--vault", v.URL, "--from", "hospital", "--output", "json"}, kr...)...)
+
+		// then it is filed all the same, under a fresh key, by the hospital
+		if res.ExitCode != 0 || recordCount(t, n, bob) != before+1 {
+			t.Fatalf("the hospital's filing after the front-run: exit %d, %d new records\n%s%s", res.ExitCode, recordCount(t, n, bob)-before, res.Stdout, res.Stderr)
+		}
+		if r := newestRecordOf(t, n, bob); r.Author != hospital || r.ContentHash == base64.StdEncoding.EncodeToString(h[:]) {
+			t.Fatalf("newest record %+v", r)
+		}
 	})
 
 	// Finding 4: the vault is down; the EHR's OperationOutcome must not hand
