@@ -27,13 +27,16 @@ func FilingSecret(priv hpke.PrivateKey) ([]byte, error) {
 }
 
 // Source names what a filed record is: its header (patient, data class,
-// resource type), the SHA-256 of its plaintext, and which occurrence of that
+// resource type), the SHA-256 of its plaintext, which occurrence of that
 // same plaintext it is in the filing (0 for the first: two identical resources
-// in one Bundle are two records).
+// in one Bundle are two records), and the scope within which filing it again
+// is a retry (zero: any filing by this account, as the CLI's import; else,
+// say, the hash of a Bundle or an idempotency key the EHR sent).
 type Source struct {
 	Header     Header
 	Plaintext  [32]byte
 	Occurrence uint32
+	Scope      [32]byte
 }
 
 // SourceKeys derives the data key and salt of the record src from the filer's
@@ -63,6 +66,7 @@ func SourceKeys(secret []byte, src Source) (dataKey, salt []byte, err error) {
 	m.Write(hdr)
 	m.Write(src.Plaintext[:])
 	_ = binary.Write(m, binary.BigEndian, src.Occurrence)
+	m.Write(src.Scope[:])
 	prk := m.Sum(nil)
 	if dataKey, err = hkdf.Expand(sha256.New, prk, "healthd/record-source/data-key", dataKeySize); err != nil {
 		return nil, nil, err

@@ -83,9 +83,14 @@ type Parsed struct {
 	Types     []string
 	Classes   []string
 	Resources []json.RawMessage
+	// FilingScope is the scope within which filing these resources again is
+	// a retry (crypto.Source.Scope): zero for the CLI's import, whose re-run
+	// files only what is missing whatever Bundle it came in.
+	FilingScope [32]byte
 
-	// patientRefs are the fullUrls of the Bundle's Patient entries, and
+	// patients counts the Bundle's Patient entries; patientRefs are the fullUrls of the Bundle's Patient entries, and
 	// patientIDs their resource ids (see NeutralizePatient).
+	patients    int
 	patientRefs map[string]bool
 	patientIDs  map[string]bool
 }
@@ -119,6 +124,7 @@ func ParseBundle(raw []byte) (*Parsed, error) {
 			return nil, fmt.Errorf("entry %d has no resource with a valid resourceType", i)
 		}
 		if r.ResourceType == "Patient" {
+			p.patients++
 			if p.patientRefs == nil {
 				p.patientRefs, p.patientIDs = map[string]bool{}, map[string]bool{}
 			}

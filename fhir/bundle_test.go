@@ -128,7 +128,9 @@ func TestNeutralizePatient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.NeutralizePatient("health1alice")
+	if err := p.NeutralizePatient("health1alice"); err != nil {
+		t.Fatal(err)
+	}
 	want := []string{
 		// the Patient itself is kept as it is
 		`{"resourceType":"Patient","id":"syn-1","identifier":[{"value":"MRN-1"}]}`,
@@ -140,5 +142,18 @@ func TestNeutralizePatient(t *testing.T) {
 		if string(p.Resources[i]) != w {
 			t.Fatalf("resource %d:\n got %s\nwant %s", i, p.Resources[i], w)
 		}
+	}
+}
+
+func TestNeutralizePatientRefusesTwoPatients(t *testing.T) {
+	// a mother and her newborn: filed for one, the other's data would be hers
+	p, err := ParseBundle([]byte(`{"resourceType":"Bundle","type":"collection","entry":[` +
+		`{"resource":{"resourceType":"Patient","id":"mother"}},{"resource":{"resourceType":"Patient","id":"newborn"}},` +
+		`{"resource":{"resourceType":"Observation","subject":{"reference":"Patient/newborn"}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.NeutralizePatient("health1alice"); err == nil || !strings.Contains(err.Error(), "2 Patient entries") {
+		t.Fatalf("a Bundle of two patients: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -20,6 +21,18 @@ func PatientReference(addr string, display any) map[string]any {
 	ref := map[string]any{"type": "Patient", "identifier": map[string]any{"system": AccountSystem, "value": addr}}
 	if display != nil {
 		ref["display"] = display
+	}
+	return ref
+}
+
+// Replacing returns ref, the Reference that replaces old, with old's id and
+// extensions kept (what the filer attached to the reference, not to whom it
+// points).
+func Replacing(old, ref map[string]any) map[string]any {
+	for _, k := range []string{"id", "extension"} {
+		if v, ok := old[k]; ok {
+			ref[k] = v
+		}
 	}
 	return ref
 }
@@ -67,17 +80,19 @@ func IsPatientReference(ref map[string]any) bool {
 
 // RewriteReferences calls fn on every Reference of a resource (every object
 // with a string reference, or an identifier and a type: contained resources
-// included) and puts what fn returns in its place (nil keeps it). It returns
-// raw unchanged, byte for byte, when fn changed nothing; otherwise the
-// resource re-encoded (keys sorted, numbers as written).
-func RewriteReferences(raw []byte, fn func(ref map[string]any) map[string]any) ([]byte, error) {
+// included) and puts what fn returns in its place (nil keeps it). top is the
+// element's name when the Reference is the value of one of the resource's own
+// top-level elements (subject, patient), else "". It returns raw unchanged,
+// byte for byte, when fn changed nothing; otherwise the resource re-encoded
+// (keys sorted, numbers as written).
+func RewriteReferences(raw []byte, fn func(ref map[string]any, top string) map[string]any) ([]byte, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	if !rewrite(v, fn) {
+	if !rewrite(v, fn, true) {
 		return raw, nil
 	}
 	var out bytes.Buffer
@@ -89,30 +104,34 @@ func RewriteReferences(raw []byte, fn func(ref map[string]any) map[string]any) (
 	return bytes.TrimRight(out.Bytes(), "\n"), nil
 }
 
-func rewrite(v any, fn func(map[string]any) map[string]any) bool {
+func rewrite(v any, fn func(map[string]any, string) map[string]any, root bool) bool {
 	changed := false
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			if m, ok := e.(map[string]any); ok && isReference(m) {
-				if r := fn(m); r != nil {
+				top := ""
+				if root {
+					top = k
+				}
+				if r := fn(m, top); r != nil {
 					x[k], changed = r, true
 					continue
 				}
 			}
-			if rewrite(e, fn) {
+			if rewrite(e, fn, false) {
 				changed = true
 			}
 		}
 	case []any:
 		for i, e := range x {
 			if m, ok := e.(map[string]any); ok && isReference(m) {
-				if r := fn(m); r != nil {
+				if r := fn(m, ""); r != nil {
 					x[i], changed = r, true
 					continue
 				}
 			}
-			if rewrite(e, fn) {
+			if rewrite(e, fn, false) {
 				changed = true
 			}
 		}
@@ -133,27 +152,33 @@ func isReference(m map[string]any) bool {
 }
 
 // NeutralizePatient replaces, in every resource of the Bundle, each reference
-// to one of the Bundle's own Patient entries (its fullUrl, Patient/id, or
+// to the Bundle's own Patient entry (its fullUrl, Patient/id, or
 // base/Patient/id) with the neutral reference to the patient's account addr,
 // so no identifier of the Bundle's origin (an EHR's MRN or resource id)
 // names the patient inside the records. References to other Patients, and
-// the Patient resources themselves, are kept as they are.
-func (p *Parsed) NeutralizePatient(addr string) {
-	if len(p.patientRefs) == 0 {
-		return
+// the Patient resource itself, are kept as they are. A Bundle with several
+// Patient entries (a mother and her newborn) is refused: it is not one
+// patient's, and filing it for one would chart the other's data as hers.
+func (p *Parsed) NeutralizePatient(addr string) error {
+	if p.patients > 1 {
+		return fmt.Errorf("the Bundle has %d Patient entries: a Bundle is filed for one patient, so split it", p.patients)
+	}
+	if len(p.patientRefs) == 0 && len(p.patientIDs) == 0 {
+		return nil
 	}
 	for i, r := range p.Resources {
-		out, err := RewriteReferences(r, func(ref map[string]any) map[string]any {
+		out, err := RewriteReferences(r, func(ref map[string]any, _ string) map[string]any {
 			s, _ := ref["reference"].(string)
 			if !p.patientRefs[s] {
 				if id, ok := PatientID(s); !ok || !p.patientIDs[id] {
 					return nil
 				}
 			}
-			return PatientReference(addr, ref["display"])
+			return Replacing(ref, PatientReference(addr, ref["display"]))
 		})
 		if err == nil {
 			p.Resources[i] = out
 		}
 	}
+	return nil
 }

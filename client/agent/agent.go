@@ -67,6 +67,14 @@ func (a *Agent) nextSequence(chain uint64) uint64 {
 	return chain
 }
 
+// sequenceKnown reports whether the agent tracks the sequence after its own
+// last broadcast transaction.
+func (a *Agent) sequenceKnown() bool {
+	a.seqMu.Lock()
+	defer a.seqMu.Unlock()
+	return a.seqKnown
+}
+
 // noteSequence records next as the sequence after a broadcast transaction.
 func (a *Agent) noteSequence(next uint64) {
 	a.seqMu.Lock()

@@ -62,17 +62,20 @@ type Progress func(step string, done, total int)
 // imported" when none was).
 //
 // Import is idempotent: each resource is sealed under keys derived from the
-// agent's filing secret and the resource itself (crypto.SourceKeys), so a
-// resource this account filed for this patient before has a content hash on
-// chain; it is returned as AlreadyFiled and not filed again. Running an
-// interrupted import again files exactly what is missing.
+// agent's filing secret, the resource itself and b.FilingScope
+// (crypto.SourceKeys), so a resource this account filed for this patient
+// before, in the same scope, has a content hash on chain; it is returned as
+// AlreadyFiled and not filed again. Running an interrupted import again files
+// exactly what is missing.
 func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpose, vaultURL string, progress Progress,
 ) ([]Imported, error) {
 	if patient == "" {
 		patient = a.addr
 	}
-	b.NeutralizePatient(patient)
-	f := newFiling(patient, b.Resources, b.Types, b.Classes)
+	if err := b.NeutralizePatient(patient); err != nil {
+		return nil, fmt.Errorf("nothing was imported: %w", err)
+	}
+	f := newFiling(patient, b.FilingScope, b.Resources, b.Types, b.Classes)
 	types, classes, resources := f.types, f.classes, f.resources
 	if progress == nil {
 		progress = func(string, int, int) {}
@@ -83,6 +86,9 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 	}
 	// consents and class keys first: a missing one fails before any upload
 	if err := a.filingKeys(ctx, f, purpose); err != nil {
+		return nil, fmt.Errorf("nothing was imported: %w", err)
+	}
+	if err := a.settle(ctx); err != nil {
 		return nil, fmt.Errorf("nothing was imported: %w", err)
 	}
 
@@ -132,7 +138,14 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 	var done []Imported
 	stopAt := len(chunks) // the first chunk not uploaded
 	for k, c := range chunks {
-		if uploadErr = <-ready[k]; uploadErr != nil {
+		// a chunk skipped because the context ended never reports: wait for
+		// the end too, or a cancelled import would block here
+		select {
+		case uploadErr = <-ready[k]:
+		case <-upCtx.Done():
+			uploadErr = context.Cause(upCtx)
+		}
+		if uploadErr != nil {
 			stopUploads()
 			stopAt = k
 			break
@@ -182,8 +195,7 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 	before := len(done)
 	for k, t := range txs {
 		if k >= len(errs) || errs[k] != nil {
-			c := chunks[t.chunk]
-			failed = append(failed, fmt.Sprintf("%d-%d", c[0], c[1]-1))
+			failed = append(failed, indexRanges(t.idx))
 			if firstErr == nil && k < len(errs) {
 				firstErr = errs[k]
 			}
@@ -209,6 +221,24 @@ func (a *Agent) ImportBundle(ctx context.Context, b *fhir.Parsed, patient, purpo
 	}
 	return done, fmt.Errorf("resources %s were not committed (%d others are, %d of them filed before this run): %w",
 		strings.Join(failed, ", "), len(done), before, firstErr)
+}
+
+// indexRanges writes sorted indexes as ranges: "3-5, 9".
+func indexRanges(idx []int) string {
+	var out []string
+	for k := 0; k < len(idx); {
+		j := k
+		for j+1 < len(idx) && idx[j+1] == idx[j]+1 {
+			j++
+		}
+		if j == k {
+			out = append(out, fmt.Sprint(idx[k]))
+		} else {
+			out = append(out, fmt.Sprintf("%d-%d", idx[k], idx[j]))
+		}
+		k = j + 1
+	}
+	return strings.Join(out, ", ")
 }
 
 // filingKeys checks the agent's write consent for every class of f (unless it

@@ -6,12 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/healthd-chain/healthd/crypto"
 	"github.com/healthd-chain/healthd/vault"
@@ -25,6 +20,7 @@ import (
 // on chain, and is reported, not filed again.
 type filing struct {
 	patient   string
+	scope     [32]byte // crypto.Source.Scope
 	resources []json.RawMessage
 	types     []string
 	classes   []string
@@ -40,9 +36,9 @@ type filing struct {
 	filed   []*recordstypes.Record
 }
 
-func newFiling(patient string, resources []json.RawMessage, types, classes []string) *filing {
+func newFiling(patient string, scope [32]byte, resources []json.RawMessage, types, classes []string) *filing {
 	f := &filing{
-		patient: patient, resources: resources, types: types, classes: classes,
+		patient: patient, scope: scope, resources: resources, types: types, classes: classes,
 		occurrence: make([]uint32, len(resources)), keys: map[string][]byte{}, ctxs: map[string]crypto.KeyContext{},
 		entries: make([]recordstypes.RecordEntry, len(resources)), filed: make([]*recordstypes.Record, len(resources)),
 	}
@@ -76,7 +72,7 @@ func (f *filing) fresh(c [2]int) ([]int, []recordstypes.RecordEntry) {
 func (a *Agent) seal(f *filing, i int) (vault.Hash, []byte, []byte, error) {
 	hdr := crypto.Header{DataClass: f.classes[i], Patient: f.patient, FHIRResourceType: f.types[i]}
 	dataKey, salt, err := crypto.SourceKeys(a.filing, crypto.Source{
-		Header: hdr, Plaintext: sha256.Sum256(f.resources[i]), Occurrence: f.occurrence[i],
+		Header: hdr, Plaintext: sha256.Sum256(f.resources[i]), Occurrence: f.occurrence[i], Scope: f.scope,
 	})
 	if err != nil {
 		return vault.Hash{}, nil, nil, err
@@ -89,69 +85,93 @@ func (a *Agent) seal(f *filing, i int) (vault.Hash, []byte, []byte, error) {
 	return hash, ct.Bytes(), dataKey, nil
 }
 
-// filedBefore returns the record on chain with content hash h, if any. A
-// hash is committed once, ever; with source-derived keys, a record of this
-// hash is this very resource filed by this account for this patient before
-// (an interrupted import run again, a retried request), and is refused as
-// anything else.
-func (a *Agent) filedBefore(ctx context.Context, h vault.Hash, patient string) (*recordstypes.Record, error) {
-	resp, err := recordstypes.NewQueryClient(a.clientCtx).RecordByHash(ctx, &recordstypes.QueryRecordByHashRequest{ContentHash: hex.EncodeToString(h[:])})
-	switch {
-	case status.Code(err) == codes.NotFound:
-		return nil, nil
-	case err != nil:
-		return nil, err
+// filedBefore returns, for each hash, the record on chain with that content
+// hash, if any (RecordsByHashes, one query per MaxQueryIDs). A hash is
+// committed once, ever; with source-derived keys, a record of this hash is
+// this very resource filed by this account for this patient before (an
+// interrupted import run again, a retried request). A record of another
+// author or patient is errForeignHash in foreign[i].
+func (a *Agent) filedBefore(ctx context.Context, hashes []vault.Hash, patient string) ([]*recordstypes.Record, []bool, error) {
+	filed := make([]*recordstypes.Record, len(hashes))
+	foreign := make([]bool, len(hashes))
+	q := recordstypes.NewQueryClient(a.clientCtx)
+	for start := 0; start < len(hashes); start += recordstypes.MaxQueryIDs {
+		end := min(start+recordstypes.MaxQueryIDs, len(hashes))
+		req := &recordstypes.QueryRecordsByHashesRequest{}
+		for _, h := range hashes[start:end] {
+			req.ContentHashes = append(req.ContentHashes, hex.EncodeToString(h[:]))
+		}
+		resp, err := q.RecordsByHashes(ctx, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(resp.Results) != end-start {
+			return nil, nil, fmt.Errorf("the node answered %d of %d content hashes", len(resp.Results), end-start)
+		}
+		for j, r := range resp.Results {
+			if r.Record == nil {
+				continue
+			}
+			if r.Record.Author != a.addr || r.Record.Patient != patient {
+				foreign[start+j] = true
+				continue
+			}
+			filed[start+j] = r.Record
+		}
 	}
-	rec := resp.Record
-	if rec.Author != a.addr || rec.Patient != patient {
-		return nil, errForeignHash
-	}
-	return &rec, nil
+	return filed, foreign, nil
 }
 
-// errForeignHash is a source-derived hash committed by another author or for
-// another patient: someone copied it from the mempool and committed it first
-// (the vault never serves such a record: its uploader is not its author).
-// The resource is then sealed under a fresh random key instead, so an
-// attacker who front-runs a hash cannot stop the resource from being filed;
-// only that resource loses its idempotency.
-var errForeignHash = errors.New("content hash committed by another author or patient")
+// A source-derived hash committed by another author or for another patient
+// means someone copied it from the mempool and committed it first (the vault
+// never serves such a record: its uploader is not its author). The resource
+// is then sealed under a fresh random key instead, so an attacker who
+// front-runs a hash cannot stop the resource from being filed; only that
+// resource loses its idempotency.
 
-// uploadChunk seals the resources of chunk c, finds those filed before, and
-// uploads the others in one batch request (one by one if larger than
-// inlineMaxSize), filling in their record entries.
+// uploadChunk seals the resources of chunk c, finds those filed before (one
+// query), and uploads the others in one batch request (one by one if larger
+// than inlineMaxSize), filling in their record entries.
 func (a *Agent) uploadChunk(ctx context.Context, f *filing, c [2]int, vaultURL, host string) error {
-	var blobs []vault.BatchData
-	var idx []int
-	dataKeys := map[int][]byte{}
-	for i := c[0]; i < c[1]; i++ {
-		hash, ct, dataKey, err := a.seal(f, i)
-		if err != nil {
+	n := c[1] - c[0]
+	hashes := make([]vault.Hash, n)
+	cts := make([][]byte, n)
+	dataKeys := make([][]byte, n)
+	for j := range n {
+		var err error
+		if hashes[j], cts[j], dataKeys[j], err = a.seal(f, c[0]+j); err != nil {
 			return err
 		}
-		f.filed[i], err = a.filedBefore(ctx, hash, f.patient)
-		if errors.Is(err, errForeignHash) {
-			var buf bytes.Buffer
-			hash, dataKey, err = encrypt(&buf, bytes.NewReader(f.resources[i]),
-				crypto.Header{DataClass: f.classes[i], Patient: f.patient, FHIRResourceType: f.types[i]})
-			ct = buf.Bytes()
-		}
-		if err != nil {
-			return fmt.Errorf("resource %d (%s): %w", i, f.types[i], err)
-		}
-		if f.filed[i] != nil {
+	}
+	filed, foreign, err := a.filedBefore(ctx, hashes, f.patient)
+	if err != nil {
+		return err
+	}
+	var blobs []vault.BatchData
+	var idx []int
+	for j := range n {
+		i := c[0] + j
+		if f.filed[i] = filed[j]; filed[j] != nil {
 			continue
 		}
-		if len(ct) > inlineMaxSize {
-			if err := a.vaultClient(vaultURL).Put(ctx, hash, io.Reader(bytes.NewReader(ct)), int64(len(ct))); err != nil {
+		if foreign[j] {
+			var buf bytes.Buffer
+			if hashes[j], dataKeys[j], err = encrypt(&buf, bytes.NewReader(f.resources[i]),
+				crypto.Header{DataClass: f.classes[i], Patient: f.patient, FHIRResourceType: f.types[i]}); err != nil {
+				return err
+			}
+			cts[j] = buf.Bytes()
+		}
+		if len(cts[j]) > inlineMaxSize {
+			if err := a.vaultClient(vaultURL).Put(ctx, hashes[j], bytes.NewReader(cts[j]), int64(len(cts[j]))); err != nil {
 				return fmt.Errorf("resource %d (%s): %w", i, f.types[i], err)
 			}
-			if f.entries[i], err = f.entry(i, host, hash, int64(len(ct)), dataKey); err != nil {
+			if f.entries[i], err = f.entry(i, host, hashes[j], int64(len(cts[j])), dataKeys[j]); err != nil {
 				return err
 			}
 			continue
 		}
-		blobs, idx, dataKeys[i] = append(blobs, vault.BatchData{Hash: hash, Data: ct}), append(idx, i), dataKey
+		blobs, idx = append(blobs, vault.BatchData{Hash: hashes[j], Data: cts[j]}), append(idx, j)
 	}
 	if len(blobs) == 0 {
 		return nil
@@ -160,12 +180,13 @@ func (a *Agent) uploadChunk(ctx context.Context, f *filing, c [2]int, vaultURL, 
 	if err != nil {
 		return err
 	}
-	for j, r := range res {
-		i := idx[j]
+	for k, r := range res {
+		j := idx[k]
+		i := c[0] + j
 		if r.Status >= 300 {
 			return fmt.Errorf("resource %d (%s): vault: %d %s", i, f.types[i], r.Status, r.Error)
 		}
-		if f.entries[i], err = f.entry(i, host, blobs[j].Hash, int64(len(blobs[j].Data)), dataKeys[i]); err != nil {
+		if f.entries[i], err = f.entry(i, host, blobs[k].Hash, int64(len(blobs[k].Data)), dataKeys[j]); err != nil {
 			return err
 		}
 	}

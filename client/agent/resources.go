@@ -21,6 +21,9 @@ type NewResource struct {
 	Type    string // FHIR resource type
 	Class   string // data class
 	Raw     json.RawMessage
+	// Scope is the scope within which filing the same resource again is a
+	// retry (crypto.Source.Scope): a Bundle's hash, an idempotency key.
+	Scope [32]byte
 }
 
 // Created is one resource CreateAll filed: its record, and whether it was
@@ -38,27 +41,32 @@ type Created struct {
 // It returns the records in the order of items. When it fails, no record
 // exists; the uploads are orphans the vault deletes after its TTL.
 //
-// As ImportBundle, it files a resource once: one this account filed for the
-// patient before (the same bytes, the same occurrence among items) is
-// returned with AlreadyFiled, so a retried request files nothing twice.
+// As ImportBundle, it files a resource once per scope: one this account filed
+// for the patient before (the same bytes, scope and occurrence among items)
+// is returned with AlreadyFiled, so a retried request files nothing twice.
 func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vaultURL string) ([]Created, error) {
 	host, maxBatch, err := a.uploadTarget(ctx, vaultURL)
 	if err != nil {
 		return nil, err
 	}
-	// group by patient, keeping the order within each
+	// group by patient and scope, keeping the order within each
 	type group struct {
 		*filing
 		idx    []int // the items of the group
 		chunks [][2]int
 	}
+	type key struct {
+		patient string
+		scope   [32]byte
+	}
 	var groups []*group
-	byPatient := map[string]*group{}
+	byKey := map[key]*group{}
 	for i, it := range items {
-		g, ok := byPatient[it.Patient]
+		k := key{it.Patient, it.Scope}
+		g, ok := byKey[k]
 		if !ok {
 			g = &group{}
-			byPatient[it.Patient] = g
+			byKey[k] = g
 			groups = append(groups, g)
 		}
 		g.idx = append(g.idx, i)
@@ -69,11 +77,14 @@ func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vau
 		for _, i := range g.idx {
 			resources, types, classes = append(resources, items[i].Raw), append(types, items[i].Type), append(classes, items[i].Class)
 		}
-		g.filing = newFiling(items[g.idx[0]].Patient, resources, types, classes)
+		g.filing = newFiling(items[g.idx[0]].Patient, items[g.idx[0]].Scope, resources, types, classes)
 		if err := a.filingKeys(ctx, g.filing, purpose); err != nil {
 			return nil, err
 		}
 		g.chunks = uploadChunks(resources, maxBatch)
+	}
+	if err := a.settle(ctx); err != nil {
+		return nil, err
 	}
 	type job struct {
 		g *group

@@ -159,13 +159,89 @@ func (a *Agent) NewSender(ctx context.Context) (*Sender, error) {
 			return nil, ctx.Err()
 		}
 	}
+	w := a.watchBlocks(ctx)
+	if !a.sequenceKnown() {
+		if err := a.awaitOwnMempool(ctx, w); err != nil {
+			w.close()
+			a.releaseTurn()
+			return nil, err
+		}
+	}
 	txf, err := a.txf.Prepare(a.clientCtx)
 	if err != nil {
+		w.close()
 		a.releaseTurn()
 		return nil, err
 	}
 	next := a.nextSequence(txf.Sequence())
-	return &Sender{a: a, txf: txf, next: next, w: a.watchBlocks(ctx), pending: map[string]int{}, holds: true}, nil
+	return &Sender{a: a, txf: txf, next: next, w: w, pending: map[string]int{}, holds: true}, nil
+}
+
+// settle waits, when the agent knows of no transaction it sent, until the
+// node's mempool holds none of this account's (awaitOwnMempool): a filing
+// looks up which of its hashes are on chain, and must not miss those a killed
+// run of the same key left pending.
+func (a *Agent) settle(ctx context.Context) error {
+	if a.sequenceKnown() {
+		return nil
+	}
+	w := a.watchBlocks(ctx)
+	defer w.close()
+	return a.awaitOwnMempool(ctx, w)
+}
+
+// mempoolClient is the part of the node's RPC client that lists unconfirmed
+// transactions (the HTTP client has it; the SDK's CometRPC does not name it).
+type mempoolClient interface {
+	UnconfirmedTxs(ctx context.Context, limit *int) (*ctypes.ResultUnconfirmedTxs, error)
+}
+
+// awaitOwnMempool waits until the node's mempool holds no transaction paid
+// by this account, when the agent knows of none it sent: a process of the
+// same key killed after broadcasting (an import interrupted and run again at
+// once, say) leaves transactions the chain's account sequence does not count
+// until they commit, and one signed with that sequence would be refused.
+// They commit, or leave the mempool, within a few blocks; the wait is bounded
+// by CommitTimeout. A node that cannot list its mempool is not waited for.
+func (a *Agent) awaitOwnMempool(ctx context.Context, w *blockWatch) error {
+	mc, ok := a.clientCtx.Client.(mempoolClient)
+	if !ok || a.clientCtx.TxConfig == nil {
+		return nil
+	}
+	me, err := sdk.AccAddressFromBech32(a.addr)
+	if err != nil {
+		return err
+	}
+	decode := a.clientCtx.TxConfig.TxDecoder()
+	deadline := time.Now().Add(a.CommitTimeout)
+	limit := 100 // the most CometBFT lists at once
+	for {
+		res, err := mc.UnconfirmedTxs(ctx, &limit)
+		if err != nil {
+			return nil
+		}
+		mine := false
+		for _, raw := range res.Txs {
+			if t, err := decode(raw); err == nil {
+				if ft, ok := t.(sdk.FeeTx); ok && sdk.AccAddress(ft.FeePayer()).Equals(me) {
+					mine = true
+					break
+				}
+			}
+		}
+		if !mine {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("transactions of %s are still in the node's mempool after %s: %w", a.addr, a.CommitTimeout, ErrNotCommitted)
+		}
+		select { // the next block, or a while if there is no subscription
+		case <-w.events:
+		case <-time.After(stallCheck):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // release lets the next Sender start.

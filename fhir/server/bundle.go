@@ -113,9 +113,20 @@ func (s *Server) bundle(w http.ResponseWriter, q *request) {
 		}
 	}
 	plans := make([]planned, len(b.Entry))
+	conds := map[string]int{} // a condition per patient and type, for a transaction
 	for i, e := range b.Entry {
 		plans[i] = s.plan(q, i, e, uuids, tx, byEntry[i])
+		if p := plans[i]; tx && p.cond != nil && p.status == 0 {
+			k := p.addr + "\x00" + p.typ + "\x00" + p.cond.system + "|" + p.cond.value
+			if j, dup := conds[k]; dup {
+				writeOutcome(w, http.StatusBadRequest, issue("duplicate", fmt.Sprintf(
+					"entries %d and %d have the same ifNoneExist: the first would be created and the second would not see it", j, i)))
+				return
+			}
+			conds[k] = i
+		}
 	}
+	scope := filingScope(q, raw)
 	if tx {
 		for i, p := range plans {
 			if p.status != 0 {
@@ -126,10 +137,10 @@ func (s *Server) bundle(w http.ResponseWriter, q *request) {
 				return
 			}
 		}
-		s.commitTransaction(w, q, plans)
+		s.commitTransaction(w, q, plans, scope)
 		return
 	}
-	s.commitBatch(w, q, plans)
+	s.commitBatch(w, q, plans, scope)
 }
 
 // scanEntry reads the entry index of a Bundle.entry[i]… expression.
@@ -183,6 +194,9 @@ func (s *Server) plan(q *request, i int, e inEntry, uuids map[string]string, tx 
 			return fail(http.StatusForbidden, issue("forbidden", fmt.Sprintf("the access token's scopes do not allow create on %s", typ)))
 		}
 		if e.Request.IfNoneExist != "" {
+			if err := mayMatch(q, typ); err != nil {
+				return fail(http.StatusForbidden, issue("forbidden", err.Error()))
+			}
 			c, err := parseCondition(e.Request.IfNoneExist)
 			if err != nil {
 				return fail(http.StatusBadRequest, issue("not-supported", err.Error()))
@@ -230,7 +244,7 @@ func (s *Server) plan(q *request, i int, e inEntry, uuids map[string]string, tx 
 // commitTransaction writes every entry in one chain transaction. Entries
 // whose If-None-Exist matches, and resources filed before (a retried
 // transaction), answer 200 with the existing resource and file nothing.
-func (s *Server) commitTransaction(w http.ResponseWriter, q *request, plans []planned) {
+func (s *Server) commitTransaction(w http.ResponseWriter, q *request, plans []planned, scope [32]byte) {
 	ctx := q.r.Context()
 	var items []agent.NewResource
 	var stored []int // plan indexes of the records
@@ -251,7 +265,7 @@ func (s *Server) commitTransaction(w http.ResponseWriter, q *request, plans []pl
 				continue
 			}
 		}
-		items = append(items, agent.NewResource{Patient: p.addr, Type: p.typ, Class: fhir.ClassOfResource(p.typ, p.raw), Raw: p.raw})
+		items = append(items, agent.NewResource{Patient: p.addr, Type: p.typ, Class: fhir.ClassOfResource(p.typ, p.raw), Raw: p.raw, Scope: scope})
 		stored = append(stored, i)
 	}
 	var created []agent.Created
@@ -294,7 +308,7 @@ func (s *Server) commitTransaction(w http.ResponseWriter, q *request, plans []pl
 // commitBatch writes each entry that passed on its own: the creates of one
 // patient together (in batches of the chain's max_batch_size), each
 // amendment alone; every entry gets its own response.
-func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned) {
+func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned, scope [32]byte) {
 	out := newBundle("batch-response")
 	out.Entry = make([]bundleEntry, len(plans))
 	fail := func(i, status int, iss ...Issue) {
@@ -321,7 +335,7 @@ func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned)
 	}
 	for _, addr := range order {
 		idx := byPatient[addr]
-		parsed := &fhir.Parsed{}
+		parsed := &fhir.Parsed{FilingScope: scope}
 		for _, i := range idx {
 			parsed.Types = append(parsed.Types, plans[i].typ)
 			parsed.Classes = append(parsed.Classes, fhir.ClassOfResource(plans[i].typ, plans[i].raw))
@@ -335,7 +349,7 @@ func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned)
 			if d.AlreadyFiled {
 				v, err := s.createdVersion(q.r.Context(), plans[i].typ, agent.Created{ID: d.RecordID, AlreadyFiled: true})
 				if err != nil {
-					st, iss := classify(err)
+					st, iss := failureIssue(q.w, err)
 					fail(i, st, iss)
 					continue
 				}
@@ -347,7 +361,7 @@ func (s *Server) commitBatch(w http.ResponseWriter, q *request, plans []planned)
 			}}
 		}
 		if err != nil {
-			st, iss := classify(err)
+			st, iss := failureIssue(q.w, err)
 			for _, i := range idx {
 				if !ok[i] {
 					fail(i, st, iss)
@@ -366,7 +380,7 @@ func (s *Server) batchExisting(q *request, i int, p planned, out *Bundle, fail f
 	case errors.Is(err, errPreconditionFailed):
 		fail(i, http.StatusPreconditionFailed, issue("duplicate", "ifNoneExist matches more than one resource"))
 	case err != nil:
-		st, iss := classify(err)
+		st, iss := failureIssue(q.w, err)
 		fail(i, st, iss)
 	case hit != nil:
 		out.Entry[i] = bundleEntry{Response: existingResponse(p.typ, hit.v)}
@@ -381,7 +395,7 @@ func (s *Server) batchUpdate(q *request, i int, p planned, out *Bundle, fail fun
 	ctx := q.r.Context()
 	vs, err := s.versions(ctx, p.typ, p.update)
 	if err != nil {
-		if st, iss := classify(err); st != http.StatusNotFound && !errors.Is(err, errNotFound) {
+		if st, iss := failureIssue(q.w, err); st != http.StatusNotFound && !errors.Is(err, errNotFound) {
 			fail(i, st, iss)
 			return
 		}
@@ -403,7 +417,7 @@ func (s *Server) batchUpdate(q *request, i int, p planned, out *Bundle, fail fun
 	}
 	newID, err := s.agent.Amend(ctx, cur.rec.Id, p.raw, p.typ, q.grant.Purpose, s.opts.VaultURL)
 	if err != nil {
-		st, iss := classify(err)
+		st, iss := failureIssue(q.w, err)
 		fail(i, st, iss)
 		return
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,34 @@ import (
 //     patient with that identifier; one is the answer (200), two are a 412.
 //     The chain holds no identifier, so finding them reads those records (a
 //     receipt each, for the token's purpose, in the patient's log).
+
+// filingScope is the scope within which a create is a retry
+// (crypto.Source.Scope): the Idempotency-Key the EHR sent, by client; else a
+// Bundle's exact bytes (a retried Bundle is the same bytes); else, for a
+// single create without a key, a random one, so two identical resources
+// posted on purpose are two records (use If-None-Exist or Idempotency-Key to
+// retry those safely).
+func filingScope(q *request, bundle []byte) [32]byte {
+	if k := q.r.Header.Get("Idempotency-Key"); k != "" {
+		return sha256.Sum256([]byte("healthd/idempotency-key\x00" + q.grant.ClientID + "\x00" + k))
+	}
+	if bundle != nil {
+		return sha256.Sum256(append([]byte("healthd/bundle\x00"), bundle...))
+	}
+	var s [32]byte
+	_, _ = rand.Read(s[:])
+	return s
+}
+
+// mayMatch checks that a conditional create's token may read typ: matching
+// reads the resources (and answers with the match), which a create-only
+// scope does not allow.
+func mayMatch(q *request, typ string) error {
+	if q.grant.Allows(typ, 'r') {
+		return nil
+	}
+	return fmt.Errorf("If-None-Exist reads the matching %s resources: the access token's scopes must allow read on %s (system/%s.r)", typ, typ, typ)
+}
 
 // errPreconditionFailed is an If-None-Exist that matches more than one
 // resource.
@@ -131,6 +161,10 @@ func (s *Server) findExisting(ctx context.Context, q *request, typ, patient stri
 // answered (a bad condition, a failure, several matches), else the match (nil
 // for none: go on and create).
 func (s *Server) ifNoneExist(w http.ResponseWriter, q *request, typ, patient, raw string) (*found, bool) {
+	if err := mayMatch(q, typ); err != nil {
+		writeOutcome(w, http.StatusForbidden, issue("forbidden", err.Error()))
+		return nil, false
+	}
 	c, err := parseCondition(raw)
 	if err != nil {
 		writeOutcome(w, http.StatusBadRequest, issue("not-supported", err.Error()))

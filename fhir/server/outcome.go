@@ -133,14 +133,24 @@ func refusalIssue(d *agent.AccessDenied) Issue {
 // stay in the server's log, where the request id the answer carries finds
 // them.
 func failure(w http.ResponseWriter, err error) {
+	status, iss := failureIssue(w, err)
+	writeOutcome(w, status, iss)
+}
+
+// failureIssue classifies err for the response w (the request's, or a
+// Bundle entry's inside it): an internal failure is remembered for the
+// request's log line, and its issue names the request id.
+func failureIssue(w http.ResponseWriter, err error) (int, Issue) {
 	status, iss := classify(err)
 	if rw, ok := w.(*requestWriter); ok {
-		rw.err = err
+		if rw.err == nil {
+			rw.err = err
+		}
 		if status >= 500 || iss.Code == "business-rule" {
 			iss.Diagnostics += " (request id " + rw.id + ")"
 		}
 	}
-	writeOutcome(w, status, iss)
+	return status, iss
 }
 
 // classify maps an error to its HTTP status and OperationOutcome issue.
@@ -163,6 +173,10 @@ func classify(err error) (int, Issue) {
 		return http.StatusGone, issue("deleted", "the record was erased by the patient")
 	case errors.Is(err, agent.ErrNotEscrowed):
 		return http.StatusForbidden, issue("forbidden", err.Error())
+	case errors.As(err, &txErr) && errors.Is(err, agent.ErrAccessRefused):
+		// a transaction the consent rule refused: its code, not its raw log
+		return http.StatusForbidden, issue("forbidden",
+			fmt.Sprintf("the chain refused the transaction: access denied (codespace %s, code %d)", txErr.Codespace, txErr.Code))
 	case errors.Is(err, agent.ErrAccessRefused), errors.Is(err, recordstypes.ErrAccessDenied):
 		return http.StatusForbidden, issue("forbidden", err.Error())
 	case errors.Is(err, vault.ErrUnreachable), errors.Is(err, vault.ErrUnavailable):

@@ -77,14 +77,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, strin
 // common in referral content) is not one of ours: its id is another
 // organization's, and matching it to an MRN here could name another person.
 func (s *Server) patientRef(ref string) (string, bool) {
-	rest, ok := strings.CutPrefix(ref, "Patient/")
-	if !ok {
-		if rest, ok = strings.CutPrefix(ref, s.opts.BaseURL+"/Patient/"); !ok {
-			return "", false
-		}
+	if !strings.HasPrefix(ref, "Patient/") && !strings.HasPrefix(ref, s.opts.BaseURL+"/Patient/") {
+		return "", false
 	}
-	id, _, _ := strings.Cut(rest, "/")
-	return id, id != ""
+	return fhir.PatientID(ref)
 }
 
 // foreignPatientRef reports an absolute reference to a Patient elsewhere.
@@ -504,8 +500,9 @@ func (s *Server) create(w http.ResponseWriter, q *request, typ string) {
 			return
 		}
 	}
-	created, err := s.agent.CreateAll(q.r.Context(), []agent.NewResource{{Patient: addr, Type: typ, Class: fhir.ClassOfResource(typ, raw), Raw: raw}},
-		q.grant.Purpose, s.opts.VaultURL)
+	created, err := s.agent.CreateAll(q.r.Context(), []agent.NewResource{{
+		Patient: addr, Type: typ, Class: fhir.ClassOfResource(typ, raw), Raw: raw, Scope: filingScope(q, nil),
+	}}, q.grant.Purpose, s.opts.VaultURL)
 	if err != nil {
 		failure(w, err)
 		return

@@ -47,24 +47,30 @@ func TestNeutralizeAndServePatientReferences(t *testing.T) {
 
 func TestServedNamesTheReadersMRN(t *testing.T) {
 	s := newHarness(t).srv
+	neutral := func(a string) string {
+		return `{"type":"Patient","identifier":{"system":"urn:healthd:account","value":"` + a + `"}}`
+	}
 	cases := []struct {
-		name, ref, patient, want string
+		name, element, ref, patient, want string
 	}{
 		// a record filed elsewhere, or before the neutral form, names the filer's MRN
-		{"another organization's literal MRN", `{"reference":"Patient/000123"}`, addr2, `{"reference":"Patient/` + mrn2 + `"}`},
-		{"an absolute reference elsewhere", `{"reference":"https://b.example/fhir/Patient/000123"}`, addr2, `{"reference":"Patient/` + mrn2 + `"}`},
-		{"the neutral form names its own account", `{"type":"Patient","identifier":{"system":"urn:healthd:account","value":"` + addr1 + `"}}`, addr2, `{"reference":"Patient/` + mrn + `"}`},
-		{"an account this server does not know stays neutral", `{"type":"Patient","identifier":{"system":"urn:healthd:account","value":"health1unknown"}}`, addr2, `{"type":"Patient","identifier":{"system":"urn:healthd:account","value":"health1unknown"}}`},
-		{"a logical reference by another system", `{"type":"Patient","identifier":{"system":"urn:b:mrn","value":"000123"}}`, addr1, `{"reference":"Patient/` + mrn + `"}`},
-		{"not a patient", `{"reference":"Encounter/e1"}`, addr1, `{"reference":"Encounter/e1"}`},
+		{"another organization's literal MRN as subject", "subject", `{"reference":"Patient/000123"}`, addr2, `{"reference":"Patient/` + mrn2 + `"}`},
+		{"an absolute reference as patient", "patient", `{"reference":"https://b.example/fhir/Patient/000123","display":"B."}`, addr2, `{"reference":"Patient/` + mrn2 + `","display":"B."}`},
+		{"a logical reference by another system as subject", "subject", `{"type":"Patient","identifier":{"system":"urn:b:mrn","value":"000123"}}`, addr1, `{"reference":"Patient/` + mrn + `"}`},
+		{"the neutral form of the record's patient", "focus", neutral(addr1), addr1, `{"reference":"Patient/` + mrn + `"}`},
+		{"the record's patient unknown here stays neutral", "subject", neutral("health1unknown"), "health1unknown", neutral("health1unknown")},
+		// what the chain does not vouch for is never mapped to a local MRN
+		{"a neutral reference to another account stays neutral", "subject", neutral(addr2), addr1, neutral(addr2)},
+		{"a literal Patient elsewhere keeps only its display", "focus", `{"reference":"https://b.example/fhir/Patient/77","display":"mother","extension":[{"url":"u","valueString":"x"}]}`, addr1, `{"type":"Patient","display":"mother","extension":[{"url":"u","valueString":"x"}]}`},
+		{"not a patient", "subject", `{"reference":"Group/g1"}`, addr1, `{"reference":"Group/g1"}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, err := s.served([]byte(`{"resourceType":"Observation","subject":`+c.ref+`}`), c.patient)
+			out, err := s.served([]byte(`{"resourceType":"Observation","`+c.element+`":`+c.ref+`}`), c.patient)
 			require.NoError(t, err)
-			var got struct{ Subject json.RawMessage }
+			var got map[string]json.RawMessage
 			require.NoError(t, json.Unmarshal(out, &got))
-			require.JSONEq(t, c.want, string(got.Subject))
+			require.JSONEq(t, c.want, string(got[c.element]))
 		})
 	}
 }

@@ -131,7 +131,10 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 
 // request is one authenticated call.
 type request struct {
-	r     *http.Request
+	r *http.Request
+	// w is the request's response (a *requestWriter), for the failures of a
+	// Bundle's entries.
+	w     http.ResponseWriter
 	grant smart.Grant
 	// route is the request's shape for the log (e.g. "GET /Observation/{id}").
 	route string
@@ -146,7 +149,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := httpstatus.New(w)
 	rw := &requestWriter{ResponseWriter: sw, id: newRequestID()}
-	req := &request{r: r, route: routeMethod(r) + " ?"}
+	req := &request{r: r, w: rw, route: routeMethod(r) + " ?"}
 	defer func() {
 		if p := recover(); p != nil {
 			s.opts.Logger.Error("panic", "route", req.route, "request_id", rw.id, "panic", fmt.Sprint(p))
@@ -348,8 +351,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		if asOAuth(err, &oe) && oe.Code == "invalid_client" {
 			status = http.StatusUnauthorized
 		}
-		if oe == nil {
-			oe = &smart.Error{Code: "server_error", Description: err.Error()}
+		if oe == nil { // not the client's fault: say nothing of it but the request id
+			desc := "internal error"
+			if rw, ok := w.(*requestWriter); ok {
+				rw.err, desc = err, desc+" (request id "+rw.id+")"
+			}
+			oe = &smart.Error{Code: "server_error", Description: desc}
 			status = http.StatusInternalServerError
 		}
 		writeJSON(w, status, "application/json", oe)

@@ -35,6 +35,7 @@ func TestFHIRChartAttacks(t *testing.T) {
 	kr := []string{"--keyring-backend", "test"}
 	dir := t.TempDir()
 	key, clients := benchClient(t, dir)
+	key0 := key
 	hospitalMRNs, labMRNs := filepath.Join(dir, "hospital-mrns.json"), filepath.Join(dir, "lab-mrns.json")
 	n.CLI("fhir", "patients", "set", "H-1", alice, "--patients", hospitalMRNs)
 	n.CLI("fhir", "patients", "set", "H-2", bob, "--patients", hospitalMRNs)
@@ -149,13 +150,27 @@ func TestFHIRChartAttacks(t *testing.T) {
 		if again.status != http.StatusOK || again.location != res.location {
 			t.Fatalf("second conditional create: %d at %q (first at %q) %s", again.status, again.location, res.location, again.body)
 		}
-		// and a plain create retried with the same body files nothing either
-		retry := fhirDo(t, http.MethodPost, fh.URL+"/Observation", hTok, labObservation("Patient/H-2", "ACC-77", "4.4"), nil)
-		if retry.status != http.StatusOK || retry.location != res.location {
-			t.Fatalf("a retried create: %d at %q, want 200 at %q", retry.status, retry.location, res.location)
+		// and a create retried with its Idempotency-Key files nothing either
+		key := map[string]string{"Idempotency-Key": "ehr-msg-000981"}
+		first := fhirDo(t, http.MethodPost, fh.URL+"/Observation", hTok, labObservation("Patient/H-2", "ACC-78", "5.0"), nil, key)
+		retry := fhirDo(t, http.MethodPost, fh.URL+"/Observation", hTok, labObservation("Patient/H-2", "ACC-78", "5.0"), nil, key)
+		if first.status != http.StatusCreated || retry.status != http.StatusOK || retry.location != first.location {
+			t.Fatalf("a retried keyed create: %d at %q, then %d at %q", first.status, first.location, retry.status, retry.location)
 		}
-		if got := recordCount(t, n, bob) - before; got != 1 {
-			t.Fatalf("%d records filed, want 1", got)
+		// while two identical readings posted without a key are two records (no data lost)
+		a := fhirDo(t, http.MethodPost, fh.URL+"/Observation", hTok, labObservation("Patient/H-2", "ACC-79", "5.1"), nil)
+		b := fhirDo(t, http.MethodPost, fh.URL+"/Observation", hTok, labObservation("Patient/H-2", "ACC-79", "5.1"), nil)
+		if a.status != http.StatusCreated || b.status != http.StatusCreated || a.location == b.location {
+			t.Fatalf("two identical creates without a key: %d at %q, %d at %q", a.status, a.location, b.status, b.location)
+		}
+		if got := recordCount(t, n, bob) - before; got != 4 {
+			t.Fatalf("%d records filed, want 4 (the conditional one, the keyed one, two without a key)", got)
+		}
+		// and a token that may create but not read cannot probe identifiers
+		createOnly := benchTokenScope(t, fh.URL, key0, "system/Observation.c")
+		probe := fhirDo(t, http.MethodPost, fh.URL+"/Observation", createOnly, labObservation("Patient/H-2", "ACC-77", "4.4"), nil, cond)
+		if probe.status != http.StatusForbidden || strings.Contains(probe.body, "4.4") {
+			t.Fatalf("a create-only token's conditional create: %d %s", probe.status, probe.body)
 		}
 	})
 

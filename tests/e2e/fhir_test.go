@@ -278,7 +278,7 @@ func assertSameResources(t *testing.T, file, patient string, want []map[string]a
 		// the fixture went through JSON once; compare both as decoded JSON
 		var norm map[string]any
 		wb, _ := json.Marshal(w)
-		wb, err := fhir.RewriteReferences(wb, func(ref map[string]any) map[string]any {
+		wb, err := fhir.RewriteReferences(wb, func(ref map[string]any, _ string) map[string]any {
 			if _, ok := fhir.PatientID(fmt.Sprint(ref["reference"])); ok {
 				return fhir.PatientReference(patient, ref["display"])
 			}

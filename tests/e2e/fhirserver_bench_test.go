@@ -181,8 +181,13 @@ func benchClient(b testing.TB, dir string) (*ecdsa.PrivateKey, string) {
 	return k, path
 }
 
-// benchToken gets a token through SMART Backend Services.
+// benchToken gets a token with every scope through SMART Backend Services.
 func benchToken(b testing.TB, base string, k *ecdsa.PrivateKey) string {
+	return benchTokenScope(b, base, k, "system/*.cruds")
+}
+
+// benchTokenScope gets a token for scope through SMART Backend Services.
+func benchTokenScope(b testing.TB, base string, k *ecdsa.PrivateKey, scope string) string {
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: jose.JSONWebKey{Key: k, KeyID: "k"}}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -197,7 +202,7 @@ func benchToken(b testing.TB, base string, k *ecdsa.PrivateKey) string {
 	}
 	resp, err := http.PostForm(base+"/token", url.Values{
 		"grant_type": {"client_credentials"}, "client_assertion_type": {smart.AssertionType},
-		"client_assertion": {assertion}, "scope": {"system/*.cruds"},
+		"client_assertion": {assertion}, "scope": {scope},
 	})
 	if err != nil {
 		b.Fatal(err)

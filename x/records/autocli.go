@@ -45,6 +45,12 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Example: "healthd query records receipts-by-record 42", PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "record_id"}},
 				},
 				{
+					RpcMethod: "RecordsByHashes", Use: "records-by-hashes [content-hash]...",
+					Short:   "Find the records of many SHA-256 hashes of ciphertext (hex, at most 256) in one query",
+					Example: "healthd query records records-by-hashes 5c29…46 0a1b…ff",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "content_hashes", Varargs: true}},
+				},
+				{
 					RpcMethod: "ReadDecisions", Use: "read-decisions [accessor] [purpose] [record-id]...",
 					Short:   "What the chain would decide now for reads of these records (at most 256) by accessor for purpose",
 					Example: "healthd query records read-decisions health1… TREAT 1 2 3",

@@ -172,6 +172,38 @@ func (q queryServer) batchAccessor(accessor string, ids int, what string) (sdk.A
 	return bz, nil
 }
 
+// RecordsByHashes returns the record of each content hash, in order (none
+// where the hash is not committed), from the unique hash index.
+func (q queryServer) RecordsByHashes(ctx context.Context, req *types.QueryRecordsByHashesRequest) (*types.QueryRecordsByHashesResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	if len(req.ContentHashes) > types.MaxQueryIDs {
+		return nil, status.Errorf(codes.InvalidArgument, "%d content hashes: at most %d per query", len(req.ContentHashes), types.MaxQueryIDs)
+	}
+	out := &types.QueryRecordsByHashesResponse{Results: make([]types.HashedRecord, len(req.ContentHashes))}
+	for i, h := range req.ContentHashes {
+		hash, err := hex.DecodeString(h)
+		if err != nil || len(hash) != types.HashLength {
+			return nil, status.Errorf(codes.InvalidArgument, "content hash %d %q: want %d hex characters", i, h, 2*types.HashLength)
+		}
+		out.Results[i].ContentHash = h
+		// the unique index: one record at most
+		id, err := q.k.Records.Indexes.ByHash.Get(ctx, hash)
+		if errors.Is(err, collections.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		r, err := q.k.Records.Get(ctx, id)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		out.Results[i].Record = &r
+	}
+	return out, nil
+}
+
 // ReadDecisions returns the read decisions of one accessor for many records.
 func (q queryServer) ReadDecisions(ctx context.Context, req *types.QueryReadDecisionsRequest) (*types.QueryReadDecisionsResponse, error) {
 	if req == nil {

@@ -94,6 +94,16 @@ func TestQueries(t *testing.T) {
 		t.Errorf("by hash: %+v, %v", byHash, err)
 	}
 
+	// many hashes in one query, in order: found, not committed, found
+	unknown := hex.EncodeToString(make([]byte, types.HashLength))
+	many, err := f.RecordsQuery.RecordsByHashes(f.Ctx, &types.QueryRecordsByHashesRequest{ContentHashes: []string{
+		hex.EncodeToString(e.ContentHash), unknown, hex.EncodeToString(e.ContentHash),
+	}})
+	if err != nil || len(many.Results) != 3 || many.Results[0].Record == nil || many.Results[0].Record.Id != 1 ||
+		many.Results[1].Record != nil || many.Results[1].ContentHash != unknown || many.Results[2].Record.Id != 1 {
+		t.Errorf("by hashes: %+v, %v", many, err)
+	}
+
 	// receipts, by patient (paginated) and by record
 	page, err := f.RecordsQuery.ReceiptsByPatient(f.Ctx, &types.QueryReceiptsByPatientRequest{Patient: tk.Address(alice), Pagination: &query.PageRequest{Limit: 1}})
 	if err != nil || len(page.Receipts) != 1 || page.Receipts[0].RecordId != 1 || page.Pagination.NextKey == nil {
@@ -117,6 +127,14 @@ func TestQueries(t *testing.T) {
 		{func() error { _, err := f.RecordsQuery.Receipt(f.Ctx, &types.QueryReceiptRequest{Id: 99}); return err }(), codes.NotFound},
 		{func() error {
 			_, err := f.RecordsQuery.RecordByHash(f.Ctx, &types.QueryRecordByHashRequest{ContentHash: "zz"})
+			return err
+		}(), codes.InvalidArgument},
+		{func() error {
+			_, err := f.RecordsQuery.RecordsByHashes(f.Ctx, &types.QueryRecordsByHashesRequest{ContentHashes: []string{"zz"}})
+			return err
+		}(), codes.InvalidArgument},
+		{func() error {
+			_, err := f.RecordsQuery.RecordsByHashes(f.Ctx, &types.QueryRecordsByHashesRequest{ContentHashes: make([]string, types.MaxQueryIDs+1)})
 			return err
 		}(), codes.InvalidArgument},
 		{func() error {
