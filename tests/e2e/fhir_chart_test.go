@@ -43,8 +43,10 @@ func TestFHIRChartAttacks(t *testing.T) {
 	n.CLI("fhir", "patients", "set", "L-9", alice, "--patients", labMRNs)
 	classes := "diagnosis,lab-result,vital-signs,prescription,allergy,immunization,procedure,clinical-note,imaging,other"
 	for _, p := range []string{"alice", "bob"} {
-		n.CLI(append([]string{"consent", "grant", hospital, "--classes", classes, "--purposes", "TREAT", "--permissions", "read,write",
-			"--expires", "720h", "--from", p, "--yes"}, kr...)...)
+		n.CLI(append([]string{
+			"consent", "grant", hospital, "--classes", classes, "--purposes", "TREAT", "--permissions", "read,write",
+			"--expires", "720h", "--from", p, "--yes",
+		}, kr...)...)
 	}
 	fh := network.StartFHIRServer(t, n, "hospital", v.URL, clients, hospitalMRNs)
 	fl := network.StartFHIRServer(t, n, "lab", v.URL, clients, labMRNs)
@@ -62,8 +64,10 @@ func TestFHIRChartAttacks(t *testing.T) {
 		}
 		id := resourceID(t, res.location)
 		// and alice lets the lab read her lab results
-		n.CLI(append([]string{"consent", "grant", lab, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", "read",
-			"--expires", "720h", "--from", "alice", "--yes"}, kr...)...)
+		n.CLI(append([]string{
+			"consent", "grant", lab, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", "read",
+			"--expires", "720h", "--from", "alice", "--yes",
+		}, kr...)...)
 
 		// when the lab searches alice's observations by its own MRN for her
 		var found searchset
@@ -267,8 +271,10 @@ func TestFHIRChartAttacks(t *testing.T) {
 		_ = w.Close()
 		h := sha256.Sum256(ct.Bytes())
 		// and the lab, which bob lets write his lab results, commits it first
-		n.CLI(append([]string{"consent", "grant", lab, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", "write",
-			"--expires", "720h", "--from", "bob", "--yes"}, kr...)...)
+		n.CLI(append([]string{
+			"consent", "grant", lab, "--classes", "lab-result", "--purposes", "TREAT", "--permissions", "write",
+			"--expires", "720h", "--from", "bob", "--yes",
+		}, kr...)...)
 		a.cli("tx", "records", "create", "TREAT", a.entry("lab-result", base64.StdEncoding.EncodeToString(h[:]), strconv.Itoa(ct.Len()),
 			a.epoch(bob, "lab-result")), "--patient", bob, "--from", "lab", "--yes")
 		before := recordCount(t, n, bob)

@@ -46,8 +46,8 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				},
 				{
 					RpcMethod: "RecordsByHashes", Use: "records-by-hashes [content-hash]...",
-					Short:   "Find the records of many SHA-256 hashes of ciphertext (hex, at most 256) in one query",
-					Example: "healthd query records records-by-hashes 5c29…46 0a1b…ff",
+					Short:          "Find the records of many SHA-256 hashes of ciphertext (hex, at most 256) in one query",
+					Example:        "healthd query records records-by-hashes 5c29…46 0a1b…ff",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "content_hashes", Varargs: true}},
 				},
 				{
