@@ -327,6 +327,17 @@ func (s *Server) storeBlob(ctx context.Context, h Hash, body io.Reader, size int
 	existing, err := s.store.Stat(ctx, h)
 	switch {
 	case err == nil:
+		// Its own uploader sending it again (an interrupted import run again:
+		// a resource seals to the same ciphertext) restarts its uncommitted
+		// TTL, or the sweep could quarantine it between this upload and its
+		// commit. Anyone else's upload changes nothing.
+		if existing.Uploader == addr {
+			if info, err := s.store.ReplaceUploader(ctx, h, addr, addr, s.now()); err == nil {
+				existing = info
+			} else {
+				s.log.Warn("cannot restart an upload's TTL", "hash", h.String(), "err", err)
+			}
+		}
 		return stored{Status: http.StatusOK, info: existing}
 	case errors.Is(err, ErrUnavailable):
 		return s.storeFault(err)

@@ -431,6 +431,49 @@ func TestGarbageCollection(t *testing.T) {
 	}
 }
 
+// TestReuploadRestartsTheTTL: an uncommitted blob its uploader sends again
+// (an interrupted import run again, whose resources seal to the same
+// ciphertext) is not swept before the new run commits it; another account's
+// upload of the same bytes does not keep it.
+func TestReuploadRestartsTheTTL(t *testing.T) {
+	e := newEnv(t, Config{UncommittedTTL: time.Hour})
+	e.chain.uploaders[e.addr["lab"]] = true
+	again, other := []byte("sent again by its uploader"), []byte("sent again by someone else")
+	for _, b := range [][]byte{again, other} {
+		if code, out := e.do(http.MethodPut, hashOf(b), b, "hospital", time.Now()); code != http.StatusCreated {
+			t.Fatalf("put: %d %s", code, out)
+		}
+	}
+	// given two hours later (past the TTL) the uploader sends one again, and lab the other
+	later := time.Now().Add(2 * time.Hour)
+	e.srv.now = func() time.Time { return later }
+	if code, out := e.do(http.MethodPut, hashOf(again), again, "hospital", time.Now()); code != http.StatusOK {
+		t.Fatalf("re-put by the uploader: %d %s", code, out)
+	}
+	if code, out := e.do(http.MethodPut, hashOf(other), other, "lab", time.Now()); code != http.StatusOK {
+		t.Fatalf("put by another account: %d %s", code, out)
+	}
+	e.chain.status = &ChainStatus{ChainID: "healthd-test-1", Height: 100, BlockTime: later}
+
+	// when the sweep runs
+	n, err := e.srv.CollectGarbage(context.Background())
+
+	// then only the blob its uploader did not send again is quarantined
+	if err != nil || n != 1 {
+		t.Fatalf("collected %d (%v), want 1", n, err)
+	}
+	store := e.srv.store.(countedStore).Store.(*DiskStore)
+	if _, _, err := store.Get(context.Background(), hashOf(again)); err != nil {
+		t.Fatalf("the blob sent again was swept: %v", err)
+	}
+	if info, err := store.Stat(context.Background(), hashOf(other)); err == nil {
+		t.Fatalf("the blob another account sent is still served: %+v", info)
+	}
+	if used, err := store.Usage(context.Background(), e.addr["hospital"]); err != nil || used != int64(len(again)) {
+		t.Fatalf("hospital's usage %d (%v), want %d", used, err, len(again))
+	}
+}
+
 // TestSweepRefusesAnUnfitNode: a node of another chain, reset or resyncing
 // below the height the vault has seen, catching up, or behind says "not found"
 // of records that exist; the sweep then removes nothing, and says why.
