@@ -411,6 +411,9 @@ func (s *S3Store) ReplaceUploader(ctx context.Context, h Hash, was, uploader str
 	} else if err != nil {
 		return BlobInfo{}, s.fault(err)
 	}
+	if was == uploader { // a new upload time only (an upload's TTL restarted)
+		return info, nil
+	}
 	if err := errors.Join(s.count(ctx, was, -info.Size), s.count(ctx, uploader, info.Size)); err != nil {
 		s.log.Warn("a blob's new uploader is stored but the usage counters are not moved: run `healthd vault recount`",
 			"store", s.name, "err", err)

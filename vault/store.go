@@ -381,8 +381,10 @@ func (s *DiskStore) ReplaceUploader(_ context.Context, h Hash, was, uploader str
 	if err := writeFileSync(p+".json", filepath.Join(s.dir, "tmp"), meta); err != nil {
 		return BlobInfo{}, err
 	}
-	s.count(was, -info.Size)
-	s.count(uploader, info.Size)
+	if was != uploader {
+		s.count(was, -info.Size)
+		s.count(uploader, info.Size)
+	}
 	return info, syncDir(filepath.Dir(p))
 }
 

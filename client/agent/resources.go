@@ -11,6 +11,7 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/healthd-chain/healthd/vault"
 	consenttypes "github.com/healthd-chain/healthd/x/consent/types"
 	recordstypes "github.com/healthd-chain/healthd/x/records/types"
 )
@@ -127,6 +128,27 @@ func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vau
 		return out, nil
 	}
 	if err := a.sendScaled(ctx, msgs, resps); err != nil {
+		// A copy of this request (a retry sent while this one was still
+		// committing) may have filed the same resources first: the chain then
+		// refuses these hashes. If every one is on chain now, filed by this
+		// account for its patient, the request is done.
+		if a.filedMeanwhile(ctx, msgs, sentIdx, out) {
+			return out, nil
+		}
+		// the copy may still be in the mempool: look again after its block
+		w := a.watchBlocks(ctx)
+		defer w.close()
+		for range 2 {
+			select {
+			case <-w.events:
+			case <-time.After(stallCheck):
+			case <-ctx.Done():
+				return nil, err
+			}
+			if a.filedMeanwhile(ctx, msgs, sentIdx, out) {
+				return out, nil
+			}
+		}
 		return nil, err
 	}
 	for k, idx := range sentIdx {
@@ -139,6 +161,36 @@ func (a *Agent) CreateAll(ctx context.Context, items []NewResource, purpose, vau
 		}
 	}
 	return out, nil
+}
+
+// filedMeanwhile reports whether every entry of msgs is on chain, filed by
+// this account for its patient, and if so fills in out (sentIdx[k] are the
+// items of msgs[k]) with those records as AlreadyFiled.
+func (a *Agent) filedMeanwhile(ctx context.Context, msgs []sdk.Msg, sentIdx [][]int, out []Created) bool {
+	found := make([]Created, len(out))
+	for k, m := range msgs {
+		msg := m.(*recordstypes.MsgCreateRecords)
+		hashes := make([]vault.Hash, len(msg.Entries))
+		for j, e := range msg.Entries {
+			copy(hashes[j][:], e.ContentHash)
+		}
+		filed, _, err := a.filedBefore(ctx, hashes, msg.Patient)
+		if err != nil {
+			return false
+		}
+		for j, r := range filed {
+			if r == nil {
+				return false
+			}
+			found[sentIdx[k][j]] = Created{ID: r.Id, AlreadyFiled: true}
+		}
+	}
+	for _, idx := range sentIdx {
+		for _, i := range idx {
+			out[i] = found[i]
+		}
+	}
+	return true
 }
 
 // Amend files raw as the new version of record id (which must be active, of

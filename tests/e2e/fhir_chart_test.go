@@ -137,6 +137,39 @@ func TestFHIRChartAttacks(t *testing.T) {
 		}
 	})
 
+	// Finding 2, FHIR: the EHR's timeout is shorter than a commit, so the retry
+	// arrives while the first request is still committing.
+	t.Run("a Bundle retried while the first is committing is refused", func(t *testing.T) {
+		bundle := transactionOf(labObservation("Patient/H-2", "MG-1", "0.8"), labObservation("Patient/H-2", "PH-1", "1.1"))
+		before := recordCount(t, n, bob)
+		// when both copies are posted at once
+		var answers [2]searchset
+		var statuses [2]int
+		done := make(chan int, 2)
+		for k := range 2 {
+			go func() {
+				statuses[k] = fhirPost(fh.URL, hTok, bundle, &answers[k])
+				done <- k
+			}()
+		}
+		<-done
+		<-done
+		// then both succeed, naming the same resources, filed once
+		for k := range 2 {
+			if statuses[k] != http.StatusOK || len(answers[k].Entry) != 2 {
+				t.Fatalf("copy %d: %d %+v", k, statuses[k], answers[k])
+			}
+		}
+		for i := range 2 {
+			if answers[0].Entry[i].Response.Location != answers[1].Entry[i].Response.Location {
+				t.Fatalf("entry %d: %q and %q", i, answers[0].Entry[i].Response.Location, answers[1].Entry[i].Response.Location)
+			}
+		}
+		if got := recordCount(t, n, bob) - before; got != 2 {
+			t.Fatalf("two concurrent copies filed %d records, want 2", got)
+		}
+	})
+
 	// Finding 2, FHIR: the EHR creates a result with If-None-Exist on its
 	// accession number, then sends it again (corrected) with the same condition.
 	t.Run("a conditional create of an existing identifier files again", func(t *testing.T) {
@@ -437,6 +470,26 @@ func fhirDo(t *testing.T, method, u, token string, body []byte, out any, headers
 		}
 	}
 	return fhirAnswer{status: resp.StatusCode, location: resp.Header.Get("Location"), header: resp.Header, body: string(raw)}
+}
+
+// fhirPost posts body to the server's base and decodes a 200 answer into
+// out; it returns the status (safe to call from several goroutines).
+func fhirPost(u, token string, body []byte, out any) int {
+	req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
 }
 
 // recordCount is how many records the chain holds for patient.
