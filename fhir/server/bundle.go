@@ -234,8 +234,7 @@ func (s *Server) plan(q *request, i int, e inEntry, uuids map[string]string, tx 
 		p.mrn = mrn // names the patient; not stored
 		return p
 	}
-	var err2 error
-	if p.raw, err2 = s.neutralize(withoutServerElements(e.Resource), mrn, addr, uuids); err2 != nil {
+	if p.raw, err = s.neutralize(withoutServerElements(e.Resource), mrn, addr, uuids); err != nil {
 		return fail(http.StatusBadRequest, issue("structure", "the resource is not JSON"))
 	}
 	return p
@@ -286,20 +285,25 @@ func (s *Server) commitTransaction(w http.ResponseWriter, q *request, plans []pl
 			out.Entry[i] = bundleEntry{Response: existingResponse(p.typ, p.exists.v)}
 		}
 	}
+	when := "" // the block time of the new records: one transaction, one block
 	for k, c := range created {
 		i := stored[k]
-		v, err := s.createdVersion(ctx, plans[i].typ, c)
-		if err != nil {
-			failure(w, err)
-			return
-		}
 		if c.AlreadyFiled {
+			v, err := s.createdVersion(ctx, plans[i].typ, c)
+			if err != nil {
+				failure(w, err)
+				return
+			}
 			out.Entry[i] = bundleEntry{Response: existingResponse(plans[i].typ, v)}
 			continue
 		}
+		if when == "" {
+			if rec, err := s.agent.Record(ctx, c.ID); err == nil {
+				when = fhirTime(rec.CreatedAt)
+			}
+		}
 		out.Entry[i] = bundleEntry{Response: &entryResponse{
-			Status: "201 Created", Location: fmt.Sprintf("%s/%d/_history/1", plans[i].typ, c.ID), Etag: etag(1),
-			LastModified: fhirTime(v.rec.CreatedAt),
+			Status: "201 Created", Location: fmt.Sprintf("%s/%d/_history/1", plans[i].typ, c.ID), Etag: etag(1), LastModified: when,
 		}}
 	}
 	writeResource(w, http.StatusOK, out)
