@@ -90,7 +90,11 @@ func (a *Agent) seal(f *filing, i int) (vault.Hash, []byte, []byte, error) {
 // committed once, ever; with source-derived keys, a record of this hash is
 // this very resource filed by this account for this patient before (an
 // interrupted import run again, a retried request). A record of another
-// author or patient is errForeignHash in foreign[i].
+// author or patient sets foreign[i]: someone copied the hash from the
+// mempool and committed it first (the vault never serves such a record: its
+// uploader is not its author). uploadChunk then seals that resource under a
+// fresh random key, so a front-run hash cannot stop it from being filed;
+// only that resource loses its idempotency.
 func (a *Agent) filedBefore(ctx context.Context, hashes []vault.Hash, patient string) ([]*recordstypes.Record, []bool, error) {
 	filed := make([]*recordstypes.Record, len(hashes))
 	foreign := make([]bool, len(hashes))
@@ -121,13 +125,6 @@ func (a *Agent) filedBefore(ctx context.Context, hashes []vault.Hash, patient st
 	}
 	return filed, foreign, nil
 }
-
-// A source-derived hash committed by another author or for another patient
-// means someone copied it from the mempool and committed it first (the vault
-// never serves such a record: its uploader is not its author). The resource
-// is then sealed under a fresh random key instead, so an attacker who
-// front-runs a hash cannot stop the resource from being filed; only that
-// resource loses its idempotency.
 
 // uploadChunk seals the resources of chunk c, finds those filed before (one
 // query), and uploads the others in one batch request (one by one if larger
